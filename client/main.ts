@@ -1,0 +1,5 @@
+/** Entry point of the client binary. Not built yet: see the open issues. */
+if (import.meta.main) {
+  console.error("client: not implemented yet");
+  Deno.exit(1);
+}

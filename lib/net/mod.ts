@@ -1,0 +1,17 @@
+/**
+ * Network interfaces shared by every layer, and their in-memory twins.
+ *
+ * @module
+ */
+export type { Addr, Conn, Dialer, Listener, Packet, PacketConn } from "./types.ts";
+export { HostPortAddr, NamedAddr } from "./addr.ts";
+export { ClosedError, TimeoutError } from "./errors.ts";
+export { AsyncQueue } from "./queue.ts";
+export {
+  type LossOptions,
+  LossyPacketConn,
+  type MemoryConn,
+  memoryConnPair,
+  MemoryPacketConn,
+  memoryPacketPair,
+} from "./memory.ts";

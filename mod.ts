@@ -1,0 +1,7 @@
+/**
+ * Public API of the toolkit: the Turbo Tunnel stack and the pieces each
+ * Snowflake role and pytunnel are built from.
+ *
+ * @module
+ */
+export * from "./lib/net/mod.ts";
