@@ -7,8 +7,7 @@ bash tools/setup.sh
 DENO=node_modules/@deno/linux-x64-glibc/deno
 export PATH="$PWD/node_modules/@deno/linux-x64-glibc:$PATH"
 log=$(mktemp)
-"$DENO" task check >"$log.check" 2>&1 || { cat "$log.check"; echo "type check failed"; }
-checked=$?
+if "$DENO" task check >"$log.check" 2>&1; then checked=0; else checked=1; cat "$log.check"; echo "type check failed"; fi
 "$DENO" test --unstable-net --allow-all "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 summary=$(grep -aE '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
