@@ -1,0 +1,3 @@
+/** Logging with one IP scrubber used everywhere. @module */
+export { scrub } from "./scrub.ts";
+export { fileSink, Logger, type LoggerOptions, writeStderr } from "./logger.ts";
