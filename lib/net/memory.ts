@@ -64,7 +64,7 @@ export class LossyPacketConn implements PacketConn {
   #inner: PacketConn;
   #opts: Required<LossOptions>;
   #held: { data: Uint8Array; addr: Addr } | null = null;
-  #timers = new Set<number>();
+  #timers = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
   dropped = 0;
 
