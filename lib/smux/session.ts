@@ -1,0 +1,346 @@
+/**
+ * smux session: multiplexes {@link SmuxStream}s over one reliable {@link Conn},
+ * wire-compatible with xtaci/smux v1.5.x (v1 and v2).
+ *
+ * @module
+ */
+import { ClosedError, TimeoutError } from "../net/errors.ts";
+import { AsyncQueue } from "../net/queue.ts";
+import type { Addr, Conn } from "../net/types.ts";
+import { resolveSmuxConfig, type SmuxConfig } from "./config.ts";
+import {
+  decodeSmuxUpd,
+  SMUX_CMD_FIN,
+  SMUX_CMD_NOP,
+  SMUX_CMD_PSH,
+  SMUX_CMD_SYN,
+  SMUX_CMD_UPD,
+  SMUX_HEADER_SIZE,
+  type SmuxFrame,
+  SmuxFrameDecoder,
+  writeSmuxHeader,
+} from "./frame.ts";
+import { SmuxStream, type SmuxStreamHost } from "./stream.ts";
+
+// Upstream constants.
+/** xtaci/smux defaultAcceptBacklog: the read loop pauses while this many streams wait. */
+const ACCEPT_BACKLOG = 1024;
+
+// Implementation constants.
+/** Frames are packed into batch buffers this big, so small frames go out in one write. */
+const BATCH_BYTES = 256 * 1024;
+/** Stream writers wait while this many bytes are queued and not yet handed to the conn. */
+const SEND_HIGH_WATER = 1024 * 1024;
+
+const EMPTY = new Uint8Array(0);
+
+export interface SmuxSessionOptions {
+  /** Client sessions open odd stream ids (3, 5, …), servers even ones (2, 4, …). */
+  client: boolean;
+  /** Overrides of {@link DEFAULT_SMUX_CONFIG}; validated. */
+  config?: Partial<SmuxConfig>;
+}
+
+/**
+ * A smux session over `conn`. It owns the conn: closing the session closes it,
+ * and a conn error, a protocol error or a keepalive timeout closes the session.
+ */
+export class SmuxSession {
+  #conn: Conn;
+  #config: SmuxConfig;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #decoder: SmuxFrameDecoder;
+  #streams = new Map<number, SmuxStream>();
+  #nextId: number;
+  #accepts = new AsyncQueue<SmuxStream>();
+  #acceptWake: (() => void) | null = null;
+  #bucket: number;
+  #bucketWake: (() => void) | null = null;
+  #dataReady = false;
+  #error: Error | null = null;
+  #resolveClosed!: () => void;
+  #timers: number[] = [];
+  #host: SmuxStreamHost;
+
+  // Send queue: frames are written into #out at [#outStart, #outEnd) until flushed.
+  #out = new Uint8Array(BATCH_BYTES);
+  #outStart = 0;
+  #outEnd = 0;
+  #ready: Uint8Array[] = [];
+  #queued = 0;
+  #pumping = false;
+  #drainWaiters: (() => void)[] = [];
+
+  /** Resolves once the session is closed, for whatever reason. */
+  readonly closed: Promise<void>;
+
+  constructor(conn: Conn, options: SmuxSessionOptions) {
+    if (typeof options?.client !== "boolean") {
+      throw new TypeError("SmuxSession options.client must be a boolean");
+    }
+    this.#config = resolveSmuxConfig(options.config);
+    this.#conn = conn;
+    this.#nextId = options.client ? 1 : 0;
+    this.#bucket = this.#config.maxReceiveBuffer;
+    this.#decoder = new SmuxFrameDecoder(this.#config.version);
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#reader = conn.readable.getReader();
+    this.#writer = conn.writable.getWriter();
+    this.#writer.closed.catch((e) => this.#fail(toError(e)));
+    this.#host = this.#makeHost();
+    if (!this.#config.keepAliveDisabled) this.#startKeepalive();
+    void this.#readLoop();
+  }
+
+  get config(): Readonly<SmuxConfig> {
+    return this.#config;
+  }
+
+  get localAddr(): Addr {
+    return this.#conn.localAddr;
+  }
+
+  get remoteAddr(): Addr {
+    return this.#conn.remoteAddr;
+  }
+
+  /** Streams open in this session (0 once closed). */
+  get numStreams(): number {
+    return this.#error ? 0 : this.#streams.size;
+  }
+
+  get isClosed(): boolean {
+    return this.#error !== null;
+  }
+
+  /** Why the session closed (ClosedError for a local close or EOF), or null while open. */
+  get closeReason(): Error | null {
+    return this.#error;
+  }
+
+  /** Opens a stream (sends SYN). Rejects with the close reason once closed. */
+  openStream(): Promise<SmuxStream> {
+    if (this.#error) return Promise.reject(this.#error);
+    const sid = this.#nextId + 2;
+    if (sid > 0xffffffff) {
+      return Promise.reject(new RangeError("smux stream ids exhausted; start a new session"));
+    }
+    this.#nextId = sid;
+    const stream = new SmuxStream(sid, this.#host);
+    this.#streams.set(sid, stream);
+    this.#appendFrame(SMUX_CMD_SYN, sid, EMPTY);
+    return Promise.resolve(stream);
+  }
+
+  /** Waits for a stream the peer opened. Rejects with the close reason once closed. */
+  async acceptStream(signal?: AbortSignal): Promise<SmuxStream> {
+    const stream = await this.#accepts.shift(signal);
+    const wake = this.#acceptWake;
+    if (wake) {
+      this.#acceptWake = null;
+      wake();
+    }
+    return stream;
+  }
+
+  /** Closes every stream and the conn. Frames not yet written are dropped, as upstream. */
+  close(): void {
+    this.#fail(new ClosedError("smux session"));
+  }
+
+  #makeHost(): SmuxStreamHost {
+    // deno-lint-ignore no-this-alias
+    const s = this;
+    return {
+      get config() {
+        return s.#config;
+      },
+      get localAddr() {
+        return s.#conn.localAddr;
+      },
+      get remoteAddr() {
+        return s.#conn.remoteAddr;
+      },
+      sendControl: (cmd, sid, data = EMPTY) => this.#appendFrame(cmd, sid, data),
+      sendData: (sid, data) => {
+        const max = this.#config.maxFrameSize;
+        for (let off = 0; off < data.length; off += max) {
+          this.#appendFrame(SMUX_CMD_PSH, sid, data.subarray(off, off + max));
+        }
+      },
+      backpressure: () => {
+        if (this.#error || this.#queued <= SEND_HIGH_WATER) return null;
+        return new Promise((resolve) => this.#drainWaiters.push(resolve));
+      },
+      returnTokens: (n) => {
+        this.#bucket += n;
+        if (this.#bucket > 0) {
+          const wake = this.#bucketWake;
+          this.#bucketWake = null;
+          wake?.();
+        }
+      },
+      release: (sid, stream) => {
+        if (this.#streams.get(sid) === stream) this.#streams.delete(sid);
+      },
+    };
+  }
+
+  // ---- receive ----
+
+  async #readLoop(): Promise<void> {
+    try {
+      for (;;) {
+        let frame: SmuxFrame | null;
+        while ((frame = this.#decoder.next()) !== null) {
+          this.#dispatch(frame);
+          while (this.#accepts.length >= ACCEPT_BACKLOG && !this.#error) {
+            await new Promise<void>((resolve) => (this.#acceptWake = resolve));
+          }
+          if (this.#error) return;
+        }
+        // Token bucket: stop reading while streams hold maxReceiveBuffer unread bytes.
+        while (this.#bucket <= 0 && !this.#error) {
+          await new Promise<void>((resolve) => (this.#bucketWake = resolve));
+        }
+        if (this.#error) return;
+        const { value, done } = await this.#reader.read();
+        if (done) {
+          this.#fail(new ClosedError("smux connection"));
+          return;
+        }
+        this.#dataReady = true;
+        this.#decoder.push(value);
+      }
+    } catch (e) {
+      this.#fail(toError(e));
+    }
+  }
+
+  #dispatch(f: SmuxFrame): void {
+    const sid = f.sid;
+    switch (f.cmd) {
+      case SMUX_CMD_NOP:
+        return;
+      case SMUX_CMD_SYN: {
+        if (this.#streams.has(sid)) return;
+        const stream = new SmuxStream(sid, this.#host);
+        this.#streams.set(sid, stream);
+        this.#accepts.push(stream);
+        return;
+      }
+      case SMUX_CMD_FIN:
+        this.#streams.get(sid)?.receiveFin();
+        return;
+      case SMUX_CMD_PSH: {
+        const n = f.data.length;
+        if (n === 0) return;
+        const stream = this.#streams.get(sid);
+        if (stream?.receiveData(f.data)) this.#bucket -= n;
+        return;
+      }
+      case SMUX_CMD_UPD: {
+        const stream = this.#streams.get(sid);
+        if (stream) {
+          const { consumed, window } = decodeSmuxUpd(f.data);
+          stream.receiveUpdate(consumed, window);
+        }
+        return;
+      }
+    }
+  }
+
+  // ---- send ----
+
+  #appendFrame(cmd: number, sid: number, data: Uint8Array): void {
+    if (this.#error) return;
+    const size = SMUX_HEADER_SIZE + data.length;
+    if (this.#out.length - this.#outEnd < size) {
+      this.#seal();
+      this.#out = new Uint8Array(Math.max(BATCH_BYTES, size));
+      this.#outStart = this.#outEnd = 0;
+    }
+    writeSmuxHeader(this.#out, this.#outEnd, this.#config.version, cmd, data.length, sid);
+    if (data.length > 0) this.#out.set(data, this.#outEnd + SMUX_HEADER_SIZE);
+    this.#outEnd += size;
+    this.#queued += size;
+    if (!this.#pumping) {
+      this.#pumping = true;
+      queueMicrotask(() => void this.#pump());
+    }
+  }
+
+  #seal(): void {
+    if (this.#outEnd > this.#outStart) {
+      this.#ready.push(this.#out.subarray(this.#outStart, this.#outEnd));
+      this.#outStart = this.#outEnd;
+    }
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      while (!this.#error) {
+        if (this.#ready.length === 0 && this.#outEnd === this.#outStart) return;
+        const ds = this.#writer.desiredSize;
+        if (ds !== null && ds <= 0) {
+          // Waiting lets more frames pile into the current batch.
+          await this.#writer.ready;
+          continue;
+        }
+        this.#seal();
+        const buf = this.#ready.shift()!;
+        this.#writer.write(buf).catch((e) => this.#fail(toError(e)));
+        this.#queued -= buf.length;
+        if (this.#queued <= SEND_HIGH_WATER && this.#drainWaiters.length > 0) {
+          for (const wake of this.#drainWaiters.splice(0)) wake();
+        }
+      }
+    } catch (e) {
+      this.#fail(toError(e));
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  // ---- lifecycle ----
+
+  #startKeepalive(): void {
+    const { keepAliveIntervalMs, keepAliveTimeoutMs } = this.#config;
+    this.#timers.push(setInterval(() => {
+      this.#appendFrame(SMUX_CMD_NOP, 0, EMPTY);
+    }, keepAliveIntervalMs));
+    this.#timers.push(setInterval(() => {
+      // A read loop paused by the token bucket is not a silent peer.
+      if (!this.#dataReady && this.#bucket > 0) {
+        this.#fail(new TimeoutError("smux keepalive"));
+      }
+      this.#dataReady = false;
+    }, keepAliveTimeoutMs));
+  }
+
+  #fail(err: Error): void {
+    if (this.#error) return;
+    this.#error = err;
+    for (const id of this.#timers) clearInterval(id);
+    this.#timers = [];
+    for (const stream of this.#streams.values()) stream.sessionClosed(err);
+    this.#streams.clear();
+    for (let s = this.#accepts.tryShift(); s; s = this.#accepts.tryShift()) s.sessionClosed(err);
+    this.#accepts.close(err);
+    const wakes = [this.#bucketWake, this.#acceptWake, ...this.#drainWaiters.splice(0)];
+    this.#bucketWake = this.#acceptWake = null;
+    for (const wake of wakes) wake?.();
+    this.#ready = [];
+    this.#reader.cancel(err).catch(() => {});
+    this.#writer.abort(err).catch(() => {});
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    this.#resolveClosed();
+  }
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
