@@ -6,6 +6,8 @@ import { encodePacket, PacketDecoder } from "./codec.ts";
 export interface EncapsulatedPacketConnOptions {
   /** Bytes already read from the conn that belong to the packet stream (after a header). */
   initial?: Uint8Array;
+  /** Bytes written raw before any packet (a header such as Turbo Tunnel's token + ClientID). */
+  preamble?: Uint8Array;
   /** Decoded packets buffered before the reader stops pulling from the conn. Default 512. */
   readQueue?: number;
   /** Encoded packets queued in the writable before writeTo drops. Default 512. */
@@ -50,6 +52,7 @@ export class EncapsulatedPacketConn implements PacketConn {
     this.#writer = conn.writable.getWriter();
     this.#reader = conn.readable.getReader();
     this.#writer.closed.catch((e) => this.#failWrites(e));
+    if (options.preamble) this.#write(options.preamble);
     this.#pump(options.initial).catch(() => {});
   }
 
@@ -97,15 +100,19 @@ export class EncapsulatedPacketConn implements PacketConn {
       this.writeDrops++;
       return Promise.resolve();
     }
+    this.#write(encodePacket(data));
+    return Promise.resolve();
+  }
+
+  #write(bytes: Uint8Array): void {
     this.#pendingWrites++;
-    this.#writer.write(encodePacket(data)).then(
+    this.#writer.write(bytes).then(
       () => this.#pendingWrites--,
       (e) => {
         this.#pendingWrites--;
         this.#failWrites(e);
       },
     );
-    return Promise.resolve();
   }
 
   #failWrites(e: unknown): void {
