@@ -5,3 +5,5 @@
  * @module
  */
 export * from "./lib/net/mod.ts";
+export * from "./lib/encapsulation/mod.ts";
+export * from "./lib/turbotunnel/mod.ts";
