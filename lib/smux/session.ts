@@ -60,7 +60,7 @@ export class SmuxSession {
   #dataReady = false;
   #error: Error | null = null;
   #resolveClosed!: () => void;
-  #timers: number[] = [];
+  #timers: ReturnType<typeof setInterval>[] = [];
   #host: SmuxStreamHost;
 
   // Send queue: frames are written into #out at [#outStart, #outEnd) until flushed.
@@ -332,8 +332,9 @@ export class SmuxSession {
     this.#bucketWake = this.#acceptWake = null;
     for (const wake of wakes) wake?.();
     this.#ready = [];
-    this.#reader.cancel(err).catch(() => {});
-    this.#writer.abort(err).catch(() => {});
+    // Hand the streams back so the conn's own close() can end them its way.
+    this.#reader.releaseLock();
+    this.#writer.releaseLock();
     try {
       this.#conn.close();
     } catch { /* already closed */ }
@@ -342,5 +343,5 @@ export class SmuxSession {
 }
 
 function toError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
+  return e instanceof Error ? e : new ClosedError("smux connection");
 }

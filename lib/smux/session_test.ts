@@ -1,0 +1,369 @@
+import { ClosedError, TimeoutError } from "../net/errors.ts";
+import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
+import {
+  decodeSmuxUpd,
+  encodeSmuxFrame,
+  SMUX_CMD_FIN,
+  SMUX_CMD_PSH,
+  SMUX_CMD_SYN,
+  SMUX_CMD_UPD,
+  SMUX_INITIAL_PEER_WINDOW,
+} from "./frame.ts";
+import { SmuxSession } from "./session.ts";
+import {
+  delay,
+  randomBytes,
+  rawPair,
+  readAll,
+  sessionPair,
+  sha256,
+  writeAll,
+} from "./test_util.ts";
+import { memoryConnPair } from "../net/memory.ts";
+
+const NO_KEEPALIVE = { keepAliveDisabled: true };
+
+async function echoServer(server: SmuxSession, count: number): Promise<void> {
+  const jobs: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = await server.acceptStream();
+    jobs.push((async () => {
+      const data = await readAll(s);
+      // Reply with the reversed bytes so the two directions differ.
+      await writeAll(s, data.slice().reverse(), 30000);
+    })());
+  }
+  await Promise.all(jobs);
+}
+
+for (const version of [1, 2] as const) {
+  Deno.test(`session: v${version} many concurrent streams, sha256-verified both ways`, async () => {
+    const { client, server, close } = sessionPair({ version, ...NO_KEEPALIVE });
+    const N = 24;
+    const served = echoServer(server, N);
+    await Promise.all(Array.from({ length: N }, async (_, i) => {
+      const data = randomBytes(50_000 + i * 7919, i + 1);
+      const s = await client.openStream();
+      const [, reply] = await Promise.all([writeAll(s, data, 1000 + i * 997), readAll(s)]);
+      assertEquals(await sha256(reply), await sha256(data.slice().reverse()));
+    }));
+    await served;
+    assertEquals(client.numStreams, 0);
+    assertEquals(server.numStreams, 0);
+    await close();
+  });
+}
+
+Deno.test("session: client stream ids are odd from 3, server ids even from 2", async () => {
+  const { client, server, close } = sessionPair(NO_KEEPALIVE);
+  assertEquals((await client.openStream()).id, 3);
+  assertEquals((await client.openStream()).id, 5);
+  assertEquals((await server.openStream()).id, 2);
+  assertEquals((await server.openStream()).id, 4);
+  assertEquals((await server.acceptStream()).id, 3);
+  assertEquals((await client.acceptStream()).id, 2);
+  assertEquals(client.numStreams, 4);
+  await close();
+});
+
+Deno.test("session: half-close keeps the other direction working", async () => {
+  const { client, server, close } = sessionPair({ version: 2, ...NO_KEEPALIVE });
+  const c = await client.openStream();
+  const req = randomBytes(100_000, 7);
+  await writeAll(c, req); // FIN sent; c can still read
+  const s = await server.acceptStream();
+  assertEquals(await sha256(await readAll(s)), await sha256(req));
+  assertEquals(server.numStreams, 1); // server has not sent FIN yet
+  const resp = randomBytes(300_000, 9);
+  const [, got] = await Promise.all([writeAll(s, resp), readAll(c)]);
+  assertEquals(await sha256(got), await sha256(resp));
+  assertEquals(client.numStreams, 0);
+  assertEquals(server.numStreams, 0);
+  await close();
+});
+
+Deno.test("flow: v2 slow reader loses nothing and the writer stalls at the window", async () => {
+  const { client, server, close } = sessionPair({
+    version: 2,
+    maxStreamBuffer: 65536,
+    ...NO_KEEPALIVE,
+  });
+  const c = await client.openStream();
+  const data = randomBytes(2 * 1024 * 1024, 3);
+  let written = 0;
+  const writer = (async () => {
+    const w = c.writable.getWriter();
+    for (let off = 0; off < data.length; off += 16384) {
+      await w.write(data.subarray(off, off + 16384));
+      written = off + 16384;
+    }
+    await w.close();
+  })();
+  const s = await server.acceptStream();
+  await delay(100);
+  // Nothing read yet: the sender may only have the initial window in flight.
+  assert(s.buffered <= SMUX_INITIAL_PEER_WINDOW, `buffered ${s.buffered}`);
+  assert(written <= SMUX_INITIAL_PEER_WINDOW + 16384, `written ${written}`);
+  const r = s.readable.getReader();
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  for (;;) {
+    const { value, done } = await r.read();
+    if (done) break;
+    parts.push(value);
+    got += value.length;
+    // Once the peer has our real window, unread data stays within window + one read's worth.
+    if (got > SMUX_INITIAL_PEER_WINDOW) assert(s.buffered <= 2 * 65536, `buffered ${s.buffered}`);
+    if (parts.length % 8 === 0) await delay(1);
+  }
+  await writer;
+  const all = new Uint8Array(got);
+  let off = 0;
+  for (const p of parts) all.set(p, (off += p.length) - p.length);
+  assertEquals(await sha256(all), await sha256(data));
+  await close();
+});
+
+Deno.test("flow: v1 token bucket stops reading the conn at maxReceiveBuffer", async () => {
+  const { client, server, close } = sessionPair({
+    version: 1,
+    maxReceiveBuffer: 100_000,
+    maxStreamBuffer: 65536,
+    ...NO_KEEPALIVE,
+  });
+  const c = await client.openStream();
+  const data = randomBytes(3 * 1024 * 1024, 11);
+  const writer = writeAll(c, data, 32768);
+  const s = await server.acceptStream();
+  await delay(100);
+  // The session reads one more chunk at most after the bucket is empty.
+  assert(s.buffered > 0 && s.buffered <= 100_000 + 300_000, `buffered ${s.buffered}`);
+  const before = s.buffered;
+  await delay(50);
+  assertEquals(s.buffered, before);
+  assertEquals(await sha256(await readAll(s)), await sha256(data));
+  await writer;
+  await close();
+});
+
+Deno.test("session: v2 receiver sends UPD on its first read and every half window", async () => {
+  const { session, peer } = rawPair(2, {
+    client: false,
+    config: { maxStreamBuffer: 8192, maxReceiveBuffer: 65536, ...NO_KEEPALIVE },
+  });
+  await peer.send(SMUX_CMD_SYN, 3);
+  const s = await session.acceptStream();
+  const r = s.readable.getReader();
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array(100));
+  assertEquals((await r.read()).value?.length, 100);
+  let f = await peer.frame();
+  assertEquals([f?.cmd, f?.sid], [SMUX_CMD_UPD, 3]);
+  assertEquals(decodeSmuxUpd(f!.data), { consumed: 100, window: 8192 });
+  // 4000 more: 4000 < 4096 since the last UPD, so no UPD yet; 100 more crosses it.
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array(4000));
+  assertEquals((await r.read()).value?.length, 4000);
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array(100));
+  assertEquals((await r.read()).value?.length, 100);
+  f = await peer.frame();
+  assertEquals([f?.cmd, f?.sid], [SMUX_CMD_UPD, 3]);
+  assertEquals(decodeSmuxUpd(f!.data), { consumed: 4200, window: 8192 });
+  session.close();
+  peer.close();
+});
+
+Deno.test("session: v2 sender stops at the peer window and resumes on UPD", async () => {
+  const { session, peer } = rawPair(2, { client: true, config: NO_KEEPALIVE });
+  const s = await session.openStream();
+  let f = await peer.frame();
+  assertEquals([f?.cmd, f?.sid], [SMUX_CMD_SYN, 3]);
+  const w = s.writable.getWriter();
+  const wrote = w.write(new Uint8Array(SMUX_INITIAL_PEER_WINDOW + 1000));
+  let got = 0;
+  while (got < SMUX_INITIAL_PEER_WINDOW) {
+    f = await peer.frame();
+    assertEquals(f?.cmd, SMUX_CMD_PSH);
+    assert(f!.data.length <= 32768);
+    got += f!.data.length;
+  }
+  assertEquals(got, SMUX_INITIAL_PEER_WINDOW);
+  let done = false;
+  wrote.then(() => (done = true));
+  await delay(30);
+  assert(!done, "write must wait for a window update");
+  // Peer consumed everything, window 500: 500 more bytes may go, then another stall.
+  const upd = new Uint8Array(8);
+  new DataView(upd.buffer).setUint32(0, SMUX_INITIAL_PEER_WINDOW, true);
+  new DataView(upd.buffer).setUint32(4, 500, true);
+  await peer.send(SMUX_CMD_UPD, 3, upd);
+  f = await peer.frame();
+  assertEquals([f?.cmd, f?.data.length], [SMUX_CMD_PSH, 500]);
+  new DataView(upd.buffer).setUint32(0, SMUX_INITIAL_PEER_WINDOW + 500, true);
+  new DataView(upd.buffer).setUint32(4, 65536, true);
+  await peer.send(SMUX_CMD_UPD, 3, upd);
+  f = await peer.frame();
+  assertEquals([f?.cmd, f?.data.length], [SMUX_CMD_PSH, 500]);
+  await wrote;
+  session.close();
+  peer.close();
+});
+
+Deno.test("session: stray frames are ignored like upstream (PSH/FIN/UPD for unknown sid, dup SYN)", async () => {
+  const { session, peer } = rawPair(2, { client: false, config: NO_KEEPALIVE });
+  await peer.send(SMUX_CMD_PSH, 99, new Uint8Array([1, 2, 3]));
+  await peer.send(SMUX_CMD_FIN, 99);
+  await peer.send(SMUX_CMD_UPD, 99, new Uint8Array(8));
+  await peer.send(SMUX_CMD_SYN, 3);
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array([7]));
+  await peer.send(SMUX_CMD_SYN, 3); // duplicate: ignored, stream keeps its data
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array([8]));
+  await peer.send(SMUX_CMD_FIN, 3);
+  const s = await session.acceptStream();
+  assertEquals([...await readAll(s)], [7, 8]);
+  assertEquals(session.numStreams, 1);
+  assert(!session.isClosed);
+  session.close();
+  peer.close();
+});
+
+Deno.test("session: a protocol error closes the session and its streams", async () => {
+  const { session, peer } = rawPair(2, { client: false, config: NO_KEEPALIVE });
+  await peer.send(SMUX_CMD_SYN, 3);
+  const s = await session.acceptStream();
+  await peer.sendRaw(encodeSmuxFrame(1, SMUX_CMD_PSH, 3, new Uint8Array(4))); // wrong version
+  await session.closed;
+  assert(session.closeReason instanceof SyntaxError);
+  await assertRejects(() => readAll(s), SyntaxError);
+  await assertRejects(() => session.acceptStream(), SyntaxError);
+  await assertRejects(() => session.openStream(), SyntaxError);
+  assertEquals(session.numStreams, 0);
+  peer.close();
+});
+
+Deno.test("session: unknown cmd closes the session", async () => {
+  const { session, peer } = rawPair(1, { client: true, config: NO_KEEPALIVE });
+  await peer.sendRaw(new Uint8Array([1, 7, 0, 0, 1, 0, 0, 0]));
+  await session.closed;
+  assert(session.closeReason instanceof SyntaxError);
+  peer.close();
+});
+
+Deno.test("keepalive: sends NOPs and closes a session whose peer is silent", async () => {
+  const { session, peer } = rawPair(2, {
+    client: true,
+    config: { keepAliveIntervalMs: 20, keepAliveTimeoutMs: 60 },
+  });
+  const f = await peer.frame();
+  assertEquals([f?.cmd, f?.sid], [3, 0]); // NOP
+  await session.closed;
+  assert(session.closeReason instanceof TimeoutError, String(session.closeReason));
+  await assertRejects(() => peer.frame(), ClosedError); // the memory conn was closed
+  peer.close();
+});
+
+Deno.test("keepalive: a peer that sends NOPs keeps the session open", async () => {
+  const { client, server, close } = sessionPair({
+    keepAliveIntervalMs: 20,
+    keepAliveTimeoutMs: 60,
+  });
+  await delay(250);
+  assert(!client.isClosed && !server.isClosed);
+  await close();
+});
+
+Deno.test("session: EOF on the conn closes the session; buffered data is still readable", async () => {
+  const { session, peer } = rawPair(2, { client: false, config: NO_KEEPALIVE });
+  await peer.send(SMUX_CMD_SYN, 3);
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array([1, 2, 3]));
+  await peer.send(SMUX_CMD_FIN, 3);
+  await peer.send(SMUX_CMD_SYN, 5);
+  await peer.send(SMUX_CMD_PSH, 5, new Uint8Array([4]));
+  const a = await session.acceptStream();
+  const b = await session.acceptStream();
+  peer.end();
+  await session.closed;
+  assert(session.closeReason instanceof ClosedError);
+  assertEquals([...await readAll(a)], [1, 2, 3]); // FIN arrived: clean end
+  const r = b.readable.getReader();
+  assertEquals([...(await r.read()).value!], [4]);
+  await assertRejects(() => r.read(), ClosedError); // no FIN: error after the data
+  peer.close();
+});
+
+Deno.test("session: stream close sends FIN, frees the id and drops later data", async () => {
+  const { session, peer } = rawPair(2, { client: true, config: NO_KEEPALIVE });
+  const s = await session.openStream();
+  assertEquals(session.numStreams, 1);
+  s.close();
+  assertEquals(session.numStreams, 0);
+  let f = await peer.frame();
+  assertEquals([f?.cmd, f?.sid], [SMUX_CMD_SYN, 3]);
+  f = await peer.frame();
+  assertEquals([f?.cmd, f?.sid], [SMUX_CMD_FIN, 3]);
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array(10)); // dropped
+  await assertRejects(() => s.writable.getWriter().write(new Uint8Array(1)), ClosedError);
+  await assertRejects(() => s.readable.getReader().read(), ClosedError);
+  const t = await session.openStream();
+  assertEquals(t.id, 5);
+  assert(!session.isClosed);
+  session.close();
+  peer.close();
+});
+
+Deno.test("session: closing the session errors open streams and rejects accept", async () => {
+  const { client, server, close } = sessionPair(NO_KEEPALIVE);
+  const c = await client.openStream();
+  const pendingAccept = client.acceptStream();
+  const reading = c.readable.getReader().read();
+  client.close();
+  await client.closed;
+  await assertRejects(() => reading, ClosedError);
+  await assertRejects(() => pendingAccept, ClosedError);
+  await assertRejects(() => c.writable.getWriter().write(new Uint8Array(1)), ClosedError);
+  await server.closed; // the conn closed under it
+  await close();
+});
+
+Deno.test("session: acceptStream honours an AbortSignal", async () => {
+  const { client, close } = sessionPair(NO_KEEPALIVE);
+  const ac = new AbortController();
+  const p = client.acceptStream(ac.signal);
+  ac.abort(new TimeoutError("accept"));
+  await assertRejects(() => p, TimeoutError);
+  await close();
+});
+
+Deno.test("session: a misbehaving peer UPD errors only that stream", async () => {
+  const { session, peer } = rawPair(2, { client: true, config: NO_KEEPALIVE });
+  const s = await session.openStream();
+  // Claims 1000 bytes consumed though none were sent.
+  const upd = new Uint8Array(8);
+  new DataView(upd.buffer).setUint32(0, 1000, true);
+  new DataView(upd.buffer).setUint32(4, 65536, true);
+  await peer.send(SMUX_CMD_UPD, 3, upd);
+  await peer.frame(); // SYN
+  await delay(10);
+  await assertRejects(() => s.writable.getWriter().write(new Uint8Array(5)), RangeError);
+  const t = await session.openStream();
+  await t.writable.getWriter().write(new Uint8Array([42]));
+  await peer.frame(); // SYN 5
+  const f = await peer.frame();
+  assertEquals([f?.cmd, f?.sid, [...f!.data]], [SMUX_CMD_PSH, 5, [42]]);
+  session.close();
+  peer.close();
+});
+
+Deno.test("session: rejects bad options", () => {
+  const [a, b] = memoryConnPair();
+  try {
+    let threw = false;
+    try {
+      new SmuxSession(a, { client: true, config: { version: 3 as 2 } });
+    } catch (e) {
+      threw = e instanceof RangeError;
+    }
+    assert(threw);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
