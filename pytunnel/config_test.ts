@@ -1,0 +1,116 @@
+import { assert, assertEquals, assertThrows } from "../lib/testing/assert.ts";
+import { ConfigError, parseClientConfig, parseServerConfig } from "./config.ts";
+
+const K1 = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
+const K2 = btoa(String.fromCharCode(...new Uint8Array(32).fill(2)));
+const K3 = btoa(String.fromCharCode(...new Uint8Array(32).fill(3)));
+
+const SERVER = `
+listen_port: 51820
+private_key: ${K1}
+tunnel_ip: 10.8.0.1/24
+peers:
+  - name: a
+    public_key: ${K2}
+    tunnel_ip: 10.8.0.2
+  - name: b
+    public_key: ${K3}
+    tunnel_ip: 10.8.0.3
+`;
+
+function serverError(text: string): string {
+  const e = assertThrows(() => parseServerConfig(text, "/etc/server.yaml"), ConfigError);
+  return (e as Error).message;
+}
+
+Deno.test("tunnel:config: a valid server.yaml gives defaults and decoded keys", () => {
+  const c = parseServerConfig(SERVER, "/etc/server.yaml");
+  assertEquals(c.listenAddress, "0.0.0.0");
+  assertEquals(c.listenPort, 51820);
+  assertEquals(c.mtu, 1420);
+  assertEquals(c.replayWindow, 8128);
+  assertEquals(c.peers.map((p) => p.tunnelIp), ["10.8.0.2", "10.8.0.3"]);
+  assertEquals(c.peers[1]!.publicKey[0], 3);
+  assertEquals(c.privateKey.length, 32);
+});
+
+Deno.test("tunnel:config: errors name the file, the field and the problem", () => {
+  assertEquals(
+    serverError(SERVER.replace("10.8.0.3", "10.0.0.300")),
+    'server.yaml: peers[1].tunnel_ip: "10.0.0.300" is not an IPv4 address',
+  );
+  assertEquals(
+    serverError(SERVER.replace("51820", '"x"')),
+    'server.yaml: listen_port: "x" is not an integer',
+  );
+  assertEquals(
+    serverError(SERVER.replace("10.8.0.3", "10.9.0.3")),
+    'server.yaml: peers[1].tunnel_ip: "10.9.0.3" is outside the server\'s tunnel_ip 10.8.0.1/24',
+  );
+  assertEquals(
+    serverError(SERVER.replace(K3, "abc")),
+    'server.yaml: peers[1].public_key: is not a base64 X25519 key (44 characters ending in "=")',
+  );
+  assertEquals(
+    serverError(SERVER + "mtu: 70000\n"),
+    "server.yaml: mtu: 70000 is out of range (576 to 65535)",
+  );
+  assertEquals(
+    serverError(SERVER.replace(K3, K2)),
+    "server.yaml: peers[1].public_key: same key as peers[0]",
+  );
+  assert(
+    serverError(SERVER + "listen_prot: 1\n").startsWith("server.yaml: listen_prot: unknown field"),
+  );
+  assertEquals(
+    serverError(SERVER.replace("tunnel_ip: 10.8.0.1/24", "tunnel_ip: 10.8.0.1")),
+    'server.yaml: tunnel_ip: "10.8.0.1" needs a prefix length, e.g. 10.8.0.1/24',
+  );
+  assertEquals(
+    serverError(SERVER + "status: 10.0.0.1:9\n"),
+    'server.yaml: status: "10.0.0.1:9" must be on loopback (127.0.0.1 or ::1)',
+  );
+  assert(serverError("peers: [\n").startsWith("server.yaml: line "));
+  assertEquals(serverError("- 1\n"), "server.yaml: must be a mapping, got [1]");
+});
+
+Deno.test("tunnel:config: key files must be readable only by their owner", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pyt-config-" });
+  try {
+    const path = `${dir}/server.key`;
+    await Deno.writeTextFile(path, K1 + "\n", { mode: 0o600 });
+    await Deno.chmod(path, 0o600);
+    const text = SERVER.replace(`private_key: ${K1}`, "private_key_file: server.key");
+    assertEquals(parseServerConfig(text, `${dir}/server.yaml`).privateKey[0], 1);
+    await Deno.chmod(path, 0o644);
+    const e = assertThrows(() => parseServerConfig(text, `${dir}/server.yaml`), ConfigError);
+    assertEquals(
+      (e as Error).message.replaceAll(dir, "DIR"),
+      'server.yaml: private_key_file: "DIR/server.key" is readable by group or others (mode 0644); run: chmod 600 DIR/server.key',
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tunnel:config: client.yaml is validated the same way", () => {
+  const text = `
+server: 192.168.7.1:51820
+server_public_key: ${K1}
+private_key: ${K2}
+tunnel_ip: 10.8.0.2/24
+keepalive: 5
+`;
+  const c = parseClientConfig(text, "client.yaml");
+  assertEquals([c.serverHost, c.serverPort, c.keepalive, c.mtu], ["192.168.7.1", 51820, 5, 1420]);
+  const e = assertThrows(
+    () => parseClientConfig(text.replace("192.168.7.1", "192.168.7.256"), "client.yaml"),
+    ConfigError,
+  );
+  assertEquals((e as Error).message, 'client.yaml: server: "192.168.7.256" is not an IPv4 address');
+  const e2 = assertThrows(
+    () => parseClientConfig(text.replace("keepalive: 5", "keepalive: -1"), "client.yaml"),
+    ConfigError,
+  );
+  assertEquals((e2 as Error).message, "client.yaml: keepalive: -1 is out of range (0 to 3600)");
+});
