@@ -1,0 +1,211 @@
+import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
+import { KcpEngine, PROBE_INIT } from "./engine.ts";
+import { CMD_PUSH, CMD_WASK, CMD_WINS, decodePacket, encodeSegment } from "./segment.ts";
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Link {
+  loss: number;
+  delay: number;
+  jitter: number;
+  dup: number;
+}
+
+/** Two engines over a simulated network with a virtual clock. */
+function pair(link: Link, seed: number, setup: (e: KcpEngine) => void) {
+  const random = rng(seed);
+  let now = 0;
+  const flight: { at: number; to: KcpEngine; data: Uint8Array }[] = [];
+  const wire = (to: () => KcpEngine) => (p: Uint8Array) => {
+    const copies = random() < link.dup ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      if (random() < link.loss) continue;
+      flight.push({ at: now + link.delay + random() * link.jitter, to: to(), data: p.slice() });
+    }
+  };
+  const a: KcpEngine = new KcpEngine(0x1234, wire(() => b));
+  const b: KcpEngine = new KcpEngine(0x1234, wire(() => a));
+  setup(a);
+  setup(b);
+  const step = (ms: number) => {
+    now += ms;
+    flight.sort((x, y) => x.at - y.at);
+    while (flight.length > 0 && flight[0]!.at <= now) {
+      const p = flight.shift()!;
+      assertEquals(p.to.input(p.data, now), 0);
+    }
+    a.update(now);
+    b.update(now);
+  };
+  return {
+    a,
+    b,
+    step,
+    get now() {
+      return now;
+    },
+  };
+}
+
+function transfer(link: Link, seed: number, stream: boolean, total: number) {
+  const { a, b, step } = pair(link, seed, (e) => {
+    e.setNoDelay(0, 10, 0, 1);
+    e.setWindow(256, 256);
+    e.stream = stream;
+  });
+  const data = new Uint8Array(total);
+  const random = rng(seed + 1);
+  for (let i = 0; i < total; i++) data[i] = random() * 256;
+  let sent = 0;
+  const got: Uint8Array[] = [];
+  let gotLen = 0;
+  for (let t = 0; t < 600_000 && gotLen < total; t += 5) {
+    while (sent < total && a.waitSnd < 256) {
+      const n = Math.min(total - sent, 1 + Math.floor(random() * 5000));
+      a.send(data.subarray(sent, sent + n));
+      sent += n;
+    }
+    step(5);
+    for (let m = b.recv(); m !== null; m = b.recv()) {
+      got.push(m);
+      gotLen += m.length;
+    }
+  }
+  const out = new Uint8Array(gotLen);
+  let o = 0;
+  for (const m of got) {
+    out.set(m, o);
+    o += m.length;
+  }
+  assertEquals(out.length, total);
+  assert(out.every((v, i) => v === data[i]), "received bytes differ");
+  return { a, b, messages: got.length };
+}
+
+Deno.test("lossy: engine delivers a stream intact through loss, reorder and duplication", () => {
+  const { a, b } = transfer({ loss: 0.1, delay: 20, jitter: 30, dup: 0.05 }, 7, true, 300_000);
+  assert(a.stats.rtoRetrans > 0, "loss should have caused retransmissions");
+  assert(b.stats.dupSegs > 0, "duplicates should have been detected");
+});
+
+Deno.test("lossy: engine delivers messages with fragments in message mode", () => {
+  const { messages } = transfer({ loss: 0.05, delay: 10, jitter: 10, dup: 0 }, 9, false, 200_000);
+  assert(messages > 1);
+});
+
+Deno.test("lossy: a clean link needs no retransmission", () => {
+  const { a } = transfer({ loss: 0, delay: 15, jitter: 0, dup: 0 }, 3, true, 500_000);
+  assertEquals(a.stats.rtoRetrans, 0);
+});
+
+Deno.test("lossy: fast retransmit repairs a hole before the RTO with resend=2", () => {
+  const sent: Uint8Array[] = [];
+  const a = new KcpEngine(1, (p) => sent.push(p.slice()));
+  a.setNoDelay(0, 10, 2, 1);
+  a.setWindow(128, 128);
+  for (let i = 0; i < 6; i++) a.send(new Uint8Array(1000).fill(i));
+  a.update(0);
+  const acks: Uint8Array[] = [];
+  const bOut = new KcpEngine(1, (p) => acks.push(p.slice()));
+  bOut.setWindow(128, 128);
+  // Deliver every packet except the first to the receiver, then feed its acks back.
+  const segs = sent.flatMap((p) => decodePacket(p)).filter((s) => s.cmd === CMD_PUSH);
+  assertEquals(segs.length, 6);
+  for (const s of segs.slice(1)) bOut.input(encodeSegment(s), 5);
+  bOut.update(5);
+  // Each ack in its own packet: fastack counts packets that ack a later sn.
+  for (const s of acks.flatMap((p) => decodePacket(p))) a.input(encodeSegment(s), 10);
+  sent.length = 0;
+  a.update(20); // far below the 200 ms RTO
+  const re = sent.flatMap((p) => decodePacket(p)).filter((s) => s.cmd === CMD_PUSH);
+  assertEquals(re.map((s) => s.sn), [0]);
+  assertEquals(a.stats.fastRetrans, 1);
+});
+
+Deno.test("lossy: RTO backs off and a black-holed link is declared dead", () => {
+  let packets = 0;
+  const a = new KcpEngine(1, () => packets++);
+  a.setNoDelay(0, 10, 0, 1);
+  a.send(new Uint8Array(10));
+  const times: number[] = [];
+  let last = 0;
+  for (let t = 0; t < 2_000_000 && !a.dead; t += 10) {
+    a.update(t);
+    if (packets !== last) {
+      times.push(t);
+      last = packets;
+    }
+  }
+  assert(a.dead, "link should be dead");
+  assertEquals(times.length, 20);
+  const gaps = times.slice(1).map((t, i) => t - times[i]!);
+  assert(gaps.every((g, i) => i === 0 || g >= gaps[i - 1]!), `gaps shrink: ${gaps}`);
+  assert(gaps.at(-1)! >= 59_000 && gaps.at(-1)! <= 61_000, `RTO capped at 60 s: ${gaps.at(-1)}`);
+});
+
+Deno.test("lossy: a full receive window is probed (WASK) and reopened (WINS)", () => {
+  const toB: Uint8Array[] = [];
+  const toA: Uint8Array[] = [];
+  const a = new KcpEngine(5, (p) => toB.push(p.slice()));
+  const b = new KcpEngine(5, (p) => toA.push(p.slice()));
+  a.setNoDelay(0, 10, 0, 1);
+  b.setNoDelay(0, 10, 0, 1);
+  a.setWindow(512, 128);
+  b.setWindow(128, 128);
+  a.stream = b.stream = true;
+  a.send(new Uint8Array(400 * 1376));
+  const cmds = (ps: Uint8Array[]) => ps.flatMap((p) => decodePacket(p)).map((s) => s.cmd);
+  let sawWask = false;
+  let t = 0;
+  for (; t < PROBE_INIT * 3 && !sawWask; t += 10) {
+    a.update(t);
+    sawWask = cmds(toB).includes(CMD_WASK);
+    for (const p of toB.splice(0)) b.input(p, t);
+    b.update(t);
+    for (const p of toA.splice(0)) a.input(p, t);
+  }
+  assert(sawWask, "sender should probe a zero window");
+  assertEquals(a.rmtWnd, 0);
+  assert(t >= PROBE_INIT, `probe waited ${t} ms`);
+  while (b.recv() !== null) { /* the application reads */ }
+  b.update(t + 10);
+  assert(cmds(toA).includes(CMD_WINS), "receiver should announce its reopened window");
+  for (const p of toA.splice(0)) a.input(p, t + 10);
+  assert(a.rmtWnd > 0);
+});
+
+Deno.test("codec: engine rejects another conv, bad lengths and unknown commands", () => {
+  const e = new KcpEngine(1, () => {});
+  const seg = encodeSegment({
+    conv: 1,
+    cmd: CMD_PUSH,
+    frg: 0,
+    wnd: 1,
+    ts: 0,
+    sn: 0,
+    una: 0,
+    data: new Uint8Array(4),
+  });
+  assertEquals(e.input(seg.subarray(0, 10)), -1);
+  const other = seg.slice();
+  other[0] = 2;
+  assertEquals(e.input(other), -1);
+  assertEquals(e.input(seg.subarray(0, 27)), -2);
+  const badCmd = seg.slice();
+  badCmd[4] = 99;
+  assertEquals(e.input(badCmd), -3);
+  assertEquals(e.input(seg), 0);
+  assertEquals([...e.recv()!], [0, 0, 0, 0]);
+  assertThrows(() => e.setWindow(70000, 1), RangeError);
+  assertThrows(() => e.setMtu(20), RangeError);
+  assertThrows(() => new KcpEngine(-1, () => {}), RangeError);
+  assertThrows(() => e.send(new Uint8Array(1376 * 256)), RangeError, "fragments");
+});
