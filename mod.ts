@@ -8,3 +8,4 @@ export * from "./lib/net/mod.ts";
 export * from "./lib/encapsulation/mod.ts";
 export * from "./lib/turbotunnel/mod.ts";
 export * from "./lib/smux/mod.ts";
+export * from "./lib/kcp/mod.ts";
