@@ -1,5 +1,24 @@
 /**
- * smux v1/v2 stream multiplexing, wire-compatible with xtaci/smux v1.5.x.
+ * smux v1/v2 stream multiplexing, wire-compatible with xtaci/smux v1.5.x
+ * (PROTOCOL.md §4): a streaming frame codec, a validated config with the
+ * Snowflake presets, and {@link SmuxSession} / {@link SmuxStream} over any Conn.
+ *
+ * @example
+ * ```ts
+ * import { memoryConnPair } from "../net/mod.ts";
+ * import { SmuxSession, SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER } from "./mod.ts";
+ * const [a, b] = memoryConnPair();
+ * const client = new SmuxSession(a, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
+ * const server = new SmuxSession(b, { client: false, config: SNOWFLAKE_SMUX_SERVER });
+ * const stream = await client.openStream(); // id 3
+ * const w = stream.writable.getWriter();
+ * await w.write(new TextEncoder().encode("hello"));
+ * await w.close(); // FIN: half-close, stream.readable still works
+ * const accepted = await server.acceptStream();
+ * for await (const chunk of accepted.readable) console.log(chunk);
+ * client.close();
+ * server.close();
+ * ```
  *
  * @module
  */
