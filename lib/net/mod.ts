@@ -15,3 +15,4 @@ export {
   MemoryPacketConn,
   memoryPacketPair,
 } from "./memory.ts";
+export { UdpPacketConn } from "./udp.ts";
