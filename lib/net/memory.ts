@@ -143,12 +143,16 @@ export interface MemoryConn extends Conn {
 export function memoryConnPair(): [MemoryConn, MemoryConn] {
   const aAddr = new NamedAddr("memory", "a");
   const bAddr = new NamedAddr("memory", "b");
+  // The transform controllers let close() error both directions even while the conn's
+  // streams are locked by a reader/writer (cancel/abort alone fail on locked streams).
+  let abCtl!: TransformStreamDefaultController<Uint8Array>;
+  let baCtl!: TransformStreamDefaultController<Uint8Array>;
   const ab = new TransformStream<Uint8Array, Uint8Array>(
-    {},
+    { start: (c) => void (abCtl = c) },
     { highWaterMark: 16 },
   );
   const ba = new TransformStream<Uint8Array, Uint8Array>(
-    {},
+    { start: (c) => void (baCtl = c) },
     { highWaterMark: 16 },
   );
   const make = (
@@ -156,6 +160,7 @@ export function memoryConnPair(): [MemoryConn, MemoryConn] {
     writable: WritableStream<Uint8Array>,
     local: Addr,
     remote: Addr,
+    controllers: TransformStreamDefaultController<Uint8Array>[],
   ): MemoryConn => {
     let resolveClosed!: () => void;
     const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -168,12 +173,13 @@ export function memoryConnPair(): [MemoryConn, MemoryConn] {
       close() {
         readable.cancel().catch(() => {});
         writable.abort(new ClosedError()).catch(() => {});
+        for (const c of controllers) c.error(new ClosedError());
         resolveClosed();
       },
     };
   };
   return [
-    make(ba.readable, ab.writable, aAddr, bAddr),
-    make(ab.readable, ba.writable, bAddr, aAddr),
+    make(ba.readable, ab.writable, aAddr, bAddr, [abCtl, baCtl]),
+    make(ab.readable, ba.writable, bAddr, aAddr, [abCtl, baCtl]),
   ];
 }
