@@ -1,0 +1,26 @@
+import { assertEquals } from "../../lib/testing/assert.ts";
+import { buildIPv4Udp, checksum } from "./rawpacket.ts";
+import { parseIPv4 } from "../ipaddr.ts";
+
+Deno.test("codec: IPv4/UDP packets carry valid header and UDP checksums", () => {
+  for (const len of [0, 1, 7, 148, 1001]) {
+    const payload = Uint8Array.from({ length: len }, (_, i) => (i * 31 + 7) & 255);
+    const src = parseIPv4("10.200.3.4")!, dst = parseIPv4("10.77.0.1")!;
+    const pkt = buildIPv4Udp({ src, dst, srcPort: 4242, dstPort: 51820 }, payload);
+    assertEquals(pkt.length, 28 + len);
+    assertEquals(checksum(pkt.subarray(0, 20)), 0);
+    const udpLen = 8 + len;
+    const pseudo = new Uint8Array(12 + udpLen);
+    pseudo.set(pkt.subarray(12, 20));
+    pseudo[9] = 17;
+    new DataView(pseudo.buffer).setUint16(10, udpLen);
+    pseudo.set(pkt.subarray(20), 12);
+    assertEquals(checksum(pseudo), 0);
+    assertEquals(pkt.subarray(28), payload);
+  }
+});
+
+Deno.test("codec: checksum matches the RFC 1071 example", () => {
+  const data = Uint8Array.of(0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7);
+  assertEquals(checksum(data), ~0xddf2 & 0xffff);
+});
