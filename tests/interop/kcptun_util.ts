@@ -1,0 +1,164 @@
+/**
+ * Helpers for driving Debian's kcptun (kcp-go + smux) against our stack:
+ * process start/stop (our own pids only), free ports, smux settings that
+ * match kcptun's defaults, and streaming SHA-256.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { KcpOptions } from "../../lib/kcp/mod.ts";
+import type { SmuxConfig } from "../../lib/smux/mod.ts";
+
+/** Snowflake-like KCP flags, the same on both kcptun sides and ours. */
+export const KCPTUN_FLAGS = [
+  "--crypt",
+  "none",
+  "--nocomp",
+  "--datashard",
+  "0",
+  "--parityshard",
+  "0",
+  "--smuxver",
+  "2",
+  "--mode",
+  "manual",
+  "--nodelay",
+  "0",
+  "--interval",
+  "10",
+  "--resend",
+  "0",
+  "--nc",
+  "1",
+  "--sndwnd",
+  "65535",
+  "--rcvwnd",
+  "65535",
+  "--mtu",
+  "1400",
+  "--quiet",
+];
+
+/** Our KCP options matching {@link KCPTUN_FLAGS}. */
+export const KCPTUN_KCP: KcpOptions = {
+  nodelay: 0,
+  interval: 10,
+  resend: 0,
+  nc: 1,
+  sndWnd: 65535,
+  rcvWnd: 65535,
+  mtu: 1400,
+  stream: true,
+  crypt: "none",
+};
+
+/** kcptun's smux settings (--smuxver 2, --smuxbuf 4 MiB, --streambuf 2 MiB, --keepalive 10). */
+export const KCPTUN_SMUX: Partial<SmuxConfig> = {
+  version: 2,
+  keepAliveIntervalMs: 10_000,
+  keepAliveTimeoutMs: 30_000,
+  maxReceiveBuffer: 4 * 1024 * 1024,
+  maxStreamBuffer: 2 * 1024 * 1024,
+};
+
+export function kcptunAvailable(): boolean {
+  try {
+    Deno.statSync("/usr/bin/kcptun-server");
+    Deno.statSync("/usr/bin/kcptun-client");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function freeUdpPort(): number {
+  const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (c.addr as Deno.NetAddr).port;
+  c.close();
+  return port;
+}
+
+export function freeTcpPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A started kcptun process; stop() kills only this pid and waits for it. */
+export interface Proc {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export function startKcptun(binary: "kcptun-client" | "kcptun-server", args: string[]): Proc {
+  const child = new Deno.Command(`/usr/bin/${binary}`, {
+    args: [...args, ...KCPTUN_FLAGS],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    pid: child.pid,
+    async stop() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+      await child.status;
+    },
+  };
+}
+
+/** Deterministic pseudo-random bytes (xorshift32), cheap enough for tens of MB. */
+export function patternBytes(n: number, seed: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  const words = new Uint32Array(out.buffer, 0, n >> 2);
+  let x = seed | 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x;
+  }
+  return out;
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Reads a stream to its end, returning SHA-256 and length. */
+export async function hashStream(
+  readable: ReadableStream<Uint8Array>,
+): Promise<{ hash: string; bytes: number }> {
+  const h = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of readable) {
+    h.update(chunk);
+    bytes += chunk.length;
+  }
+  return { hash: h.digest("hex"), bytes };
+}
+
+/** Writes `data` in chunks then closes the writable (FIN / half-close). */
+export async function writeAndClose(
+  writable: WritableStream<Uint8Array>,
+  data: Uint8Array,
+  chunk = 32768,
+): Promise<void> {
+  const w = writable.getWriter();
+  for (let i = 0; i < data.length; i += chunk) await w.write(data.subarray(i, i + chunk));
+  await w.close();
+}
+
+/** Connects to a TCP port, retrying while the process behind it starts. */
+export async function connectRetry(port: number, tries = 100): Promise<Deno.TcpConn> {
+  for (let i = 0;; i++) {
+    try {
+      return await Deno.connect({ hostname: "127.0.0.1", port });
+    } catch (e) {
+      if (i >= tries) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
