@@ -98,7 +98,7 @@ export function uiHandler(
 function logStream(logs: LogRing, after: number): Response {
   const enc = new TextEncoder();
   let unsubscribe = () => {};
-  let ping: number | undefined;
+  let ping: ReturnType<typeof setInterval> | undefined;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       const send = (seq: number, line: string) => {
