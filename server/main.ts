@@ -1,5 +1,301 @@
-/** Entry point of the server binary. Not built yet: see the open issues. */
+/**
+ * snowflake-server: the bridge-side pluggable transport (managed by tor through
+ * ServerTransportPlugin). Flags follow the Go server; see README "## Server".
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { AcmeCertManager } from "../lib/acme/mod.ts";
+import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
+import { type OrTarget, parseAuthCookie, type TcpConnect } from "../lib/pt/extorport.ts";
+import {
+  type Bindaddr,
+  formatAddr,
+  getArg,
+  makeStateDir,
+  PtSetupError,
+  type ServerInfo,
+  serverSetup,
+} from "../lib/pt/server_env.ts";
+import { PtStdout } from "../lib/pt/stdout.ts";
+import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
+import { SnowflakeServer } from "./server.ts";
+import { METHOD_NAME } from "./turbotunnel.ts";
+
+export const VERSION = "2.11.0-deno";
+
+const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
+
+const USAGE = `Usage: snowflake-server [OPTIONS]
+
+WebSocket server pluggable transport for Snowflake. Works only as a managed proxy
+(tor's ServerTransportPlugin). Uses TLS with ACME (Let's Encrypt) by default: set the
+certificate hostnames with --acme-hostnames. Use ServerTransportListenAddr in torrc to
+choose the listening port. With TLS, an extra HTTP listener on port 80 answers ACME.
+
+  --acme-email EMAIL        optional contact email for Let's Encrypt notifications
+  --acme-hostnames H1,H2    comma-separated hostnames for the TLS certificate
+  --acme-directory-url URL  ACME directory (default Let's Encrypt production)
+  --acme-ca-cert FILE       extra CA to trust for the ACME server (testing with pebble)
+  --acme-http-port PORT     port of the HTTP-01 listener (default 80)
+  --disable-tls             don't use HTTPS
+  --log FILE                log file to write to (default stderr)
+  --unsafe-logging          prevent logs from being scrubbed
+  --metrics-address IP:PORT serve Prometheus metrics at http://IP:PORT/metrics
+  --version                 display version info to stderr and quit
+`;
+
+interface Flags {
+  acmeEmail?: string;
+  acmeHostnames: string[];
+  acmeDirectoryUrl: string;
+  acmeCaCert?: string;
+  acmeHttpPort: number;
+  disableTls: boolean;
+  log?: string;
+  unsafeLogging: boolean;
+  metricsAddress?: string;
+  version: boolean;
+}
+
+/** Parses flags; Go's flag package accepts `-flag` as well as `--flag`. */
+export function parseFlags(argv: string[]): Flags {
+  const args = argv.map((a) => (/^-[a-z]/.test(a) ? "-" + a : a));
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      "acme-email": { type: "string" },
+      "acme-hostnames": { type: "string" },
+      "acme-directory-url": { type: "string" },
+      "acme-ca-cert": { type: "string" },
+      "acme-http-port": { type: "string" },
+      "disable-tls": { type: "boolean" },
+      log: { type: "string" },
+      "unsafe-logging": { type: "boolean" },
+      "metrics-address": { type: "string" },
+      version: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.error(USAGE);
+    Deno.exit(0);
+  }
+  const httpPort = Number(values["acme-http-port"] ?? "80");
+  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) {
+    throw new RangeError(`--acme-http-port ${values["acme-http-port"]} is not a port`);
+  }
+  return {
+    acmeEmail: values["acme-email"],
+    acmeHostnames: (values["acme-hostnames"] ?? "").split(",").filter((h) => h !== ""),
+    acmeDirectoryUrl: values["acme-directory-url"] ?? LETS_ENCRYPT,
+    acmeCaCert: values["acme-ca-cert"],
+    acmeHttpPort: httpPort,
+    disableTls: values["disable-tls"] ?? false,
+    log: values.log,
+    unsafeLogging: values["unsafe-logging"] ?? false,
+    metricsAddress: values["metrics-address"],
+    version: values.version ?? false,
+  };
+}
+
+/** Go's strconv.Atoi error text, so SMETHOD-ERROR lines read the same. */
+function parseNumTurbotunnel(value: string): number {
+  if (!/^[+-]?\d+$/.test(value)) {
+    throw new SyntaxError(`strconv.Atoi: parsing ${JSON.stringify(value)}: invalid syntax`);
+  }
+  const n = Number(value);
+  if (n < 1) throw new RangeError("cannot be less than 1");
+  return n;
+}
+
+async function orTarget(info: ServerInfo): Promise<OrTarget> {
+  let cookie: Uint8Array | null = null;
+  if (info.extendedOrAddr && info.authCookiePath) {
+    cookie = parseAuthCookie(await Deno.readFile(info.authCookiePath));
+  }
+  return { orAddr: info.orAddr, extendedOrAddr: info.extendedOrAddr, cookie };
+}
+
+async function main(): Promise<number> {
+  let flags: Flags;
+  try {
+    flags = parseFlags(Deno.args);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (flags.version) {
+    console.error(`snowflake-server ${VERSION}`);
+    return 0;
+  }
+  let write = writeStderr;
+  if (flags.log) {
+    try {
+      write = fileSink(flags.log);
+    } catch (e) {
+      writeStderr(`can't open log file: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  const log = new Logger({ unsafe: flags.unsafeLogging, write });
+  log.log(`snowflake-server ${VERSION}`);
+  if (!flags.disableTls && flags.acmeHostnames.length === 0) {
+    log.log("the --acme-hostnames option is required");
+    return 1;
+  }
+  const out = new PtStdout();
+  let info: ServerInfo;
+  try {
+    info = serverSetup(out);
+  } catch (e) {
+    log.log(`error in setup: ${(e as Error).message}`);
+    if (e instanceof PtSetupError) return 1;
+    throw e;
+  }
+
+  let target: OrTarget;
+  try {
+    target = await orTarget(info);
+  } catch (e) {
+    // goptlib reads the cookie on the first connection; failing early is kinder.
+    out.envError(`cannot read TOR_PT_AUTH_COOKIE_FILE: ${(e as Error).message}`);
+    log.log(`error in setup: ${(e as Error).message}`);
+    return 1;
+  }
+
+  const servers: SnowflakeServer[] = [];
+  const closers: (() => Promise<void> | void)[] = [];
+  let acme: AcmeCertManager | null = null;
+  let acmeError: string | null = null;
+
+  for (const bindaddr of info.bindaddrs) {
+    if (bindaddr.methodName !== METHOD_NAME) {
+      out.smethodError(bindaddr.methodName, "no such method");
+      continue;
+    }
+    const result = await openBindaddr(bindaddr);
+    if (typeof result === "string") {
+      log.log(`error opening listener: ${result}`);
+      out.smethodError(bindaddr.methodName, result);
+    }
+  }
+  out.smethodsDone();
+
+  async function openBindaddr(bindaddr: Bindaddr): Promise<string | void> {
+    let connect: TcpConnect = denoConnect;
+    const src = getArg(bindaddr.options, "orport-srcaddr");
+    if (src !== undefined) {
+      try {
+        connect = srcAddrConnect(parseIPCIDR(src));
+      } catch (e) {
+        return `parsing srcaddr: ${(e as Error).message}`;
+      }
+    }
+    let numTurbotunnel = 1;
+    const ntt = getArg(bindaddr.options, "num-turbotunnel");
+    if (ntt !== undefined) {
+      try {
+        numTurbotunnel = parseNumTurbotunnel(ntt);
+      } catch (e) {
+        return `parsing num-turbotunnel: ${(e as Error).message}`;
+      }
+    }
+    let tls: { cert: string; key: string } | undefined;
+    const args: [string, string][] = [];
+    if (flags.disableTls) {
+      args.push(["tls", "no"]);
+    } else {
+      if (!acme && !acmeError) {
+        let cacheDir: string;
+        try {
+          cacheDir = `${await makeStateDir(info)}/snowflake-certificate-cache`;
+          log.log(`caching ACME certificates in directory ${JSON.stringify(cacheDir)}`);
+        } catch (e) {
+          cacheDir = await Deno.makeTempDir({ prefix: "snowflake-certificate-cache-" });
+          log.log(`no state directory (${(e as Error).message}); certificates in ${cacheDir}`);
+        }
+        const m = new AcmeCertManager({
+          directoryUrl: flags.acmeDirectoryUrl,
+          hostnames: flags.acmeHostnames,
+          email: flags.acmeEmail,
+          cacheDir,
+          httpPort: flags.acmeHttpPort,
+          httpHostname: bindaddr.addr.hostname,
+          caCertFile: flags.acmeCaCert,
+          log,
+        });
+        try {
+          await m.start();
+          acme = m;
+          closers.push(() => m.close());
+          m.onRenew((c) => {
+            log.log("ACME certificate renewed; reloading TLS listeners");
+            for (const s of servers) s.reloadTls(c.certPem, c.keyPem);
+          });
+        } catch (e) {
+          acmeError = `ACME: ${(e as Error).message}`;
+        }
+      }
+      if (!acme) return acmeError ?? "ACME: no certificate";
+      const c = acme.current();
+      tls = { cert: c.certPem, key: c.keyPem };
+      args.push(...flags.acmeHostnames.map((h): [string, string] => ["hostname", h]));
+      args.push(["tls", "yes"]);
+    }
+    const server = new SnowflakeServer({ target, log, numTurbotunnel, connect });
+    let addr: Deno.NetAddr;
+    try {
+      addr = await server.listen(bindaddr.addr, tls);
+    } catch (e) {
+      await server.close();
+      return (e as Error).message;
+    }
+    servers.push(server);
+    out.smethod(bindaddr.methodName, formatAddr(addr), args);
+    log.log(`listening on ${formatAddr(addr)} (num-turbotunnel=${numTurbotunnel})`);
+  }
+
+  if (flags.metricsAddress) {
+    try {
+      const [host, port] = splitHostPort(flags.metricsAddress);
+      const m = Deno.serve({ hostname: host, port, onListen: () => {} }, (req) => {
+        if (new URL(req.url).pathname !== "/metrics") return new Response("", { status: 404 });
+        const body = servers.map((s) => s.renderMetrics()).join("");
+        return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } });
+      });
+      closers.push(() => m.shutdown());
+      log.log(`metrics on http://${formatAddr(m.addr)}/metrics`);
+    } catch (e) {
+      log.log(`cannot open metrics listener: ${(e as Error).message}`);
+    }
+  }
+
+  const why = await new Promise<string>((resolve) => {
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      Deno.addSignalListener(sig, () => resolve(`caught signal ${sig}`));
+    }
+    if (info.exitOnStdinClose) {
+      (async () => {
+        try {
+          for await (const _ of Deno.stdin.readable) { /* discard */ }
+        } catch { /* treat errors as EOF */ }
+        resolve("synthesizing SIGTERM because of stdin close");
+      })();
+    }
+  });
+  log.log(`${why}, exiting`);
+  await Promise.allSettled([...servers.map((s) => s.close()), ...closers.map((c) => c())]);
+  return 0;
+}
+
+function splitHostPort(s: string): [string, number] {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
+  if (!m) throw new SyntaxError(`address ${JSON.stringify(s)} is not HOST:PORT`);
+  return [m[1] || "127.0.0.1", Number(m[2])];
+}
+
 if (import.meta.main) {
-  console.error("server: not implemented yet");
-  Deno.exit(1);
+  Deno.exit(await main());
 }

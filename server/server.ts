@@ -1,0 +1,157 @@
+/**
+ * The Snowflake server without the PT glue: HTTP(S) listeners that upgrade to WebSocket,
+ * N Turbo Tunnel instances (num-turbotunnel) and the routing between them.
+ *
+ * @module
+ */
+import { createHmac } from "node:crypto";
+import { Buffer } from "node:buffer";
+import type { KcpOptions } from "../lib/kcp/mod.ts";
+import type { Logger } from "../lib/log/mod.ts";
+import type { OrTarget, TcpConnect } from "../lib/pt/extorport.ts";
+import { isIP } from "../lib/pt/server_env.ts";
+import { ReloadableTlsServer } from "../lib/acme/mod.ts";
+import type { SmuxConfig } from "../lib/smux/mod.ts";
+import type { ClientID, QueuePacketConn } from "../lib/turbotunnel/mod.ts";
+import { ClientIPs } from "./client_ips.ts";
+import { Metrics } from "./metrics.ts";
+import { TurbotunnelInstance } from "./turbotunnel.ts";
+import { WsConnections, type WsLimits } from "./websocket.ts";
+
+export interface ServerOptions {
+  target: OrTarget;
+  log: Logger;
+  /** Number of KCP instances; a ClientID's instance is HMAC-SHA256(key, id) LE u64 mod N. */
+  numTurbotunnel?: number;
+  /** Connector for tor; set for orport-srcaddr. */
+  connect?: TcpConnect;
+  metrics?: Metrics;
+  limits?: Partial<WsLimits>;
+  kcp?: KcpOptions;
+  smux?: Partial<SmuxConfig>;
+}
+
+/** A listener the server opened. */
+interface Listening {
+  addr: Deno.NetAddr;
+  shutdown(): Promise<void>;
+  reload?(cert: string, key: string): void;
+}
+
+export class SnowflakeServer {
+  readonly metrics: Metrics;
+  readonly clientIps = new ClientIPs();
+  #instances: TurbotunnelInstance[];
+  #conns: WsConnections;
+  #hmacKey = crypto.getRandomValues(new Uint8Array(32));
+  #listeners: Listening[] = [];
+  #log: Logger;
+
+  constructor(opts: ServerOptions) {
+    const n = opts.numTurbotunnel ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`num-turbotunnel ${n} must be ≥ 1`);
+    this.metrics = opts.metrics ?? new Metrics();
+    this.#log = opts.log;
+    this.#instances = Array.from({ length: n }, (_, index) =>
+      new TurbotunnelInstance({
+        target: opts.target,
+        clientIps: this.clientIps,
+        metrics: this.metrics,
+        log: opts.log,
+        connect: opts.connect,
+        kcp: opts.kcp,
+        smux: opts.smux,
+        index,
+      }));
+    this.#conns = new WsConnections({
+      route: (id) => this.#route(id),
+      clientIps: this.clientIps,
+      metrics: this.metrics,
+      log: opts.log,
+      limits: opts.limits,
+    });
+  }
+
+  /** Which instance serves `id` (PROTOCOL.md §5). */
+  instanceIndex(id: ClientID): number {
+    if (this.#instances.length === 1) return 0;
+    const mac = createHmac("sha256", Buffer.from(this.#hmacKey)).update(id.bytes).digest();
+    return Number(mac.readBigUInt64LE(0) % BigInt(this.#instances.length));
+  }
+
+  #route(id: ClientID): QueuePacketConn {
+    return this.#instances[this.instanceIndex(id)]!.pconn;
+  }
+
+  /** Upgrades WebSocket requests; anything else gets 400 like the Go server. */
+  handler = (req: Request): Response => {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("Bad Request\n", { status: 400 });
+    }
+    const ip = new URL(req.url).searchParams.get("client_ip");
+    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 60 });
+    this.#conns.handle(socket, ip && isIP(ip) ? ip : null);
+    return response;
+  };
+
+  /** Listens on `addr`, with TLS when `tls` is given. Resolves with the bound address. */
+  listen(
+    addr: { hostname: string; port: number },
+    tls?: { cert: string; key: string },
+  ): Promise<Deno.NetAddr> {
+    const onError = (e: unknown) => {
+      this.#log.log(`http error: ${(e as Error)?.message ?? e}`);
+      return new Response("Internal Server Error\n", { status: 500 });
+    };
+    if (tls) {
+      const server = new ReloadableTlsServer({
+        port: addr.port,
+        hostname: addr.hostname,
+        cert: tls.cert,
+        key: tls.key,
+        handler: this.handler,
+        onError,
+      });
+      this.#listeners.push({
+        addr: server.addr,
+        shutdown: () => server.shutdown(),
+        reload: (c, k) => server.reload(c, k),
+      });
+      return Promise.resolve(server.addr);
+    }
+    const server = Deno.serve({
+      hostname: addr.hostname,
+      port: addr.port,
+      onListen: () => {},
+      onError,
+    }, this.handler);
+    this.#listeners.push({ addr: server.addr, shutdown: () => server.shutdown() });
+    return Promise.resolve(server.addr);
+  }
+
+  /** Serves new TLS connections with a renewed certificate (no restart). */
+  reloadTls(cert: string, key: string): void {
+    for (const l of this.#listeners) l.reload?.(cert, key);
+  }
+
+  /** Live KCP sessions over all instances. */
+  get numSessions(): number {
+    return this.#instances.reduce((n, i) => n + i.numSessions, 0);
+  }
+
+  /** Current metrics, with the queue drop counters folded in. */
+  renderMetrics(): string {
+    this.metrics.counters.outgoingDrops = this.#instances.reduce((n, i) => n + i.outgoingDrops, 0);
+    return this.metrics.render();
+  }
+
+  async close(): Promise<void> {
+    this.#conns.close();
+    for (const i of this.#instances) i.close();
+    this.clientIps.close();
+    await Promise.race([
+      Promise.allSettled(this.#listeners.map((l) => l.shutdown())),
+      new Promise((r) => setTimeout(r, 1000)),
+    ]);
+  }
+}

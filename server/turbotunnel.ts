@@ -1,0 +1,114 @@
+/**
+ * One Turbo Tunnel instance of the server (PROTOCOL.md §5): a QueuePacketConn fed by the
+ * WebSocket side, a KCP listener over it, a smux server session per KCP session, and for
+ * every stream a connection to tor's ExtORPort (or ORPort) carrying the client's USERADDR.
+ *
+ * @module
+ */
+import { type KcpListener, type KcpOptions, listenKcp, SNOWFLAKE_KCP } from "../lib/kcp/mod.ts";
+import { type Conn, NamedAddr } from "../lib/net/mod.ts";
+import type { Logger } from "../lib/log/mod.ts";
+import { type SmuxConfig, SmuxSession, SNOWFLAKE_SMUX_SERVER } from "../lib/smux/mod.ts";
+import { QueuePacketConn } from "../lib/turbotunnel/mod.ts";
+import { dialOr, type OrTarget, type TcpConnect, userAddrFromIP } from "../lib/pt/extorport.ts";
+import type { ClientIPs } from "./client_ips.ts";
+import type { Metrics } from "./metrics.ts";
+import { denoConnect, pipeStream } from "./orport.ts";
+
+/** PT method name reported to tor in TRANSPORT. */
+export const METHOD_NAME = "snowflake";
+
+export interface TurbotunnelOptions {
+  target: OrTarget;
+  clientIps: ClientIPs;
+  metrics: Metrics;
+  log: Logger;
+  /** Connector for tor (binds orport-srcaddr when set). Default Deno.connect. */
+  connect?: TcpConnect;
+  kcp?: KcpOptions;
+  smux?: Partial<SmuxConfig>;
+  /** Instance number, for logs. */
+  index?: number;
+}
+
+export class TurbotunnelInstance {
+  readonly pconn: QueuePacketConn;
+  #listener: KcpListener;
+  #opts: TurbotunnelOptions;
+  #sessions = new Set<SmuxSession>();
+
+  constructor(opts: TurbotunnelOptions) {
+    this.#opts = opts;
+    this.pconn = new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`));
+    this.#listener = listenKcp(this.pconn, { ...SNOWFLAKE_KCP, ...opts.kcp });
+    void this.#acceptLoop();
+  }
+
+  /** Live KCP sessions. */
+  get numSessions(): number {
+    return this.#listener.numSessions;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for await (const conn of this.#listener) void this.#serveSession(conn);
+  }
+
+  async #serveSession(conn: Conn): Promise<void> {
+    const { metrics } = this.#opts;
+    metrics.counters.sessions++;
+    metrics.gauges.sessionsActive++;
+    const smux = new SmuxSession(conn, {
+      client: false,
+      config: { ...SNOWFLAKE_SMUX_SERVER, ...this.#opts.smux },
+    });
+    this.#sessions.add(smux);
+    try {
+      for (;;) {
+        const stream = await smux.acceptStream();
+        void this.#serveStream(stream, conn.remoteAddr.toString());
+      }
+    } catch {
+      // The session ended: keepalive timeout, KCP dead link, protocol error or close.
+    } finally {
+      smux.close();
+      this.#sessions.delete(smux);
+      metrics.gauges.sessionsActive--;
+    }
+  }
+
+  async #serveStream(stream: Conn, clientId: string): Promise<void> {
+    const { metrics, log, target, clientIps } = this.#opts;
+    metrics.counters.streams++;
+    metrics.gauges.streamsActive++;
+    try {
+      const ip = clientIps.get(clientId);
+      let or;
+      try {
+        or = await dialOr(
+          target,
+          { userAddr: ip ? userAddrFromIP(ip) : undefined, transport: METHOD_NAME },
+          this.#opts.connect ?? denoConnect,
+        );
+      } catch (e) {
+        metrics.counters.orportErrors++;
+        log.log(`failed to connect to ORPort: ${(e as Error).message}`);
+        stream.close();
+        return;
+      }
+      await pipeStream(stream, or);
+    } finally {
+      metrics.gauges.streamsActive--;
+    }
+  }
+
+  /** Packets KCP wanted to send that a full client queue dropped. */
+  get outgoingDrops(): number {
+    return this.pconn.outgoingDrops;
+  }
+
+  close(): void {
+    for (const s of this.#sessions) s.close();
+    this.#listener.close();
+    this.pconn.close();
+  }
+}
