@@ -4,7 +4,12 @@
  */
 import { dialKcp, type KcpOptions, listenKcp } from "../../lib/kcp/mod.ts";
 import { LossyPacketConn, memoryPacketPair } from "../../lib/net/mod.ts";
-import { SmuxSession, type SmuxStream } from "../../lib/smux/mod.ts";
+import {
+  SmuxSession,
+  type SmuxStream,
+  SNOWFLAKE_SMUX_CLIENT,
+  SNOWFLAKE_SMUX_SERVER,
+} from "../../lib/smux/mod.ts";
 import { assertEquals } from "../../lib/testing/assert.ts";
 import { hex, readExactly, receiveAll, sendRandom } from "./util.ts";
 
@@ -14,7 +19,8 @@ const IMPAIRMENT = { loss: 0.1, delayMs: 50, jitterMs: 5, reorder: 0.05 };
 
 // Tuning a kcp-go peer also accepts (PROTOCOL.md §3): nodelay with fast resend, so a lossy
 // link recovers in about one RTT instead of a 100 ms+ RTO; Snowflake's windows and MTU.
-// Measured here: 20 MiB in ~1.6 s with this, ~4.3 s with SNOWFLAKE_KCP's NoDelay(0,10,0,1).
+// Measured here (2 cores, Snowflake smux): 20 MiB in ~2–3 s with this, ~7–10 s with
+// SNOWFLAKE_KCP's NoDelay(0,10,0,1).
 const FAST_KCP: KcpOptions = {
   nodelay: 1,
   interval: 10,
@@ -36,12 +42,12 @@ Deno.test({
     const serverLink = new LossyPacketConn(b, IMPAIRMENT);
     const listener = listenKcp(serverLink, FAST_KCP);
     const kcpClient = dialKcp(clientLink, b.localAddr, FAST_KCP);
-    const client = new SmuxSession(kcpClient, { client: true });
+    const client = new SmuxSession(kcpClient, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
     const started = performance.now();
     try {
       const server = (async () => {
         const kcpServer = await listener.accept();
-        const smux = new SmuxSession(kcpServer, { client: false });
+        const smux = new SmuxSession(kcpServer, { client: false, config: SNOWFLAKE_SMUX_SERVER });
         const served: Promise<void>[] = [];
         for (let i = 0; i < STREAMS; i++) {
           const s = await smux.acceptStream();
