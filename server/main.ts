@@ -165,6 +165,20 @@ async function main(): Promise<number> {
     return 1;
   }
 
+  // Listen for signals before SMETHODS DONE, so tor can stop us as soon as it has the lines.
+  const stop = new Promise<string>((resolve) => {
+    for (const sig of ["SIGTERM", "SIGINT"] as const) {
+      Deno.addSignalListener(sig, () => resolve(`caught signal ${sig}`));
+    }
+    if (info.exitOnStdinClose) {
+      (async () => {
+        try {
+          for await (const _ of Deno.stdin.readable) { /* discard */ }
+        } catch { /* treat errors as EOF */ }
+        resolve("synthesizing SIGTERM because of stdin close");
+      })();
+    }
+  });
   const servers: SnowflakeServer[] = [];
   const closers: (() => Promise<void> | void)[] = [];
   let acme: AcmeCertManager | null = null;
@@ -272,19 +286,7 @@ async function main(): Promise<number> {
     }
   }
 
-  const why = await new Promise<string>((resolve) => {
-    for (const sig of ["SIGTERM", "SIGINT"] as const) {
-      Deno.addSignalListener(sig, () => resolve(`caught signal ${sig}`));
-    }
-    if (info.exitOnStdinClose) {
-      (async () => {
-        try {
-          for await (const _ of Deno.stdin.readable) { /* discard */ }
-        } catch { /* treat errors as EOF */ }
-        resolve("synthesizing SIGTERM because of stdin close");
-      })();
-    }
-  });
+  const why = await stop;
   log.log(`${why}, exiting`);
   await Promise.allSettled([...servers.map((s) => s.close()), ...closers.map((c) => c())]);
   return 0;

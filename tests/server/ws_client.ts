@@ -20,7 +20,11 @@ export async function dialWebSocket(url: string): Promise<Conn & { ws: WebSocket
   const addr = new NamedAddr("websocket", url);
   const readable = new ReadableStream<Uint8Array>({
     start(c) {
-      ws.onmessage = (e) => c.enqueue(new Uint8Array(e.data as ArrayBuffer));
+      ws.onmessage = (e) => {
+        try {
+          c.enqueue(new Uint8Array(e.data as ArrayBuffer));
+        } catch { /* reader cancelled */ }
+      };
       ws.onclose = () => {
         try {
           c.close();
@@ -103,16 +107,23 @@ export async function echoThrough(client: TestClient, data: Uint8Array): Promise
 }
 
 /** A TCP echo server standing in for the ORPort; `closeWrite` after EOF (half-close). */
-export function startEcho(): { port: number; close(): void; connections: number } {
+export function startEcho(): {
+  port: number;
+  close(): void;
+  connections: number;
+  sources: Set<string>;
+} {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const state = {
     port: (listener.addr as Deno.NetAddr).port,
     connections: 0,
+    sources: new Set<string>(),
     close: () => listener.close(),
   };
   (async () => {
     for await (const c of listener) {
       state.connections++;
+      state.sources.add((c.remoteAddr as Deno.NetAddr).hostname);
       (async () => {
         const buf = new Uint8Array(65536);
         try {
@@ -131,4 +142,11 @@ export function startEcho(): { port: number; close(): void; connections: number 
     }
   })().catch(() => {});
   return state;
+}
+
+/** `n` random bytes (getRandomValues is limited to 64 KiB per call). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n; off += 65536) crypto.getRandomValues(out.subarray(off, off + 65536));
+  return out;
 }
