@@ -34,6 +34,20 @@ export const THRESH_MIN = 2;
 export const PROBE_INIT = 7000;
 export const PROBE_LIMIT = 120000;
 
+// Implementation constants of the sending limiter (not part of the protocol).
+/** Segments in flight before the first acknowledgement. */
+const LIMIT_INIT = 64;
+/** The limit never drops below this. */
+const LIMIT_MIN = 16;
+/** Multiplicative cut on a loss event (at most once per RTT). */
+const LIMIT_CUT = 0.85;
+/** Growth per delivered segment after the first loss: ~6% per RTT. */
+const LIMIT_GROWTH = 1 / 16;
+/** Extra wait beyond srtt before a hole behind acknowledged segments counts as lost. */
+const RACK_REORDER_MS = 5;
+/** Share of the limit that RTO retransmissions may use in one flush. */
+const RETRANS_SHARE = 0.25;
+
 /** Signed distance a - b between two u32 sequence numbers or timestamps. */
 function diff(a: number, b: number): number {
   return (a - b) | 0;
@@ -126,6 +140,17 @@ export class KcpEngine {
   // Retransmission scheduling (local, not on the wire): the earliest resendts
   // among transmitted segments, so most flushes only look at new segments.
   #nextResend = 0;
+  // Sending limiter (local, not on the wire; see smartSend): segments in flight
+  // are capped by #limit, which grows with deliveries and is cut on loss.
+  #smart = true;
+  #limit = LIMIT_INIT;
+  #limitThresh = Infinity;
+  #lastCut = 0;
+  #ackedInBuf = 0;
+  #delivered = 0;
+  // Time-based loss detection (RACK-like): the newest send time that was acknowledged.
+  #rackTs = 0;
+  #rackSeen = false;
   #hasResend = false;
   #fastackHit = false;
 
@@ -328,13 +353,19 @@ export class KcpEngine {
 
   #shrinkBuf(): void {
     const buf = this.#sndBuf;
-    while (buf.length > 0 && buf.at(0).acked) buf.shift();
+    while (buf.length > 0 && buf.at(0).acked) {
+      buf.shift();
+      this.#ackedInBuf--;
+    }
     this.#sndUna = buf.length > 0 ? buf.at(0).sn : this.#sndNxt;
   }
 
   #parseUna(una: number): void {
     const buf = this.#sndBuf;
-    while (buf.length > 0 && diff(una, buf.at(0).sn) > 0) buf.shift();
+    while (buf.length > 0 && diff(una, buf.at(0).sn) > 0) {
+      if (buf.shift()!.acked) this.#ackedInBuf--;
+      else this.#delivered++;
+    }
   }
 
   #parseAck(sn: number): void {
@@ -347,6 +378,8 @@ export class KcpEngine {
     if (!seg.acked) {
       seg.acked = true;
       seg.data = EMPTY;
+      this.#ackedInBuf++;
+      this.#delivered++;
     }
   }
 
@@ -429,6 +462,10 @@ export class KcpEngine {
         if (rtt >= 0) this.#updateAck(rtt);
         this.#parseAck(sn);
         this.#shrinkBuf();
+        if (!this.#rackSeen || diff(ts, this.#rackTs) > 0) {
+          this.#rackTs = ts;
+          this.#rackSeen = true;
+        }
         if (!sawAck || diff(sn, maxack) > 0) {
           sawAck = true;
           maxack = sn;
@@ -446,6 +483,16 @@ export class KcpEngine {
       o += len;
     }
     if (sawAck && this.#fastresend > 0) this.#parseFastack(maxack, latestTs);
+    // A segment sent after the oldest unacknowledged one was acknowledged: a hole.
+    if (this.#smart && this.#sndBuf.length > 0 && diff(this.#rackTs, this.#sndBuf.at(0).ts) > 0) {
+      this.#fastackHit = true;
+    }
+    if (this.#delivered > 0) {
+      const d = this.#delivered;
+      this.#delivered = 0;
+      this.#limit += this.#limit < this.#limitThresh ? d : d * LIMIT_GROWTH;
+      if (this.#limit > this.#sndWnd) this.#limit = this.#sndWnd;
+    }
     if (!this.#nocwnd && diff(this.#sndUna, prevUna) > 0) this.#growCwnd();
     return 0;
   }
@@ -538,7 +585,11 @@ export class KcpEngine {
 
     const sndBuf = this.#sndBuf;
     const firstNew = this.#sndNxt;
-    while (diff(this.#sndNxt, this.#sndUna + cwnd) < 0 && this.#sndQueue.length > 0) {
+    const limit = this.#smart ? this.#limit : Infinity;
+    while (
+      diff(this.#sndNxt, this.#sndUna + cwnd) < 0 && this.#sndQueue.length > 0 &&
+      sndBuf.length - this.#ackedInBuf < limit
+    ) {
       const seg = this.#sndQueue.shift()!;
       seg.sn = this.#sndNxt;
       this.#sndNxt = (this.#sndNxt + 1) >>> 0;
@@ -558,6 +609,9 @@ export class KcpEngine {
     let nextResend = this.#nextResend;
     let change = 0;
     let lost = false;
+    let retransBudget = this.#smart
+      ? Math.max(4, Math.floor(this.#limit * RETRANS_SHARE))
+      : Infinity;
     for (let i = start; i < sndBuf.length; i++) {
       const seg = sndBuf.at(i);
       if (seg.acked) continue;
@@ -567,8 +621,9 @@ export class KcpEngine {
         seg.rto = this.#rxRto;
         seg.resendts = (current + seg.rto + rtomin) >>> 0;
         this.stats.segsSent++;
-      } else if (diff(current, seg.resendts) >= 0) {
+      } else if (diff(current, seg.resendts) >= 0 && retransBudget > 0) {
         send = true;
+        retransBudget--;
         seg.rto += this.#nodelay === 0
           ? Math.max(seg.rto, this.#rxRto)
           : Math.floor((this.#nodelay < 2 ? seg.rto : this.#rxRto) / 2);
@@ -576,6 +631,16 @@ export class KcpEngine {
         seg.resendts = (current + seg.rto) >>> 0;
         lost = true;
         this.stats.rtoRetrans++;
+      } else if (
+        this.#smart && diff(this.#rackTs, seg.ts) > 0 &&
+        diff(current, seg.ts) >= this.#rxSrtt + RACK_REORDER_MS
+      ) {
+        // Acknowledged segments sent after this one: lost, not merely late.
+        send = true;
+        seg.fastack = 0;
+        seg.resendts = (current + seg.rto) >>> 0;
+        change++;
+        this.stats.fastRetrans++;
       } else if (seg.fastack >= resent) {
         send = true;
         seg.fastack = 0;
@@ -615,6 +680,7 @@ export class KcpEngine {
     this.#fastackHit = false;
     this.#emit(ptr);
 
+    if ((lost || change > 0) && this.#smart) this.#cutLimit(current);
     if (change > 0) {
       const inflight = (this.#sndNxt - this.#sndUna) >>> 0;
       this.#ssthresh = Math.max(THRESH_MIN, Math.floor(inflight / 2));
@@ -630,6 +696,35 @@ export class KcpEngine {
       this.#cwnd = 1;
       this.#incr = this.#mss;
     }
+  }
+
+  #cutLimit(current: number): void {
+    if (diff(current, this.#lastCut) < Math.max(this.#rxSrtt, this.#interval)) return;
+    this.#lastCut = current;
+    this.#limit = Math.max(LIMIT_MIN, Math.floor(this.#limit * LIMIT_CUT));
+    this.#limitThresh = this.#limit;
+  }
+
+  /**
+   * Smart sending (default on): caps segments in flight by a limit that grows
+   * with acknowledgements and is cut by a quarter on loss, and spreads RTO
+   * retransmissions over flushes. Local scheduling only, wire-compatible; it
+   * avoids the retransmission storms of a 65535-segment window with the
+   * congestion window off. Off = exactly ikcp's sending.
+   */
+  set smartSend(on: boolean) {
+    this.#smart = on;
+  }
+  get smartSend(): boolean {
+    return this.#smart;
+  }
+  /** Segments waitSnd may reach before a writer should wait (kcp-go: the send window). */
+  get sendCapacity(): number {
+    return this.#smart ? Math.min(this.#sndWnd, 2 * Math.floor(this.#limit) + 256) : this.#sndWnd;
+  }
+  /** Current in-flight cap of smart sending, in segments. */
+  get sendLimit(): number {
+    return Math.floor(this.#limit);
   }
 
   /** Advances the clock and flushes when an interval has passed. Call it every interval or at check(). */
@@ -673,6 +768,7 @@ export class KcpEngine {
   reset(): void {
     this.#sndQueue.clear();
     this.#sndBuf.clear();
+    this.#ackedInBuf = 0;
     this.#rcvQueue.clear();
     this.#rcvBuf.clear();
     this.#ackCount = 0;

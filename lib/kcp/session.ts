@@ -51,6 +51,13 @@ export class KcpSession implements Conn {
   #readCtl!: ReadableStreamDefaultController<Uint8Array>;
   #writeWaiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
   #abort = new AbortController();
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  #onAckTimer = () => {
+    this.#ackTimer = undefined;
+    if (this.#isClosed || this.engine.pendingAcks === 0) return;
+    this.engine.setClock(this.#now());
+    this.engine.flush(true);
+  };
   #onTimer = () => {
     this.#timer = undefined;
     if (this.#isClosed) return;
@@ -121,6 +128,10 @@ export class KcpSession implements Conn {
     if (this.engine.input(body, this.#now()) < 0) this.stats.badPackets++;
     if (this.#opts.ackNoDelay || this.engine.pendingAcks >= this.engine.mss / 24) {
       this.engine.flush(true);
+    } else if (this.engine.pendingAcks > 0 && this.#ackTimer === undefined) {
+      // Acknowledge at the end of this burst of packets rather than at the next
+      // interval: a 10 ms ack delay would cap throughput at window / 10 ms.
+      this.#ackTimer = setTimeout(this.#onAckTimer, 0);
     }
     this.#deliver();
     this.#afterEngine();
@@ -161,7 +172,7 @@ export class KcpSession implements Conn {
       this.#fail(new TimeoutError("KCP session (dead link)"));
       return;
     }
-    if (this.#writeWaiter !== null && e.waitSnd < e.sndWnd) {
+    if (this.#writeWaiter !== null && e.waitSnd < e.sendCapacity) {
       const w = this.#writeWaiter;
       this.#writeWaiter = null;
       w.resolve();
@@ -177,7 +188,7 @@ export class KcpSession implements Conn {
 
   async #write(chunk: Uint8Array): Promise<void> {
     const e = this.engine;
-    while (e.waitSnd >= e.sndWnd) {
+    while (e.waitSnd >= e.sendCapacity) {
       if (this.#isClosed) throw new ClosedError("KCP session");
       await new Promise<void>((resolve, reject) => (this.#writeWaiter = { resolve, reject }));
     }
@@ -217,7 +228,8 @@ export class KcpSession implements Conn {
   #teardown(reason: Error): void {
     this.#isClosed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#timer = this.#ackTimer = undefined;
     this.#abort.abort(reason);
     this.#writeWaiter?.reject(reason);
     this.#writeWaiter = null;

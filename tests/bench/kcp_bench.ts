@@ -1,0 +1,347 @@
+/**
+ * KCP+smux throughput and memory.
+ *
+ * 1. Raw Deno UDP baseline (1400-byte datagrams over loopback): the ceiling Deno allows.
+ * 2. One stream, KCP+smux over UDP loopback: ours (this process dialing, a child Deno
+ *    process serving) vs kcptun-client <-> kcptun-server with the same settings.
+ *    MB/s, ratio, CPU-seconds per GB of both ends.
+ * 3. KCP+smux in one process over the memory twin (target >= 200 MB/s).
+ * 4. 1,000 idle KCP+smux sessions: memory per session (target <= 64 KiB).
+ *
+ * `deno run --unstable-net -A tests/bench/kcp_bench.ts` or `deno task bench kcp`.
+ *
+ * @module
+ */
+import process from "node:process";
+import { HostPortAddr, MemoryPacketConn, memoryPacketPair, NamedAddr } from "../../lib/net/mod.ts";
+import type { PacketConn } from "../../lib/net/mod.ts";
+import { UdpPacketConn } from "../../lib/net/udp.ts";
+import { dialKcp, type KcpSession, listenKcp, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
+import { SmuxSession, SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER } from "../../lib/smux/mod.ts";
+import {
+  freeTcpPort,
+  freeUdpPort,
+  KCPTUN_KCP,
+  KCPTUN_SMUX,
+  kcptunAvailable,
+  startKcptun,
+} from "../interop/kcptun_util.ts";
+
+const MB = 1e6;
+const CHUNK = new Uint8Array(32768);
+
+/** utime+stime of a process in seconds, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function procCpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** Child process role: sends 1400-byte datagrams to `port` for `seconds`, a few in flight. */
+async function udpSend(port: number, seconds: number): Promise<void> {
+  const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+  const packet = new Uint8Array(1400);
+  const end = performance.now() + seconds * 1000;
+  let sent = 0;
+  while (performance.now() < end) {
+    const batch = [];
+    for (let i = 0; i < 16; i++) batch.push(tx.send(packet, to));
+    await Promise.all(batch);
+    sent += 16;
+  }
+  console.log(
+    `  raw UDP sender (child Deno): ${(sent / seconds / 1000).toFixed(1)}k datagrams/s sent`,
+  );
+  tx.close();
+}
+
+/** Deno's UDP ceiling: a child Deno process sends, this one receives and counts. */
+async function udpBaseline(seconds = 2): Promise<string> {
+  const rx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (rx.addr as Deno.NetAddr).port;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-net",
+      "-A",
+      new URL(import.meta.url).pathname,
+      "--udp-send",
+      `${port}`,
+      `${seconds}`,
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const buf = new Uint8Array(2048);
+  let received = 0;
+  let first = 0;
+  let last = 0;
+  const reading = (async () => {
+    for (;;) {
+      try {
+        await rx.receive(buf);
+      } catch {
+        return;
+      }
+      last = performance.now();
+      if (received++ === 0) first = last;
+    }
+  })();
+  await child.status;
+  await new Promise((r) => setTimeout(r, 100));
+  rx.close();
+  await reading;
+  const dt = (last - first) / 1000;
+  return `raw Deno UDP, 1400 B datagrams, Deno sender -> Deno receiver: received ` +
+    `${(received / dt / 1000).toFixed(1)}k/s = ${(received * 1400 / dt / MB).toFixed(1)} MB/s`;
+}
+
+async function drain(readable: ReadableStream<Uint8Array>, want: number): Promise<number> {
+  let got = 0;
+  for await (const c of readable) {
+    got += c.length;
+    if (got >= want) break;
+  }
+  return got;
+}
+
+async function writeN(writable: WritableStream<Uint8Array>, n: number): Promise<void> {
+  const w = writable.getWriter();
+  for (let i = 0; i < n; i += CHUNK.length) await w.write(CHUNK);
+  w.releaseLock();
+}
+
+interface Figure {
+  mbps: number;
+  cpuPerGB: number;
+}
+
+/** Child process role: KCP listener + smux server that drains one stream and answers "done". */
+async function serveSink(port: number, bytes: number): Promise<void> {
+  const udp = UdpPacketConn.listen("127.0.0.1", port);
+  const listener = listenKcp(udp, KCPTUN_KCP);
+  const kcp = await listener.accept();
+  const smux = new SmuxSession(kcp, { client: false, config: KCPTUN_SMUX });
+  const stream = await smux.acceptStream();
+  await drain(stream.readable, bytes);
+  const w = stream.writable.getWriter();
+  await w.write(new Uint8Array([1]));
+  await new Promise((r) => setTimeout(r, 200));
+  smux.close();
+  listener.close();
+}
+
+export async function oursOverUdp(bytes: number): Promise<Figure> {
+  const port = freeUdpPort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-net",
+      "-A",
+      new URL(import.meta.url).pathname,
+      "--sink",
+      `${port}`,
+      `${bytes}`,
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 1500)); // let the child start and bind
+    const udp = UdpPacketConn.listen();
+    const cpu0 = selfCpuSeconds();
+    const childCpu0 = procCpuSeconds(child.pid);
+    const t0 = performance.now();
+    const kcp = dialKcp(udp, new HostPortAddr("udp", "127.0.0.1", port), KCPTUN_KCP);
+    const smux = new SmuxSession(kcp, { client: true, config: KCPTUN_SMUX });
+    const stream = await smux.openStream();
+    const diag = Deno.env.get("KCP_BENCH_DIAG")
+      ? setInterval(() => {
+        const e = kcp.engine;
+        console.log(
+          `  limit ${e.sendLimit} srtt ${e.srtt} rto ${e.rto} waitSnd ${e.waitSnd} ` +
+            `rto ${e.stats.rtoRetrans} fast ${e.stats.fastRetrans} sent ${e.stats.segsSent}`,
+        );
+      }, 500)
+      : undefined;
+    await writeN(stream.writable, bytes);
+    const reader = stream.readable.getReader();
+    await reader.read();
+    const dt = (performance.now() - t0) / 1000;
+    clearInterval(diag);
+    const cpu = selfCpuSeconds() - cpu0 + procCpuSeconds(child.pid) - childCpu0;
+    console.log(
+      `  ours: sender retransmitted ${kcp.engine.stats.rtoRetrans} of ${kcp.engine.stats.segsSent} segments`,
+    );
+    smux.close();
+    return { mbps: bytes / dt / MB, cpuPerGB: cpu / (bytes / 1e9) };
+  } finally {
+    await child.status;
+  }
+}
+
+async function kcptunOverUdp(bytes: number): Promise<Figure> {
+  const sink = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const udpPort = freeUdpPort();
+  const tcpPort = freeTcpPort();
+  const server = startKcptun("kcptun-server", [
+    "-l",
+    `127.0.0.1:${udpPort}`,
+    "-t",
+    `127.0.0.1:${(sink.addr as Deno.NetAddr).port}`,
+  ]);
+  const client = startKcptun("kcptun-client", [
+    "-l",
+    `127.0.0.1:${tcpPort}`,
+    "-r",
+    `127.0.0.1:${udpPort}`,
+  ]);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const cpu0 = procCpuSeconds(server.pid) + procCpuSeconds(client.pid);
+    const t0 = performance.now();
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: tcpPort });
+    const accepted = await sink.accept();
+    const got = drain(accepted.readable, bytes);
+    await writeN(conn.writable, bytes);
+    await got;
+    const dt = (performance.now() - t0) / 1000;
+    const cpu = procCpuSeconds(server.pid) + procCpuSeconds(client.pid) - cpu0;
+    for (const c of [conn, accepted]) {
+      try {
+        c.close();
+      } catch { /* closed when the drain loop ended */ }
+    }
+    return { mbps: bytes / dt / MB, cpuPerGB: cpu / (bytes / 1e9) };
+  } finally {
+    sink.close();
+    await server.stop();
+    await client.stop();
+  }
+}
+
+async function inProcess(bytes: number): Promise<Figure> {
+  const [a, b] = memoryPacketPair(8192);
+  const listener = listenKcp(b, SNOWFLAKE_KCP);
+  const cpu0 = selfCpuSeconds();
+  const t0 = performance.now();
+  const kcp = dialKcp(a, b.localAddr, SNOWFLAKE_KCP);
+  const client = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
+  const stream = await client.openStream();
+  const writing = writeN(stream.writable, bytes);
+  const server = new SmuxSession(await listener.accept(), {
+    client: false,
+    config: SNOWFLAKE_SMUX_SERVER,
+  });
+  const accepted = await server.acceptStream();
+  await drain(accepted.readable, bytes);
+  await writing;
+  const dt = (performance.now() - t0) / 1000;
+  const cpu = selfCpuSeconds() - cpu0;
+  client.close();
+  server.close();
+  listener.close();
+  return { mbps: bytes / dt / MB, cpuPerGB: cpu / (bytes / 1e9) };
+}
+
+async function idleSessions(count: number): Promise<string> {
+  // One server conn routing replies by address to `count` client conns.
+  const serverEnd = new MemoryPacketConn(new NamedAddr("memory", "server"), 1 << 20);
+  const clients = new Map<string, MemoryPacketConn>();
+  const hub: PacketConn = {
+    localAddr: serverEnd.localAddr,
+    readFrom: (signal) => serverEnd.readFrom(signal),
+    writeTo: (data, addr) => {
+      clients.get(addr.toString())?.inbox.push({ data: data.slice(), addr: serverEnd.localAddr });
+      return Promise.resolve();
+    },
+    close: () => serverEnd.close(),
+  };
+  const listener = listenKcp(hub, SNOWFLAKE_KCP);
+  const serverSessions: SmuxSession[] = [];
+  const accepting = (async () => {
+    for (let i = 0; i < count; i++) {
+      const s = new SmuxSession(await listener.accept(), {
+        client: false,
+        config: SNOWFLAKE_SMUX_SERVER,
+      });
+      serverSessions.push(s);
+      s.acceptStream().catch(() => {});
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 100));
+  const before = Deno.memoryUsage();
+  const kcps: KcpSession[] = [];
+  const smuxes: SmuxSession[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = new MemoryPacketConn(new NamedAddr("memory", `c${i}`));
+    c.peer = serverEnd;
+    clients.set(c.localAddr.toString(), c);
+    const kcp = dialKcp(c, serverEnd.localAddr, SNOWFLAKE_KCP);
+    kcps.push(kcp);
+    const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
+    smuxes.push(smux);
+    await smux.openStream();
+  }
+  await accepting;
+  await new Promise((r) => setTimeout(r, 1000)); // settle: acks flushed, timers idle
+  const after = Deno.memoryUsage();
+  const cpu0 = selfCpuSeconds();
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleCpu = (selfCpuSeconds() - cpu0) / 2;
+  const heap = (after.heapUsed + after.external - before.heapUsed - before.external) / count;
+  const rss = (after.rss - before.rss) / count;
+  for (const s of smuxes) s.close();
+  for (const s of serverSessions) s.close();
+  listener.close();
+  return `${count} idle KCP+smux sessions (client and server end each, one stream open): ` +
+    `heap+external ${(heap / 1024).toFixed(1)} KiB per session pair ` +
+    `(${(heap / 2048).toFixed(1)} KiB per end), RSS ${(rss / 1024).toFixed(1)} KiB per pair; ` +
+    `idle CPU ${(idleCpu * 100).toFixed(1)}% of a core`;
+}
+
+export async function run(): Promise<string[]> {
+  const lines: string[] = [];
+  const say = (s: string) => {
+    console.log(s);
+    lines.push(s);
+  };
+  say(await udpBaseline());
+  const bytes = 100 * MB;
+  const ours = await oursOverUdp(bytes);
+  say(
+    `KCP+smux over UDP loopback, 1 stream, ${bytes / MB} MB, ours: ${ours.mbps.toFixed(1)} MB/s, ` +
+      `${ours.cpuPerGB.toFixed(1)} CPU-s/GB (both ends)`,
+  );
+  if (kcptunAvailable()) {
+    const ref = await kcptunOverUdp(bytes);
+    say(
+      `KCP+smux over UDP loopback, 1 stream, ${bytes / MB} MB, kcptun<->kcptun: ` +
+        `${ref.mbps.toFixed(1)} MB/s, ${ref.cpuPerGB.toFixed(1)} CPU-s/GB (both ends)`,
+    );
+    say(`ratio ours/kcptun: ${(ours.mbps / ref.mbps).toFixed(2)}x`);
+  } else {
+    say("kcptun not installed: reference skipped");
+  }
+  const mem = await inProcess(200 * MB);
+  say(
+    `KCP+smux in one process over the memory twin, 200 MB: ${mem.mbps.toFixed(1)} MB/s ` +
+      `(target >= 200), ${mem.cpuPerGB.toFixed(1)} CPU-s/GB`,
+  );
+  say(await idleSessions(1000));
+  return lines;
+}
+
+if (import.meta.main) {
+  const [role, a, b] = Deno.args;
+  if (role === "--sink") await serveSink(Number(a), Number(b));
+  else if (role === "--udp-send") await udpSend(Number(a), Number(b));
+  else await run();
+  Deno.exit(0);
+}
