@@ -176,8 +176,12 @@ export async function oursOverUdp(bytes: number): Promise<Figure> {
     const dt = (performance.now() - t0) / 1000;
     clearInterval(diag);
     const cpu = selfCpuSeconds() - cpu0 + procCpuSeconds(child.pid) - childCpu0;
+    const st = kcp.engine.stats;
     console.log(
-      `  ours: sender retransmitted ${kcp.engine.stats.rtoRetrans} of ${kcp.engine.stats.segsSent} segments`,
+      `  ours: ${st.segsSent} segments, ${st.rtoRetrans} RTO + ${st.fastRetrans} loss-detected ` +
+        `retransmissions = ${
+          ((st.segsSent + st.rtoRetrans + st.fastRetrans) / st.segsSent).toFixed(3)
+        }x sent per segment`,
     );
     smux.close();
     return { mbps: bytes / dt / MB, cpuPerGB: cpu / (bytes / 1e9) };
