@@ -10,7 +10,7 @@ import type { Logger } from "../log/mod.ts";
 import { type CachedCert, CertCache } from "./cache.ts";
 import { Http01Responder } from "./challenge.ts";
 import { type CertInfo, coversHostnames, readCertInfo, renewAt } from "./cert_info.ts";
-import { trustCaFor } from "./trust.ts";
+import { installAcmeHttp, trustCaFor } from "./trust.ts";
 
 export interface AcmeCertManagerOptions {
   /** ACME directory URL, e.g. Let's Encrypt's or pebble's `https://127.0.0.1:14000/dir`. */
@@ -88,6 +88,7 @@ export class AcmeCertManager {
     if (opts.renewBeforeMs !== undefined && !(opts.renewBeforeMs >= 0)) {
       throw new RangeError(`acme: renewBeforeMs ${opts.renewBeforeMs} must be >= 0`);
     }
+    installAcmeHttp();
     this.#opts = opts;
     this.#hostnames = opts.hostnames.map((h) => h.toLowerCase());
     this.#cache = new CertCache(opts.cacheDir);

@@ -169,3 +169,35 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "acme: a failed HTTP-01 challenge fails start with the name, the URL and pebble's reason",
+  opts,
+  async () => {
+    await withTemp(async (cacheDir) => {
+      // Pebble's VA checks a port nobody answers on; the manager listens elsewhere.
+      const pebble = await startPebble({ challengePort: freePort() });
+      const manager = new AcmeCertManager({
+        directoryUrl: pebble.directoryUrl,
+        hostnames: ["snow.test"],
+        cacheDir,
+        httpPort: 0,
+        httpHostname: "127.0.0.1",
+        caCertFile: pebble.caCertFile,
+        startAttempts: 1,
+      });
+      try {
+        const e = await assertRejects(
+          () => manager.start(),
+          Error,
+          "HTTP-01 challenge for snow.test",
+        );
+        assert(e.message.includes(pebble.directoryUrl), e.message);
+        assert(/connection refused/i.test(e.message), e.message);
+      } finally {
+        await manager.close();
+        await pebble.stop();
+      }
+    });
+  },
+);
