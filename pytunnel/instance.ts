@@ -1,0 +1,148 @@
+/**
+ * One pytunnel server or client: TUN device + UDP socket + tunnel core, its
+ * status endpoint and its log ring. `pytunnel server|client` run one directly;
+ * `pytunnel ui` starts and stops one from the web page.
+ *
+ * @module
+ */
+
+import { Logger } from "../lib/log/logger.ts";
+import { UdpPacketConn } from "../lib/net/udp.ts";
+import { type LinuxTun, openTun } from "../lib/tunnel/tun_linux.ts";
+import type { ClientConfig, ServerConfig } from "./config.ts";
+import { serveStatus } from "./control.ts";
+import { type CoreHandle, createClientCore, createServerCore } from "./core.ts";
+import { LogRing } from "./logring.ts";
+import { RebindablePacketConn } from "./rebind.ts";
+import { CpuMeter, type StatusReport } from "./report.ts";
+
+/** Role and its validated configuration. */
+export type RoleConfig =
+  | { role: "server"; config: ServerConfig }
+  | { role: "client"; config: ClientConfig };
+
+/** Options of {@link Instance}. */
+export interface InstanceOptions {
+  /** Keep IP addresses in logs (default: scrubbed). */
+  unsafeLogging?: boolean;
+  /** Where log lines go besides the ring (default stderr). */
+  write?: (line: string) => void;
+}
+
+/** A startable, stoppable tunnel endpoint (implements the web page's Controller). */
+export class Instance {
+  readonly logs = new LogRing();
+  readonly logger: Logger;
+  #rc: RoleConfig;
+  #core?: CoreHandle;
+  #tun?: LinuxTun;
+  #bind?: RebindablePacketConn | UdpPacketConn;
+  #status?: Deno.HttpServer;
+  #startedAt: string | null = null;
+  #cpu = new CpuMeter();
+  #busy = false;
+
+  constructor(rc: RoleConfig, options: InstanceOptions = {}) {
+    this.#rc = rc;
+    const write = options.write ?? ((l: string) => console.error(l));
+    this.logger = new Logger({
+      unsafe: options.unsafeLogging,
+      write: (line) => {
+        this.logs.push(line);
+        write(line);
+      },
+    });
+  }
+
+  get role(): "server" | "client" {
+    return this.#rc.role;
+  }
+
+  running(): boolean {
+    return this.#core !== undefined;
+  }
+
+  /** Creates the TUN device, binds UDP, starts the core and the status endpoint. */
+  async start(): Promise<void> {
+    if (this.#core || this.#busy) return;
+    this.#busy = true;
+    try {
+      const rc = this.#rc;
+      const cfg = rc.config;
+      const tun = await openTun({ name: cfg.interface, mtu: cfg.mtu, address: cfg.tunnelIp });
+      try {
+        if (rc.role === "server") {
+          const bind = UdpPacketConn.listen(rc.config.listenAddress, rc.config.listenPort);
+          this.#bind = bind;
+          this.#core = await createServerCore(rc.config, tun, bind, this.logger);
+        } else {
+          const bind = new RebindablePacketConn(() => UdpPacketConn.listen("0.0.0.0", 0));
+          this.#bind = bind;
+          this.#core = await createClientCore(rc.config, tun, bind, this.logger);
+        }
+      } catch (e) {
+        this.#bind?.close();
+        tun.close();
+        throw e;
+      }
+      this.#tun = tun;
+      this.#startedAt = new Date().toISOString();
+      if (cfg.status && !this.#status) this.#status = serveStatus(cfg.status, () => this.report());
+      this.logger.log(
+        `${rc.role} started on ${tun.name} (${cfg.tunnelIp}, mtu ${cfg.mtu}), udp ${this.#bind?.localAddr}`,
+      );
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Stops the core, closes the socket and removes the TUN device. */
+  async stop(): Promise<void> {
+    const core = this.#core;
+    if (!core) return;
+    this.#core = undefined;
+    await core.stop();
+    this.#bind?.close();
+    this.#bind = undefined;
+    this.#tun?.close();
+    this.#tun = undefined;
+    this.#startedAt = null;
+    this.logger.log(`${this.#rc.role} stopped`);
+  }
+
+  /** Moves the client to a new UDP source port (roaming); no-op for a server. */
+  rebind(): void {
+    if (this.#bind instanceof RebindablePacketConn) {
+      const addr = this.#bind.rebind();
+      this.logger.log(`rebound UDP socket to ${addr}`);
+    }
+  }
+
+  /** Closes the status endpoint too; the instance cannot be restarted after this. */
+  async close(): Promise<void> {
+    await this.stop();
+    await this.#status?.shutdown();
+    this.#status = undefined;
+    const st = this.#rc.config.status;
+    if (st && "path" in st) {
+      try {
+        Deno.removeSync(st.path);
+      } catch { /* gone */ }
+    }
+  }
+
+  report(): StatusReport {
+    const stats = this.#core?.report();
+    return {
+      role: this.#rc.role,
+      running: this.running(),
+      interface: this.#tun?.name ?? null,
+      tunnelIp: this.#rc.config.tunnelIp,
+      startedAt: this.#startedAt,
+      counters: stats?.counters ?? {},
+      drops: stats?.drops ?? {},
+      peers: stats?.peers ?? [],
+      process: { cpuPercent: this.#cpu.sample(), rssBytes: Deno.memoryUsage().rss },
+    };
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * pytunnel end to end, as root, in three namespaces (server, client A, client B)
+ * sharing one topology: ping, iperf, flood, replay, ACL, roaming, config, UI.
+ */
+import { assert, assertEquals } from "../../lib/testing/assert.ts";
+import { runArgs } from "../../tools/permissions.ts";
+import { type StatusReport } from "../../pytunnel/report.ts";
+import { iperf } from "./iperf.ts";
+import { IS_ROOT } from "./netns.ts";
+import { newKeys, PORT, SERVER_TUN, tunnelEnv, until } from "./env.ts";
+
+const opts = { ignore: !IS_ROOT, sanitizeOps: false, sanitizeResources: false };
+const DENO = Deno.execPath();
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+function drops(r: StatusReport, reason: string): number {
+  return r.drops[reason] ?? 0;
+}
+
+function received(pingOut: string): number {
+  return Number(/(\d+) received/.exec(pingOut)?.[1] ?? 0);
+}
+
+Deno.test({
+  ...opts,
+  name: "tunnel:ping: client A pings client B and the server's tunnel address",
+  async fn() {
+    const env = await tunnelEnv();
+    const toServer = await env.topo.ping(env.topo.clientA, SERVER_TUN, 3);
+    assertEquals(toServer.code, 0, toServer.stdout + toServer.stderr);
+    const toB = await env.topo.ping(env.topo.clientA, "10.9.0.3", 3);
+    assertEquals(toB.code, 0, toB.stdout + toB.stderr);
+    const toA = await env.topo.ping(env.topo.clientB, "10.9.0.2", 2);
+    assertEquals(toA.code, 0, toA.stdout + toA.stderr);
+    const s = await env.serverStatus();
+    const a = s.peers.find((p) => p.name === "a")!;
+    assert(a.lastHandshake !== null, "peer a has no handshake");
+    assertEquals(a.endpoint?.startsWith(env.topo.clientIpA + ":"), true, String(a.endpoint));
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "tunnel:iperf: iperf3 TCP from client A to the server runs 10 s with no errors",
+  async fn() {
+    const env = await tunnelEnv();
+    const r = await iperf(env.topo, env.topo.server, env.topo.clientA, SERVER_TUN, 10);
+    assertEquals(r.error, undefined, r.error);
+    assert(r.seconds >= 9.5, `ran ${r.seconds} s`);
+    assert(r.bytes > 0, "no bytes received");
+    console.log(
+      `  pytunnel iperf3: ${(r.bitsPerSecond / 1e6).toFixed(0)} Mbit/s, ` +
+        `${r.retransmits} retransmits`,
+    );
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "tunnel:flood: 50,000 spoofed initiations cost no DH; a legitimate client still connects",
+  async fn() {
+    const env = await tunnelEnv();
+    const { topo } = env;
+    const before = await env.serverStatus();
+    const attacker = topo.pytunnel(topo.clientA, [
+      "attack",
+      "flood",
+      "--target",
+      `${topo.serverIpA}:${PORT}`,
+      "--count",
+      "50000",
+      "--spoof-cidr",
+      "10.200.0.0/16",
+    ], "flood");
+    // While the flood runs, client B restarts (a fresh handshake) and pings.
+    await until("flood to reach the server", async () => {
+      const s = await env.serverStatus();
+      return (s.counters.packetsIn ?? 0) - (before.counters.packetsIn ?? 0) > 1000 ||
+        (await Promise.race([attacker.status.then(() => true), Promise.resolve(false)]));
+    });
+    await env.clientB.stop();
+    env.clientB = await env.startClient(topo.clientB, "b.yaml");
+    const ping = await topo.ping(topo.clientB, SERVER_TUN, 5, 0.2);
+    const status = await attacker.status;
+    assertEquals(status.code, 0, attacker.stderr);
+    const summary = JSON.parse(attacker.stdout.trim().split("\n").pop()!);
+    assertEquals(summary.sent, 50000);
+    assert(received(ping.stdout) >= 4, `client B during the flood:\n${ping.stdout}`);
+    const after = await env.serverStatus();
+    assertEquals(after.counters.dhUnverified, 0);
+    const b = after.peers.find((p) => p.name === "b")!;
+    assert(
+      b.lastHandshake !== null && Date.parse(b.lastHandshake) > Date.parse(before.startedAt!),
+      "client B did not complete a handshake during the flood",
+    );
+    const challenged = (after.counters.cookieReplies ?? 0) - (before.counters.cookieReplies ?? 0) +
+      drops(after, "cookie") - drops(before, "cookie") + drops(after, "ratelimit") -
+      drops(before, "ratelimit");
+    assert(challenged > 0, "the server neither challenged nor dropped any flood packet");
+    console.log(
+      `  flood: ${summary.packetsPerSecond} packets/s sent; server answered/dropped ${challenged}`,
+    );
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "tunnel:replay: every replayed and every tampered data packet is dropped and counted",
+  async fn() {
+    const env = await tunnelEnv();
+    const { topo } = env;
+    const count = 10;
+    // Client B goes through a replaying relay in its own namespace for this test.
+    await env.clientB.stop();
+    const relay = topo.pytunnel(topo.clientB, [
+      "attack",
+      "replay",
+      "--listen",
+      "127.0.0.1:51999",
+      "--target",
+      `${topo.serverIpB}:${PORT}`,
+      "--count",
+      String(count),
+      "--skip",
+      "2",
+    ], "replay relay");
+    try {
+      await relay.waitFor(/relaying/);
+      env.writeClient("b-relay.yaml", env.keys.b.priv, "127.0.0.1:51999", "10.9.0.3", env.bSock);
+      env.clientB = await env.startClient(topo.clientB, "b-relay.yaml");
+      const before = await env.serverStatus();
+      const ping = await topo.ping(topo.clientB, SERVER_TUN, 20, 0.05);
+      await relay.waitFor(/"done":true/);
+      await until("replay counters to settle", async () => {
+        const s = await env.serverStatus();
+        return drops(s, "replay") - drops(before, "replay") >= count &&
+          drops(s, "auth") - drops(before, "auth") >= count;
+      }, 5000).catch(() => {});
+      const after = await env.serverStatus();
+      assertEquals(drops(after, "replay") - drops(before, "replay"), count);
+      assertEquals(drops(after, "auth") - drops(before, "auth"), count);
+      // The originals still got through.
+      assert(received(ping.stdout) >= 18, ping.stdout);
+    } finally {
+      await env.clientB.stop();
+      await relay.stop();
+      env.clientB = await env.startClient(topo.clientB, "b.yaml");
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "tunnel:acl: an unknown key, a wrong tunnel IP and a spoofed inner source are refused",
+  async fn() {
+    const env = await tunnelEnv();
+    const { topo } = env;
+    await env.clientB.stop();
+    try {
+      // 1. A key the server does not list: no session, no traffic.
+      const stranger = await newKeys();
+      env.writeClient("x.yaml", stranger.priv, `${topo.serverIpB}:${PORT}`, "10.9.0.3");
+      let before = await env.serverStatus();
+      let client = await env.startClient(topo.clientB, "x.yaml");
+      let ping = await topo.ping(topo.clientB, SERVER_TUN, 3);
+      await client.stop();
+      assertEquals(received(ping.stdout), 0, ping.stdout);
+      let after = await env.serverStatus();
+      assert(
+        drops(after, "auth") + drops(after, "acl") > drops(before, "auth") + drops(before, "acl"),
+        `unknown key not counted: ${JSON.stringify(after.drops)}`,
+      );
+      assertEquals(after.counters.handshakes, before.counters.handshakes);
+
+      // 2. Peer c's key with an address that is not c's.
+      env.writeClient("c-wrong.yaml", env.keys.c.priv, `${topo.serverIpB}:${PORT}`, "10.9.0.9");
+      before = await env.serverStatus();
+      client = await env.startClient(topo.clientB, "c-wrong.yaml");
+      ping = await topo.ping(topo.clientB, SERVER_TUN, 3);
+      await client.stop();
+      assertEquals(received(ping.stdout), 0, ping.stdout);
+      after = await env.serverStatus();
+      assert(drops(after, "acl") > drops(before, "acl"), "wrong tunnel IP not counted as acl");
+
+      // 3. Client A sends with an inner source address that is not its own.
+      await topo.run(topo.clientA, "ip", ["addr", "add", "10.9.0.77/24", "dev", "pyt0"]);
+      before = await env.serverStatus();
+      ping = await topo.run(topo.clientA, "ping", [
+        "-n",
+        "-c",
+        "3",
+        "-i",
+        "0.2",
+        "-W",
+        "1",
+        "-I",
+        "10.9.0.77",
+        SERVER_TUN,
+      ]);
+      await topo.run(topo.clientA, "ip", ["addr", "del", "10.9.0.77/24", "dev", "pyt0"]);
+      assertEquals(received(ping.stdout), 0, ping.stdout);
+      after = await env.serverStatus();
+      assert(drops(after, "acl") - drops(before, "acl") >= 3, "spoofed inner source not dropped");
+    } finally {
+      env.clientB = await env.startClient(topo.clientB, "b.yaml");
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "tunnel:roam: client A moves to a new UDP source port mid-ping and the session continues",
+  async fn() {
+    const env = await tunnelEnv();
+    const { topo } = env;
+    const warm = await topo.ping(topo.clientA, SERVER_TUN, 1);
+    assertEquals(warm.code, 0, warm.stdout);
+    const endpoint = async () =>
+      (await env.serverStatus()).peers.find((p) => p.name === "a")!.endpoint;
+    const old = await endpoint();
+    const pinging = topo.ping(topo.clientA, SERVER_TUN, 20, 0.1);
+    await new Promise((r) => setTimeout(r, 700));
+    env.clientA.child.kill("SIGUSR1");
+    const ping = await pinging;
+    await env.clientA.waitFor(/rebound UDP socket/);
+    const now = await endpoint();
+    assert(now !== old && now?.startsWith(topo.clientIpA + ":"), `endpoint ${old} -> ${now}`);
+    assert(received(ping.stdout) >= 18, ping.stdout);
+    const after = await topo.ping(topo.clientA, SERVER_TUN, 3);
+    assertEquals(after.code, 0, after.stdout);
+  },
+});
+
+Deno.test({
+  name: "tunnel:config: a bad server.yaml fails with one line naming the file and the field",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "pyt-config-" });
+    try {
+      const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+      await Deno.writeTextFile(
+        `${dir}/server.yaml`,
+        `listen_port: 51820\nprivate_key: "${key}"\ntunnel_ip: 10.0.0.1/24\npeers:\n` +
+          `  - { name: a, public_key: "${key}", tunnel_ip: 10.0.0.2 }\n` +
+          `  - { name: b, public_key: "${key.replace("H", "I")}", tunnel_ip: 10.0.0.300 }\n`,
+      );
+      const out = await new Deno.Command(DENO, {
+        args: runArgs("pytunnel", ["server", "-c", `${dir}/server.yaml`]),
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(out.stderr).trim();
+      assertEquals(out.code, 1);
+      assertEquals(
+        err,
+        'pytunnel: server.yaml: peers[1].tunnel_ip: "10.0.0.300" is not an IPv4 address',
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "tunnel:ui: Chromium opens the page with its token, sees counters move, stops the tunnel",
+  async fn() {
+    const { chromium } = await import("playwright-core");
+    const env = await tunnelEnv();
+    const { topo } = env;
+    await env.clientB.stop();
+    const ui = topo.pytunnel(topo.clientB, ["ui", "-c", `${topo.dir}/b.yaml`, "--start"], "ui");
+    const profile = await Deno.makeTempDir({ prefix: "pyt-chromium-" });
+    // Chromium must run in client B's namespace to reach its 127.0.0.1.
+    const wrapper = topo.file(
+      "chromium.sh",
+      `#!/bin/sh\nexec ip netns exec ${topo.clientB} /usr/bin/chromium "$@"\n`,
+      0o700,
+    );
+    let ctx: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
+    try {
+      await ui.waitFor(/client started/);
+      const url = /pytunnel ui: (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/.exec(
+        ui.stdout,
+      )![1]!;
+      ctx = await chromium.launchPersistentContext(profile, {
+        executablePath: wrapper,
+        headless: true,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      const page = await ctx.newPage();
+      const res = await page.goto(url);
+      assertEquals(res?.status(), 200);
+      await page.waitForSelector("#state.running");
+      const packets = async () => Number(await page.textContent("#c-packetsOut"));
+      await page.waitForSelector("#c-packetsOut");
+      const first = await packets();
+      const ping = topo.ping(topo.clientB, SERVER_TUN, 10, 0.2);
+      await until("the page's packet counter to move", async () => (await packets()) > first);
+      assertEquals((await ping).code, 0);
+      const cpu = await page.textContent("#cpu");
+      assert(/%/.test(cpu ?? ""), `cpu cell: ${cpu}`);
+      await page.click("#stop");
+      await page.waitForSelector("#state.stopped");
+      const down = await topo.ping(topo.clientB, SERVER_TUN, 1);
+      assert(down.code !== 0, "ping still works after Stop");
+      const log = await page.textContent("#log");
+      assert(log?.includes("client stopped"), `log tail: ${log}`);
+      const refused = await page.goto(url.replace(/\?token=.*/, ""));
+      assertEquals(refused?.status(), 403);
+      const wrong = await page.goto(url.replace(/token=./, "token=z"));
+      assertEquals(wrong?.status(), 403);
+    } finally {
+      await ctx?.close();
+      await ui.stop();
+      await Deno.remove(profile, { recursive: true });
+      env.clientB = await env.startClient(topo.clientB, "b.yaml");
+    }
+  },
+});
