@@ -1,0 +1,65 @@
+import { assert, assertEquals } from "../../lib/testing/assert.ts";
+import { goodEnv, smethodPort, spawnServer } from "../server/spawn.ts";
+import { startEcho } from "../server/ws_client.ts";
+import { freePort, startPebble } from "./pebble.ts";
+import { openWss } from "./wss.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test("acme: server serves wss with an ACME certificate from pebble", opts, async () => {
+  const state = await Deno.makeTempDir({ prefix: "acme-server-" });
+  const challengePort = freePort();
+  const pebble = await startPebble({ challengePort });
+  const orport = startEcho();
+  let server: ReturnType<typeof spawnServer> | undefined;
+  try {
+    server = spawnServer(goodEnv(orport.port, { TOR_PT_STATE_LOCATION: state }), [
+      "--acme-hostnames",
+      "localhost,snow.test",
+      "--acme-email",
+      "ops@snow.test",
+      "--acme-directory-url",
+      pebble.directoryUrl,
+      "--acme-ca-cert",
+      pebble.caCertFile,
+      "--acme-http-port",
+      String(challengePort),
+    ]);
+    const lines = await server.waitFor(/^SMETHODS DONE$/);
+    const smethod = lines.find((l) => l.startsWith("SMETHOD snowflake")) ?? "";
+    assert(smethod.includes("tls=yes"), `${lines.join("\n")}\n${pebble.output()}`);
+    const port = smethodPort(lines);
+    const cacheDir = `${state}/snowflake-certificate-cache`;
+    assertEquals((await Deno.stat(cacheDir)).mode! & 0o777, 0o700);
+
+    const root = await pebble.issuingRoot();
+    // The WebSocket handshake completes for a client trusting only pebble's issuing root…
+    const ws = await openWss(`wss://localhost:${port}/`, root);
+    ws.close();
+    // …and Turbo Tunnel data goes through it to the ORPort and back (client in a subprocess,
+    // trusting the root through DENO_CERT).
+    const rootFile = `${state}/pebble-root.pem`;
+    await Deno.writeTextFile(rootFile, root);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./tt_echo_client.ts", import.meta.url).pathname,
+        `wss://localhost:${port}/`,
+        "100000",
+      ],
+      env: { DENO_CERT: rootFile },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, text);
+    assert(text.includes("echoed 100000"), text);
+  } finally {
+    server?.kill("SIGTERM");
+    if (server) await server.status;
+    orport.close();
+    await pebble.stop();
+    await Deno.remove(state, { recursive: true }).catch(() => {});
+  }
+});
