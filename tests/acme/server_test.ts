@@ -1,8 +1,8 @@
-import { assert, assertEquals } from "../../lib/testing/assert.ts";
+import { assert, assertEquals, assertNotEquals } from "../../lib/testing/assert.ts";
 import { goodEnv, smethodPort, spawnServer } from "../server/spawn.ts";
 import { startEcho } from "../server/ws_client.ts";
 import { freePort, startPebble } from "./pebble.ts";
-import { openWss } from "./wss.ts";
+import { openWss, servedSerial } from "./wss.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -63,3 +63,45 @@ Deno.test("acme: server serves wss with an ACME certificate from pebble", opts, 
     await Deno.remove(state, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test(
+  "acme: server renews a short-lived certificate and serves the new one without restart",
+  opts,
+  async () => {
+    const state = await Deno.makeTempDir({ prefix: "acme-server-" });
+    const challengePort = freePort();
+    const pebble = await startPebble({ challengePort, validitySeconds: 6 });
+    let server: ReturnType<typeof spawnServer> | undefined;
+    try {
+      server = spawnServer(goodEnv(9, { TOR_PT_STATE_LOCATION: state }), [
+        "--acme-hostnames",
+        "localhost",
+        "--acme-directory-url",
+        pebble.directoryUrl,
+        "--acme-ca-cert",
+        pebble.caCertFile,
+        "--acme-http-port",
+        String(challengePort),
+      ]);
+      const port = smethodPort(await server.waitFor(/^SMETHODS DONE$/));
+      const root = await pebble.issuingRoot();
+      const first = await servedSerial(port, "localhost", root);
+      let serial = first;
+      for (let i = 0; i < 100 && serial === first; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        serial = await servedSerial(port, "localhost", root);
+      }
+      assertNotEquals(serial, first);
+      const ws = await openWss(`wss://localhost:${port}/`, root);
+      ws.close();
+      server.kill("SIGTERM");
+      assertEquals((await server.status).code, 0);
+      assert((await server.stderr).includes("ACME certificate renewed"));
+    } finally {
+      server?.kill("SIGKILL");
+      if (server) await server.status;
+      await pebble.stop();
+      await Deno.remove(state, { recursive: true }).catch(() => {});
+    }
+  },
+);
