@@ -209,3 +209,54 @@ Deno.test("codec: engine rejects another conv, bad lengths and unknown commands"
   assertThrows(() => new KcpEngine(-1, () => {}), RangeError);
   assertThrows(() => e.send(new Uint8Array(1376 * 256)), RangeError, "fragments");
 });
+
+/** Sends `total` bytes through a bottleneck (queue of 50 packets, 5 packets/ms, 5 ms delay). */
+function bottleneck(smart: boolean, total: number) {
+  let now = 0;
+  const queue: { to: KcpEngine; data: Uint8Array }[] = [];
+  let flight: { at: number; to: KcpEngine; data: Uint8Array }[] = [];
+  const a: KcpEngine = new KcpEngine(9, (p) => {
+    if (queue.length < 50) queue.push({ to: b, data: p.slice() });
+  });
+  const b: KcpEngine = new KcpEngine(
+    9,
+    (p) => flight.push({ at: now + 5, to: a, data: p.slice() }),
+  );
+  for (const e of [a, b]) {
+    e.setNoDelay(0, 10, 0, 1);
+    e.setWindow(4096, 4096);
+    e.stream = true;
+    e.smartSend = smart;
+  }
+  let got = 0;
+  let sent = 0;
+  for (; now < 120_000 && got < total; now++) {
+    while (sent < total && a.waitSnd < 4096) {
+      a.send(new Uint8Array(10_000));
+      sent += 10_000;
+    }
+    for (let i = 0; i < 5 && queue.length > 0; i++) {
+      const p = queue.shift()!;
+      flight.push({ at: now + 5, to: p.to, data: p.data });
+    }
+    const due = flight.filter((f) => f.at <= now);
+    flight = flight.filter((f) => f.at > now);
+    for (const f of due) f.to.input(f.data, now);
+    a.update(now);
+    b.update(now);
+    for (let m = b.recv(); m !== null; m = b.recv()) got += m.length;
+  }
+  const s = a.stats;
+  return { got, ms: now, ratio: (s.segsSent + s.rtoRetrans + s.fastRetrans) / s.segsSent };
+}
+
+Deno.test("lossy: smart sending avoids retransmission storms at a bottleneck, ikcp mode does not", () => {
+  const total = 3_000_000;
+  const smart = bottleneck(true, total);
+  const plain = bottleneck(false, total);
+  assertEquals(smart.got, total);
+  // ikcp's sending bursts the whole window into the queue, then backs off for seconds.
+  assert(smart.ratio < 1.3, `smart sent ${smart.ratio.toFixed(2)}x`);
+  assert(smart.ratio < plain.ratio, `smart ${smart.ratio} vs plain ${plain.ratio}`);
+  assert(smart.ms < plain.ms, `smart took ${smart.ms} ms, plain ${plain.ms} ms`);
+});
