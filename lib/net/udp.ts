@@ -53,7 +53,8 @@ export class UdpPacketConn implements PacketConn {
       throw e;
     } finally {
       if (onAbort) signal!.removeEventListener("abort", onAbort);
-      // An aborted receive may still complete into the shared buffer later: drop it.
+      // An aborted receive stays pending in Deno and may still complete into the
+      // shared buffer (and take one datagram, a loss UDP callers tolerate): swap buffers.
       if (shared) {
         if (signal?.aborted) {
           this.#buf = new Uint8Array(RECV_BUFFER);
