@@ -314,11 +314,18 @@ export class KcpEngine {
     if (!this.stream && count > 255) {
       throw new RangeError(`message of ${data.length} bytes needs ${count} fragments (max 255)`);
     }
+    // One copy of the whole write; full segments are views into it.
+    const block = rest.slice();
     for (let i = 0; i < count; i++) {
       const size = Math.min(mss, rest.length - i * mss);
-      // In stream mode a short tail gets a full-size buffer so later writes can fill it.
-      const buf = new Uint8Array(this.stream && size < mss ? mss : size);
-      buf.set(rest.subarray(i * mss, i * mss + size));
+      let buf: Uint8Array;
+      if (this.stream && size < mss) {
+        // In stream mode a short tail gets a full-size buffer so later writes can fill it.
+        buf = new Uint8Array(mss);
+        buf.set(block.subarray(i * mss, i * mss + size));
+      } else {
+        buf = block.subarray(i * mss, i * mss + size);
+      }
       this.#sndQueue.push({
         sn: 0,
         frg: this.stream ? 0 : count - i - 1,
