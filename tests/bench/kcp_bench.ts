@@ -254,7 +254,7 @@ async function inProcess(bytes: number): Promise<Figure> {
   return { mbps: bytes / dt / MB, cpuPerGB: cpu / (bytes / 1e9) };
 }
 
-async function idleSessions(count: number): Promise<string> {
+export async function idleSessions(count: number, withSmux: boolean): Promise<string> {
   // One server conn routing replies by address to `count` client conns.
   const serverEnd = new MemoryPacketConn(new NamedAddr("memory", "server"), 1 << 20);
   const clients = new Map<string, MemoryPacketConn>();
@@ -271,10 +271,9 @@ async function idleSessions(count: number): Promise<string> {
   const serverSessions: SmuxSession[] = [];
   const accepting = (async () => {
     for (let i = 0; i < count; i++) {
-      const s = new SmuxSession(await listener.accept(), {
-        client: false,
-        config: SNOWFLAKE_SMUX_SERVER,
-      });
+      const kcp = await listener.accept();
+      if (!withSmux) continue;
+      const s = new SmuxSession(kcp, { client: false, config: SNOWFLAKE_SMUX_SERVER });
       serverSessions.push(s);
       s.acceptStream().catch(() => {});
     }
@@ -289,9 +288,15 @@ async function idleSessions(count: number): Promise<string> {
     clients.set(c.localAddr.toString(), c);
     const kcp = dialKcp(c, serverEnd.localAddr, SNOWFLAKE_KCP);
     kcps.push(kcp);
-    const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
-    smuxes.push(smux);
-    await smux.openStream();
+    if (withSmux) {
+      const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
+      smuxes.push(smux);
+      await smux.openStream();
+    } else {
+      const w = kcp.writable.getWriter();
+      await w.write(new Uint8Array(1));
+      w.releaseLock();
+    }
   }
   await accepting;
   await new Promise((r) => setTimeout(r, 1000)); // settle: acks flushed, timers idle
@@ -302,9 +307,11 @@ async function idleSessions(count: number): Promise<string> {
   const heap = (after.heapUsed + after.external - before.heapUsed - before.external) / count;
   const rss = (after.rss - before.rss) / count;
   for (const s of smuxes) s.close();
+  for (const k of kcps) k.close();
   for (const s of serverSessions) s.close();
   listener.close();
-  return `${count} idle KCP+smux sessions (client and server end each, one stream open): ` +
+  const what = withSmux ? "KCP+smux sessions (one stream open)" : "KCP sessions (no smux)";
+  return `${count} idle ${what}, client and server end each: ` +
     `heap+external ${(heap / 1024).toFixed(1)} KiB per session pair ` +
     `(${(heap / 2048).toFixed(1)} KiB per end), RSS ${(rss / 1024).toFixed(1)} KiB per pair; ` +
     `idle CPU ${(idleCpu * 100).toFixed(1)}% of a core`;
@@ -338,7 +345,8 @@ export async function run(): Promise<string[]> {
     `KCP+smux in one process over the memory twin, 200 MB: ${mem.mbps.toFixed(1)} MB/s ` +
       `(target >= 200), ${mem.cpuPerGB.toFixed(1)} CPU-s/GB`,
   );
-  say(await idleSessions(1000));
+  say(await idleSessions(1000, false));
+  say(await idleSessions(1000, true));
   return lines;
 }
 
