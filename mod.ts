@@ -9,3 +9,4 @@ export * from "./lib/encapsulation/mod.ts";
 export * from "./lib/turbotunnel/mod.ts";
 export * from "./lib/smux/mod.ts";
 export * from "./lib/kcp/mod.ts";
+export * from "./lib/acme/mod.ts";
