@@ -111,7 +111,11 @@ export class AcmeCertManager {
       }
       trustCaFor(directoryUrl, pem);
     }
-    await this.#cache.ensureDir();
+    try {
+      await this.#cache.ensureDir();
+    } catch (e) {
+      throw new Error(`acme: cannot create cache directory ${this.#cache.dir}: ${message(e)}`);
+    }
     this.#responder.listen(this.#opts.httpPort ?? 80, this.#opts.httpHostname);
     try {
       const cached = await this.#loadCached();

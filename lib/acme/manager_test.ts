@@ -40,3 +40,14 @@ Deno.test("acme: unreachable ACME server fails start with the directory URL and 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("acme: an unusable cache directory fails start with its path", async () => {
+  const tmp = await Deno.makeTempFile({ prefix: "acme-notdir-" });
+  const m = new AcmeCertManager({ ...base, cacheDir: `${tmp}/cache`, httpPort: 0 });
+  try {
+    await assertRejects(() => m.start(), Error, `cannot create cache directory ${tmp}/cache`);
+  } finally {
+    await m.close();
+    await Deno.remove(tmp);
+  }
+});
