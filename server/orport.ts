@@ -180,8 +180,12 @@ export function srcAddrConnect(srcNet: IPNet): TcpConnect {
 export const denoConnect: TcpConnect = (a) => Deno.connect({ hostname: a.hostname, port: a.port });
 
 // Implementation constants.
-/** Read size from tor; smux splits into frames of at most its maxFrameSize anyway. */
-const OR_READ_SIZE = 32 * 1024;
+/**
+ * Read buffer from tor, adaptive: an idle stream (most tor circuits) holds only the
+ * smallest buffer while its read waits; a busy one grows to smux's 32 KiB frame size.
+ */
+const OR_READ_MIN = 2 * 1024;
+const OR_READ_MAX = 32 * 1024;
 
 /** Byte counts of one finished pipe. */
 export interface PipeResult {
@@ -227,12 +231,16 @@ export async function pipeStream(stream: Conn, or: OrConn): Promise<PipeResult> 
   const down = (async () => {
     const writer = stream.writable.getWriter();
     try {
-      const buf = new Uint8Array(OR_READ_SIZE);
+      let buf = new Uint8Array(OR_READ_MIN);
       for (;;) {
         const n = await or.read(buf);
         if (n === null) break;
         await writer.write(buf.slice(0, n));
         result.down += n;
+        if (n === buf.length && buf.length < OR_READ_MAX) buf = new Uint8Array(buf.length * 2);
+        else if (n < buf.length / 4 && buf.length > OR_READ_MIN) {
+          buf = new Uint8Array(buf.length / 2);
+        }
       }
       await writer.close();
     } finally {

@@ -29,6 +29,8 @@ export interface ServerOptions {
   limits?: Partial<WsLimits>;
   kcp?: KcpOptions;
   smux?: Partial<SmuxConfig>;
+  /** Close a session after this long without a packet from its client (default 90 s). */
+  clientIdleMs?: number;
 }
 
 /** A listener the server opened. */
@@ -61,6 +63,7 @@ export class SnowflakeServer {
         connect: opts.connect,
         kcp: opts.kcp,
         smux: opts.smux,
+        clientIdleMs: opts.clientIdleMs,
         index,
       }));
     this.#conns = new WsConnections({

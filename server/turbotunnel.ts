@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { type KcpListener, type KcpOptions, listenKcp, SNOWFLAKE_KCP } from "../lib/kcp/mod.ts";
+import {
+  type KcpListener,
+  type KcpOptions,
+  type KcpSession,
+  listenKcp,
+  SNOWFLAKE_KCP,
+} from "../lib/kcp/mod.ts";
 import { type Conn, NamedAddr } from "../lib/net/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import { type SmuxConfig, SmuxSession, SNOWFLAKE_SMUX_SERVER } from "../lib/smux/mod.ts";
@@ -29,19 +35,53 @@ export interface TurbotunnelOptions {
   smux?: Partial<SmuxConfig>;
   /** Instance number, for logs. */
   index?: number;
+  /**
+   * Close a session after this long without a packet from its client. Clients send smux
+   * keepalives every 10 s, so silence means the client is gone; without this its session
+   * would wait for the 4-minute smux keepalive timeout. Default 90 s; 0 disables.
+   */
+  clientIdleMs?: number;
+}
+
+// Implementation constants.
+export const DEFAULT_CLIENT_IDLE_MS = 90_000;
+
+interface LiveSession {
+  kcp: KcpSession;
+  packetsIn: number;
+  lastHeard: number;
 }
 
 export class TurbotunnelInstance {
   readonly pconn: QueuePacketConn;
   #listener: KcpListener;
   #opts: TurbotunnelOptions;
-  #sessions = new Set<SmuxSession>();
+  #sessions = new Map<SmuxSession, LiveSession>();
+  #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: TurbotunnelOptions) {
     this.#opts = opts;
     this.pconn = new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`));
     this.#listener = listenKcp(this.pconn, { ...SNOWFLAKE_KCP, ...opts.kcp });
     void this.#acceptLoop();
+    const idle = opts.clientIdleMs ?? DEFAULT_CLIENT_IDLE_MS;
+    if (idle > 0) {
+      this.#timer = setInterval(() => this.#sweep(idle), Math.max(100, Math.min(10_000, idle / 4)));
+      Deno.unrefTimer(Number(this.#timer));
+    }
+  }
+
+  #sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const [smux, s] of this.#sessions) {
+      if (s.kcp.stats.packetsIn !== s.packetsIn) {
+        s.packetsIn = s.kcp.stats.packetsIn;
+        s.lastHeard = now;
+      } else if (now - s.lastHeard > idleMs) {
+        this.#opts.metrics.counters.sessionIdleCloses++;
+        smux.close();
+      }
+    }
   }
 
   /** Live KCP sessions. */
@@ -61,7 +101,8 @@ export class TurbotunnelInstance {
       client: false,
       config: { ...SNOWFLAKE_SMUX_SERVER, ...this.#opts.smux },
     });
-    this.#sessions.add(smux);
+    const kcp = conn as KcpSession;
+    this.#sessions.set(smux, { kcp, packetsIn: kcp.stats.packetsIn, lastHeard: Date.now() });
     try {
       for (;;) {
         const stream = await smux.acceptStream();
@@ -107,7 +148,8 @@ export class TurbotunnelInstance {
   }
 
   close(): void {
-    for (const s of this.#sessions) s.close();
+    clearInterval(this.#timer);
+    for (const s of this.#sessions.keys()) s.close();
     this.#listener.close();
     this.pconn.close();
   }
