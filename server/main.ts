@@ -119,14 +119,6 @@ function parseNumTurbotunnel(value: string): number {
   return n;
 }
 
-async function orTarget(info: ServerInfo): Promise<OrTarget> {
-  let cookie: Uint8Array | null = null;
-  if (info.extendedOrAddr && info.authCookiePath) {
-    cookie = parseAuthCookie(await Deno.readFile(info.authCookiePath));
-  }
-  return { orAddr: info.orAddr, extendedOrAddr: info.extendedOrAddr, cookie };
-}
-
 async function main(): Promise<number> {
   let flags: Flags;
   try {
@@ -164,14 +156,20 @@ async function main(): Promise<number> {
     throw e;
   }
 
-  let target: OrTarget;
-  try {
-    target = await orTarget(info);
-  } catch (e) {
-    // goptlib reads the cookie on the first connection; failing early is kinder.
-    out.envError(`cannot read TOR_PT_AUTH_COOKIE_FILE: ${(e as Error).message}`);
-    log.log(`error in setup: ${(e as Error).message}`);
-    return 1;
+  // The cookie file is read on every ExtORPort connection, as goptlib does: tor may
+  // rewrite it, and a missing file only fails the streams, not the setup.
+  const target: OrTarget = {
+    orAddr: info.orAddr,
+    extendedOrAddr: info.extendedOrAddr,
+    cookie: null,
+    cookiePath: info.authCookiePath,
+  };
+  if (info.extendedOrAddr && info.authCookiePath) {
+    try {
+      parseAuthCookie(await Deno.readFile(info.authCookiePath));
+    } catch (e) {
+      log.log(`warning: TOR_PT_AUTH_COOKIE_FILE unusable for now: ${(e as Error).message}`);
+    }
   }
 
   // Listen for signals before SMETHODS DONE, so tor can stop us as soon as it has the lines.

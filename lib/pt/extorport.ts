@@ -178,8 +178,10 @@ export async function extOrHandshake(conn: ByteConn, opts: ExtOrOptions): Promis
 export interface OrTarget {
   orAddr: { hostname: string; port: number } | null;
   extendedOrAddr: { hostname: string; port: number } | null;
-  /** Required with extendedOrAddr. */
+  /** The 32-byte cookie; or null to read `cookiePath` on every connection, as goptlib does. */
   cookie: Uint8Array | null;
+  /** TOR_PT_AUTH_COOKIE_FILE; read when `cookie` is null (tor may rewrite it). */
+  cookiePath?: string | null;
 }
 
 /** A TCP connection to tor: what {@link dialOr} returns (Deno.TcpConn fits). */
@@ -202,10 +204,14 @@ export async function dialOr(
   connect: TcpConnect = (a) => Deno.connect({ hostname: a.hostname, port: a.port }),
 ): Promise<OrConn> {
   if (target.extendedOrAddr) {
-    if (!target.cookie) throw new TypeError("ExtORPort needs an auth cookie");
+    let cookie = target.cookie;
+    if (!cookie && target.cookiePath) {
+      cookie = parseAuthCookie(await Deno.readFile(target.cookiePath));
+    }
+    if (!cookie) throw new TypeError("ExtORPort needs an auth cookie");
     const conn = await connect(target.extendedOrAddr);
     try {
-      await extOrHandshake(conn, { cookie: target.cookie, ...meta });
+      await extOrHandshake(conn, { cookie, ...meta });
     } catch (e) {
       conn.close();
       throw e;
