@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { AcmeCertManager } from "../lib/acme/mod.ts";
 import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
-import { type OrTarget, parseAuthCookie, type TcpConnect } from "../lib/pt/extorport.ts";
+import { type OrTarget, parseAuthCookie } from "../lib/pt/extorport.ts";
 import {
   type Bindaddr,
   formatAddr,
@@ -18,7 +18,7 @@ import {
   serverSetup,
 } from "../lib/pt/server_env.ts";
 import { PtStdout } from "../lib/pt/stdout.ts";
-import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
+import { parseIPCIDR } from "./orport.ts";
 import { SnowflakeServer } from "./server.ts";
 import { METHOD_NAME } from "./turbotunnel.ts";
 
@@ -205,11 +205,10 @@ async function main(): Promise<number> {
   out.smethodsDone();
 
   async function openBindaddr(bindaddr: Bindaddr): Promise<string | void> {
-    let connect: TcpConnect = denoConnect;
     const src = getArg(bindaddr.options, "orport-srcaddr");
     if (src !== undefined) {
       try {
-        connect = srcAddrConnect(parseIPCIDR(src));
+        parseIPCIDR(src);
       } catch (e) {
         return `parsing srcaddr: ${(e as Error).message}`;
       }
@@ -269,7 +268,8 @@ async function main(): Promise<number> {
       target,
       log,
       numTurbotunnel,
-      connect,
+      srcaddr: src ?? null,
+      unsafeLogging: flags.unsafeLogging,
       clientIdleMs: flags.clientIdleMs,
     });
     let addr: Deno.NetAddr;

@@ -8,7 +8,7 @@ import { createHmac } from "node:crypto";
 import { Buffer } from "node:buffer";
 import type { KcpOptions } from "../lib/kcp/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
-import type { OrTarget, TcpConnect } from "../lib/pt/extorport.ts";
+import type { OrTarget } from "../lib/pt/extorport.ts";
 import { isIP } from "../lib/pt/server_env.ts";
 import { ReloadableTlsServer } from "../lib/acme/mod.ts";
 import type { SmuxConfig } from "../lib/smux/mod.ts";
@@ -16,15 +16,23 @@ import type { ClientID, QueuePacketConn } from "../lib/turbotunnel/mod.ts";
 import { ClientIPs } from "./client_ips.ts";
 import { Metrics } from "./metrics.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
-import { WsConnections, type WsLimits } from "./websocket.ts";
+import { type TunnelPort, WsConnections, type WsLimits } from "./websocket.ts";
+import { WorkerTunnel } from "./worker_tunnel.ts";
+import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
 
 export interface ServerOptions {
   target: OrTarget;
   log: Logger;
   /** Number of KCP instances; a ClientID's instance is HMAC-SHA256(key, id) LE u64 mod N. */
   numTurbotunnel?: number;
-  /** Connector for tor; set for orport-srcaddr. */
-  connect?: TcpConnect;
+  /** orport-srcaddr: an IP or CIDR to pick each ORPort connection's source address from. */
+  srcaddr?: string | null;
+  /**
+   * Run each KCP instance in its own Worker (one core each). Default: when
+   * numTurbotunnel > 1.
+   */
+  workers?: boolean;
+  unsafeLogging?: boolean;
   metrics?: Metrics;
   limits?: Partial<WsLimits>;
   kcp?: KcpOptions;
@@ -43,7 +51,9 @@ interface Listening {
 export class SnowflakeServer {
   readonly metrics: Metrics;
   readonly clientIps = new ClientIPs();
-  #instances: TurbotunnelInstance[];
+  #instances: TurbotunnelInstance[] = [];
+  #workers: WorkerTunnel[] = [];
+  #ports: TunnelPort[];
   #conns: WsConnections;
   #hmacKey = crypto.getRandomValues(new Uint8Array(32));
   #listeners: Listening[] = [];
@@ -54,20 +64,35 @@ export class SnowflakeServer {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`num-turbotunnel ${n} must be ≥ 1`);
     this.metrics = opts.metrics ?? new Metrics();
     this.#log = opts.log;
-    this.#instances = Array.from({ length: n }, (_, index) =>
-      new TurbotunnelInstance({
-        target: opts.target,
-        clientIps: this.clientIps,
-        metrics: this.metrics,
-        log: opts.log,
-        connect: opts.connect,
-        kcp: opts.kcp,
-        smux: opts.smux,
-        clientIdleMs: opts.clientIdleMs,
-        index,
-      }));
+    if (opts.workers ?? n > 1) {
+      this.#workers = Array.from({ length: n }, (_, index) =>
+        new WorkerTunnel({
+          target: opts.target,
+          srcaddr: opts.srcaddr ?? null,
+          clientIdleMs: opts.clientIdleMs,
+          index,
+          unsafeLogging: opts.unsafeLogging ?? false,
+        }));
+      this.#ports = this.#workers;
+    } else {
+      const connect = opts.srcaddr ? srcAddrConnect(parseIPCIDR(opts.srcaddr)) : denoConnect;
+      this.#instances = Array.from({ length: n }, (_, index) =>
+        new TurbotunnelInstance({
+          target: opts.target,
+          clientIps: this.clientIps,
+          metrics: this.metrics,
+          log: opts.log,
+          connect,
+          kcp: opts.kcp,
+          smux: opts.smux,
+          clientIdleMs: opts.clientIdleMs,
+          index,
+        }));
+      this.#ports = this.#instances.map((i) => i.pconn as QueuePacketConn);
+    }
     this.#conns = new WsConnections({
-      route: (id) => this.#route(id),
+      route: (id) => this.#ports[this.instanceIndex(id)]!,
+      onClientIp: (id, ip) => this.#workers[this.instanceIndex(id)]?.noteClientIp(id.hex, ip),
       clientIps: this.clientIps,
       metrics: this.metrics,
       log: opts.log,
@@ -77,13 +102,9 @@ export class SnowflakeServer {
 
   /** Which instance serves `id` (PROTOCOL.md §5). */
   instanceIndex(id: ClientID): number {
-    if (this.#instances.length === 1) return 0;
+    if (this.#ports.length === 1) return 0;
     const mac = createHmac("sha256", Buffer.from(this.#hmacKey)).update(id.bytes).digest();
-    return Number(mac.readBigUInt64LE(0) % BigInt(this.#instances.length));
-  }
-
-  #route(id: ClientID): QueuePacketConn {
-    return this.#instances[this.instanceIndex(id)]!.pconn;
+    return Number(mac.readBigUInt64LE(0) % BigInt(this.#ports.length));
   }
 
   /** Upgrades WebSocket requests; anything else gets 400 like the Go server. */
@@ -139,18 +160,31 @@ export class SnowflakeServer {
 
   /** Live KCP sessions over all instances. */
   get numSessions(): number {
-    return this.#instances.reduce((n, i) => n + i.numSessions, 0);
+    return this.#instances.reduce((n, i) => n + i.numSessions, 0) +
+      this.#workers.reduce((n, w) => n + (w.gauges.sessionsActive ?? 0), 0);
   }
 
-  /** Current metrics, with the queue drop counters folded in. */
+  /** Current metrics, with the queue drop counters and the workers' counters folded in. */
   renderMetrics(): string {
-    this.metrics.counters.outgoingDrops = this.#instances.reduce((n, i) => n + i.outgoingDrops, 0);
-    return this.metrics.render();
+    const m = new Metrics();
+    Object.assign(m.counters, this.metrics.counters);
+    Object.assign(m.gauges, this.metrics.gauges);
+    m.counters.outgoingDrops = this.#instances.reduce((n, i) => n + i.outgoingDrops, 0) +
+      this.#workers.reduce((n, w) => n + w.outgoingDrops, 0);
+    for (const w of this.#workers) {
+      for (const k of ["sessions", "sessionIdleCloses", "streams", "orportErrors"] as const) {
+        m.counters[k] += w.counters[k] ?? 0;
+      }
+      m.gauges.sessionsActive += w.gauges.sessionsActive ?? 0;
+      m.gauges.streamsActive += w.gauges.streamsActive ?? 0;
+    }
+    return m.render();
   }
 
   async close(): Promise<void> {
     this.#conns.close();
     for (const i of this.#instances) i.close();
+    for (const w of this.#workers) w.close();
     this.clientIps.close();
     await Promise.race([
       Promise.allSettled(this.#listeners.map((l) => l.shutdown())),

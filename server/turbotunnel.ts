@@ -12,7 +12,7 @@ import {
   listenKcp,
   SNOWFLAKE_KCP,
 } from "../lib/kcp/mod.ts";
-import { type Conn, NamedAddr } from "../lib/net/mod.ts";
+import { type Conn, NamedAddr, type PacketConn } from "../lib/net/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import { type SmuxConfig, SmuxSession, SNOWFLAKE_SMUX_SERVER } from "../lib/smux/mod.ts";
 import { QueuePacketConn } from "../lib/turbotunnel/mod.ts";
@@ -41,6 +41,8 @@ export interface TurbotunnelOptions {
    * would wait for the 4-minute smux keepalive timeout. Default 90 s; 0 disables.
    */
   clientIdleMs?: number;
+  /** The PacketConn KCP runs over. Default a new QueuePacketConn (in-thread instance). */
+  pconn?: PacketConn;
 }
 
 // Implementation constants.
@@ -53,7 +55,7 @@ interface LiveSession {
 }
 
 export class TurbotunnelInstance {
-  readonly pconn: QueuePacketConn;
+  readonly pconn: PacketConn;
   #listener: KcpListener;
   #opts: TurbotunnelOptions;
   #sessions = new Map<SmuxSession, LiveSession>();
@@ -61,7 +63,8 @@ export class TurbotunnelInstance {
 
   constructor(opts: TurbotunnelOptions) {
     this.#opts = opts;
-    this.pconn = new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`));
+    this.pconn = opts.pconn ??
+      new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`));
     this.#listener = listenKcp(this.pconn, { ...SNOWFLAKE_KCP, ...opts.kcp });
     void this.#acceptLoop();
     const idle = opts.clientIdleMs ?? DEFAULT_CLIENT_IDLE_MS;
@@ -144,7 +147,7 @@ export class TurbotunnelInstance {
 
   /** Packets KCP wanted to send that a full client queue dropped. */
   get outgoingDrops(): number {
-    return this.pconn.outgoingDrops;
+    return this.pconn instanceof QueuePacketConn ? this.pconn.outgoingDrops : 0;
   }
 
   close(): void {

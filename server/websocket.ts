@@ -9,7 +9,8 @@
  * @module
  */
 import { encodePacket, PacketDecoder } from "../lib/encapsulation/mod.ts";
-import { CLIENT_ID_LENGTH, ClientID, type QueuePacketConn, TOKEN } from "../lib/turbotunnel/mod.ts";
+import { CLIENT_ID_LENGTH, ClientID, TOKEN } from "../lib/turbotunnel/mod.ts";
+import type { Addr, AsyncQueue } from "../lib/net/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import type { ClientIPs } from "./client_ips.ts";
 import type { Metrics } from "./metrics.ts";
@@ -41,9 +42,21 @@ export const DEFAULT_WS_LIMITS: Readonly<WsLimits> = Object.freeze({
   batchBytes: 64 * 1024,
 });
 
+/**
+ * Where a connection's packets go and where its replies come from: a QueuePacketConn for
+ * an in-thread KCP instance, or the main-thread end of a KCP Worker.
+ */
+export interface TunnelPort {
+  queueIncoming(data: Uint8Array, addr: Addr): boolean;
+  nextOutgoing(addr: Addr, signal?: AbortSignal): Promise<Uint8Array>;
+  outgoing(addr: Addr): AsyncQueue<Uint8Array>;
+}
+
 export interface WsContext {
-  /** The QueuePacketConn that serves this ClientID (num-turbotunnel routing). */
-  route(id: ClientID): QueuePacketConn;
+  /** The tunnel that serves this ClientID (num-turbotunnel routing). */
+  route(id: ClientID): TunnelPort;
+  /** Called when a connection's ClientID and the proxy's client_ip are known. */
+  onClientIp?(id: ClientID, ip: string): void;
   clientIps: ClientIPs;
   metrics: Metrics;
   log: Logger;
@@ -63,7 +76,7 @@ class WsConn {
   #header = new Uint8Array(HEADER_LENGTH);
   #have = 0;
   #decoder = new PacketDecoder();
-  #pconn: QueuePacketConn | null = null;
+  #pconn: TunnelPort | null = null;
   #sincePacket = 0;
   #abort = new AbortController();
   #clientIp: string | null;
@@ -138,7 +151,10 @@ class WsConn {
   #start(): void {
     const id = new ClientID(this.#header.subarray(TOKEN.length));
     this.id = id;
-    if (this.#clientIp) this.#ctx.clientIps.set(id.hex, this.#clientIp);
+    if (this.#clientIp) {
+      this.#ctx.clientIps.set(id.hex, this.#clientIp);
+      this.#ctx.onClientIp?.(id, this.#clientIp);
+    }
     this.#pconn = this.#ctx.route(id);
     void this.#writeLoop(this.#pconn, id);
   }
@@ -172,7 +188,7 @@ class WsConn {
     }
   }
 
-  async #writeLoop(pconn: QueuePacketConn, id: ClientID): Promise<void> {
+  async #writeLoop(pconn: TunnelPort, id: ClientID): Promise<void> {
     const { metrics } = this.#ctx;
     const signal = this.#abort.signal;
     try {

@@ -124,6 +124,36 @@ export async function run(): Promise<void> {
       for (const c of clients) c.close();
     }
 
+    // num-turbotunnel=2: each KCP instance in its own Worker.
+    {
+      const two = spawnServer(
+        goodEnv(source.port, { TOR_PT_SERVER_TRANSPORT_OPTIONS: "snowflake:num-turbotunnel=2" }),
+      );
+      try {
+        const tport = smethodPort(await two.waitFor(/^SMETHODS DONE$/));
+        const n = 100;
+        const per = Math.floor(100 * MB / n);
+        const clients = await connectMany(`ws://127.0.0.1:${tport}/`, n);
+        const before = procUsage(two.child.pid);
+        const t0 = performance.now();
+        const got = await Promise.all(clients.map((c) => download(c, per)));
+        const secs = (performance.now() - t0) / 1000;
+        const after = procUsage(two.child.pid);
+        const bytes = got.reduce((a, b) => a + b, 0);
+        if (bytes !== per * n) throw new Error(`got ${bytes} of ${per * n} bytes`);
+        console.log(
+          `throughput 100 sessions, num-turbotunnel=2 (Workers): ${
+            (bytes / MB / secs).toFixed(1)
+          } MB/s, server ${((after.cpuSeconds - before.cpuSeconds) / (bytes / 1e9)).toFixed(1)} ` +
+            `CPU-s/GB, RSS ${mib(after.rssBytes)} MiB`,
+        );
+        for (const c of clients) c.close();
+      } finally {
+        two.kill("SIGKILL");
+        await two.status;
+      }
+    }
+
     // Idle sessions: a fresh server, so earlier sessions' garbage does not count.
     server.kill("SIGKILL");
     await server.status;
