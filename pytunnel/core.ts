@@ -3,13 +3,19 @@
  * key helpers, building a server or client core from a validated config, and
  * turning the core's stats into the report operators see.
  *
+ * lib/tunnel's core (team TUNCORE) had not landed when this was written, so the
+ * app runs on its own core in pytunnel/proto/; switch the imports here when it does.
+ *
  * @module
  */
 
 import type { Logger } from "../lib/log/logger.ts";
 import type { PacketConn } from "../lib/net/types.ts";
-import type { LinuxTun } from "../lib/tunnel/tun_linux.ts";
+import { HostPortAddr } from "../lib/net/addr.ts";
 import type { ClientConfig, ServerConfig } from "./config.ts";
+import { formatIPv4, parseIPv4 } from "./ipaddr.ts";
+import { type CoreStats, type TunDevice, TunnelClient, TunnelServer } from "./proto/tunnel.ts";
+import { buildInit, messageType, MSG_DATA } from "./proto/wire.ts";
 import type { PeerReport } from "./report.ts";
 
 /** A running core as the app sees it. */
@@ -67,34 +73,84 @@ export async function publicKeyOf(priv: Uint8Array): Promise<Uint8Array> {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
-const MISSING = "the tunnel core (lib/tunnel/mod.ts) is not in this build yet";
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function toReport(stats: CoreStats): ReturnType<CoreHandle["report"]> {
+  return {
+    counters: { ...stats.counters },
+    drops: { ...stats.drops },
+    peers: stats.peers.map((p) => ({
+      name: p.name,
+      publicKey: encodeKey(p.publicKey),
+      tunnelIp: p.tunnelIp ? formatIPv4(p.tunnelIp) : "-",
+      endpoint: p.endpoint,
+      lastHandshake: iso(p.lastHandshake),
+      bytesIn: p.bytesIn,
+      bytesOut: p.bytesOut,
+    })),
+  };
+}
 
 /** Builds and starts the server core. */
 export function createServerCore(
-  _config: ServerConfig,
-  _tun: LinuxTun,
-  _bind: PacketConn,
-  _log: Logger,
+  config: ServerConfig,
+  tun: TunDevice,
+  bind: PacketConn,
+  log: Logger,
 ): Promise<CoreHandle> {
-  return Promise.reject(new Error(MISSING));
+  const server = new TunnelServer({
+    privateKey: config.privateKey,
+    tunnelIp: parseIPv4(config.tunnelIp.split("/")[0]!)!,
+    peers: config.peers.map((p) => ({
+      name: p.name,
+      publicKey: p.publicKey,
+      tunnelIp: parseIPv4(p.tunnelIp)!,
+    })),
+    tun,
+    bind,
+    replayWindow: config.replayWindow,
+    rateLimit: { perSecond: config.rateLimit.handshakesPerSecond, burst: config.rateLimit.burst },
+    log: (line) => log.log(line),
+  });
+  server.start();
+  return Promise.resolve({ stop: () => server.stop(), report: () => toReport(server.stats()) });
 }
 
 /** Builds and starts the client core. */
-export function createClientCore(
-  _config: ClientConfig,
-  _tun: LinuxTun,
-  _bind: PacketConn,
-  _log: Logger,
+export async function createClientCore(
+  config: ClientConfig,
+  tun: TunDevice,
+  bind: PacketConn,
+  log: Logger,
 ): Promise<CoreHandle> {
-  return Promise.reject(new Error(MISSING));
+  let host = config.serverHost;
+  if (parseIPv4(host) === null) {
+    const [addr] = await Deno.resolveDns(host, "A");
+    if (!addr) throw new TypeError(`${config.file}: server: ${host} has no IPv4 address`);
+    host = addr;
+  }
+  const client = new TunnelClient({
+    privateKey: config.privateKey,
+    serverPublicKey: config.serverPublicKey,
+    server: new HostPortAddr("udp", host, config.serverPort),
+    tun,
+    bind,
+    keepaliveSeconds: config.keepalive,
+    replayWindow: config.replayWindow,
+    log: (line) => log.log(line),
+  });
+  client.start();
+  return { stop: () => client.stop(), report: () => toReport(client.stats()) };
 }
 
 /** One handshake initiation without a cookie, fresh each call (the flood's payload). */
 export function floodPayload(): Uint8Array {
-  throw new Error(MISSING);
+  return buildInit(crypto.getRandomValues(new Uint32Array(1))[0]!);
 }
 
 /** True for a transport data packet (what the replay relay captures). */
-export function isDataPacket(_packet: Uint8Array): boolean {
-  throw new Error(MISSING);
+export function isDataPacket(packet: Uint8Array): boolean {
+  return messageType(packet) === MSG_DATA;
 }
