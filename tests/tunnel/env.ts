@@ -117,10 +117,10 @@ export class TunnelEnv {
     );
   }
 
-  /** Starts a client from a config in the scratch directory and waits until it runs. */
-  async startClient(ns: string, config: string): Promise<Proc> {
+  /** Starts a client from a config in the scratch directory; waits for its first handshake. */
+  async startClient(ns: string, config: string, handshake = true): Promise<Proc> {
     const p = this.topo.pytunnel(ns, ["client", "-c", `${this.topo.dir}/${config}`]);
-    await p.waitFor(/client started/);
+    await p.waitFor(handshake ? /handshake with the server complete/ : /client started/, 30_000);
     return p;
   }
 
