@@ -44,7 +44,8 @@ export class TunnelEnv {
     this.bSock = `${topo.dir}/b.sock`;
   }
 
-  static async create(): Promise<TunnelEnv> {
+  /** `handshakesPerSecond` sets the server's per-source limit (the benchmark lifts it). */
+  static async create(handshakesPerSecond = 50): Promise<TunnelEnv> {
     const topo = Topology.create();
     const env = new TunnelEnv(topo);
     try {
@@ -59,7 +60,9 @@ export class TunnelEnv {
           `interface: pyt0`,
           `mtu: 1420`,
           `status: ${env.serverSock}`,
-          `rate_limit: { handshakes_per_second: 50, burst: 100 }`,
+          `rate_limit: { handshakes_per_second: ${handshakesPerSecond}, burst: ${
+            2 * handshakesPerSecond
+          } }`,
           `peers:`,
           `  - { name: a, public_key: "${env.keys.a.pub}", tunnel_ip: 10.9.0.2 }`,
           `  - { name: b, public_key: "${env.keys.b.pub}", tunnel_ip: 10.9.0.3 }`,
