@@ -71,6 +71,9 @@ Deno.test({
       "50000",
       "--spoof-cidr",
       "10.200.0.0/16",
+      // Paced to last ~5 s, so that client B's restart, handshake and pings happen inside it.
+      "--rate",
+      "10000",
     ], "flood");
     // While the flood runs, client B restarts (a fresh handshake) and pings.
     await until("flood to reach the server", async () => {
@@ -82,10 +85,15 @@ Deno.test({
     await env.clientB.stop();
     env.clientB = await env.startClient(topo.clientB, "b.yaml");
     const ping = await topo.ping(topo.clientB, SERVER_TUN, 5, 0.2);
+    const floodStillRunning = await Promise.race([
+      attacker.status.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(true), 0)),
+    ]);
     const status = await attacker.status;
     assertEquals(status.code, 0, attacker.stderr);
     const summary = JSON.parse(attacker.stdout.trim().split("\n").pop()!);
     assertEquals(summary.sent, 50000);
+    assert(floodStillRunning, "the flood ended before client B's handshake and pings");
     assert(received(ping.stdout) >= 4, `client B during the flood:\n${ping.stdout}`);
     const after = await env.serverStatus();
     assertEquals(after.counters.dhUnverified, 0);
