@@ -16,3 +16,10 @@ export {
   memoryPacketPair,
 } from "./memory.ts";
 export { UdpPacketConn } from "./udp.ts";
+export {
+  dialWebSocket,
+  type DialWebSocketOptions,
+  type WebSocketConn,
+  webSocketConn,
+  type WebSocketConnOptions,
+} from "./websocket.ts";
