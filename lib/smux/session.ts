@@ -27,8 +27,12 @@ import { SmuxStream, type SmuxStreamHost } from "./stream.ts";
 const ACCEPT_BACKLOG = 1024;
 
 // Implementation constants.
-/** Frames are packed into batch buffers this big, so small frames go out in one write. */
+/** Frames are packed into batch buffers of up to this size, so small frames go out in one write. */
 const BATCH_BYTES = 256 * 1024;
+/** The first batch buffer after idle; each one that fills up doubles the next, to BATCH_BYTES. */
+const MIN_BATCH_BYTES = 4096;
+/** A session whose send queue stayed empty this long drops its batch buffer (idle memory). */
+const BATCH_RELEASE_MS = 1000;
 /** Stream writers wait while this many bytes are queued and not yet handed to the conn. */
 const SEND_HIGH_WATER = 1024 * 1024;
 
@@ -64,7 +68,11 @@ export class SmuxSession {
   #host: SmuxStreamHost;
 
   // Send queue: frames are written into #out at [#outStart, #outEnd) until flushed.
-  #out = new Uint8Array(BATCH_BYTES);
+  // #out is allocated on demand and dropped after BATCH_RELEASE_MS without sending.
+  #out = EMPTY;
+  #nextBatch = MIN_BATCH_BYTES;
+  #appends = 0;
+  #releaseTimer: ReturnType<typeof setTimeout> | undefined;
   #outStart = 0;
   #outEnd = 0;
   #ready: Uint8Array[] = [];
@@ -258,9 +266,11 @@ export class SmuxSession {
     const size = SMUX_HEADER_SIZE + data.length;
     if (this.#out.length - this.#outEnd < size) {
       this.#seal();
-      this.#out = new Uint8Array(Math.max(BATCH_BYTES, size));
+      this.#out = new Uint8Array(Math.max(this.#nextBatch, size));
+      this.#nextBatch = Math.min(BATCH_BYTES, this.#nextBatch * 2);
       this.#outStart = this.#outEnd = 0;
     }
+    this.#appends++;
     writeSmuxHeader(this.#out, this.#outEnd, this.#config.version, cmd, data.length, sid);
     if (data.length > 0) this.#out.set(data, this.#outEnd + SMUX_HEADER_SIZE);
     this.#outEnd += size;
@@ -281,7 +291,10 @@ export class SmuxSession {
   async #pump(): Promise<void> {
     try {
       while (!this.#error) {
-        if (this.#ready.length === 0 && this.#outEnd === this.#outStart) return;
+        if (this.#ready.length === 0 && this.#outEnd === this.#outStart) {
+          this.#armRelease();
+          return;
+        }
         const ds = this.#writer.desiredSize;
         if (ds !== null && ds <= 0) {
           // Waiting lets more frames pile into the current batch.
@@ -301,6 +314,20 @@ export class SmuxSession {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Drops the batch buffer if nothing is appended for BATCH_RELEASE_MS. */
+  #armRelease(): void {
+    if (this.#releaseTimer !== undefined || this.#out === EMPTY) return;
+    const appends = this.#appends;
+    this.#releaseTimer = setTimeout(() => {
+      this.#releaseTimer = undefined;
+      if (this.#appends !== appends || this.#outEnd !== this.#outStart) return;
+      this.#out = EMPTY;
+      this.#outStart = this.#outEnd = 0;
+      this.#nextBatch = MIN_BATCH_BYTES;
+    }, BATCH_RELEASE_MS);
+    Deno.unrefTimer(this.#releaseTimer);
   }
 
   // ---- lifecycle ----
@@ -324,6 +351,8 @@ export class SmuxSession {
     this.#error = err;
     for (const id of this.#timers) clearInterval(id);
     this.#timers = [];
+    clearTimeout(this.#releaseTimer);
+    this.#out = EMPTY;
     for (const stream of this.#streams.values()) stream.sessionClosed(err);
     this.#streams.clear();
     for (let s = this.#accepts.tryShift(); s; s = this.#accepts.tryShift()) s.sessionClosed(err);

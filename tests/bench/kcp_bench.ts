@@ -8,7 +8,8 @@
  * 3. KCP+smux in one process over the memory twin (target >= 200 MB/s).
  * 4. 1,000 idle KCP+smux sessions: memory per session (target <= 64 KiB).
  *
- * `deno run --unstable-net -A tests/bench/kcp_bench.ts` or `deno task bench kcp`.
+ * `deno run --unstable-net -A tests/bench/kcp_bench.ts [udp|ours|kcptun|memory|idle]...`
+ * (default: all) or `deno task bench kcp`.
  *
  * @module
  */
@@ -230,7 +231,7 @@ async function kcptunOverUdp(bytes: number): Promise<Figure> {
   }
 }
 
-async function inProcess(bytes: number): Promise<Figure> {
+export async function inProcess(bytes: number): Promise<Figure> {
   const [a, b] = memoryPacketPair(8192);
   const listener = listenKcp(b, SNOWFLAKE_KCP);
   const cpu0 = selfCpuSeconds();
@@ -317,36 +318,47 @@ export async function idleSessions(count: number, withSmux: boolean): Promise<st
     `idle CPU ${(idleCpu * 100).toFixed(1)}% of a core`;
 }
 
-export async function run(): Promise<string[]> {
+/** Runs every part, or only those named in `only` (udp, ours, kcptun, memory, idle). */
+export async function run(only: string[] = []): Promise<string[]> {
   const lines: string[] = [];
   const say = (s: string) => {
     console.log(s);
     lines.push(s);
   };
-  say(await udpBaseline());
+  const want = (part: string) => only.length === 0 || only.includes(part);
+  if (want("udp")) say(await udpBaseline());
   const bytes = 100 * MB;
-  const ours = await oursOverUdp(bytes);
-  say(
-    `KCP+smux over UDP loopback, 1 stream, ${bytes / MB} MB, ours: ${ours.mbps.toFixed(1)} MB/s, ` +
-      `${ours.cpuPerGB.toFixed(1)} CPU-s/GB (both ends)`,
-  );
-  if (kcptunAvailable()) {
+  let ours: Figure | undefined;
+  if (want("ours")) {
+    ours = await oursOverUdp(bytes);
+    say(
+      `KCP+smux over UDP loopback, 1 stream, ${bytes / MB} MB, ours: ${ours.mbps.toFixed(1)} ` +
+        `MB/s, ${ours.cpuPerGB.toFixed(1)} CPU-s/GB (both ends)`,
+    );
+  }
+  if (!want("kcptun")) {
+    // skipped
+  } else if (kcptunAvailable()) {
     const ref = await kcptunOverUdp(bytes);
     say(
       `KCP+smux over UDP loopback, 1 stream, ${bytes / MB} MB, kcptun<->kcptun: ` +
         `${ref.mbps.toFixed(1)} MB/s, ${ref.cpuPerGB.toFixed(1)} CPU-s/GB (both ends)`,
     );
-    say(`ratio ours/kcptun: ${(ours.mbps / ref.mbps).toFixed(2)}x`);
+    if (ours) say(`ratio ours/kcptun: ${(ours.mbps / ref.mbps).toFixed(2)}x`);
   } else {
     say("kcptun not installed: reference skipped");
   }
-  const mem = await inProcess(200 * MB);
-  say(
-    `KCP+smux in one process over the memory twin, 200 MB: ${mem.mbps.toFixed(1)} MB/s ` +
-      `(target >= 200), ${mem.cpuPerGB.toFixed(1)} CPU-s/GB`,
-  );
-  say(await idleSessions(1000, false));
-  say(await idleSessions(1000, true));
+  if (want("memory")) {
+    const mem = await inProcess(200 * MB);
+    say(
+      `KCP+smux in one process over the memory twin, 200 MB: ${mem.mbps.toFixed(1)} MB/s ` +
+        `(target >= 200), ${mem.cpuPerGB.toFixed(1)} CPU-s/GB`,
+    );
+  }
+  if (want("idle")) {
+    say(await idleSessions(1000, false));
+    say(await idleSessions(1000, true));
+  }
   return lines;
 }
 
@@ -354,6 +366,6 @@ if (import.meta.main) {
   const [role, a, b] = Deno.args;
   if (role === "--sink") await serveSink(Number(a), Number(b));
   else if (role === "--udp-send") await udpSend(Number(a), Number(b));
-  else await run();
+  else await run(Deno.args.filter((a) => !a.startsWith("-")));
   Deno.exit(0);
 }
