@@ -1,0 +1,463 @@
+/**
+ * The tunnel server: one session per authorised client, routing by inner IPv4
+ * destination between clients and the server's TUN device.
+ *
+ * Handshake path, cheapest check first; nothing before step 4 does any DH:
+ * 1. size, type and reserved bytes; 2. mac1 (keyed by the server's public key);
+ * 3. INIT → COOKIE_CHALLENGE and stop; INIT_WITH_COOKIE with a bad mac2 → challenge and stop;
+ * 4. per-source-IP token bucket; 5. es DH + client static key; ACL; 6. timestamp newer than
+ * the last one of this client; 7. RESPONSE (the new session waits for the client's first
+ * data packet before the server sends on it).
+ *
+ * @module
+ */
+
+import type { Addr, PacketConn } from "../net/types.ts";
+import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
+import { SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
+import {
+  b64,
+  freshIndex,
+  hostOf,
+  ignore,
+  keyBytes,
+  resolveCipher,
+  type TunnelKeyInput,
+} from "./common.ts";
+import { COOKIE_ROTATE_MS, TunnelCookieChecker } from "./cookie.ts";
+import { compareTimestamps, consumeInitiation, createResponse } from "./handshake.ts";
+import { ipv4Destination, ipv4Source, isIPv4Packet, toTunnelIPv4 } from "./ipv4.ts";
+import { TunnelKeyPair } from "./keys.ts";
+import {
+  INIT_MAC1_OFFSET,
+  INIT_MAC2_OFFSET,
+  INIT_SIZE,
+  INIT_WITH_COOKIE_SIZE,
+  KEEPALIVE_SIZE,
+  messageType,
+  MSG_DATA,
+  MSG_INIT,
+  MSG_INIT_WITH_COOKIE,
+  readU32,
+} from "./messages.ts";
+import { TunnelRateLimiter } from "./ratelimit.ts";
+import { TUNNEL_REPLAY_WINDOW } from "./replay.ts";
+import { TunnelSession } from "./session.ts";
+import {
+  newCounters,
+  newDrops,
+  type TunDevice,
+  type TunnelEvent,
+  type TunnelLimits,
+  tunnelLimits,
+  type TunnelStats,
+} from "./types.ts";
+
+/** A client the server accepts: its static public key and its tunnel IPv4 address. */
+export interface TunnelServerPeer {
+  name?: string;
+  publicKey: TunnelKeyInput;
+  tunnelIp: number | string;
+}
+
+export interface TunnelServerOptions {
+  privateKey: TunnelKeyInput;
+  /** The server's own tunnel address: packets to it go to the server's TUN. */
+  tunnelIp: number | string;
+  peers: TunnelServerPeer[];
+  tun: TunDevice;
+  bind: PacketConn;
+  replayWindow?: number;
+  /** Handshakes per source IP (after the cookie check). Default 20/s, burst 40, 4096 sources. */
+  rateLimit?: { perSecond: number; burst: number; maxSources?: number };
+  cookieRotateMs?: number;
+  limits?: Partial<TunnelLimits>;
+  clock?: TunnelClock;
+  /** A cipher, or which one to load ("auto": FFI libsodium, else wasm). */
+  cipher?: TunnelCipher | TunnelCipherKind;
+  log?: (line: string) => void;
+  onEvent?: (event: TunnelEvent) => void;
+  /** Timer period; 0 disables the timer (tests then call {@link TunnelServer.tick}). */
+  tickMs?: number;
+}
+
+interface PeerState {
+  name: string;
+  publicKey: Uint8Array;
+  tunnelIp: number;
+  /** Precomputed DH(server static, client static), null for an unusable key. */
+  ss: Uint8Array | null;
+  current: TunnelSession | null;
+  previous: TunnelSession | null;
+  next: TunnelSession | null;
+  endpoint: Addr | null;
+  endpointKey: string;
+  lastTimestamp: Uint8Array;
+  lastHandshake: number | null;
+  keepaliveDue: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+}
+
+export class TunnelServer {
+  #o: TunnelServerOptions;
+  #key: TunnelKeyPair;
+  #tunnelIp: number;
+  #limits: TunnelLimits;
+  #clock: TunnelClock;
+  #cipher: TunnelCipher | null;
+  #cookies: TunnelCookieChecker;
+  #limiter: TunnelRateLimiter;
+  #replayWindow: number;
+  #counters = newCounters();
+  #drops = newDrops();
+  #byKey = new Map<string, PeerState>();
+  #byIp = new Map<number, PeerState>();
+  #byIndex = new Map<number, { peer: PeerState; session: TunnelSession }>();
+  #ac = new AbortController();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #loops: Promise<unknown> = Promise.resolve();
+  #log: (line: string) => void;
+  #event: (e: TunnelEvent) => void;
+
+  constructor(o: TunnelServerOptions) {
+    this.#o = o;
+    this.#key = new TunnelKeyPair(keyBytes(o.privateKey, "server private key"));
+    this.#tunnelIp = toTunnelIPv4(o.tunnelIp, "server tunnel IP");
+    this.#limits = tunnelLimits(o.limits);
+    this.#clock = o.clock ?? SYSTEM_CLOCK;
+    this.#cipher = o.cipher && typeof o.cipher === "object" ? o.cipher : null;
+    this.#cookies = new TunnelCookieChecker(
+      this.#key.publicKey,
+      this.#clock,
+      o.cookieRotateMs ?? COOKIE_ROTATE_MS,
+    );
+    const rl = o.rateLimit ?? { perSecond: 20, burst: 40 };
+    this.#limiter = new TunnelRateLimiter(rl.perSecond, rl.burst, this.#clock, rl.maxSources);
+    this.#replayWindow = o.replayWindow ?? TUNNEL_REPLAY_WINDOW;
+    this.#log = o.log ?? ignore;
+    this.#event = o.onEvent ?? ignore;
+    for (const [i, p] of o.peers.entries()) {
+      const publicKey = keyBytes(p.publicKey, `peers[${i}].publicKey`);
+      const tunnelIp = toTunnelIPv4(p.tunnelIp, `peers[${i}].tunnelIp`);
+      const k = b64(publicKey);
+      if (this.#byKey.has(k)) throw new RangeError(`peers[${i}]: public key ${k} is listed twice`);
+      if (this.#byIp.has(tunnelIp) || tunnelIp === this.#tunnelIp) {
+        throw new RangeError(`peers[${i}]: tunnel IP ${p.tunnelIp} is already taken`);
+      }
+      const st: PeerState = {
+        name: p.name ?? k,
+        publicKey,
+        tunnelIp,
+        ss: this.#key.dh(publicKey),
+        current: null,
+        previous: null,
+        next: null,
+        endpoint: null,
+        endpointKey: "",
+        lastTimestamp: new Uint8Array(12),
+        lastHandshake: null,
+        keepaliveDue: null,
+        bytesIn: 0,
+        bytesOut: 0,
+        packetsIn: 0,
+        packetsOut: 0,
+      };
+      this.#byKey.set(k, st);
+      this.#byIp.set(tunnelIp, st);
+    }
+  }
+
+  /** The server's static public key. */
+  get publicKey(): Uint8Array {
+    return this.#key.publicKey;
+  }
+
+  /** Loads the cipher (unless given) and starts the UDP and TUN read loops and the timer. */
+  async start(): Promise<void> {
+    if (!this.#cipher) this.#cipher = await resolveCipher(this.#o.cipher, this.#log);
+    this.#loops = Promise.allSettled([this.#udpLoop(), this.#tunLoop()]);
+    const tickMs = this.#o.tickMs ?? 250;
+    if (tickMs > 0) this.#timer = setInterval(() => this.tick(), tickMs);
+  }
+
+  /** Stops the loops and the timer and closes the bind and the TUN device. */
+  async stop(): Promise<void> {
+    this.#ac.abort();
+    clearInterval(this.#timer);
+    this.#o.bind.close();
+    this.#o.tun.close();
+    await this.#loops;
+  }
+
+  stats(): TunnelStats {
+    const now = this.#clock.now();
+    return {
+      counters: { ...this.#counters },
+      drops: { ...this.#drops },
+      peers: [...this.#byKey.values()].map((p) => ({
+        name: p.name,
+        publicKey: p.publicKey,
+        tunnelIp: p.tunnelIp,
+        endpoint: p.endpoint?.toString() ?? null,
+        lastHandshake: p.lastHandshake,
+        bytesIn: p.bytesIn,
+        bytesOut: p.bytesOut,
+        packetsIn: p.packetsIn,
+        packetsOut: p.packetsOut,
+        connected: p.current !== null && now - p.current.createdAt < this.#limits.rejectAfterMs,
+      })),
+    };
+  }
+
+  async #udpLoop(): Promise<void> {
+    const signal = this.#ac.signal;
+    while (!signal.aborted) {
+      let pkt;
+      try {
+        pkt = await this.#o.bind.readFrom(signal);
+      } catch (e) {
+        if (!signal.aborted) this.#log(`server: UDP read stopped: ${(e as Error).message}`);
+        return;
+      }
+      this.receive(pkt.data, pkt.addr);
+    }
+  }
+
+  async #tunLoop(): Promise<void> {
+    const signal = this.#ac.signal;
+    while (!signal.aborted) {
+      let pkt;
+      try {
+        pkt = await this.#o.tun.read(signal);
+      } catch (e) {
+        if (!signal.aborted) this.#log(`server: TUN read stopped: ${(e as Error).message}`);
+        return;
+      }
+      this.fromTun(pkt);
+    }
+  }
+
+  /** Handles one UDP datagram (what the read loop calls). Never throws. */
+  receive(data: Uint8Array, from: Addr): void {
+    const cipher = this.#cipher;
+    if (!cipher) return;
+    try {
+      switch (messageType(data)) {
+        case MSG_DATA:
+          this.#data(cipher, data, from);
+          return;
+        case MSG_INIT:
+        case MSG_INIT_WITH_COOKIE:
+          this.#initiation(cipher, data, from);
+          return;
+        default:
+          this.#drops.malformed++;
+      }
+    } catch (e) {
+      this.#drops.malformed++;
+      this.#log(`server: dropped a packet that raised ${(e as Error).message}`);
+    }
+  }
+
+  #initiation(cipher: TunnelCipher, data: Uint8Array, from: Addr): void {
+    const withCookie = data[0] === MSG_INIT_WITH_COOKIE;
+    if (data.length !== (withCookie ? INIT_WITH_COOKIE_SIZE : INIT_SIZE)) {
+      this.#drops.malformed++;
+      return;
+    }
+    if (!this.#cookies.checkMac1(data, INIT_MAC1_OFFSET)) {
+      this.#drops.auth++;
+      return;
+    }
+    const source = from.toString();
+    const verified = withCookie && this.#cookies.checkMac2(data, INIT_MAC2_OFFSET, source);
+    if (!verified) {
+      this.#drops.cookie++;
+      this.#counters.cookieReplies++;
+      const mac1 = data.subarray(INIT_MAC1_OFFSET, INIT_MAC1_OFFSET + 16);
+      this.#send(this.#cookies.challenge(cipher, readU32(data, 4), mac1, source), from);
+      return;
+    }
+    if (!this.#limiter.allow(hostOf(from))) {
+      this.#drops.ratelimit++;
+      return;
+    }
+    // Counts DH work for senders whose cookie did not verify; the branch above returns first.
+    if (!verified) this.#counters.dhUnverified++;
+    this.#counters.dhOperations++;
+    let peer: PeerState | undefined;
+    const init = consumeInitiation(cipher, this.#key, data, (pub) => {
+      peer = this.#byKey.get(b64(pub));
+      return peer?.ss ?? null;
+    });
+    if (init === "auth") {
+      this.#drops.auth++;
+      return;
+    }
+    if (init === "unknown-peer" || !peer) {
+      this.#drops.acl++;
+      return;
+    }
+    if (compareTimestamps(init.timestamp, peer.lastTimestamp) <= 0) {
+      this.#drops.replay++;
+      return;
+    }
+    const index = freshIndex(this.#byIndex);
+    this.#counters.dhOperations += 2;
+    const resp = createResponse(cipher, init, index);
+    if (!resp) {
+      this.#drops.auth++;
+      return;
+    }
+    const now = this.#clock.now();
+    peer.lastTimestamp = init.timestamp;
+    const session = new TunnelSession(
+      cipher,
+      resp.keys,
+      now,
+      this.#replayWindow,
+      this.#limits.rejectAfterMessages,
+    );
+    if (peer.next) this.#byIndex.delete(peer.next.localIndex);
+    peer.next = session;
+    this.#byIndex.set(index, { peer, session });
+    peer.lastHandshake = now;
+    this.#setEndpoint(peer, from, false);
+    this.#counters.handshakes++;
+    this.#send(resp.message, from);
+    this.#log(`server: handshake with ${peer.name} from ${source}`);
+    this.#event({ type: "handshake", peer: peer.name, endpoint: source });
+  }
+
+  #setEndpoint(peer: PeerState, from: Addr, roam: boolean): void {
+    const k = from.toString();
+    if (k === peer.endpointKey) return;
+    const old = peer.endpointKey;
+    peer.endpoint = from;
+    peer.endpointKey = k;
+    if (roam && old) {
+      this.#counters.roams++;
+      this.#log(`server: ${peer.name} roamed from ${old} to ${k}`);
+      this.#event({ type: "roam", peer: peer.name, from: old, to: k });
+    }
+  }
+
+  #data(_cipher: TunnelCipher, data: Uint8Array, from: Addr): void {
+    if (data.length < KEEPALIVE_SIZE) {
+      this.#drops.malformed++;
+      return;
+    }
+    const entry = this.#byIndex.get(readU32(data, 4));
+    if (!entry) {
+      this.#drops.auth++;
+      return;
+    }
+    const { peer, session } = entry;
+    const now = this.#clock.now();
+    if (now - session.createdAt >= this.#limits.rejectAfterMs) {
+      this.#drops.auth++;
+      return;
+    }
+    const plain = session.open(data);
+    if (!plain) {
+      this.#drops.auth++;
+      return;
+    }
+    if (!session.replay.check(TunnelSession.counterOf(data))) {
+      this.#drops.replay++;
+      return;
+    }
+    if (session === peer.next) {
+      if (peer.previous) this.#byIndex.delete(peer.previous.localIndex);
+      peer.previous = peer.current;
+      peer.current = session;
+      peer.next = null;
+    }
+    this.#setEndpoint(peer, from, true);
+    peer.bytesIn += data.length;
+    peer.packetsIn++;
+    this.#counters.bytesIn += data.length;
+    this.#counters.packetsIn++;
+    if (plain.length === 0) {
+      this.#counters.keepalivesIn++;
+      return;
+    }
+    if (peer.keepaliveDue === null) peer.keepaliveDue = now + this.#limits.keepaliveMs;
+    if (!isIPv4Packet(plain)) {
+      this.#drops.malformed++;
+      return;
+    }
+    if (ipv4Source(plain) !== peer.tunnelIp) {
+      this.#drops.acl++;
+      return;
+    }
+    const dst = ipv4Destination(plain);
+    const to = this.#byIp.get(dst);
+    if (to) this.#sendData(to, plain, now);
+    else this.#o.tun.write(plain).catch(ignore);
+  }
+
+  /** Routes one packet read from the server's TUN device (what the TUN loop calls). */
+  fromTun(packet: Uint8Array): void {
+    if (!isIPv4Packet(packet)) {
+      this.#drops.noroute++;
+      return;
+    }
+    const peer = this.#byIp.get(ipv4Destination(packet));
+    if (!peer) {
+      this.#drops.noroute++;
+      return;
+    }
+    this.#sendData(peer, packet, this.#clock.now());
+  }
+
+  #sendData(peer: PeerState, plain: Uint8Array, now: number): void {
+    const s = peer.current;
+    if (!s || !peer.endpoint || now - s.createdAt >= this.#limits.rejectAfterMs) {
+      this.#drops.noroute++;
+      return;
+    }
+    const msg = s.seal(plain);
+    if (!msg) {
+      this.#drops.noroute++;
+      return;
+    }
+    peer.keepaliveDue = null;
+    peer.bytesOut += msg.length;
+    peer.packetsOut++;
+    this.#counters.bytesOut += msg.length;
+    this.#counters.packetsOut++;
+    if (plain.length === 0) this.#counters.keepalivesOut++;
+    this.#send(msg, peer.endpoint);
+  }
+
+  #send(data: Uint8Array, to: Addr): void {
+    this.#o.bind.writeTo(data, to).catch(ignore);
+  }
+
+  /** Runs the timers: passive keepalives and session expiry. */
+  tick(): void {
+    const now = this.#clock.now();
+    const reject = this.#limits.rejectAfterMs;
+    for (const peer of this.#byKey.values()) {
+      for (const slot of ["previous", "current", "next"] as const) {
+        const s = peer[slot];
+        if (s && now - s.createdAt >= reject) {
+          this.#byIndex.delete(s.localIndex);
+          peer[slot] = null;
+          if (slot === "current") {
+            this.#log(`server: session with ${peer.name} expired`);
+            this.#event({ type: "expired", peer: peer.name });
+          }
+        }
+      }
+      if (peer.keepaliveDue !== null && now >= peer.keepaliveDue) {
+        peer.keepaliveDue = null;
+        this.#sendData(peer, new Uint8Array(0), now);
+      }
+    }
+  }
+}
