@@ -15,6 +15,7 @@ import {
   readU32,
 } from "./segment.ts";
 import { Ring, SnSlots } from "./ring.ts";
+import { packetSlab } from "../net/slab.ts";
 
 // Spec constants (ikcp / kcp-go).
 export const RTO_NDL = 30;
@@ -90,8 +91,8 @@ export interface KcpStats {
 }
 
 /**
- * One KCP endpoint. `output(packet)` receives a view of an internal buffer that
- * is reused after the call returns: copy it if you keep it. Its first
+ * One KCP endpoint. `output(packet)` receives a buffer of its own (slab memory,
+ * see lib/net/slab.ts) that the engine never touches again. Its first
  * `reserved` bytes are left for the caller's framing (crypt header).
  */
 export class KcpEngine {
@@ -100,7 +101,8 @@ export class KcpEngine {
   #reserved: number;
   #mtu = MTU_DEF;
   #mss: number;
-  #buffer: Uint8Array;
+  /** Where flush() builds the next packet: slab memory reserved for one MTU (EMPTY between flushes). */
+  #buffer: Uint8Array = EMPTY;
   #dead = false;
 
   #sndUna = 0;
@@ -173,7 +175,6 @@ export class KcpEngine {
     this.#output = output;
     this.#reserved = reserved;
     this.#mss = this.#mtu - OVERHEAD - reserved;
-    this.#buffer = new Uint8Array(this.#mtu);
   }
 
   /** Largest payload of one segment. */
@@ -231,7 +232,6 @@ export class KcpEngine {
     }
     this.#mtu = mtu;
     this.#mss = mtu - OVERHEAD - this.#reserved;
-    this.#buffer = new Uint8Array(mtu);
   }
 
   setNoDelay(nodelay: number, interval: number, resend: number, nc: number): void {
@@ -481,8 +481,9 @@ export class KcpEngine {
       } else if (cmd === CMD_PUSH) {
         if (diff(sn, this.#rcvNxt + this.#rcvWnd) < 0) {
           this.#pushAck(sn, ts);
-          if (diff(sn, this.#rcvNxt) >= 0) this.#parseData(sn, frg, packet.slice(o, o + len));
-          else this.stats.dupSegs++;
+          if (diff(sn, this.#rcvNxt) >= 0) {
+            this.#parseData(sn, frg, packetSlab.copy(packet.subarray(o, o + len)));
+          } else this.stats.dupSegs++;
         }
       } else if (cmd === CMD_WASK) {
         this.#probe |= ASK_TELL;
@@ -529,18 +530,24 @@ export class KcpEngine {
     return q < this.#rcvWnd ? this.#rcvWnd - q : 0;
   }
 
-  #emit(ptr: number): number {
+  /** Outputs the packet built so far; `last` ends the flush instead of starting another. */
+  #emit(ptr: number, last = false): number {
     if (ptr > this.#reserved) {
+      const packet = this.#buffer.subarray(0, ptr);
+      // Claimed and released before output(), which may use the slab itself.
+      packetSlab.commit(ptr);
+      this.#buffer = EMPTY;
       this.stats.packetsOut++;
-      this.#output(this.#buffer.subarray(0, ptr));
+      this.#output(packet);
     }
+    this.#buffer = last ? EMPTY : packetSlab.reserve(this.#mtu);
     return this.#reserved;
   }
 
   /** Sends pending acknowledgements, probes and segments now. */
   flush(ackOnly = false): void {
     const current = this.#current;
-    const buf = this.#buffer;
+    this.#buffer = packetSlab.reserve(this.#mtu);
     const mtu = this.#mtu;
     const conv = this.conv;
     const wnd = this.#wndUnused();
@@ -554,11 +561,11 @@ export class KcpEngine {
       // Acks below rcv_nxt are covered by una; kcp-go keeps only the last of them.
       if (diff(sn, rcvNxt) < 0 && i !== ackCount - 1) continue;
       if (ptr + OVERHEAD > mtu) ptr = this.#emit(ptr);
-      ptr = encodeHeader(buf, ptr, conv, CMD_ACK, 0, wnd, acks[i * 2 + 1]!, sn, rcvNxt, 0);
+      ptr = encodeHeader(this.#buffer, ptr, conv, CMD_ACK, 0, wnd, acks[i * 2 + 1]!, sn, rcvNxt, 0);
     }
     this.#ackCount = 0;
     if (ackOnly) {
-      this.#emit(ptr);
+      this.#emit(ptr, true);
       return;
     }
 
@@ -579,11 +586,11 @@ export class KcpEngine {
     }
     if (this.#probe & ASK_SEND) {
       if (ptr + OVERHEAD > mtu) ptr = this.#emit(ptr);
-      ptr = encodeHeader(buf, ptr, conv, CMD_WASK, 0, wnd, 0, 0, rcvNxt, 0);
+      ptr = encodeHeader(this.#buffer, ptr, conv, CMD_WASK, 0, wnd, 0, 0, rcvNxt, 0);
     }
     if (this.#probe & ASK_TELL) {
       if (ptr + OVERHEAD > mtu) ptr = this.#emit(ptr);
-      ptr = encodeHeader(buf, ptr, conv, CMD_WINS, 0, wnd, 0, 0, rcvNxt, 0);
+      ptr = encodeHeader(this.#buffer, ptr, conv, CMD_WINS, 0, wnd, 0, 0, rcvNxt, 0);
     }
     this.#probe = 0;
 
@@ -660,7 +667,7 @@ export class KcpEngine {
         seg.ts = current;
         if (ptr + OVERHEAD + seg.len > mtu) ptr = this.#emit(ptr);
         ptr = encodeHeader(
-          buf,
+          this.#buffer,
           ptr,
           conv,
           CMD_PUSH,
@@ -672,7 +679,10 @@ export class KcpEngine {
           seg.len,
         );
         if (seg.len > 0) {
-          buf.set(seg.len === seg.data.length ? seg.data : seg.data.subarray(0, seg.len), ptr);
+          this.#buffer.set(
+            seg.len === seg.data.length ? seg.data : seg.data.subarray(0, seg.len),
+            ptr,
+          );
           ptr += seg.len;
         }
         if (seg.xmit >= this.#deadLink) this.#dead = true;
@@ -685,7 +695,7 @@ export class KcpEngine {
     this.#hasResend = hasResend;
     this.#nextResend = nextResend;
     this.#fastackHit = false;
-    this.#emit(ptr);
+    this.#emit(ptr, true);
 
     if ((lost || change > 0) && this.#smart) this.#cutLimit(current);
     if (change > 0) {

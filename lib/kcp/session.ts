@@ -153,8 +153,8 @@ export class KcpSession implements Conn {
 
   #output(packet: Uint8Array): void {
     if (this.#crypt) sealNone(packet);
-    // The engine reuses its buffer, and writeTo may not copy before it resolves.
-    this.#pconn.writeTo(packet.slice(), this.remoteAddr).catch(noop);
+    // The packet is ours (the engine never reuses it): no copy needed.
+    this.#pconn.writeTo(packet, this.remoteAddr).catch(noop);
   }
 
   #deliver(): void {

@@ -6,6 +6,7 @@
 import { NamedAddr } from "./addr.ts";
 import { ClosedError } from "./errors.ts";
 import { AsyncQueue } from "./queue.ts";
+import { packetSlab } from "./slab.ts";
 import type { Addr, Conn, Packet, PacketConn } from "./types.ts";
 
 /** One end of a {@link memoryPacketPair}. Packets written to it arrive at its peer. */
@@ -23,7 +24,7 @@ export class MemoryPacketConn implements PacketConn {
 
   writeTo(data: Uint8Array, _addr: Addr): Promise<void> {
     if (this.inbox.closed) return Promise.reject(new ClosedError("packet conn"));
-    this.peer?.inbox.push({ data: data.slice(), addr: this.localAddr });
+    this.peer?.inbox.push({ data: packetSlab.copy(data), addr: this.localAddr });
     return Promise.resolve();
   }
 
@@ -96,7 +97,7 @@ export class LossyPacketConn implements PacketConn {
       this.dropped++;
       return Promise.resolve();
     }
-    const copy = data.slice();
+    const copy = packetSlab.copy(data);
     const copies = o.random() < o.duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       if (o.random() < o.reorder && this.#held === null) {

@@ -6,9 +6,11 @@
 import { HostPortAddr } from "./addr.ts";
 import { ClosedError } from "./errors.ts";
 import type { Addr, Packet, PacketConn } from "./types.ts";
+import { packetSlab } from "./slab.ts";
 
 // Implementation constants.
-/** Receive buffer: the largest UDP payload, reused between reads (each packet is copied out). */
+/** Receive buffer: the largest UDP payload, reused between reads (each packet is copied out
+ * into slab memory). */
 const RECV_BUFFER = 65536;
 
 export class UdpPacketConn implements PacketConn {
@@ -47,7 +49,7 @@ export class UdpPacketConn implements PacketConn {
           }),
         ])
         : await receive;
-      return { data: data.slice(), addr: HostPortAddr.from("udp", addr as Deno.NetAddr) };
+      return { data: packetSlab.copy(data), addr: HostPortAddr.from("udp", addr as Deno.NetAddr) };
     } catch (e) {
       if (this.#closed) throw new ClosedError("UDP packet conn");
       throw e;
