@@ -10,7 +10,7 @@
 
 import type { Addr, PacketConn } from "../net/types.ts";
 import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
-import { SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
+import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
 import { freshIndex, ignore, keyBytes, resolveCipher, type TunnelKeyInput } from "./common.ts";
 import { openCookieChallenge } from "./cookie.ts";
 import { consumeResponse, createInitiation, type TunnelInitiation } from "./handshake.ts";
@@ -94,7 +94,7 @@ export class TunnelClient {
     const limits = { ...o.limits };
     if (o.keepaliveSeconds !== undefined) limits.keepaliveMs = o.keepaliveSeconds * 1000;
     this.#limits = tunnelLimits(limits);
-    this.#clock = o.clock ?? SYSTEM_CLOCK;
+    this.#clock = o.clock ?? TUNNEL_SYSTEM_CLOCK;
     this.#cipher = o.cipher && typeof o.cipher === "object" ? o.cipher : null;
     this.#replayWindow = o.replayWindow ?? TUNNEL_REPLAY_WINDOW;
     this.#log = o.log ?? ignore;

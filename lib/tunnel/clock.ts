@@ -6,7 +6,7 @@ export interface TunnelClock {
 }
 
 /** The wall clock. */
-export const SYSTEM_CLOCK: TunnelClock = { now: () => Date.now() };
+export const TUNNEL_SYSTEM_CLOCK: TunnelClock = { now: () => Date.now() };
 
 /** A clock that moves only when told to, for tests. */
 export class TunnelManualClock implements TunnelClock {

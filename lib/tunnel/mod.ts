@@ -27,25 +27,16 @@ export {
   type TunnelCipher,
   type TunnelCipherKind,
 } from "./cipher.ts";
-export { LIBSODIUM_PATHS, tunnelCipherFfi } from "./cipher_ffi.ts";
+export { LIBSODIUM_PATHS as TUNNEL_LIBSODIUM_PATHS, tunnelCipherFfi } from "./cipher_ffi.ts";
 export { tunnelCipherWasm } from "./cipher_wasm.ts";
 export { tunnelCipherNoble } from "./cipher_noble.ts";
-export { SYSTEM_CLOCK, type TunnelClock, TunnelManualClock } from "./clock.ts";
-export {
-  COOKIE_ROTATE_MS,
-  mac1Key as tunnelMac1Key,
-  openCookieChallenge,
-  TunnelCookieChecker,
-} from "./cookie.ts";
-export {
-  consumeInitiation,
-  consumeResponse,
-  createInitiation,
-  createResponse,
-  type TunnelInitiation,
-  type TunnelReceivedInitiation,
-  type TunnelSessionKeys,
-} from "./handshake.ts";
+export { TUNNEL_SYSTEM_CLOCK, type TunnelClock, TunnelManualClock } from "./clock.ts";
+export { TunnelCookieChecker } from "./cookie.ts";
+/** mac1 / mac2 / cookie helpers (cookie.ts). */
+export * as tunnelCookie from "./cookie.ts";
+/** The handshake steps, for tools and tests (handshake.ts). */
+export * as tunnelHandshake from "./handshake.ts";
+export type { TunnelInitiation, TunnelReceivedInitiation, TunnelSessionKeys } from "./handshake.ts";
 export { formatTunnelIPv4, parseTunnelIPv4 } from "./ipv4.ts";
 export {
   decodeTunnelKey,

@@ -14,7 +14,7 @@
 
 import type { Addr, PacketConn } from "../net/types.ts";
 import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
-import { SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
+import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
 import {
   b64,
   freshIndex,
@@ -127,7 +127,7 @@ export class TunnelServer {
     this.#key = new TunnelKeyPair(keyBytes(o.privateKey, "server private key"));
     this.#tunnelIp = toTunnelIPv4(o.tunnelIp, "server tunnel IP");
     this.#limits = tunnelLimits(o.limits);
-    this.#clock = o.clock ?? SYSTEM_CLOCK;
+    this.#clock = o.clock ?? TUNNEL_SYSTEM_CLOCK;
     this.#cipher = o.cipher && typeof o.cipher === "object" ? o.cipher : null;
     this.#cookies = new TunnelCookieChecker(
       this.#key.publicKey,
