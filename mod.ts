@@ -10,3 +10,4 @@ export * from "./lib/turbotunnel/mod.ts";
 export * from "./lib/smux/mod.ts";
 export * from "./lib/kcp/mod.ts";
 export * from "./lib/acme/mod.ts";
+export * from "./lib/tunnel/mod.ts";
