@@ -65,13 +65,21 @@ export class TunnelCookieChecker {
   #clock: TunnelClock;
   #rotateMs: number;
   #secrets = new Map<number, Uint8Array>();
+  #newSecret: () => Uint8Array;
 
-  constructor(serverPublicKey: Uint8Array, clock: TunnelClock, rotateMs = COOKIE_ROTATE_MS) {
+  /** `newSecret` makes each period's secret (random; injectable for known-answer tests). */
+  constructor(
+    serverPublicKey: Uint8Array,
+    clock: TunnelClock,
+    rotateMs = COOKIE_ROTATE_MS,
+    newSecret: () => Uint8Array = () => crypto.getRandomValues(new Uint8Array(32)),
+  ) {
     if (!(rotateMs > 0)) throw new RangeError(`cookie rotation ${rotateMs} ms must be > 0`);
     this.mac1Key = mac1Key(serverPublicKey);
     this.#sealKey = cookieSealKey(serverPublicKey);
     this.#clock = clock;
     this.#rotateMs = rotateMs;
+    this.#newSecret = newSecret;
   }
 
   #epoch(): number {
@@ -81,7 +89,7 @@ export class TunnelCookieChecker {
   #secret(e: number, create: boolean): Uint8Array | undefined {
     let s = this.#secrets.get(e);
     if (!s && create) {
-      s = crypto.getRandomValues(new Uint8Array(32));
+      s = this.#newSecret();
       this.#secrets.set(e, s);
       for (const k of this.#secrets.keys()) if (k < e - 1) this.#secrets.delete(k);
     }
