@@ -31,3 +31,19 @@ export async function waitFor(cond: () => boolean, what: string, ms = 10_000): P
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** A PacketConn that only records what is written to it (for driving a core by hand). */
+export class CaptureConn {
+  readonly localAddr = { network: "udp", toString: () => "192.0.2.1:51820" };
+  sent: { data: Uint8Array; to: string }[] = [];
+  readFrom(signal?: AbortSignal): Promise<never> {
+    return new Promise((_, reject) => {
+      signal?.addEventListener("abort", () => reject(signal.reason));
+    });
+  }
+  writeTo(data: Uint8Array, addr: { toString(): string }): Promise<void> {
+    this.sent.push({ data, to: addr.toString() });
+    return Promise.resolve();
+  }
+  close(): void {}
+}
