@@ -73,6 +73,7 @@ export class TunnelClient {
   #previous: TunnelSession | null = null;
   #pending: TunnelInitiation | null = null;
   #pendingAt = 0;
+  #lastTimestamp = 0;
   #cookie: { value: Uint8Array; at: number } | null = null;
   #queue: Uint8Array[] = [];
   #lastSent = 0;
@@ -187,13 +188,16 @@ export class TunnelClient {
     const used = {
       has: (i: number) => i === this.#current?.localIndex || i === this.#previous?.localIndex,
     };
+    // The server refuses a timestamp not newer than the last one it accepted.
+    const ts = Math.max(now, this.#lastTimestamp + 0.001);
+    this.#lastTimestamp = ts;
     this.#counters.dhOperations += 2;
     this.#pending = createInitiation(
       cipher,
       this.#key,
       this.#serverPublic,
       freshIndex(used),
-      now,
+      ts,
       cookie?.value ?? null,
     );
     this.#pendingAt = now;
