@@ -1,3 +1,4 @@
+import { setBuf, socketFd } from "/tmp/perfprof/sockbuf.ts";
 /**
  * A {@link PacketConn} over a UDP socket (Deno.listenDatagram, needs --unstable-net).
  *
@@ -12,6 +13,10 @@ import { packetSlab } from "./slab.ts";
 /** Receive buffer: the largest UDP payload, reused between reads (each packet is copied out
  * into slab memory). */
 const RECV_BUFFER = 65536;
+/** Packets waiting for the socket beyond which writeTo drops (UDP semantics). */
+const SEND_QUEUE = 4096;
+
+const noop = () => {};
 
 export class UdpPacketConn implements PacketConn {
   readonly localAddr: HostPortAddr;
@@ -19,6 +24,10 @@ export class UdpPacketConn implements PacketConn {
   #buf = new Uint8Array(RECV_BUFFER);
   #reading = false;
   #closed = false;
+  #tail: Promise<void> = Promise.resolve();
+  #queued = 0;
+  /** Packets dropped because SEND_QUEUE packets were waiting for the socket. */
+  sendDrops = 0;
 
   constructor(conn: Deno.DatagramConn) {
     this.#conn = conn;
@@ -27,7 +36,13 @@ export class UdpPacketConn implements PacketConn {
 
   /** Binds a UDP socket; port 0 picks a free one. */
   static listen(hostname = "127.0.0.1", port = 0): UdpPacketConn {
-    return new UdpPacketConn(Deno.listenDatagram({ transport: "udp", hostname, port }));
+    const c = Deno.listenDatagram({ transport: "udp", hostname, port });
+    const sb = Number(Deno.env.get("KCP_SOCKBUF") ?? 0);
+    if (sb) {
+      const fd = socketFd((c.addr as Deno.NetAddr).port)!;
+      console.error("sockbuf", setBuf(fd, 8, sb), setBuf(fd, 7, sb));
+    }
+    return new UdpPacketConn(c);
   }
 
   async readFrom(signal?: AbortSignal): Promise<Packet> {
@@ -72,8 +87,22 @@ export class UdpPacketConn implements PacketConn {
     if (!(addr instanceof HostPortAddr)) {
       return Promise.reject(new TypeError(`UDP needs a HostPortAddr, got ${addr.network} address`));
     }
-    return this.#conn.send(data, { transport: "udp", hostname: addr.hostname, port: addr.port })
-      .then(() => {});
+    if (this.#queued >= SEND_QUEUE) {
+      this.sendDrops++;
+      return Promise.resolve();
+    }
+    // One send at a time: concurrent send ops overtake each other once the socket
+    // buffer is full, and reordered packets look lost to KCP (spurious retransmissions).
+    this.#queued++;
+    const to: Deno.NetAddr = { transport: "udp", hostname: addr.hostname, port: addr.port };
+    const sent = this.#tail.then(() => this.#conn.send(data, to)).then(() => {
+      this.#queued--;
+    }, (e) => {
+      this.#queued--;
+      throw e;
+    });
+    this.#tail = sent.catch(noop);
+    return sent;
   }
 
   close(): void {
