@@ -1,4 +1,3 @@
-import { setBuf, socketFd } from "/tmp/perfprof/sockbuf.ts";
 /**
  * A {@link PacketConn} over a UDP socket (Deno.listenDatagram, needs --unstable-net).
  *
@@ -8,6 +7,7 @@ import { HostPortAddr } from "./addr.ts";
 import { ClosedError } from "./errors.ts";
 import type { Addr, Packet, PacketConn } from "./types.ts";
 import { packetSlab } from "./slab.ts";
+import { setUdpSocketBuffers } from "./sockopt.ts";
 
 // Implementation constants.
 /** Receive buffer: the largest UDP payload, reused between reads (each packet is copied out
@@ -26,6 +26,8 @@ export class UdpPacketConn implements PacketConn {
   #closed = false;
   #tail: Promise<void> = Promise.resolve();
   #queued = 0;
+  /** SO_RCVBUF as the kernel reports it after listen({socketBuffer}), or null if unchanged. */
+  socketBuffer: number | null = null;
   /** Packets dropped because SEND_QUEUE packets were waiting for the socket. */
   sendDrops = 0;
 
@@ -34,15 +36,21 @@ export class UdpPacketConn implements PacketConn {
     this.localAddr = HostPortAddr.from("udp", conn.addr as Deno.NetAddr);
   }
 
-  /** Binds a UDP socket; port 0 picks a free one. */
-  static listen(hostname = "127.0.0.1", port = 0): UdpPacketConn {
-    const c = Deno.listenDatagram({ transport: "udp", hostname, port });
-    const sb = Number(Deno.env.get("KCP_SOCKBUF") ?? 0);
-    if (sb) {
-      const fd = socketFd((c.addr as Deno.NetAddr).port)!;
-      console.error("sockbuf", setBuf(fd, 8, sb), setBuf(fd, 7, sb));
+  /**
+   * Binds a UDP socket; port 0 picks a free one. `socketBuffer` asks for that
+   * many bytes of SO_RCVBUF/SO_SNDBUF (best effort, see sockopt.ts; kcptun uses
+   * 4 MiB): {@link UdpPacketConn.socketBuffer} tells what was granted.
+   */
+  static listen(
+    hostname = "127.0.0.1",
+    port = 0,
+    options: { socketBuffer?: number } = {},
+  ): UdpPacketConn {
+    const conn = new UdpPacketConn(Deno.listenDatagram({ transport: "udp", hostname, port }));
+    if (options.socketBuffer !== undefined) {
+      conn.socketBuffer = setUdpSocketBuffers(conn.localAddr.port, options.socketBuffer);
     }
-    return new UdpPacketConn(c);
+    return conn;
   }
 
   async readFrom(signal?: AbortSignal): Promise<Packet> {
