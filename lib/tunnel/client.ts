@@ -14,6 +14,7 @@ import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
 import { freshIndex, ignore, keyBytes, resolveCipher, type TunnelKeyInput } from "./common.ts";
 import { openCookieChallenge } from "./cookie.ts";
 import { consumeResponse, createInitiation, type TunnelInitiation } from "./handshake.ts";
+import { isIPv4Packet } from "./ipv4.ts";
 import { TunnelKeyPair } from "./keys.ts";
 import {
   COOKIE_CHALLENGE_SIZE,
@@ -328,7 +329,11 @@ export class TunnelClient {
 
   /** Sends one packet read from the client's TUN device (what the TUN loop calls). */
   fromTun(packet: Uint8Array): void {
-    if (packet.length === 0) return;
+    // The server routes IPv4 only; IPv6 chatter of the OS (router solicitations) stays here.
+    if (!isIPv4Packet(packet)) {
+      this.#drops.noroute++;
+      return;
+    }
     const now = this.#clock.now();
     const s = this.#current;
     if (!s || now - s.createdAt >= this.#limits.rejectAfterMs) {
