@@ -243,9 +243,13 @@ export class TorNetwork {
   plainBridgeLine(): string {
     return `127.0.0.1:${BRIDGE_ORPORT} ${this.bridgeFingerprint}`;
   }
-  /** The bridge's info-level tor log. */
-  bridgeLog(): string {
-    return Deno.readTextFileSync(`${this.dir}/bridge/info.log`);
+  /**
+   * One of the bridge's tor logs: `notice`, `info`, or `extor` (debug level of the general
+   * and net domains, where tor 0.4.9 logs ExtORPort USERADDR and "Seen client ... with
+   * transport").
+   */
+  bridgeLog(which: "notice" | "info" | "extor" = "info"): string {
+    return readOr(`${this.dir}/bridge/${which}.log`);
   }
   /** Our server's log (the bridge's ServerTransportPlugin). */
   serverLog(): string {
@@ -396,9 +400,15 @@ export class TorNetwork {
     });
     this.consensusSeconds = (performance.now() - tStart) / 1000;
     progress(`tor network: consensus after ${this.consensusSeconds.toFixed(0)} s`);
-    await waitFor(() => /Bootstrapped 100%/.test(readOr(`${this.dir}/bridge/notice.log`)), 60_000);
+    // Clients get the consensus from the bridge (a directory cache); it must list every relay.
+    await waitFor(
+      () => routers(readOr(`${this.dir}/bridge/cached-microdesc-consensus`)) >= 3,
+      90_000,
+    );
     progress(
-      `tor network: bridge bootstrapped; up in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      `tor network: bridge has the consensus; up in ${
+        ((performance.now() - t0) / 1000).toFixed(0)
+      } s`,
     );
   }
 
@@ -547,6 +557,8 @@ export class TorNetwork {
     ];
     await write("bridge", [
       ...this.#common("bridge", true),
+      // tor 0.4.9 logs the ExtORPort USERADDR and the client's transport at debug level only.
+      `Log [general,net]debug file ${d}/bridge/extor.log`,
       "SocksPort 0",
       "BridgeRelay 1",
       "BridgeDistribution none",
@@ -586,6 +598,10 @@ export class TorNetwork {
     } catch { /* gone */ }
     progress("tor network: down");
   }
+}
+
+function routers(consensus: string): number {
+  return consensus.split("\n").filter((l) => l.startsWith("r ")).length;
 }
 
 function readOr(path: string): string {
