@@ -11,7 +11,14 @@
 import type { Addr, PacketConn } from "../net/types.ts";
 import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
 import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
-import { freshIndex, ignore, keyBytes, resolveCipher, type TunnelKeyInput } from "./common.ts";
+import {
+  freshIndex,
+  ignore,
+  keyBytes,
+  readLoop,
+  resolveCipher,
+  type TunnelKeyInput,
+} from "./common.ts";
 import { openCookieChallenge } from "./cookie.ts";
 import { consumeResponse, createInitiation, type TunnelInitiation } from "./handshake.ts";
 import { isIPv4Packet } from "./ipv4.ts";
@@ -152,32 +159,24 @@ export class TunnelClient {
     };
   }
 
-  async #udpLoop(): Promise<void> {
-    const signal = this.#ac.signal;
-    while (!signal.aborted) {
-      let pkt;
-      try {
-        pkt = await this.#o.bind.readFrom(signal);
-      } catch (e) {
-        if (!signal.aborted) this.#log(`client: UDP read stopped: ${(e as Error).message}`);
-        return;
-      }
-      this.receive(pkt.data, pkt.addr);
-    }
+  #udpLoop(): Promise<void> {
+    // No abort signal per read (it would cost a promise race per packet): stop() closes the bind.
+    return readLoop(
+      () => this.#o.bind.readFrom(),
+      (p) => this.receive(p.data, p.addr),
+      this.#ac.signal,
+      (m) => this.#log(`client: UDP ${m}`),
+    );
   }
 
-  async #tunLoop(): Promise<void> {
+  #tunLoop(): Promise<void> {
     const signal = this.#ac.signal;
-    while (!signal.aborted) {
-      let pkt;
-      try {
-        pkt = await this.#o.tun.read(signal);
-      } catch (e) {
-        if (!signal.aborted) this.#log(`client: TUN read stopped: ${(e as Error).message}`);
-        return;
-      }
-      this.fromTun(pkt);
-    }
+    return readLoop(
+      () => this.#o.tun.read(signal),
+      (p) => this.fromTun(p),
+      signal,
+      (m) => this.#log(`client: TUN ${m}`),
+    );
   }
 
   #initiate(): void {

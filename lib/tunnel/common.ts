@@ -1,5 +1,6 @@
 /** Helpers shared by the server and the client cores. @module */
 
+import { ClosedError } from "../net/errors.ts";
 import type { Addr } from "../net/types.ts";
 import { loadTunnelCipher, type TunnelCipher, type TunnelCipherKind } from "./cipher.ts";
 import { decodeTunnelKey } from "./keys.ts";
@@ -53,3 +54,28 @@ export function b64(k: Uint8Array): string {
 
 /** Swallows write errors of fire-and-forget sends after the core stops. */
 export function ignore(): void {}
+
+/**
+ * Reads and handles until the source closes or `signal` aborts. Other read
+ * errors are logged and retried after a short pause, so a transient socket
+ * error does not stop the tunnel.
+ */
+export async function readLoop<T>(
+  read: () => Promise<T>,
+  handle: (item: T) => void,
+  signal: AbortSignal,
+  log: (line: string) => void,
+): Promise<void> {
+  while (!signal.aborted) {
+    let item: T;
+    try {
+      item = await read();
+    } catch (e) {
+      if (signal.aborted || e instanceof ClosedError) return;
+      log(`read failed: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
+    handle(item);
+  }
+}

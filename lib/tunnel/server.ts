@@ -21,6 +21,7 @@ import {
   hostOf,
   ignore,
   keyBytes,
+  readLoop,
   resolveCipher,
   type TunnelKeyInput,
 } from "./common.ts";
@@ -212,32 +213,24 @@ export class TunnelServer {
     };
   }
 
-  async #udpLoop(): Promise<void> {
-    const signal = this.#ac.signal;
-    while (!signal.aborted) {
-      let pkt;
-      try {
-        pkt = await this.#o.bind.readFrom(signal);
-      } catch (e) {
-        if (!signal.aborted) this.#log(`server: UDP read stopped: ${(e as Error).message}`);
-        return;
-      }
-      this.receive(pkt.data, pkt.addr);
-    }
+  #udpLoop(): Promise<void> {
+    // No abort signal per read (it would cost a promise race per packet): stop() closes the bind.
+    return readLoop(
+      () => this.#o.bind.readFrom(),
+      (p) => this.receive(p.data, p.addr),
+      this.#ac.signal,
+      (m) => this.#log(`server: UDP ${m}`),
+    );
   }
 
-  async #tunLoop(): Promise<void> {
+  #tunLoop(): Promise<void> {
     const signal = this.#ac.signal;
-    while (!signal.aborted) {
-      let pkt;
-      try {
-        pkt = await this.#o.tun.read(signal);
-      } catch (e) {
-        if (!signal.aborted) this.#log(`server: TUN read stopped: ${(e as Error).message}`);
-        return;
-      }
-      this.fromTun(pkt);
-    }
+    return readLoop(
+      () => this.#o.tun.read(signal),
+      (p) => this.fromTun(p),
+      signal,
+      (m) => this.#log(`server: TUN ${m}`),
+    );
   }
 
   /** Handles one UDP datagram (what the read loop calls). Never throws. */

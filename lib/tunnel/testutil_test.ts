@@ -1,4 +1,5 @@
 // Shared helpers of the lib/tunnel tests (no tests here).
+import { ClosedError } from "../net/errors.ts";
 import { parseTunnelIPv4 } from "./ipv4.ts";
 
 /** A minimal IPv4/UDP-ish packet: 20-byte header (protocol 17), then `payload`. */
@@ -36,14 +37,16 @@ export async function waitFor(cond: () => boolean, what: string, ms = 10_000): P
 export class CaptureConn {
   readonly localAddr = { network: "udp", toString: () => "192.0.2.1:51820" };
   sent: { data: Uint8Array; to: string }[] = [];
-  readFrom(signal?: AbortSignal): Promise<never> {
-    return new Promise((_, reject) => {
-      signal?.addEventListener("abort", () => reject(signal.reason));
-    });
+  #closed = Promise.withResolvers<never>();
+  readFrom(): Promise<never> {
+    return this.#closed.promise;
   }
   writeTo(data: Uint8Array, addr: { toString(): string }): Promise<void> {
     this.sent.push({ data, to: addr.toString() });
     return Promise.resolve();
   }
-  close(): void {}
+  close(): void {
+    this.#closed.reject(new ClosedError("capture conn"));
+    this.#closed.promise.catch(() => {});
+  }
 }
