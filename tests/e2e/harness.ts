@@ -1,6 +1,6 @@
 /**
  * The end-to-end harness: a private Tor network inside one network namespace, booted once
- * per test process and shared by every e2e test (call {@link torNetwork}).
+ * per test process and shared by every e2e test file (call {@link torNetwork}).
  *
  * Inside namespace `sfe2e-<pid>` (lo + a veth pair with both ends inside, 10.77.0.1/24 and
  * 10.77.0.2/24, no default route) it runs:
@@ -10,17 +10,20 @@
  *   server (server/main.ts --disable-tls) listening on ws://10.77.0.1:8080/;
  * - a local HTTP origin on http://10.77.0.1:8000/ serving a 10 MB random file.
  *
- * Tests start tor clients with {@link TorNetwork.startClient} and run commands inside the
- * namespace with {@link TorNetwork.exec}. Teardown kills only the pids started here, then
- * whatever is left in our own namespace, deletes the namespace and /etc/netns/<ns>; it runs
- * from an `unload` handler and from SIGINT/SIGTERM listeners, so it happens even when a test
- * fails or the run is interrupted. Namespaces `sfe2e-<pid>` whose pid is gone (a crashed run)
+ * `deno test` gives every test file its own isolate, so a module-level singleton would boot
+ * once per file. Instead the first {@link torNetwork} call of a process takes a lock
+ * (`/tmp/sfe2e-<pid>.lock`) and starts a small daemon (this file, `daemon <pid>`) that
+ * boots the network, publishes its details in `/tmp/sfe2e-<pid>/state.json`, and tears it
+ * all down when the test process exits (it polls the pid) or on SIGINT/SIGTERM. Every later
+ * call, from any file, reads that state. Tor clients started by tests belong to the test
+ * process: they are stopped by the test, by an `unload` handler, and at the latest by the
+ * daemon's teardown, which kills whatever is left in its own namespace, deletes the
+ * namespace and /etc/netns/<ns>. Leftovers of crashed runs (`sfe2e-<pid>` with a dead pid)
  * are removed before a new network boots.
  *
- * Also a CLI for debugging: `deno run -A tests/e2e/harness.ts up` (boots, prints the
- * details, waits for Ctrl-C) and `deno run -A tests/e2e/harness.ts down <ns>`.
- *
- * Set SFE2E_KEEP=1 to keep the work directory (logs) after teardown.
+ * CLI for debugging: `deno run -A tests/e2e/harness.ts up` (boots, prints the details,
+ * Ctrl-C stops) and `deno run -A tests/e2e/harness.ts down <ns>`.
+ * Set SFE2E_KEEP=1 to keep the work directory (all logs) after teardown.
  *
  * @module
  */
@@ -39,10 +42,7 @@ export const FILE_SIZE = 10 * 1000 * 1000;
 const AUTH_ORPORT = 5000;
 const AUTH_DIRPORT = 7000;
 const BRIDGE_ORPORT = 5003;
-
-/** True when namespaces can be created here. */
-export const CAN_RUN = Deno.build.os === "linux" && Deno.uid() === 0 &&
-  ["/usr/sbin/tor", "/usr/bin/tor", "/usr/bin/tor-gencert"].some(exists);
+const BOOT_TIMEOUT_MS = 240_000;
 
 function exists(path: string): boolean {
   try {
@@ -52,6 +52,10 @@ function exists(path: string): boolean {
     return false;
   }
 }
+
+/** True when namespaces can be created here (Linux, root, tor installed). */
+export const CAN_RUN = Deno.build.os === "linux" && Deno.uid() === 0 &&
+  ["/usr/sbin/tor", "/usr/bin/tor"].some(exists) && exists("/usr/bin/tor-gencert");
 
 const decoder = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,57 +103,74 @@ function runSync(cmd: string, args: string[]): { code: number; stdout: string } 
   }
 }
 
-function killSync(pid: number, signal: Deno.Signal): boolean {
+function killSync(pid: number, signal: Deno.Signal): void {
   try {
     Deno.kill(pid, signal);
-    return true;
+  } catch { /* gone */ }
+}
+
+/** True while `pid` exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
   } catch {
     return false;
   }
 }
 
-function alive(pid: number): boolean {
-  // A zombie still has /proc/<pid>; its state is Z.
+function readOr(path: string): string {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
+    return Deno.readTextFileSync(path);
   } catch {
-    return false;
+    return "";
   }
+}
+
+function removeSync(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch { /* gone */ }
+}
+
+/** SIGTERM, up to 3 s grace, then SIGKILL for whatever of `pids()` is still alive. */
+function terminateSync(pids: () => number[]): void {
+  for (const p of pids()) killSync(p, "SIGTERM");
+  for (let i = 0; i < 30 && pids().some(alive); i++) sleepSync(100);
+  for (const p of pids()) if (alive(p)) killSync(p, "SIGKILL");
+  for (let i = 0; i < 20 && pids().some(alive); i++) sleepSync(50);
 }
 
 /**
- * Removes namespace `ns` and everything in it: kills the processes inside it (only that
- * namespace's), deletes it and /etc/netns/<ns>. Tolerates any part being already gone.
+ * Removes namespace `ns` and everything in it: kills `pids` and the processes inside it
+ * (only that namespace's), deletes it and /etc/netns/<ns>. Tolerates any part being gone.
  */
 export function downSync(ns: string, pids: number[] = []): void {
   if (!ns.startsWith(NS_PREFIX)) throw new TypeError(`refusing to remove namespace ${ns}`);
   const nsPids = () =>
     runSync("ip", ["netns", "pids", ns]).stdout.split(/\s+/).filter(Boolean).map(Number);
-  const targets = [...pids, ...nsPids()];
-  for (const p of targets) killSync(p, "SIGTERM");
-  for (let i = 0; i < 30 && [...pids, ...nsPids()].some(alive); i++) sleepSync(100);
-  for (const p of [...pids, ...nsPids()]) if (alive(p)) killSync(p, "SIGKILL");
-  for (let i = 0; i < 20 && nsPids().some(alive); i++) sleepSync(50);
+  terminateSync(() => [...pids, ...nsPids()]);
   runSync("ip", ["netns", "del", ns]);
-  try {
-    Deno.removeSync(`/etc/netns/${ns}`, { recursive: true });
-  } catch { /* not there */ }
+  removeSync(`/etc/netns/${ns}`);
 }
 
-/** Removes `sfe2e-<pid>` namespaces whose test process no longer exists. */
+function isDenoPid(pid: number): boolean {
+  return /deno/.test(readOr(`/proc/${pid}/cmdline`));
+}
+
+/** Removes namespaces, work directories and locks of `sfe2e-<pid>` whose pid is gone. */
 export function sweepStale(): void {
+  const names = new Set<string>();
   for (const line of runSync("ip", ["netns", "list"]).stdout.split("\n")) {
-    const name = line.split(" ")[0] ?? "";
+    names.add(line.split(" ")[0] ?? "");
+  }
+  for (const e of Deno.readDirSync("/tmp")) names.add(e.name.replace(/\.lock$/, ""));
+  for (const name of names) {
     const m = /^sfe2e-(\d+)$/.exec(name);
-    if (!m || Number(m[1]) === Deno.pid) continue;
-    let owner = false;
-    try {
-      owner = /deno/.test(Deno.readTextFileSync(`/proc/${m[1]}/cmdline`));
-    } catch { /* gone */ }
-    if (owner) continue;
-    progress(`removing stale namespace ${name}`);
+    if (!m || isDenoPid(Number(m[1]))) continue;
+    progress(`removing leftovers of ${name}`);
     downSync(name);
+    removeSync(`/tmp/${name}`);
+    removeSync(`/tmp/${name}.lock`);
   }
 }
 
@@ -177,439 +198,40 @@ export class Proc {
   }
 }
 
-/** Options for {@link TorNetwork.startClient}. */
-export interface ClientOptions {
-  /** The `Bridge` line value, e.g. `snowflake 192.0.2.3:80 <FP>`. */
-  bridge: string;
-  /** The `ClientTransportPlugin` line value, e.g. `snowflake exec /path/to/pt args`. */
-  transportPlugin?: string;
-  /** More torrc lines. */
-  torrc?: string[];
-  /** Give up waiting for "Bootstrapped 100%" after this long. Default 120 s. */
-  timeoutMs?: number;
-  /** Log at info level too (info.log). */
-  logInfo?: boolean;
-}
+/** Processes this isolate started; an `unload` handler kills those still running. */
+const started: Proc[] = [];
+let unloadHooked = false;
 
-/** A running tor client inside the namespace. */
-export interface TorClient {
-  readonly name: string;
-  readonly dir: string;
-  readonly socksPort: number;
-  readonly proc: Proc;
-  /** Seconds from start to "Bootstrapped 100%". */
-  readonly bootstrapSeconds: number;
-  noticeLog(): string;
-  stop(): Promise<void>;
-}
-
-/** The booted network. Get it with {@link torNetwork}. */
-export class TorNetwork {
-  readonly ns: string;
-  readonly dir: string;
-  bridgeFingerprint = "";
-  /** sha256 (hex) of the origin's file. */
-  fileSha256 = "";
-  /** Seconds from starting the tors to a consensus listing all three relays. */
-  consensusSeconds = 0;
-  #procs: Proc[] = [];
-  #nextClient = 0;
-  #downed = false;
-  #onUnload = () => this.downSync();
-  #onSignal = () => {
-    this.downSync();
-    Deno.exit(130);
+/** Starts `cmd` inside namespace `ns`, stdout and stderr to `<dir>/<name>.out`. */
+function spawnIn(ns: string, dir: string, name: string, cmd: string[]): Proc {
+  if (!unloadHooked) {
+    unloadHooked = true;
+    globalThis.addEventListener("unload", () => {
+      terminateSync(() => started.filter((p) => !p.exited).map((p) => p.pid));
+    });
+  }
+  const out = Deno.openSync(`${dir}/${name}.out`, { write: true, create: true, append: true });
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", ns, ...cmd],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const copy = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) {
+      let off = 0;
+      while (off < chunk.length) off += out.writeSync(chunk.subarray(off));
+    }
   };
-
-  constructor(ns: string, dir: string) {
-    this.ns = ns;
-    this.dir = dir;
-  }
-
-  /** The file's URL at the local origin. */
-  get fileUrl(): string {
-    return `http://${IP}:${ORIGIN_PORT}/file.bin`;
-  }
-  /** ws:// URL of our server (the bridge's snowflake transport). */
-  get serverUrl(): string {
-    return `ws://${IP}:${SNOWFLAKE_PORT}/`;
-  }
-  /** A `Bridge` line for a pluggable transport: any address, the bridge's fingerprint. */
-  bridgeLine(transport = "snowflake"): string {
-    const fp = this.bridgeFingerprint;
-    return `${transport} 192.0.2.3:80 ${fp} fingerprint=${fp}`;
-  }
-  /** A `Bridge` line to the bridge's plain ORPort (no transport). */
-  plainBridgeLine(): string {
-    return `127.0.0.1:${BRIDGE_ORPORT} ${this.bridgeFingerprint}`;
-  }
-  /**
-   * One of the bridge's tor logs: `notice`, `info`, or `extor` (debug level of the general
-   * and net domains, where tor 0.4.9 logs ExtORPort USERADDR and "Seen client ... with
-   * transport").
-   */
-  bridgeLog(which: "notice" | "info" | "extor" = "info"): string {
-    return readOr(`${this.dir}/bridge/${which}.log`);
-  }
-  /** Our server's log (the bridge's ServerTransportPlugin). */
-  serverLog(): string {
+  Promise.all([copy(child.stdout), copy(child.stderr)]).catch(() => {}).finally(() => {
     try {
-      return Deno.readTextFileSync(`${this.dir}/bridge/snowflake-server.log`);
-    } catch {
-      return "";
-    }
-  }
-
-  /** Runs a command inside the namespace to completion. */
-  exec(cmd: string[], stdin?: string): Promise<ExecResult> {
-    return run("ip", ["netns", "exec", this.ns, ...cmd], stdin);
-  }
-
-  /** Starts a long-running command inside the namespace, output to `<dir>/<name>.out`. */
-  spawn(name: string, cmd: string[], cwd = ROOT): Proc {
-    const out = Deno.openSync(`${this.dir}/${name}.out`, { write: true, create: true });
-    const child = new Deno.Command("ip", {
-      args: ["netns", "exec", this.ns, ...cmd],
-      cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    // Copy both streams to one file; the file is closed once both end.
-    const copy = async (s: ReadableStream<Uint8Array>) => {
-      for await (const chunk of s) {
-        let off = 0;
-        while (off < chunk.length) off += out.writeSync(chunk.subarray(off));
-      }
-    };
-    Promise.all([copy(child.stdout), copy(child.stderr)]).catch(() => {}).finally(() => {
-      try {
-        out.close();
-      } catch { /* closed */ }
-    });
-    const proc = new Proc(name, child);
-    this.#procs.push(proc);
-    return proc;
-  }
-
-  /**
-   * Fetches `url` through a client's SocksPort with curl (inside the namespace) into
-   * `<dir>/<outName>`; returns the file's size and sha256.
-   */
-  async curl(
-    client: TorClient,
-    url: string,
-    outName: string,
-  ): Promise<{ bytes: number; sha256: string; seconds: number }> {
-    const path = `${this.dir}/${outName}`;
-    const t0 = performance.now();
-    const r = await this.exec([
-      "curl",
-      "-sS",
-      "--max-time",
-      "120",
-      "--socks5-hostname",
-      `127.0.0.1:${client.socksPort}`,
-      "-o",
-      path,
-      url,
-    ]);
-    const seconds = (performance.now() - t0) / 1000;
-    if (r.code !== 0) {
-      throw new Error(`curl ${url} via ${client.name} exited ${r.code}: ${r.stderr}`);
-    }
-    const data = await Deno.readFile(path);
-    return { bytes: data.length, sha256: await sha256Hex(data), seconds };
-  }
-
-  /** Starts a tor client inside the namespace and waits for "Bootstrapped 100%". */
-  async startClient(options: ClientOptions): Promise<TorClient> {
-    const n = this.#nextClient++;
-    const name = `client${n}`;
-    const dir = `${this.dir}/${name}`;
-    const socksPort = 9050 + n;
-    await Deno.mkdir(dir, { mode: 0o700 });
-    const lines = [
-      ...this.#common(name, options.logInfo ?? false),
-      `SocksPort 127.0.0.1:${socksPort}`,
-      "UseBridges 1",
-      `Bridge ${options.bridge}`,
-      ...(options.transportPlugin ? [`ClientTransportPlugin ${options.transportPlugin}`] : []),
-      ...(options.torrc ?? []),
-    ];
-    await Deno.writeTextFile(`${dir}/torrc`, lines.join("\n") + "\n");
-    const t0 = performance.now();
-    const proc = this.spawn(`tor-${name}`, ["tor", "-f", `${dir}/torrc`]);
-    const noticeLog = () => readOr(`${dir}/notice.log`);
-    const stop = async () => {
-      await proc.stop();
-    };
-    try {
-      await waitFor(
-        () => /Bootstrapped 100%/.test(noticeLog()),
-        options.timeoutMs ?? 120_000,
-        () => proc.exited ? `tor ${name} exited` : null,
-      );
-    } catch (e) {
-      const tail = noticeLog().split("\n").slice(-15).join("\n");
-      await stop();
-      throw new Error(`${(e as Error).message}; ${name} notice.log ends:\n${tail}`);
-    }
-    const bootstrapSeconds = (performance.now() - t0) / 1000;
-    progress(`${name}: Bootstrapped 100% after ${bootstrapSeconds.toFixed(1)} s`);
-    return { name, dir, socksPort, proc, bootstrapSeconds, noticeLog, stop };
-  }
-
-  /** Boots the network: namespace, keys, torrcs, origin, tors, then waits for the consensus. */
-  async up(): Promise<void> {
-    const t0 = performance.now();
-    globalThis.addEventListener("unload", this.#onUnload);
-    Deno.addSignalListener("SIGINT", this.#onSignal);
-    Deno.addSignalListener("SIGTERM", this.#onSignal);
-    const ns = this.ns;
-    await must("ip", ["netns", "add", ns]);
-    await must("ip", ["-n", ns, "link", "set", "lo", "up"]);
-    await must("ip", ["-n", ns, "link", "add", "sfe0", "type", "veth", "peer", "name", "sfe1"]);
-    await must("ip", ["-n", ns, "addr", "add", `${IP}/24`, "dev", "sfe0"]);
-    await must("ip", ["-n", ns, "addr", "add", `${IP2}/24`, "dev", "sfe1"]);
-    await must("ip", ["-n", ns, "link", "set", "sfe0", "up"]);
-    await must("ip", ["-n", ns, "link", "set", "sfe1", "up"]);
-    await Deno.mkdir(`/etc/netns/${ns}`, { recursive: true });
-    await Deno.writeTextFile(`/etc/netns/${ns}/hosts`, "127.0.0.1 localhost\n");
-
-    await this.#writeOrigin();
-    await this.#writeTorConfigs();
-    this.spawn("origin", [
-      DENO,
-      "run",
-      "--allow-net",
-      "--allow-read",
-      `${ROOT}/tests/e2e/origin.ts`,
-      `${this.dir}/www`,
-      IP,
-      String(ORIGIN_PORT),
-    ]);
-    const tStart = performance.now();
-    for (const n of ["auth", "relay1", "relay2", "bridge"]) {
-      this.spawn(`tor-${n}`, ["tor", "-f", `${this.dir}/${n}/torrc`]);
-    }
-    progress(`tor network: started in ${this.ns} (${this.dir})`);
-    await waitFor(() => this.#consensusRelays() >= 3, 120_000, () => {
-      const dead = this.#procs.find((p) => p.exited);
-      return dead ? `${dead.name} exited: ${readOr(`${this.dir}/${dead.name}.out`)}` : null;
-    });
-    this.consensusSeconds = (performance.now() - tStart) / 1000;
-    progress(`tor network: consensus after ${this.consensusSeconds.toFixed(0)} s`);
-    // Clients get the consensus from the bridge (a directory cache); it must list every relay.
-    await waitFor(
-      () => routers(readOr(`${this.dir}/bridge/cached-microdesc-consensus`)) >= 3,
-      90_000,
-    );
-    progress(
-      `tor network: bridge has the consensus; up in ${
-        ((performance.now() - t0) / 1000).toFixed(0)
-      } s`,
-    );
-  }
-
-  /** Counts routers with the Exit flag in the authority's latest consensus. */
-  #consensusRelays(): number {
-    const text = readOr(`${this.dir}/auth/cached-consensus`);
-    let n = 0;
-    let router = false;
-    for (const line of text.split("\n")) {
-      if (line.startsWith("r ")) router = true;
-      else if (router && line.startsWith("s ")) {
-        if (/\bExit\b/.test(line) && /\bRunning\b/.test(line)) n++;
-        router = false;
-      }
-    }
-    return n;
-  }
-
-  async #writeOrigin(): Promise<void> {
-    const data = new Uint8Array(FILE_SIZE);
-    for (let off = 0; off < data.length; off += 65536) {
-      crypto.getRandomValues(data.subarray(off, off + 65536));
-    }
-    await Deno.mkdir(`${this.dir}/www`);
-    await Deno.writeFile(`${this.dir}/www/file.bin`, data);
-    this.fileSha256 = await sha256Hex(data);
-  }
-
-  #common(name: string, info: boolean): string[] {
-    const d = this.dir;
-    return [
-      "TestingTorNetwork 1",
-      `DataDirectory ${d}/${name}`,
-      `Nickname ${name}`,
-      "RunAsDaemon 0",
-      "SafeLogging 0",
-      `Log notice file ${d}/${name}/notice.log`,
-      ...(info ? [`Log info file ${d}/${name}/info.log`] : []),
-      `DirAuthority auth orport=${AUTH_ORPORT} no-v2 v3ident=${this.#v3ident} 127.0.0.1:${AUTH_DIRPORT} ${this.#authFp}`,
-      "AssumeReachable 1",
-      "ShutdownWaitLength 0",
-      "TestingDirAuthVoteExit *",
-      "TestingDirAuthVoteGuard *",
-      "TestingDirAuthVoteHSDir *",
-      "TestingMinExitFlagThreshold 0",
-      "V3AuthNIntervalsValid 2",
-      "PathsNeededToBuildCircuits 0.25",
-      "TestingClientDownloadInitialDelay 0",
-      "TestingClientConsensusDownloadInitialDelay 0",
-      "TestingServerDownloadInitialDelay 0",
-      "TestingServerConsensusDownloadInitialDelay 0",
-      "TestingBridgeDownloadInitialDelay 0",
-      "TestingBridgeBootstrapDownloadInitialDelay 0",
-    ];
-  }
-
-  #v3ident = "";
-  #authFp = "";
-
-  async #writeTorConfigs(): Promise<void> {
-    const d = this.dir;
-    for (const n of ["auth", "relay1", "relay2", "bridge"]) {
-      await Deno.mkdir(`${d}/${n}`, { mode: 0o700 });
-    }
-    await Deno.mkdir(`${d}/auth/keys`, { mode: 0o700 });
-    await must("tor-gencert", [
-      "--create-identity-key",
-      "-m",
-      "12",
-      "-a",
-      `127.0.0.1:${AUTH_DIRPORT}`,
-      "-i",
-      `${d}/auth/keys/authority_identity_key`,
-      "-s",
-      `${d}/auth/keys/authority_signing_key`,
-      "-c",
-      `${d}/auth/keys/authority_certificate`,
-      "--passphrase-fd",
-      "0",
-    ], "\n");
-    const cert = await Deno.readTextFile(`${d}/auth/keys/authority_certificate`);
-    this.#v3ident = /^fingerprint (\S+)/m.exec(cert)?.[1] ?? "";
-    if (!this.#v3ident) throw new SyntaxError("no fingerprint in authority_certificate");
-    await Deno.writeTextFile(`${d}/empty`, "");
-    const fp = async (name: string, orport: number) => {
-      const out = await must("tor", [
-        "--quiet",
-        "-f",
-        `${d}/empty`,
-        "--list-fingerprint",
-        "--DataDirectory",
-        `${d}/${name}`,
-        "--Nickname",
-        name,
-        "--ORPort",
-        String(orport),
-      ]);
-      const f = out.trim().split("\n").pop()!.split(" ").slice(1).join("");
-      if (!/^[0-9A-F]{40}$/.test(f)) throw new SyntaxError(`bad fingerprint for ${name}: ${out}`);
-      return f;
-    };
-    const [authFp, , , bridgeFp] = await Promise.all([
-      fp("auth", AUTH_ORPORT),
-      fp("relay1", 5001),
-      fp("relay2", 5002),
-      fp("bridge", BRIDGE_ORPORT),
-    ]);
-    this.#authFp = authFp!;
-    this.bridgeFingerprint = bridgeFp!;
-
-    const relay = (orport: number) => [
-      "SocksPort 0",
-      `ORPort ${orport}`,
-      "Address 127.0.0.1",
-      "ContactInfo e2e@localnet",
-      "ExitRelay 1",
-      "ExitPolicy accept *:*",
-      "ExitPolicyRejectPrivate 0",
-      "ExitPolicyRejectLocalInterfaces 0",
-    ];
-    const write = (name: string, lines: string[]) =>
-      Deno.writeTextFile(`${d}/${name}/torrc`, lines.join("\n") + "\n");
-    await write("auth", [
-      ...this.#common("auth", false),
-      ...relay(AUTH_ORPORT),
-      `DirPort ${AUTH_DIRPORT}`,
-      "AuthoritativeDirectory 1",
-      "V3AuthoritativeDirectory 1",
-      "V3AuthVotingInterval 20",
-      "V3AuthVoteDelay 4",
-      "V3AuthDistDelay 4",
-      "TestingV3AuthInitialVotingInterval 20",
-      "TestingV3AuthInitialVoteDelay 4",
-      "TestingV3AuthInitialDistDelay 4",
-    ]);
-    await write("relay1", [...this.#common("relay1", false), ...relay(5001)]);
-    await write("relay2", [...this.#common("relay2", false), ...relay(5002)]);
-    const server = [
-      DENO,
-      ...runArgs("server").slice(0, -1),
-      `${ROOT}/server/main.ts`,
-      "--disable-tls",
-      "--unsafe-logging",
-      "--log",
-      `${d}/bridge/snowflake-server.log`,
-    ];
-    await write("bridge", [
-      ...this.#common("bridge", true),
-      // tor 0.4.9 logs the ExtORPort USERADDR and the client's transport at debug level only.
-      `Log [general,net]debug file ${d}/bridge/extor.log`,
-      "SocksPort 0",
-      "BridgeRelay 1",
-      "BridgeDistribution none",
-      "PublishServerDescriptor 0",
-      `ORPort ${BRIDGE_ORPORT}`,
-      "Address 127.0.0.1",
-      "ContactInfo e2e@localnet",
-      "ExtORPort auto",
-      `ServerTransportPlugin snowflake exec ${server.join(" ")}`,
-      `ServerTransportListenAddr snowflake ${IP}:${SNOWFLAKE_PORT}`,
-    ]);
-  }
-
-  /** Stops every process started here and removes the namespace. Idempotent. */
-  async down(): Promise<void> {
-    if (this.#downed) return;
-    await Promise.all(this.#procs.map((p) => p.stop()));
-    this.downSync();
-  }
-
-  /** Synchronous teardown (for unload and signal handlers). Idempotent. */
-  downSync(): void {
-    if (this.#downed) return;
-    this.#downed = true;
-    globalThis.removeEventListener("unload", this.#onUnload);
-    try {
-      Deno.removeSignalListener("SIGINT", this.#onSignal);
-      Deno.removeSignalListener("SIGTERM", this.#onSignal);
-    } catch { /* not added */ }
-    downSync(this.ns, this.#procs.filter((p) => !p.exited).map((p) => p.pid));
-    if (Deno.env.get("SFE2E_KEEP") === "1") {
-      progress(`tor network: down; logs kept in ${this.dir}`);
-      return;
-    }
-    try {
-      Deno.removeSync(this.dir, { recursive: true });
-    } catch { /* gone */ }
-    progress("tor network: down");
-  }
-}
-
-function routers(consensus: string): number {
-  return consensus.split("\n").filter((l) => l.startsWith("r ")).length;
-}
-
-function readOr(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
+      out.close();
+    } catch { /* closed */ }
+  });
+  const proc = new Proc(name, child);
+  started.push(proc);
+  return proc;
 }
 
 /** Polls `ok` every 250 ms until true; fails early when `failed` returns a reason. */
@@ -637,36 +259,484 @@ export function denoExec(entry: string, flags: string[], args: string[] = []): s
   return ["exec", DENO, "run", ...flags, `${ROOT}/${entry}`, ...args].join(" ");
 }
 
+/** What the daemon publishes in state.json. */
+interface NetworkState {
+  ns: string;
+  dir: string;
+  dirAuthority: string;
+  bridgeFingerprint: string;
+  fileSha256: string;
+  consensusSeconds: number;
+  upSeconds: number;
+  error?: string;
+}
+
+/** torrc lines every tor of the network shares. */
+function commonTorrc(state: Pick<NetworkState, "dir" | "dirAuthority">, name: string): string[] {
+  const d = state.dir;
+  return [
+    "TestingTorNetwork 1",
+    `DataDirectory ${d}/${name}`,
+    `Nickname ${name}`,
+    "RunAsDaemon 0",
+    "SafeLogging 0",
+    `Log notice file ${d}/${name}/notice.log`,
+    `DirAuthority ${state.dirAuthority}`,
+    "AssumeReachable 1",
+    "ShutdownWaitLength 0",
+    "TestingDirAuthVoteExit *",
+    "TestingDirAuthVoteGuard *",
+    "TestingDirAuthVoteHSDir *",
+    "TestingMinExitFlagThreshold 0",
+    "V3AuthNIntervalsValid 2",
+    "PathsNeededToBuildCircuits 0.25",
+    "TestingClientDownloadInitialDelay 0",
+    "TestingClientConsensusDownloadInitialDelay 0",
+    "TestingServerDownloadInitialDelay 0",
+    "TestingServerConsensusDownloadInitialDelay 0",
+    "TestingBridgeDownloadInitialDelay 0",
+    "TestingBridgeBootstrapDownloadInitialDelay 0",
+  ];
+}
+
+/** Options for {@link TorNetwork.startClient}. */
+export interface ClientOptions {
+  /** The `Bridge` line value, e.g. `snowflake 192.0.2.3:80 <FP>`. */
+  bridge: string;
+  /** The `ClientTransportPlugin` line value, e.g. `snowflake exec /path/to/pt args`. */
+  transportPlugin?: string;
+  /** More torrc lines. */
+  torrc?: string[];
+  /** Give up waiting for "Bootstrapped 100%" after this long. Default 120 s. */
+  timeoutMs?: number;
+  /** Also log at info level (info.log in the client's directory). */
+  logInfo?: boolean;
+}
+
+/** A running tor client inside the namespace. */
+export interface TorClient {
+  readonly name: string;
+  readonly dir: string;
+  readonly socksPort: number;
+  readonly proc: Proc;
+  /** Seconds from start to "Bootstrapped 100%". */
+  readonly bootstrapSeconds: number;
+  noticeLog(): string;
+  stop(): Promise<void>;
+}
+
+/** The booted network, as seen by a test. Get it with {@link torNetwork}. */
+export class TorNetwork {
+  readonly ns: string;
+  /** Work directory: keys, torrcs, logs of every tor, the origin's file. */
+  readonly dir: string;
+  readonly bridgeFingerprint: string;
+  /** sha256 (hex) of the origin's file. */
+  readonly fileSha256: string;
+  /** Seconds from starting the tors to a consensus with all three relays. */
+  readonly consensusSeconds: number;
+  /** Seconds the whole boot took. */
+  readonly upSeconds: number;
+  #state: NetworkState;
+
+  constructor(state: NetworkState) {
+    this.#state = state;
+    this.ns = state.ns;
+    this.dir = state.dir;
+    this.bridgeFingerprint = state.bridgeFingerprint;
+    this.fileSha256 = state.fileSha256;
+    this.consensusSeconds = state.consensusSeconds;
+    this.upSeconds = state.upSeconds;
+  }
+
+  /** The 10 MB file's URL at the local origin. */
+  get fileUrl(): string {
+    return `http://${IP}:${ORIGIN_PORT}/file.bin`;
+  }
+  /** ws:// URL of our server (the bridge's snowflake transport). */
+  get serverUrl(): string {
+    return `ws://${IP}:${SNOWFLAKE_PORT}/`;
+  }
+  /** A `Bridge` line for a pluggable transport: any address, the bridge's fingerprint. */
+  bridgeLine(transport = "snowflake"): string {
+    const fp = this.bridgeFingerprint;
+    return `${transport} 192.0.2.3:80 ${fp} fingerprint=${fp}`;
+  }
+  /** A `Bridge` line to the bridge's plain ORPort (no transport). */
+  plainBridgeLine(): string {
+    return `127.0.0.1:${BRIDGE_ORPORT} ${this.bridgeFingerprint}`;
+  }
+  /**
+   * One of the bridge's tor logs: `notice`, `info`, or `extor` (debug level of the general
+   * and net domains only, where tor 0.4.9 logs the ExtORPort USERADDR and "Seen client from
+   * '…' with transport '…'").
+   */
+  bridgeLog(which: "notice" | "info" | "extor" = "info"): string {
+    return readOr(`${this.dir}/bridge/${which}.log`);
+  }
+  /** Our server's log (the bridge's ServerTransportPlugin). */
+  serverLog(): string {
+    return readOr(`${this.dir}/bridge/snowflake-server.log`);
+  }
+
+  /** Runs a command inside the namespace to completion. */
+  exec(cmd: string[], stdin?: string): Promise<ExecResult> {
+    return run("ip", ["netns", "exec", this.ns, ...cmd], stdin);
+  }
+
+  /** Starts a long-running command inside the namespace, output to `<dir>/<name>.out`. */
+  spawn(name: string, cmd: string[]): Proc {
+    return spawnIn(this.ns, this.dir, name, cmd);
+  }
+
+  /**
+   * Fetches `url` through a client's SocksPort with curl (inside the namespace) into
+   * `<dir>/<outName>`; returns the file's size and sha256.
+   */
+  async curl(
+    client: TorClient,
+    url: string,
+    outName: string,
+  ): Promise<{ bytes: number; sha256: string; seconds: number }> {
+    const path = `${this.dir}/${outName}`;
+    const t0 = performance.now();
+    const socks = `127.0.0.1:${client.socksPort}`;
+    const r = await this.exec([
+      "curl",
+      "-sS",
+      "--max-time",
+      "120",
+      "--socks5-hostname",
+      socks,
+      "-o",
+      path,
+      url,
+    ]);
+    const seconds = (performance.now() - t0) / 1000;
+    if (r.code !== 0) {
+      throw new Error(`curl ${url} via ${client.name} exited ${r.code}: ${r.stderr}`);
+    }
+    const data = await Deno.readFile(path);
+    return { bytes: data.length, sha256: await sha256Hex(data), seconds };
+  }
+
+  /** Starts a tor client inside the namespace and waits for "Bootstrapped 100%". */
+  async startClient(options: ClientOptions): Promise<TorClient> {
+    // Client numbers are claimed with an atomic mkdir: several test files share the network.
+    let n = 0;
+    for (;; n++) {
+      try {
+        Deno.mkdirSync(`${this.dir}/client${n}`, { mode: 0o700 });
+        break;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+    }
+    const name = `client${n}`;
+    const dir = `${this.dir}/${name}`;
+    const socksPort = 9050 + n;
+    const lines = [
+      ...commonTorrc(this.#state, name),
+      ...(options.logInfo ? [`Log info file ${dir}/info.log`] : []),
+      `SocksPort 127.0.0.1:${socksPort}`,
+      "UseBridges 1",
+      `Bridge ${options.bridge}`,
+      ...(options.transportPlugin ? [`ClientTransportPlugin ${options.transportPlugin}`] : []),
+      ...(options.torrc ?? []),
+    ];
+    await Deno.writeTextFile(`${dir}/torrc`, lines.join("\n") + "\n");
+    const t0 = performance.now();
+    const proc = this.spawn(`tor-${name}`, ["tor", "-f", `${dir}/torrc`]);
+    const noticeLog = () => readOr(`${dir}/notice.log`);
+    const stop = () => proc.stop();
+    try {
+      await waitFor(
+        () => /Bootstrapped 100%/.test(noticeLog()),
+        options.timeoutMs ?? 120_000,
+        () => proc.exited ? `tor ${name} exited` : null,
+      );
+    } catch (e) {
+      const tail = noticeLog().split("\n").slice(-15).join("\n");
+      await stop();
+      throw new Error(`${name}: ${(e as Error).message}; notice.log ends:\n${tail}`);
+    }
+    const bootstrapSeconds = (performance.now() - t0) / 1000;
+    progress(`${name}: Bootstrapped 100% after ${bootstrapSeconds.toFixed(1)} s`);
+    return { name, dir, socksPort, proc, bootstrapSeconds, noticeLog, stop };
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The daemon: boots the network, publishes state.json, tears down when the owner exits.
+
+/** Boots everything in `ns` with work directory `dir`; returns the state to publish. */
+async function boot(ns: string, dir: string): Promise<NetworkState> {
+  const t0 = performance.now();
+  await must("ip", ["netns", "add", ns]);
+  await must("ip", ["-n", ns, "link", "set", "lo", "up"]);
+  await must("ip", ["-n", ns, "link", "add", "sfe0", "type", "veth", "peer", "name", "sfe1"]);
+  await must("ip", ["-n", ns, "addr", "add", `${IP}/24`, "dev", "sfe0"]);
+  await must("ip", ["-n", ns, "addr", "add", `${IP2}/24`, "dev", "sfe1"]);
+  await must("ip", ["-n", ns, "link", "set", "sfe0", "up"]);
+  await must("ip", ["-n", ns, "link", "set", "sfe1", "up"]);
+  await Deno.mkdir(`/etc/netns/${ns}`, { recursive: true });
+  await Deno.writeTextFile(`/etc/netns/${ns}/hosts`, "127.0.0.1 localhost\n");
+
+  // The origin's file.
+  const data = new Uint8Array(FILE_SIZE);
+  for (let off = 0; off < data.length; off += 65536) {
+    crypto.getRandomValues(data.subarray(off, off + 65536));
+  }
+  await Deno.mkdir(`${dir}/www`);
+  await Deno.writeFile(`${dir}/www/file.bin`, data);
+  const fileSha256 = await sha256Hex(data);
+
+  const { dirAuthority, bridgeFingerprint } = await writeTorConfigs(dir);
+  const procs = [
+    spawnIn(ns, dir, "origin", [
+      DENO,
+      "run",
+      "--allow-net",
+      "--allow-read",
+      `${ROOT}/tests/e2e/origin.ts`,
+      `${dir}/www`,
+      IP,
+      String(ORIGIN_PORT),
+    ]),
+  ];
+  const tStart = performance.now();
+  for (const n of ["auth", "relay1", "relay2", "bridge"]) {
+    procs.push(spawnIn(ns, dir, `tor-${n}`, ["tor", "-f", `${dir}/${n}/torrc`]));
+  }
+  progress(`tor network: started in ${ns} (${dir})`);
+  const dead = () => {
+    const p = procs.find((p) => p.exited);
+    return p ? `${p.name} exited: ${readOr(`${dir}/${p.name}.out`).slice(-2000)}` : null;
+  };
+  await waitFor(() => exitRelays(readOr(`${dir}/auth/cached-consensus`)) >= 3, 120_000, dead);
+  const consensusSeconds = (performance.now() - tStart) / 1000;
+  progress(`tor network: consensus after ${consensusSeconds.toFixed(0)} s`);
+  // Clients get the consensus from the bridge (a directory cache); it must list every relay.
+  await waitFor(
+    () => routers(readOr(`${dir}/bridge/cached-microdesc-consensus`)) >= 3,
+    90_000,
+    dead,
+  );
+  const upSeconds = (performance.now() - t0) / 1000;
+  progress(`tor network: bridge has the consensus; up in ${upSeconds.toFixed(0)} s`);
+  return { ns, dir, dirAuthority, bridgeFingerprint, fileSha256, consensusSeconds, upSeconds };
+}
+
+function routers(consensus: string): number {
+  return consensus.split("\n").filter((l) => l.startsWith("r ")).length;
+}
+
+/** Routers flagged Exit and Running in a consensus. */
+function exitRelays(consensus: string): number {
+  let n = 0;
+  let router = false;
+  for (const line of consensus.split("\n")) {
+    if (line.startsWith("r ")) router = true;
+    else if (router && line.startsWith("s ")) {
+      if (/\bExit\b/.test(line) && /\bRunning\b/.test(line)) n++;
+      router = false;
+    }
+  }
+  return n;
+}
+
+async function writeTorConfigs(
+  d: string,
+): Promise<{ dirAuthority: string; bridgeFingerprint: string }> {
+  for (const n of ["auth", "relay1", "relay2", "bridge"]) {
+    await Deno.mkdir(`${d}/${n}`, { mode: 0o700 });
+  }
+  await Deno.mkdir(`${d}/auth/keys`, { mode: 0o700 });
+  await must("tor-gencert", [
+    "--create-identity-key",
+    "-m",
+    "12",
+    "-a",
+    `127.0.0.1:${AUTH_DIRPORT}`,
+    "-i",
+    `${d}/auth/keys/authority_identity_key`,
+    "-s",
+    `${d}/auth/keys/authority_signing_key`,
+    "-c",
+    `${d}/auth/keys/authority_certificate`,
+    "--passphrase-fd",
+    "0",
+  ], "\n");
+  const cert = await Deno.readTextFile(`${d}/auth/keys/authority_certificate`);
+  const v3ident = /^fingerprint (\S+)/m.exec(cert)?.[1];
+  if (!v3ident) throw new SyntaxError("no fingerprint in authority_certificate");
+  await Deno.writeTextFile(`${d}/empty`, "");
+  const fp = async (name: string, orport: number) => {
+    const out = await must("tor", [
+      "--quiet",
+      "-f",
+      `${d}/empty`,
+      "--list-fingerprint",
+      "--DataDirectory",
+      `${d}/${name}`,
+      "--Nickname",
+      name,
+      "--ORPort",
+      String(orport),
+    ]);
+    const f = out.trim().split("\n").pop()!.split(" ").slice(1).join("");
+    if (!/^[0-9A-F]{40}$/.test(f)) throw new SyntaxError(`bad fingerprint for ${name}: ${out}`);
+    return f;
+  };
+  const [authFp, , , bridgeFingerprint] = await Promise.all([
+    fp("auth", AUTH_ORPORT),
+    fp("relay1", 5001),
+    fp("relay2", 5002),
+    fp("bridge", BRIDGE_ORPORT),
+  ]);
+  const state = {
+    dir: d,
+    dirAuthority:
+      `auth orport=${AUTH_ORPORT} no-v2 v3ident=${v3ident} 127.0.0.1:${AUTH_DIRPORT} ${authFp}`,
+  };
+  const relay = (orport: number) => [
+    "SocksPort 0",
+    `ORPort ${orport}`,
+    "Address 127.0.0.1",
+    "ContactInfo e2e@localnet",
+    "ExitRelay 1",
+    "ExitPolicy accept *:*",
+    "ExitPolicyRejectPrivate 0",
+    "ExitPolicyRejectLocalInterfaces 0",
+  ];
+  const write = (name: string, lines: string[]) =>
+    Deno.writeTextFile(`${d}/${name}/torrc`, [...commonTorrc(state, name), ...lines].join("\n"));
+  await write("auth", [
+    ...relay(AUTH_ORPORT),
+    `DirPort ${AUTH_DIRPORT}`,
+    "AuthoritativeDirectory 1",
+    "V3AuthoritativeDirectory 1",
+    "V3AuthVotingInterval 20",
+    "V3AuthVoteDelay 4",
+    "V3AuthDistDelay 4",
+    "TestingV3AuthInitialVotingInterval 20",
+    "TestingV3AuthInitialVoteDelay 4",
+    "TestingV3AuthInitialDistDelay 4",
+  ]);
+  await write("relay1", relay(5001));
+  await write("relay2", relay(5002));
+  const serverArgs = runArgs("server", [
+    "--disable-tls",
+    "--unsafe-logging",
+    "--log",
+    `${d}/bridge/snowflake-server.log`,
+  ]).map((a) => (a === "server/main.ts" ? `${ROOT}/server/main.ts` : a));
+  await write("bridge", [
+    `Log info file ${d}/bridge/info.log`,
+    // tor 0.4.9 logs the ExtORPort USERADDR and the client's transport at debug level only.
+    `Log [general,net]debug file ${d}/bridge/extor.log`,
+    "SocksPort 0",
+    "BridgeRelay 1",
+    "BridgeDistribution none",
+    "PublishServerDescriptor 0",
+    `ORPort ${BRIDGE_ORPORT}`,
+    "Address 127.0.0.1",
+    "ContactInfo e2e@localnet",
+    "ExtORPort auto",
+    `ServerTransportPlugin snowflake exec ${DENO} ${serverArgs.join(" ")}`,
+    `ServerTransportListenAddr snowflake ${IP}:${SNOWFLAKE_PORT}`,
+  ]);
+  return { dirAuthority: state.dirAuthority, bridgeFingerprint };
+}
+
+/**
+ * The daemon's main: boots the network of test process `owner`, writes state.json (or the
+ * error), then tears everything down once `owner` exits or on SIGINT/SIGTERM.
+ */
+async function daemon(owner: number): Promise<void> {
+  const ns = `${NS_PREFIX}${owner}`;
+  const dir = `/tmp/${ns}`;
+  let downed = false;
+  const teardown = () => {
+    if (downed) return;
+    downed = true;
+    downSync(ns, started.filter((p) => !p.exited).map((p) => p.pid));
+    if (Deno.env.get("SFE2E_KEEP") === "1") progress(`tor network: down; logs kept in ${dir}`);
+    else removeSync(dir);
+    removeSync(`${dir}.lock`);
+    if (Deno.env.get("SFE2E_KEEP") !== "1") progress("tor network: down");
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(sig, () => {
+      teardown();
+      Deno.exit(130);
+    });
+  }
+  sweepStale();
+  downSync(ns);
+  removeSync(dir);
+  await Deno.mkdir(dir, { mode: 0o755 });
+  let state: NetworkState;
+  try {
+    state = await boot(ns, dir);
+  } catch (e) {
+    progress(`tor network: boot failed: ${(e as Error).message}`);
+    downSync(ns, started.filter((p) => !p.exited).map((p) => p.pid));
+    state = { ns, dir, error: (e as Error).message } as NetworkState;
+  }
+  await Deno.writeTextFile(`${dir}/state.json.tmp`, JSON.stringify(state));
+  await Deno.rename(`${dir}/state.json.tmp`, `${dir}/state.json`);
+  while (alive(owner)) await sleep(500);
+  teardown();
+  Deno.exit(0);
+}
+
 let shared: Promise<TorNetwork> | null = null;
 
 /**
- * The network shared by every e2e test of this process, booted on first call. If booting
- * fails, it is torn down and every call rejects with the same error.
+ * The network shared by every e2e test of this process (all files), booted on first call.
+ * If booting failed, every call rejects with the same error.
  */
 export function torNetwork(): Promise<TorNetwork> {
-  if (!shared) {
-    shared = (async () => {
-      sweepStale();
-      const ns = `${NS_PREFIX}${Deno.pid}`;
-      downSync(ns);
-      const dir = await Deno.makeTempDir({ prefix: `${ns}.` });
-      const net = new TorNetwork(ns, dir);
-      try {
-        await net.up();
-      } catch (e) {
-        net.downSync();
-        throw e;
-      }
-      return net;
-    })();
-  }
+  shared ??= (async () => {
+    const dir = `/tmp/${NS_PREFIX}${Deno.pid}`;
+    let owner = false;
+    try {
+      Deno.mkdirSync(`${dir}.lock`);
+      owner = true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    let daemonExited = false;
+    if (owner) {
+      removeSync(dir);
+      const child = new Deno.Command(DENO, {
+        args: ["run", "-A", `${ROOT}/tests/e2e/harness.ts`, "daemon", String(Deno.pid)],
+        stdin: "null",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+      child.unref();
+      child.status.then(() => (daemonExited = true));
+    }
+    await waitFor(
+      () => exists(`${dir}/state.json`),
+      BOOT_TIMEOUT_MS,
+      () => daemonExited && !exists(`${dir}/state.json`) ? "the harness daemon exited" : null,
+    );
+    const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`)) as NetworkState;
+    if (state.error) throw new Error(`tor network failed to boot: ${state.error}`);
+    return new TorNetwork(state);
+  })();
   return shared;
 }
 
 if (import.meta.main) {
-  const [cmd, name] = Deno.args;
-  if (cmd === "down" && name) {
-    downSync(name);
+  const [cmd, arg] = Deno.args;
+  if (cmd === "daemon" && arg) {
+    await daemon(Number(arg));
+  } else if (cmd === "down" && arg) {
+    downSync(arg);
   } else if (cmd === "up") {
     const net = await torNetwork();
     console.log(`namespace ${net.ns}, dir ${net.dir}`);
@@ -674,7 +744,7 @@ if (import.meta.main) {
     console.log("Ctrl-C to stop");
     await new Promise(() => {});
   } else {
-    console.error("usage: harness.ts up | down <namespace>");
+    console.error("usage: harness.ts up | down <namespace> | daemon <owner pid>");
     Deno.exit(2);
   }
 }
