@@ -672,6 +672,12 @@ async function daemon(owner: number): Promise<void> {
       Deno.exit(130);
     });
   }
+  // Watch the owner from the start: it may die while the network is still booting.
+  setInterval(() => {
+    if (alive(owner)) return;
+    teardown();
+    Deno.exit(0);
+  }, 500);
   sweepStale();
   downSync(ns);
   removeSync(dir);
@@ -686,9 +692,6 @@ async function daemon(owner: number): Promise<void> {
   }
   await Deno.writeTextFile(`${dir}/state.json.tmp`, JSON.stringify(state));
   await Deno.rename(`${dir}/state.json.tmp`, `${dir}/state.json`);
-  while (alive(owner)) await sleep(500);
-  teardown();
-  Deno.exit(0);
 }
 
 let shared: Promise<TorNetwork> | null = null;
