@@ -170,6 +170,16 @@ export function splitClientArgs(encoded: string): { username: Uint8Array; passwo
   return { username: bytes.subarray(0, 255), password: bytes.subarray(255) };
 }
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
 function ipv6String(b: Uint8Array): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
@@ -216,16 +226,22 @@ export class SocksHandshake {
       this.#buf = b;
     }
     const out: Uint8Array[] = [];
-    for (;;) {
-      const before: State = this.#state;
-      const request = this.#step(out);
-      if (request) {
-        this.#state = "done";
-        const rest = this.#buf;
-        this.#buf = new Uint8Array(0);
-        return { out, request, rest };
+    try {
+      for (;;) {
+        const before: State = this.#state;
+        const request = this.#step(out);
+        if (request) {
+          this.#state = "done";
+          const rest = this.#buf;
+          this.#buf = new Uint8Array(0);
+          return { out, request, rest };
+        }
+        if (this.#state === before) return { out, request: null, rest: new Uint8Array(0) };
       }
-      if (this.#state === before) return { out, request: null, rest: new Uint8Array(0) };
+    } catch (e) {
+      // Replies produced earlier in this chunk still go out, before the failure reply.
+      if (!(e instanceof SocksError) || out.length === 0) throw e;
+      throw new SocksError(e.message, concat([...out, ...(e.reply ? [e.reply] : [])]));
     }
   }
 
@@ -307,7 +323,10 @@ export class SocksHandshake {
     const b = this.#buf;
     if (b.length < 4) return null;
     if (b[0] !== 5) {
-      throw new SocksError(`SOCKS5 request version ${b[0]}`, socks5Reply(SOCKS5_REPLY.generalFailure));
+      throw new SocksError(
+        `SOCKS5 request version ${b[0]}`,
+        socks5Reply(SOCKS5_REPLY.generalFailure),
+      );
     }
     if (b[1] !== 1) {
       throw new SocksError(
@@ -316,7 +335,10 @@ export class SocksHandshake {
       );
     }
     if (b[2] !== 0) {
-      throw new SocksError(`SOCKS5 reserved byte ${b[2]}`, socks5Reply(SOCKS5_REPLY.generalFailure));
+      throw new SocksError(
+        `SOCKS5 reserved byte ${b[2]}`,
+        socks5Reply(SOCKS5_REPLY.generalFailure),
+      );
     }
     let kind: SocksTarget["kind"];
     let host: string;
