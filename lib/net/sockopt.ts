@@ -68,6 +68,19 @@ function udpSocketFds(port: number): number[] {
   return fds;
 }
 
+/** The fd of this process's one UDP socket bound to local `port`, or null (none, several, no access). */
+export function socketFdOf(port: number): number | null {
+  try {
+    if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") {
+      return null;
+    }
+    const fds = udpSocketFds(port);
+    return fds.length === 1 ? fds[0]! : null;
+  } catch {
+    return null;
+  }
+}
+
 function setInt(lib: Deno.DynamicLibrary<typeof LIBC_SYMBOLS>, fd: number, opt: number, v: number) {
   lib.symbols.setsockopt(fd, SOL_SOCKET, opt, new Uint8Array(new Int32Array([v]).buffer), 4);
   const out = new Int32Array(1);

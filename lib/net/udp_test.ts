@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../testing/assert.ts";
+import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { ClosedError } from "./errors.ts";
 import { UdpPacketConn } from "./udp.ts";
 
@@ -21,4 +21,80 @@ Deno.test("udp: packets round-trip over loopback with the sender's address", asy
     b.close();
   }
   await assertRejects(() => b.readFrom(), ClosedError);
+});
+
+Deno.test("udp: a burst of writes arrives in order", async () => {
+  // The sender's default buffer fills up (sends must wait); the receiver's holds the burst.
+  const a = UdpPacketConn.listen();
+  const b = UdpPacketConn.listen("127.0.0.1", 0, { socketBuffer: 1 << 20 });
+  try {
+    // The kernel reports double the size asked for, capped by net.core.rmem_max.
+    assert(b.socketBuffer !== null && b.socketBuffer > 0, `socketBuffer ${b.socketBuffer}`);
+    const n = 300;
+    for (let i = 0; i < n; i++) {
+      const p = new Uint8Array(1400);
+      p[0] = i;
+      p[1] = i >> 8;
+      a.writeTo(p, b.localAddr);
+    }
+    let last = -1;
+    for (let got = 0; got < n; got++) {
+      const ac = AbortSignal.timeout(2000);
+      let p;
+      try {
+        p = await b.readFrom(ac);
+      } catch {
+        break; // kernel drops are allowed; reordering is not
+      }
+      const i = p.data[0]! | (p.data[1]! << 8);
+      assert(i > last, `packet ${i} after ${last}`);
+      last = i;
+    }
+    assert(last >= 0, "nothing arrived");
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("udp: batched I/O (recvmmsg/sendmmsg) keeps order, addresses and drops oversize", async () => {
+  const a = UdpPacketConn.listen("127.0.0.1", 0, { batch: {}, socketBuffer: 1 << 21 });
+  const b = UdpPacketConn.listen("127.0.0.1", 0, {
+    batch: { maxPacket: 1500 },
+    socketBuffer: 1 << 21,
+  });
+  try {
+    assert(a.batched && b.batched, "batched I/O unavailable with --allow-all on Linux");
+    const n = 1000;
+    for (let i = 0; i < n; i++) {
+      const p = new Uint8Array(1 + (i % 1400));
+      p[0] = i & 0xff;
+      a.writeTo(p, b.localAddr);
+    }
+    let got = 0;
+    let last = -1;
+    for (; got < n; got++) {
+      let p;
+      try {
+        p = await b.readFrom(AbortSignal.timeout(2000));
+      } catch {
+        break; // kernel drops are allowed; reordering and corruption are not
+      }
+      assertEquals(p.addr.toString(), a.localAddr.toString());
+      const i = p.data.length - 1; // n < 1400: the length tells the index
+      assert(i > last, `packet ${i} after ${last}`);
+      assertEquals(p.data[0], i & 0xff);
+      last = i;
+    }
+    assert(got > 0, "nothing arrived");
+    await a.writeTo(new Uint8Array(1501), b.localAddr);
+    await a.writeTo(new Uint8Array([9]), b.localAddr);
+    assertEquals([...(await b.readFrom(AbortSignal.timeout(2000))).data], [9]);
+    assertEquals(b.truncated, 1);
+    await b.writeTo(new Uint8Array([5]), a.localAddr);
+    assertEquals([...(await a.readFrom(AbortSignal.timeout(2000))).data], [5]);
+  } finally {
+    a.close();
+    b.close();
+  }
 });

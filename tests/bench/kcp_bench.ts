@@ -30,6 +30,8 @@ import {
 
 const MB = 1e6;
 const CHUNK = new Uint8Array(32768);
+/** kcptun's default --sockbuf; the kernel caps it at net.core.rmem_max. */
+const SOCKET_BUFFER = 4 * 1024 * 1024;
 
 /** utime+stime of a process in seconds, from /proc/<pid>/stat (clock ticks of 10 ms). */
 function procCpuSeconds(pid: number): number {
@@ -125,12 +127,16 @@ interface Figure {
 
 /** Child process role: KCP listener + smux server that drains one stream and answers "done". */
 async function serveSink(port: number, bytes: number): Promise<void> {
-  const udp = UdpPacketConn.listen("127.0.0.1", port);
+  const udp = UdpPacketConn.listen("127.0.0.1", port, { socketBuffer: SOCKET_BUFFER, batch: {} });
   const listener = listenKcp(udp, KCPTUN_KCP);
   const kcp = await listener.accept();
   const smux = new SmuxSession(kcp, { client: false, config: KCPTUN_SMUX });
   const stream = await smux.acceptStream();
   await drain(stream.readable, bytes);
+  console.log(
+    `  serving end: ${kcp.stats.packetsIn} packets in, ${kcp.engine.stats.packetsOut} out, ` +
+      `${kcp.engine.stats.dupSegs} duplicate segments received`,
+  );
   const w = stream.writable.getWriter();
   await w.write(new Uint8Array([1]));
   await new Promise((r) => setTimeout(r, 200));
@@ -145,7 +151,9 @@ export async function oursOverUdp(bytes: number): Promise<Figure> {
       "run",
       "--unstable-net",
       "-A",
-      new URL(import.meta.url).pathname,
+      // e.g. KCP_BENCH_CHILD_FLAGS=--cpu-prof to profile the serving end too.
+      ...(Deno.env.get("KCP_BENCH_CHILD_FLAGS")?.split(" ").filter((f) => f) ?? []),
+      Deno.env.get("KCP_BENCH_SINK") ?? new URL(import.meta.url).pathname,
       "--sink",
       `${port}`,
       `${bytes}`,
@@ -155,7 +163,11 @@ export async function oursOverUdp(bytes: number): Promise<Figure> {
   }).spawn();
   try {
     await new Promise((r) => setTimeout(r, 1500)); // let the child start and bind
-    const udp = UdpPacketConn.listen();
+    const udp = UdpPacketConn.listen("127.0.0.1", 0, { socketBuffer: SOCKET_BUFFER, batch: {} });
+    console.log(
+      `  ours: SO_RCVBUF ${udp.socketBuffer ?? "unchanged (needs --allow-ffi)"}, ` +
+        `recvmmsg/sendmmsg ${udp.batched ? "on" : "off"}`,
+    );
     const cpu0 = selfCpuSeconds();
     const childCpu0 = procCpuSeconds(child.pid);
     const t0 = performance.now();
