@@ -118,7 +118,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function readOr(path: string): string {
+/** A file's text, or "" when it cannot be read. */
+export function readOr(path: string): string {
   try {
     return Deno.readTextFileSync(path);
   } catch {

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { BINARIES } from "../../tools/permissions.ts";
-import { CAN_RUN, denoExec, FILE_SIZE, progress, torNetwork } from "./harness.ts";
+import { CAN_RUN, denoExec, FILE_SIZE, progress, readOr, torNetwork } from "./harness.ts";
 
 Deno.test({
   name: "e2e:server-tor: tor bootstraps through our server via the test PT and fetches 10 MB",
@@ -9,15 +9,24 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const net = await torNetwork();
+    // The proxy would add client_ip; the server passes it to tor as USERADDR.
+    const ptLog = `${net.dir}/test_pt_client.log`;
     const pt = denoExec("tests/e2e/test_pt_client.ts", BINARIES.client!.flags, [
       "--url",
       net.serverUrl + "?client_ip=10.77.0.2",
       "--log",
-      `${net.dir}/test_pt_client.log`,
+      ptLog,
     ]);
     const client = await net.startClient({
       bridge: net.bridgeLine(),
       transportPlugin: `snowflake ${pt}`,
+      logInfo: true,
+    }).catch((e) => {
+      const tail = (text: string) => text.split("\n").slice(-10).join("\n");
+      throw new Error(
+        `${(e as Error).message}\n--- test PT log:\n${tail(readOr(ptLog))}` +
+          `\n--- server log:\n${tail(net.serverLog())}`,
+      );
     });
     try {
       const got = await net.curl(client, net.fileUrl, "via-snowflake.bin");
