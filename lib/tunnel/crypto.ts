@@ -1,12 +1,19 @@
 /**
- * Hash, MAC and KDF primitives of the handshake (SHA-256 family, synchronous
- * node:crypto), and the handshake AEAD built on the data cipher.
+ * Hash, MAC and KDF primitives of the handshake (SHA-256 family), and the
+ * handshake AEAD built on the data cipher. Synchronous: libsodium through FFI
+ * when it loads (about 8× faster per call here), node:crypto otherwise.
  *
  * @module
  */
 
 import { createHash, createHmac } from "node:crypto";
 import type { TunnelCipher } from "./cipher.ts";
+import { trySodium } from "./sodium.ts";
+
+const sodium = trySodium();
+const hmacState = sodium
+  ? new Uint8Array(Number(sodium.crypto_auth_hmacsha256_statebytes()))
+  : new Uint8Array(0);
 
 const EMPTY = new Uint8Array(0);
 const ZERO_NONCE = new Uint8Array(24);
@@ -17,6 +24,12 @@ function u8(b: { buffer: ArrayBufferLike; byteOffset: number; length: number }):
 
 /** SHA-256 of the concatenation of the parts. */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
+  if (sodium) {
+    const input = parts.length === 1 ? parts[0]! : concat(parts);
+    const out = new Uint8Array(32);
+    sodium.crypto_hash_sha256(out, input, BigInt(input.length));
+    return out;
+  }
   const h = createHash("sha256");
   for (const p of parts) h.update(p);
   return u8(h.digest());
@@ -24,9 +37,28 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
 
 /** HMAC-SHA256(key, concatenation of the parts). */
 export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  if (sodium) {
+    const out = new Uint8Array(32);
+    sodium.crypto_auth_hmacsha256_init(hmacState, key, BigInt(key.length));
+    for (const p of parts) sodium.crypto_auth_hmacsha256_update(hmacState, p, BigInt(p.length));
+    sodium.crypto_auth_hmacsha256_final(hmacState, out);
+    return out;
+  }
   const h = createHmac("sha256", key);
   for (const p of parts) h.update(p);
   return u8(h.digest());
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
+  return out;
 }
 
 /**

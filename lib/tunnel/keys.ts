@@ -2,19 +2,17 @@
  * X25519 keys: generation, public-from-private, Diffie-Hellman and the
  * WireGuard-style base64 text form (32 raw bytes, standard base64 with padding).
  *
- * Synchronous (node:crypto) so the handshake runs without promise chains.
+ * Synchronous, so the handshake runs without promise chains: libsodium through
+ * FFI when it loads, node:crypto otherwise.
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
-import {
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  type KeyObject,
-} from "node:crypto";
+import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from "node:crypto";
+import { trySodium } from "./sodium.ts";
+
+const sodium = trySodium();
 
 /** Length of an X25519 key, private or public. */
 export const TUNNEL_KEY_SIZE = 32;
@@ -37,14 +35,12 @@ function der(prefix: Uint8Array, key: Uint8Array): Buffer {
   return b;
 }
 
-/** A private key as node:crypto KeyObject (throws RangeError on a wrong length). */
-export function privateKeyObject(priv: Uint8Array): KeyObject {
+function privateKeyObject(priv: Uint8Array): KeyObject {
   checkKey(priv, "private key");
   return createPrivateKey({ key: der(PKCS8_PREFIX, priv), format: "der", type: "pkcs8" });
 }
 
-/** A public key as node:crypto KeyObject (throws RangeError on a wrong length). */
-export function publicKeyObject(pub: Uint8Array): KeyObject {
+function publicKeyObject(pub: Uint8Array): KeyObject {
   checkKey(pub, "public key");
   return createPublicKey({ key: der(SPKI_PREFIX, pub), format: "der", type: "spki" });
 }
@@ -54,31 +50,34 @@ function rawPublic(k: KeyObject): Uint8Array {
   return new Uint8Array(spki.subarray(spki.length - TUNNEL_KEY_SIZE));
 }
 
-function rawPrivate(k: KeyObject): Uint8Array {
-  const pkcs8 = k.export({ format: "der", type: "pkcs8" });
-  return new Uint8Array(pkcs8.subarray(pkcs8.length - TUNNEL_KEY_SIZE));
-}
-
-/** A new random X25519 private key (32 bytes, clamped by the curve on use). */
+/** A new random X25519 private key (32 bytes, clamped as `wg genkey` does). */
 export function generateTunnelPrivateKey(): Uint8Array {
-  return rawPrivate(generateKeyPairSync("x25519").privateKey);
+  const k = crypto.getRandomValues(new Uint8Array(TUNNEL_KEY_SIZE));
+  k[0]! &= 248;
+  k[31] = (k[31]! & 127) | 64;
+  return k;
 }
 
 /** The X25519 public key of a 32-byte private key. */
 export function tunnelPublicKey(priv: Uint8Array): Uint8Array {
+  checkKey(priv, "private key");
+  if (sodium) {
+    const out = new Uint8Array(TUNNEL_KEY_SIZE);
+    sodium.crypto_scalarmult_base(out, priv);
+    return out;
+  }
   return rawPublic(createPublicKey(privateKeyObject(priv)));
 }
 
-/** A static or ephemeral key pair, holding the KeyObject for fast Diffie-Hellman. */
+/** A static or ephemeral key pair. */
 export class TunnelKeyPair {
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
-  readonly object: KeyObject;
+  #object: KeyObject | undefined;
 
   constructor(privateKey: Uint8Array) {
-    this.object = privateKeyObject(privateKey);
+    this.publicKey = tunnelPublicKey(privateKey);
     this.privateKey = privateKey.slice();
-    this.publicKey = rawPublic(createPublicKey(this.object));
   }
 
   /** A fresh random pair. */
@@ -87,20 +86,28 @@ export class TunnelKeyPair {
   }
 
   /**
-   * X25519(private, peer). Returns null for a peer key that yields the all-zero
-   * shared secret (low-order points), which must never authenticate anything.
+   * X25519(private, peer). Null for a malformed peer key or one that yields the
+   * all-zero shared secret (low-order points), which must never authenticate anything.
    */
-  dh(peer: Uint8Array | KeyObject): Uint8Array | null {
-    let out: Buffer;
-    try {
-      const pub = peer instanceof Uint8Array ? publicKeyObject(peer) : peer;
-      out = diffieHellman({ privateKey: this.object, publicKey: pub });
-    } catch {
-      return null;
+  dh(peer: Uint8Array): Uint8Array | null {
+    if (!(peer instanceof Uint8Array) || peer.length !== TUNNEL_KEY_SIZE) return null;
+    let out: Uint8Array;
+    if (sodium) {
+      out = new Uint8Array(TUNNEL_KEY_SIZE);
+      // libsodium returns -1 for an all-zero result.
+      if (sodium.crypto_scalarmult(out, this.privateKey, peer) !== 0) return null;
+    } else {
+      try {
+        this.#object ??= privateKeyObject(this.privateKey);
+        const b = diffieHellman({ privateKey: this.#object, publicKey: publicKeyObject(peer) });
+        out = new Uint8Array(b.buffer, b.byteOffset, b.length);
+      } catch {
+        return null;
+      }
     }
     let acc = 0;
     for (let i = 0; i < out.length; i++) acc |= out[i]!;
-    return acc === 0 ? null : new Uint8Array(out.buffer, out.byteOffset, out.length);
+    return acc === 0 ? null : out;
   }
 }
 
