@@ -483,10 +483,11 @@ export async function acceptSocks(
 ): Promise<AcceptedSocks> {
   const hs = new SocksHandshake();
   const reader = stream.readable.getReader();
-  const timer = setTimeout(
-    () => reader.cancel(new TimeoutError("SOCKS handshake")).catch(() => {}),
-    options.timeoutMs ?? 30_000,
-  );
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel(new TimeoutError("SOCKS handshake")).catch(() => {});
+  }, options.timeoutMs ?? 30_000);
   const onAbort = () => reader.cancel(options.signal?.reason).catch(() => {});
   options.signal?.addEventListener("abort", onAbort, { once: true });
   let step: SocksStep | null = null;
@@ -495,6 +496,7 @@ export async function acceptSocks(
       const { value, done } = await reader.read();
       if (done) {
         if (options.signal?.aborted) throw options.signal.reason;
+        if (timedOut) throw new TimeoutError("SOCKS handshake");
         throw hs.version === null && step === null
           ? new SocksError("connection closed before a SOCKS greeting")
           : new SocksError("connection closed mid-handshake");

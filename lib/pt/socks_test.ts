@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../testing/assert.ts";
-import { memoryConnPair } from "../net/mod.ts";
+import { memoryConnPair, TimeoutError } from "../net/mod.ts";
 import {
   acceptSocks,
   encodeClientArgs,
@@ -215,5 +215,11 @@ Deno.test("codec: acceptSocks rejects with reject() code and on EOF / timeout", 
   await assertRejects(() => pending, SocksError);
 
   const c = overMemory([bytes([5])]);
-  await assertRejects(() => acceptSocks(c.server, { timeoutMs: 20 }));
+  await assertRejects(() => acceptSocks(c.server, { timeoutMs: 20 }), TimeoutError);
+
+  const d = overMemory([bytes([5, 1, 0])]);
+  const abort = new AbortController();
+  const aborted = acceptSocks(d.server, { signal: abort.signal });
+  abort.abort(new RangeError("stop"));
+  await assertRejects(() => aborted, RangeError);
 });
