@@ -82,7 +82,10 @@ export class UdpPacketConn implements PacketConn {
       if (!Number.isInteger(slot) || slot < 1 || slot > 65535) {
         throw new RangeError(`maxPacket ${slot} is out of range`);
       }
-      conn.#mmsg = MmsgSocket.open(conn.localAddr.port, slot);
+      // IPv4 sockets only: the address slots hold a sockaddr_in.
+      if (parseIpv4(conn.localAddr.hostname) !== null) {
+        conn.#mmsg = MmsgSocket.open(conn.localAddr.port, slot);
+      }
     }
     return conn;
   }
