@@ -45,50 +45,71 @@ function selfCpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** Child process role: sends 1400-byte datagrams to `port` for `seconds`, a few in flight. */
-async function udpSend(port: number, seconds: number): Promise<void> {
-  const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+/**
+ * Child process role: sends 1400-byte datagrams to `port` for `seconds`, a few
+ * in flight (Deno ops), or 512 per event-loop turn through UdpPacketConn's sendmmsg.
+ */
+async function udpSend(port: number, seconds: number, batched: boolean): Promise<void> {
   const packet = new Uint8Array(1400);
   const end = performance.now() + seconds * 1000;
   let sent = 0;
-  while (performance.now() < end) {
-    const batch = [];
-    for (let i = 0; i < 16; i++) batch.push(tx.send(packet, to));
-    await Promise.all(batch);
-    sent += 16;
+  if (batched) {
+    const tx = UdpPacketConn.listen("127.0.0.1", 0, { socketBuffer: SOCKET_BUFFER, batch: {} });
+    const to = new HostPortAddr("udp", "127.0.0.1", port);
+    while (performance.now() < end) {
+      for (let i = 0; i < 512; i++) tx.writeTo(packet, to);
+      sent += 512 - tx.sendDrops;
+      tx.sendDrops = 0;
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    tx.close();
+  } else {
+    const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
+    while (performance.now() < end) {
+      const batch = [];
+      for (let i = 0; i < 16; i++) batch.push(tx.send(packet, to));
+      await Promise.all(batch);
+      sent += 16;
+    }
+    tx.close();
   }
   console.log(
-    `  raw UDP sender (child Deno): ${(sent / seconds / 1000).toFixed(1)}k datagrams/s sent`,
+    `  raw UDP sender (child Deno${batched ? ", sendmmsg" : ""}): ` +
+      `${(sent / seconds / 1000).toFixed(1)}k datagrams/s sent`,
   );
-  tx.close();
 }
 
-/** Deno's UDP ceiling: a child Deno process sends, this one receives and counts. */
-async function udpBaseline(seconds = 2): Promise<string> {
-  const rx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (rx.addr as Deno.NetAddr).port;
+/**
+ * Deno's UDP ceiling: a child Deno process sends, this one receives and counts;
+ * with Deno's ops, or with UdpPacketConn's batched I/O (recvmmsg/sendmmsg).
+ */
+async function udpBaseline(batched: boolean, seconds = 2): Promise<string> {
+  const rx = UdpPacketConn.listen(
+    "127.0.0.1",
+    0,
+    batched ? { socketBuffer: SOCKET_BUFFER, batch: {} } : {},
+  );
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--unstable-net",
       "-A",
       new URL(import.meta.url).pathname,
-      "--udp-send",
-      `${port}`,
+      batched ? "--udp-send-batched" : "--udp-send",
+      `${rx.localAddr.port}`,
       `${seconds}`,
     ],
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
-  const buf = new Uint8Array(2048);
   let received = 0;
   let first = 0;
   let last = 0;
   const reading = (async () => {
     for (;;) {
       try {
-        await rx.receive(buf);
+        await rx.readFrom();
       } catch {
         return;
       }
@@ -101,7 +122,10 @@ async function udpBaseline(seconds = 2): Promise<string> {
   rx.close();
   await reading;
   const dt = (last - first) / 1000;
-  return `raw Deno UDP, 1400 B datagrams, Deno sender -> Deno receiver: received ` +
+  const how = batched
+    ? `batched (recvmmsg/sendmmsg via FFI${rx.batched ? "" : ": UNAVAILABLE, fell back"})`
+    : "Deno ops";
+  return `raw UDP through UdpPacketConn, ${how}, 1400 B datagrams, Deno -> Deno: received ` +
     `${(received / dt / 1000).toFixed(1)}k/s = ${(received * 1400 / dt / MB).toFixed(1)} MB/s`;
 }
 
@@ -338,7 +362,10 @@ export async function run(only: string[] = []): Promise<string[]> {
     lines.push(s);
   };
   const want = (part: string) => only.length === 0 || only.includes(part);
-  if (want("udp")) say(await udpBaseline());
+  if (want("udp")) {
+    say(await udpBaseline(false));
+    say(await udpBaseline(true));
+  }
   const bytes = 100 * MB;
   let ours: Figure | undefined;
   if (want("ours")) {
@@ -377,7 +404,8 @@ export async function run(only: string[] = []): Promise<string[]> {
 if (import.meta.main) {
   const [role, a, b] = Deno.args;
   if (role === "--sink") await serveSink(Number(a), Number(b));
-  else if (role === "--udp-send") await udpSend(Number(a), Number(b));
+  else if (role === "--udp-send") await udpSend(Number(a), Number(b), false);
+  else if (role === "--udp-send-batched") await udpSend(Number(a), Number(b), true);
   else await run(Deno.args.filter((a) => !a.startsWith("-")));
   Deno.exit(0);
 }
