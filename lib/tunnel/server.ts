@@ -26,9 +26,10 @@ import {
   type TunnelKeyInput,
 } from "./common.ts";
 import { COOKIE_ROTATE_MS, TunnelCookieChecker } from "./cookie.ts";
+import { TunnelDhMeter } from "./dh_meter.ts";
 import { compareTimestamps, consumeInitiation, createResponse } from "./handshake.ts";
 import { ipv4Destination, ipv4Source, isIPv4Packet, toTunnelIPv4 } from "./ipv4.ts";
-import { TunnelKeyPair } from "./keys.ts";
+import { generateTunnelPrivateKey, TunnelKeyPair } from "./keys.ts";
 import {
   INIT_MAC1_OFFSET,
   INIT_MAC2_OFFSET,
@@ -105,6 +106,8 @@ interface PeerState {
 export class TunnelServer {
   #o: TunnelServerOptions;
   #key: TunnelKeyPair;
+  /** The same static key, with every handshake DH counted by {@link #meter}. */
+  #handshakeKey: TunnelKeyPair;
   #tunnelIp: number;
   #limits: TunnelLimits;
   #clock: TunnelClock;
@@ -114,6 +117,7 @@ export class TunnelServer {
   #replayWindow: number;
   #counters = newCounters();
   #drops = newDrops();
+  #meter = new TunnelDhMeter(this.#counters);
   #byKey = new Map<string, PeerState>();
   #byIp = new Map<number, PeerState>();
   #byIndex = new Map<number, { peer: PeerState; session: TunnelSession }>();
@@ -126,6 +130,7 @@ export class TunnelServer {
   constructor(o: TunnelServerOptions) {
     this.#o = o;
     this.#key = new TunnelKeyPair(keyBytes(o.privateKey, "server private key"));
+    this.#handshakeKey = this.#meter.pair(this.#key.privateKey);
     this.#tunnelIp = toTunnelIPv4(o.tunnelIp, "server tunnel IP");
     this.#limits = tunnelLimits(o.limits);
     this.#clock = o.clock ?? TUNNEL_SYSTEM_CLOCK;
@@ -278,11 +283,13 @@ export class TunnelServer {
       this.#drops.ratelimit++;
       return;
     }
-    // Counts DH work for senders whose cookie did not verify; the branch above returns first.
-    if (!verified) this.#counters.dhUnverified++;
-    this.#counters.dhOperations++;
+    this.#meter.verified(() => this.#handshake(cipher, data, from, source));
+  }
+
+  /** DH work for an initiation whose mac2 verified (every DH here is metered). */
+  #handshake(cipher: TunnelCipher, data: Uint8Array, from: Addr, source: string): void {
     let peer: PeerState | undefined;
-    const init = consumeInitiation(cipher, this.#key, data, (pub) => {
+    const init = consumeInitiation(cipher, this.#handshakeKey, data, (pub) => {
       peer = this.#byKey.get(b64(pub));
       return peer?.ss ?? null;
     });
@@ -299,8 +306,12 @@ export class TunnelServer {
       return;
     }
     const index = freshIndex(this.#byIndex);
-    this.#counters.dhOperations += 2;
-    const resp = createResponse(cipher, init, index);
+    const resp = createResponse(
+      cipher,
+      init,
+      index,
+      this.#meter.pair(generateTunnelPrivateKey()),
+    );
     if (!resp) {
       this.#drops.auth++;
       return;
