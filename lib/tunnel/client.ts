@@ -282,7 +282,7 @@ export class TunnelClient {
     this.#lastHandshake = now;
     this.#unansweredSince = null;
     this.#counters.handshakes++;
-    this.#log(`client: handshake with ${this.#o.server} complete`);
+    this.#log(`client: handshake with the server complete (${this.#o.server})`);
     this.#event({ type: "handshake", peer: "server", endpoint: this.#o.server.toString() });
     const queued = this.#queue;
     this.#queue = [];
