@@ -1,22 +1,34 @@
 /**
- * The seam between the pytunnel app and the protocol core in lib/tunnel:
- * key helpers, building a server or client core from a validated config, and
- * turning the core's stats into the report operators see.
- *
- * lib/tunnel's core (team TUNCORE) had not landed when this was written, so the
- * app runs on its own core in pytunnel/proto/; switch the imports here when it does.
+ * The seam between the pytunnel app and the protocol core in lib/tunnel: key
+ * helpers, building a server or client core from a validated config, turning
+ * the core's stats into the report operators see, and the packet knowledge the
+ * attack tools need.
  *
  * @module
  */
 
 import type { Logger } from "../lib/log/logger.ts";
-import type { PacketConn } from "../lib/net/types.ts";
 import { HostPortAddr } from "../lib/net/addr.ts";
+import type { PacketConn } from "../lib/net/types.ts";
+import {
+  buildTunnelFloodInitiation,
+  encodeTunnelKey,
+  formatTunnelIPv4,
+  type TunDevice,
+  TunnelClient,
+  tunnelMessages,
+  TunnelServer,
+  type TunnelStats,
+} from "../lib/tunnel/mod.ts";
 import type { ClientConfig, ServerConfig } from "./config.ts";
-import { formatIPv4, parseIPv4 } from "./ipaddr.ts";
-import { type CoreStats, type TunDevice, TunnelClient, TunnelServer } from "./proto/tunnel.ts";
-import { buildInit, messageType, MSG_DATA } from "./proto/wire.ts";
+import { parseIPv4 } from "./ipaddr.ts";
 import type { PeerReport } from "./report.ts";
+
+export {
+  encodeTunnelKey as encodeKey,
+  generateTunnelPrivateKey as generatePrivateKey,
+  tunnelPublicKey as publicKeyOf,
+} from "../lib/tunnel/mod.ts";
 
 /** A running core as the app sees it. */
 export interface CoreHandle {
@@ -28,63 +40,19 @@ export interface CoreHandle {
   };
 }
 
-const PKCS8_X25519 = Uint8Array.of(
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-);
-
-/** Standard base64 of a key. */
-export function encodeKey(key: Uint8Array): string {
-  return btoa(String.fromCharCode(...key));
-}
-
-/** A new X25519 private key (32 bytes). */
-export async function generatePrivateKey(): Promise<Uint8Array> {
-  const kp = await crypto.subtle.generateKey({ name: "X25519" }, true, [
-    "deriveBits",
-  ]) as CryptoKeyPair;
-  return new Uint8Array(await crypto.subtle.exportKey("pkcs8", kp.privateKey)).slice(-32);
-}
-
-/** The X25519 public key of a private key. */
-export async function publicKeyOf(priv: Uint8Array): Promise<Uint8Array> {
-  const pkcs8 = new Uint8Array(PKCS8_X25519.length + 32);
-  pkcs8.set(PKCS8_X25519);
-  pkcs8.set(priv, PKCS8_X25519.length);
-  const key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "X25519" }, true, [
-    "deriveBits",
-  ]);
-  const jwk = await crypto.subtle.exportKey("jwk", key);
-  const b64 = jwk.x!.replaceAll("-", "+").replaceAll("_", "/");
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-}
-
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function toReport(stats: CoreStats): ReturnType<CoreHandle["report"]> {
+function toReport(stats: TunnelStats): ReturnType<CoreHandle["report"]> {
   return {
     counters: { ...stats.counters },
     drops: { ...stats.drops },
     peers: stats.peers.map((p) => ({
       name: p.name,
-      publicKey: encodeKey(p.publicKey),
-      tunnelIp: p.tunnelIp ? formatIPv4(p.tunnelIp) : "-",
+      publicKey: encodeTunnelKey(p.publicKey),
+      // The client's view of its server has no tunnel IP (0).
+      tunnelIp: p.tunnelIp ? formatTunnelIPv4(p.tunnelIp) : "-",
       endpoint: p.endpoint,
       lastHandshake: iso(p.lastHandshake),
       bytesIn: p.bytesIn,
@@ -94,7 +62,7 @@ function toReport(stats: CoreStats): ReturnType<CoreHandle["report"]> {
 }
 
 /** Builds and starts the server core. */
-export function createServerCore(
+export async function createServerCore(
   config: ServerConfig,
   tun: TunDevice,
   bind: PacketConn,
@@ -102,11 +70,11 @@ export function createServerCore(
 ): Promise<CoreHandle> {
   const server = new TunnelServer({
     privateKey: config.privateKey,
-    tunnelIp: parseIPv4(config.tunnelIp.split("/")[0]!)!,
+    tunnelIp: config.tunnelIp.split("/")[0]!,
     peers: config.peers.map((p) => ({
       name: p.name,
       publicKey: p.publicKey,
-      tunnelIp: parseIPv4(p.tunnelIp)!,
+      tunnelIp: p.tunnelIp,
     })),
     tun,
     bind,
@@ -114,8 +82,8 @@ export function createServerCore(
     rateLimit: { perSecond: config.rateLimit.handshakesPerSecond, burst: config.rateLimit.burst },
     log: (line) => log.log(line),
   });
-  server.start();
-  return Promise.resolve({ stop: () => server.stop(), report: () => toReport(server.stats()) });
+  await server.start();
+  return { stop: () => server.stop(), report: () => toReport(server.stats()) };
 }
 
 /** Builds and starts the client core. */
@@ -141,16 +109,21 @@ export async function createClientCore(
     replayWindow: config.replayWindow,
     log: (line) => log.log(line),
   });
-  client.start();
+  await client.start();
   return { stop: () => client.stop(), report: () => toReport(client.stats()) };
 }
 
-/** One handshake initiation without a cookie, fresh each call (the flood's payload). */
-export function floodPayload(): Uint8Array {
-  return buildInit(crypto.getRandomValues(new Uint32Array(1))[0]!);
+/**
+ * The flood's payload: a fresh INIT (no cookie) with a valid mac1 for the
+ * server's public key, as any attacker can build, so that it passes the cheap
+ * mac1 check and reaches the cookie gate.
+ */
+export function floodPayload(serverPublicKey: Uint8Array): () => Uint8Array {
+  return () => buildTunnelFloodInitiation(serverPublicKey);
 }
 
 /** True for a transport data packet (what the replay relay captures). */
 export function isDataPacket(packet: Uint8Array): boolean {
-  return messageType(packet) === MSG_DATA;
+  return tunnelMessages.messageType(packet) === tunnelMessages.MSG_DATA &&
+    packet.length >= tunnelMessages.KEEPALIVE_SIZE;
 }

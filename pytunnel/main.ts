@@ -39,8 +39,9 @@ commands:
                                  show peers, handshakes, bytes and drops of a running instance
   ui -c FILE [--role server|client] [--port N] [--start]
                                  local web control page on 127.0.0.1, protected by a token
-  attack flood --target IP:PORT --count N [--spoof-cidr CIDR] [--rate PPS]
-                                 spoofed-source handshake initiations (raw socket, needs root)
+  attack flood --target IP:PORT --server-key KEY --count N [--spoof-cidr CIDR] [--rate PPS]
+                                 spoofed-source handshake initiations (raw socket, needs root);
+                                 KEY is the server's public key (initiations carry its mac1)
   attack replay --listen IP:PORT --target IP:PORT [--count N] [--skip N]
                                  relay that replays and tampers captured data packets
   check -c FILE [--role server|client]
@@ -176,9 +177,9 @@ async function ui(args: string[]): Promise<void> {
   });
 }
 
-async function genkey(args: string[]): Promise<void> {
+function genkey(args: string[]): void {
   const { values } = parseArgs({ args, options: { out: { type: "string" } } });
-  const key = encodeKey(await generatePrivateKey());
+  const key = encodeKey(generatePrivateKey());
   if (!values.out) {
     console.log(key);
     return;
@@ -195,7 +196,7 @@ async function genkey(args: string[]): Promise<void> {
 async function pubkey(): Promise<void> {
   const key = decodeKey(await readStdin());
   if (!key) die("stdin does not hold a base64 X25519 private key");
-  console.log(encodeKey(await publicKeyOf(key)));
+  console.log(encodeKey(publicKeyOf(key)));
 }
 
 async function attack(args: string[]): Promise<void> {
@@ -205,12 +206,18 @@ async function attack(args: string[]): Promise<void> {
       args: rest,
       options: {
         target: { type: "string" },
+        "server-key": { type: "string" },
         count: { type: "string", default: "10000" },
         "spoof-cidr": { type: "string", default: "10.200.0.0/16" },
         rate: { type: "string", default: "0" },
       },
     });
     if (!values.target) throw new UsageError("attack flood needs --target IP:PORT");
+    if (!values["server-key"]) throw new UsageError("attack flood needs --server-key KEY");
+    const serverKey = decodeKey(values["server-key"]);
+    if (!serverKey) {
+      throw new UsageError(`--server-key "${values["server-key"]}" is not a base64 X25519 key`);
+    }
     const target = checkTarget(values.target);
     const count = Number(values.count), rate = Number(values.rate);
     if (!Number.isInteger(count) || count < 1) {
@@ -220,7 +227,14 @@ async function attack(args: string[]): Promise<void> {
     const spoof = checkSpoofCidr(values["spoof-cidr"]);
     const ac = new AbortController();
     Deno.addSignalListener("SIGINT", () => ac.abort());
-    const r = await flood({ target, count, spoof, rate, payload: floodPayload, signal: ac.signal });
+    const r = await flood({
+      target,
+      count,
+      spoof,
+      rate,
+      payload: floodPayload(serverKey),
+      signal: ac.signal,
+    });
     console.log(toJson({ sent: r.sent, seconds: r.seconds, packetsPerSecond: r.packetsPerSecond }));
     return;
   }
@@ -284,7 +298,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     switch (cmd) {
       case "genkey":
-        return await genkey(rest);
+        return genkey(rest);
       case "pubkey":
         return await pubkey();
       case "server":

@@ -34,7 +34,7 @@ export interface ReplayResult {
   forwardedDown: number;
 }
 
-/** Flips the low bit of the last byte (inside the authentication tag). */
+/** Flips the low bit of the last byte (authenticated ciphertext, or the tag of a keepalive). */
 export function tamper(packet: Uint8Array): Uint8Array {
   const copy = packet.slice();
   copy[copy.length - 1]! ^= 1;

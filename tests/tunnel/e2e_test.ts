@@ -67,6 +67,8 @@ Deno.test({
       "flood",
       "--target",
       `${topo.serverIpA}:${PORT}`,
+      "--server-key",
+      env.keys.server.pub,
       "--count",
       "50000",
       "--spoof-cidr",
@@ -167,7 +169,7 @@ Deno.test({
     await env.clientB.stop();
     try {
       // 1. A key the server does not list: no session, no traffic.
-      const stranger = await newKeys();
+      const stranger = newKeys();
       env.writeClient("x.yaml", stranger.priv, `${topo.serverIpB}:${PORT}`, "10.9.0.3");
       let before = await env.serverStatus();
       let client = await env.startClient(topo.clientB, "x.yaml", false);

@@ -23,9 +23,9 @@ export interface Keys {
   pub: string;
 }
 
-export async function newKeys(): Promise<Keys> {
-  const priv = await generatePrivateKey();
-  return { priv: encodeKey(priv), pub: encodeKey(await publicKeyOf(priv)) };
+export function newKeys(): Keys {
+  const priv = generatePrivateKey();
+  return { priv: encodeKey(priv), pub: encodeKey(publicKeyOf(priv)) };
 }
 
 /** Everything the e2e tests share. */
@@ -49,7 +49,7 @@ export class TunnelEnv {
     const topo = Topology.create();
     const env = new TunnelEnv(topo);
     try {
-      for (const k of ["server", "a", "b", "c"] as const) env.keys[k] = await newKeys();
+      for (const k of ["server", "a", "b", "c"] as const) env.keys[k] = newKeys();
       topo.file("server.key", env.keys.server.priv + "\n");
       topo.file(
         "server.yaml",
