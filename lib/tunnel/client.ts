@@ -381,15 +381,12 @@ export class TunnelClient {
     if (!this.#started) return;
     const now = this.#clock.now();
     const l = this.#limits;
-    for (const slot of ["#previous", "#current"] as const) {
-      const s = slot === "#current" ? this.#current : this.#previous;
-      if (s && now - s.createdAt >= l.rejectAfterMs) {
-        if (slot === "#current") {
-          this.#current = null;
-          this.#log(`client: session expired`);
-          this.#event({ type: "expired", peer: "server" });
-        } else this.#previous = null;
-      }
+    const expired = (x: TunnelSession | null) => x !== null && now - x.createdAt >= l.rejectAfterMs;
+    if (expired(this.#previous)) this.#previous = null;
+    if (expired(this.#current)) {
+      this.#current = null;
+      this.#log("client: session expired");
+      this.#event({ type: "expired", peer: "server" });
     }
     if (this.#pending) {
       if (now - this.#pendingAt >= l.handshakeRetryMs) this.#initiate();

@@ -27,11 +27,6 @@ export function toTunnelIPv4(v: number | string, what: string): number {
   return v;
 }
 
-/** IP version nibble of a packet (0 for an empty one). */
-export function ipVersion(p: Uint8Array): number {
-  return p.length > 0 ? p[0]! >> 4 : 0;
-}
-
 /** Source address of an IPv4 packet (caller checked length ≥ 20). */
 export function ipv4Source(p: Uint8Array): number {
   return ((p[12]! << 24) | (p[13]! << 16) | (p[14]! << 8) | p[15]!) >>> 0;

@@ -245,7 +245,7 @@ export class TunnelServer {
     try {
       switch (messageType(data)) {
         case MSG_DATA:
-          this.#data(cipher, data, from);
+          this.#data(data, from);
           return;
         case MSG_INIT:
         case MSG_INIT_WITH_COOKIE:
@@ -349,7 +349,7 @@ export class TunnelServer {
     }
   }
 
-  #data(_cipher: TunnelCipher, data: Uint8Array, from: Addr): void {
+  #data(data: Uint8Array, from: Addr): void {
     if (data.length < KEEPALIVE_SIZE) {
       this.#drops.malformed++;
       return;
