@@ -1,18 +1,26 @@
 /**
  * Server benchmarks (issue: Snowflake server). Runs the real server process and drives it
- * with simulated clients (WebSocket → Turbo Tunnel → KCP → smux) from this process:
- * - download throughput with 1, 10 and 100 concurrent sessions (MB/s, server CPU-s per GB);
- * - server memory per idle session (1,000 sessions, each with one open stream to the ORPort);
- * - server RSS after each of 10 connect/disconnect cycles of 1,000 sessions.
- * The client side runs in JS in this process too, so on 2 cores the figures are a floor.
+ * with simulated clients from a separate load-generator process ({@link ./server_load.ts}),
+ * so server and generator CPU are measured apart:
+ * - `throughput`: download with 1, 10 and 100 concurrent sessions (MB/s, server CPU-s per
+ *   GB, server and generator CPU utilisation in cores, per server thread);
+ * - `workers`: 100 sessions with num-turbotunnel=1 and =2 side by side;
+ * - `idle`: server memory per idle session (1,000 sessions, one open ORPort stream each);
+ * - `cycles`: server RSS after each of 10 connect/disconnect cycles of 1,000 sessions;
+ * - `idle10k`: one server holding 10,000 mostly idle sessions (keepalives every 10 s).
+ * The generator uses a minimal KCP/smux receiver by default; `--full` uses the real client
+ * stack instead (several times the generator CPU).
  *
- * Run alone: `deno run --unstable-net --allow-all tests/bench/server_bench.ts`.
+ * Run alone: `deno run --unstable-net --allow-all tests/bench/server_bench.ts [section...] [--full]`.
+ *
+ * @module
  */
-import { goodEnv, smethodPort, spawnServer } from "../server/spawn.ts";
-import { connectClient, type TestClient } from "../server/ws_client.ts";
-import { mib, procUsage } from "../server/proc.ts";
+import { goodEnv, type ServerProcess, smethodPort, spawnServer } from "../server/spawn.ts";
+import { mib, procThreads, procUsage } from "../server/proc.ts";
 
 const MB = 1e6;
+const SECTIONS = ["throughput", "workers", "idle", "cycles", "idle10k"] as const;
+type Section = typeof SECTIONS[number];
 
 /**
  * A fake ORPort: a client writes a u32 byte count, the ORPort streams that many bytes and
@@ -34,7 +42,7 @@ function startSource(): { port: number; close(): void } {
           }
           let left = new DataView(hdr.buffer).getUint32(0);
           if (left === 0) {
-            const buf = new Uint8Array(4096);
+            const buf = new Uint8Array(256);
             for (;;) {
               const n = await c.read(buf);
               if (n === null) break;
@@ -57,151 +65,279 @@ function startSource(): { port: number; close(): void } {
   return { port: (listener.addr as Deno.NetAddr).port, close: () => listener.close() };
 }
 
-async function download(client: TestClient, bytes: number): Promise<number> {
-  const stream = await client.smux.openStream();
-  const w = stream.writable.getWriter();
-  const hdr = new Uint8Array(4);
-  new DataView(hdr.buffer).setUint32(0, bytes);
-  await w.write(hdr);
-  let got = 0;
-  for await (const chunk of stream.readable) got += chunk.length;
-  await w.close().catch(() => {});
-  stream.close();
-  return got;
-}
+/** The load generator process; see server_load.ts for its stdio protocol. */
+class Generator {
+  #child: Deno.ChildProcess;
+  #lines: AsyncIterator<string>;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
 
-/** Opens a stream that stays open (echo mode) and waits for one echoed byte. */
-async function openIdleStream(client: TestClient): Promise<void> {
-  const stream = await client.smux.openStream();
-  const w = stream.writable.getWriter();
-  await w.write(new Uint8Array([0, 0, 0, 0, 42]));
-  w.releaseLock();
-  const r = stream.readable.getReader();
-  await r.read();
-  r.releaseLock();
-}
-
-async function connectMany(url: string, n: number, batch = 100): Promise<TestClient[]> {
-  const out: TestClient[] = [];
-  for (let i = 0; i < n; i += batch) {
-    out.push(
-      ...await Promise.all(
-        Array.from({ length: Math.min(batch, n - i) }, () => connectClient(url)),
-      ),
-    );
+  constructor(url: string, sessions: number, bytes: number, full: boolean) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("./server_load.ts", import.meta.url).pathname,
+        url,
+        String(sessions),
+        String(bytes),
+        ...(full ? ["--full"] : []),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#stdin = this.#child.stdin.getWriter();
+    this.#lines = lines(this.#child.stdout);
   }
-  return out;
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  async next(): Promise<string> {
+    const r = await this.#lines.next();
+    if (r.done) throw new Error("load generator exited early");
+    return r.value;
+  }
+
+  async say(): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode("go\n"));
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await this.#child.status;
+  }
+
+  async done(): Promise<void> {
+    await this.#stdin.close().catch(() => {});
+    await this.#child.status;
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array<ArrayBuffer>>): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function run(): Promise<void> {
-  const source = startSource();
-  const server = spawnServer(goodEnv(source.port));
+async function startServer(
+  orPort: number,
+  numTurbotunnel = 1,
+  args: string[] = ["--disable-tls"],
+): Promise<{ server: ServerProcess; url: string; pid: number }> {
+  const env = numTurbotunnel === 1 ? goodEnv(orPort) : goodEnv(orPort, {
+    TOR_PT_SERVER_TRANSPORT_OPTIONS: `snowflake:num-turbotunnel=${numTurbotunnel}`,
+  });
+  const server = spawnServer(env, args);
+  const port = smethodPort(await server.waitFor(/^SMETHODS DONE$/));
+  return { server, url: `ws://127.0.0.1:${port}/`, pid: server.child.pid };
+}
+
+async function stopServer(s: { server: ServerProcess }): Promise<void> {
+  s.server.kill("SIGKILL");
+  await s.server.status;
+}
+
+interface Throughput {
+  mbps: number;
+  cpuPerGB: number;
+  serverCores: number;
+  genCores: number;
+  threads: string;
+}
+
+/** One download run: `n` sessions fetching `total` bytes together. */
+async function throughput(
+  url: string,
+  pid: number,
+  n: number,
+  total: number,
+  full: boolean,
+): Promise<Throughput> {
+  const per = Math.floor(total / n);
+  const gen = new Generator(url, n, per, full);
   try {
-    const port = smethodPort(await server.waitFor(/^SMETHODS DONE$/));
-    const url = `ws://127.0.0.1:${port}/`;
-    const pid = server.child.pid;
-    const base = procUsage(pid);
-    console.log(`server baseline RSS ${mib(base.rssBytes)} MiB (Deno runtime + server code)`);
+    if ((await gen.next()) !== "ready") throw new Error("load generator not ready");
+    const t0 = procThreads(pid);
+    const before = procUsage(pid);
+    const w0 = performance.now();
+    await gen.say();
+    const r = JSON.parse(await gen.next()) as { bytes: number; secs: number; cpuSeconds: number };
+    const wall = (performance.now() - w0) / 1000;
+    const after = procUsage(pid);
+    const t1 = procThreads(pid);
+    if (r.bytes !== per * n) throw new Error(`got ${r.bytes} of ${per * n} bytes`);
+    const cpu = after.cpuSeconds - before.cpuSeconds;
+    const busy = [...t1.entries()]
+      .map(([tid, t]) => ({ name: t.name, cpu: t.cpuSeconds - (t0.get(tid)?.cpuSeconds ?? 0) }))
+      .filter((t) => t.cpu / wall >= 0.05)
+      .sort((a, b) => b.cpu - a.cpu)
+      .map((t) => `${t.name} ${(t.cpu / wall).toFixed(2)}`)
+      .join(", ");
+    return {
+      mbps: r.bytes / MB / r.secs,
+      cpuPerGB: cpu / (r.bytes / 1e9),
+      serverCores: cpu / wall,
+      genCores: r.cpuSeconds / r.secs,
+      threads: busy,
+    };
+  } finally {
+    await gen.stop();
+  }
+}
 
+function formatThroughput(label: string, t: Throughput, rss: number): string {
+  return `${label}: ${t.mbps.toFixed(1)} MB/s, server ${t.cpuPerGB.toFixed(1)} CPU-s/GB, ` +
+    `server ${t.serverCores.toFixed(2)} cores [${t.threads}], ` +
+    `generator ${t.genCores.toFixed(2)} cores, RSS ${mib(rss)} MiB`;
+}
+
+/** Starts `n` idle sessions (one open stream each); resolves once all are up. */
+async function idleSessions(url: string, n: number): Promise<Generator> {
+  const gen = new Generator(url, n, 0, false);
+  if ((await gen.next()) !== "ready") throw new Error("load generator not ready");
+  return gen;
+}
+
+async function runThroughput(orPort: number, full: boolean): Promise<void> {
+  const s = await startServer(orPort);
+  try {
+    console.log(`server baseline RSS ${mib(procUsage(s.pid).rssBytes)} MiB`);
     for (const n of [1, 10, 100]) {
-      const total = n === 1 ? 50 * MB : 100 * MB;
-      const per = Math.floor(total / n);
-      const clients = await connectMany(url, n);
-      const before = procUsage(pid);
-      const t0 = performance.now();
-      const got = await Promise.all(clients.map((c) => download(c, per)));
-      const secs = (performance.now() - t0) / 1000;
-      const after = procUsage(pid);
-      const bytes = got.reduce((a, b) => a + b, 0);
-      if (bytes !== per * n) throw new Error(`got ${bytes} of ${per * n} bytes`);
-      const cpu = after.cpuSeconds - before.cpuSeconds;
+      const t = await throughput(s.url, s.pid, n, n === 1 ? 50 * MB : 100 * MB, full);
       console.log(
-        `throughput ${String(n).padStart(3)} sessions: ${(bytes / MB / secs).toFixed(1)} MB/s, ` +
-          `server ${(cpu / (bytes / 1e9)).toFixed(1)} CPU-s/GB, RSS ${mib(after.rssBytes)} MiB`,
+        formatThroughput(
+          `throughput ${String(n).padStart(3)} sessions`,
+          t,
+          procUsage(s.pid).rssBytes,
+        ),
       );
-      for (const c of clients) c.close();
-    }
-
-    // num-turbotunnel=2: each KCP instance in its own Worker.
-    {
-      const two = spawnServer(
-        goodEnv(source.port, { TOR_PT_SERVER_TRANSPORT_OPTIONS: "snowflake:num-turbotunnel=2" }),
-      );
-      try {
-        const tport = smethodPort(await two.waitFor(/^SMETHODS DONE$/));
-        const n = 100;
-        const per = Math.floor(100 * MB / n);
-        const clients = await connectMany(`ws://127.0.0.1:${tport}/`, n);
-        const before = procUsage(two.child.pid);
-        const t0 = performance.now();
-        const got = await Promise.all(clients.map((c) => download(c, per)));
-        const secs = (performance.now() - t0) / 1000;
-        const after = procUsage(two.child.pid);
-        const bytes = got.reduce((a, b) => a + b, 0);
-        if (bytes !== per * n) throw new Error(`got ${bytes} of ${per * n} bytes`);
-        console.log(
-          `throughput 100 sessions, num-turbotunnel=2 (Workers): ${
-            (bytes / MB / secs).toFixed(1)
-          } MB/s, server ${((after.cpuSeconds - before.cpuSeconds) / (bytes / 1e9)).toFixed(1)} ` +
-            `CPU-s/GB, RSS ${mib(after.rssBytes)} MiB`,
-        );
-        for (const c of clients) c.close();
-      } finally {
-        two.kill("SIGKILL");
-        await two.status;
-      }
-    }
-
-    // Idle sessions: a fresh server, so earlier sessions' garbage does not count.
-    server.kill("SIGKILL");
-    await server.status;
-    // Sessions of disconnected clients close after 5 s of silence (default 90 s).
-    const idle = spawnServer(goodEnv(source.port), [
-      "--disable-tls",
-      "--client-idle-timeout",
-      "5",
-    ]);
-    try {
-      const iport = smethodPort(await idle.waitFor(/^SMETHODS DONE$/));
-      const iurl = `ws://127.0.0.1:${iport}/`;
-      const ipid = idle.child.pid;
-      await sleep(500);
-      const r0 = procUsage(ipid).rssBytes;
-      const N = 1000;
-      let clients = await connectMany(iurl, N);
-      await Promise.all(clients.map(openIdleStream));
-      await sleep(3000);
-      const r1 = procUsage(ipid).rssBytes;
-      console.log(
-        `idle: ${N} sessions (1 open stream each): RSS ${mib(r0)} → ${mib(r1)} MiB, ` +
-          `${((r1 - r0) / N / 1024).toFixed(1)} KiB/session (target ≤ 100)`,
-      );
-      const rss: string[] = [];
-      for (let cycle = 1; cycle <= 10; cycle++) {
-        for (const c of clients) c.close();
-        clients = await connectMany(iurl, N);
-        await Promise.all(clients.map(openIdleStream));
-        rss.push(mib(procUsage(ipid).rssBytes));
-      }
-      for (const c of clients) c.close();
-      console.log(`RSS (MiB) after each of 10 cycles of ${N} sessions: ${rss.join(", ")}`);
-      await sleep(10_000);
-      console.log(
-        `RSS 10 s after the last disconnect (sessions closed after 5 s of silence): ${
-          mib(procUsage(ipid).rssBytes)
-        } MiB`,
-      );
-    } finally {
-      idle.kill("SIGKILL");
-      await idle.status;
     }
   } finally {
-    server.kill("SIGKILL");
-    await server.status;
+    await stopServer(s);
+  }
+}
+
+async function runWorkers(orPort: number, full: boolean): Promise<void> {
+  const results: number[] = [];
+  for (const nt of [1, 2]) {
+    const s = await startServer(orPort, nt);
+    try {
+      // A short warm-up so both modes are measured with compiled code.
+      await throughput(s.url, s.pid, 10, 10 * MB, full);
+      const t = await throughput(s.url, s.pid, 100, 200 * MB, full);
+      results.push(t.mbps);
+      console.log(
+        formatThroughput(`100 sessions, num-turbotunnel=${nt}`, t, procUsage(s.pid).rssBytes),
+      );
+    } finally {
+      await stopServer(s);
+    }
+  }
+  console.log(`num-turbotunnel=2 / num-turbotunnel=1: ${(results[1]! / results[0]!).toFixed(2)}×`);
+}
+
+async function runIdle(orPort: number): Promise<void> {
+  const s = await startServer(orPort);
+  try {
+    await sleep(500);
+    const r0 = procUsage(s.pid).rssBytes;
+    const N = 1000;
+    const gen = await idleSessions(s.url, N);
+    await sleep(3000);
+    const r1 = procUsage(s.pid).rssBytes;
+    console.log(
+      `idle: ${N} sessions (1 open stream each): RSS ${mib(r0)} → ${mib(r1)} MiB, ` +
+        `${((r1 - r0) / N / 1024).toFixed(1)} KiB/session (target ≤ 100)`,
+    );
+    await gen.done();
+  } finally {
+    await stopServer(s);
+  }
+}
+
+async function runCycles(orPort: number): Promise<void> {
+  // Sessions of disconnected clients close after 5 s of silence (default 90 s).
+  const s = await startServer(orPort, 1, ["--disable-tls", "--client-idle-timeout", "5"]);
+  try {
+    const N = 1000;
+    const rss: string[] = [];
+    for (let cycle = 1; cycle <= 10; cycle++) {
+      const gen = await idleSessions(s.url, N);
+      rss.push(mib(procUsage(s.pid).rssBytes));
+      await gen.done();
+    }
+    console.log(`RSS (MiB) with ${N} sessions connected, in each of 10 cycles: ${rss.join(", ")}`);
+    const after: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await sleep(5000);
+      after.push(mib(procUsage(s.pid).rssBytes));
+    }
+    console.log(`RSS (MiB) 5, 10, 15, 20 s after the last disconnect: ${after.join(", ")}`);
+  } finally {
+    await stopServer(s);
+  }
+}
+
+async function runIdle10k(orPort: number): Promise<void> {
+  const s = await startServer(orPort);
+  try {
+    await sleep(500);
+    const r0 = procUsage(s.pid).rssBytes;
+    // Each session holds a WebSocket and an ORPort connection: 10,000 of both need more
+    // than this machine's 20,000 file descriptors, so 1,000 sessions have no open stream.
+    const withStream = 9000;
+    const gens = [await idleSessions(s.url, withStream)];
+    const bare = new Generator(s.url, 1000, 0, false);
+    gens.push(bare);
+    if ((await bare.next()) !== "ready") throw new Error("load generator not ready");
+    await sleep(15_000);
+    const r1 = procUsage(s.pid);
+    console.log(
+      `10,000 idle sessions (${withStream} with an open stream), keepalives every 10 s: ` +
+        `RSS ${mib(r0)} → ${mib(r1.rssBytes)} MiB (target ≤ 1024)`,
+    );
+    for (const g of gens) await g.done();
+  } finally {
+    await stopServer(s);
+  }
+}
+
+export async function run(sections: Section[] = [...SECTIONS], full = false): Promise<void> {
+  const source = startSource();
+  try {
+    for (const section of sections) {
+      if (section === "throughput") await runThroughput(source.port, full);
+      if (section === "workers") await runWorkers(source.port, full);
+      if (section === "idle") await runIdle(source.port);
+      if (section === "cycles") await runCycles(source.port);
+      if (section === "idle10k") await runIdle10k(source.port);
+    }
+  } finally {
     source.close();
   }
 }
 
-if (import.meta.main) await run();
+if (import.meta.main) {
+  const picked = Deno.args.filter((a) => !a.startsWith("--"));
+  for (const p of picked) {
+    if (!(SECTIONS as readonly string[]).includes(p)) {
+      throw new TypeError(`unknown section ${p}; choose from ${SECTIONS.join(", ")}`);
+    }
+  }
+  await run(
+    picked.length ? picked as Section[] : [...SECTIONS],
+    Deno.args.includes("--full"),
+  );
+}

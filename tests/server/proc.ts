@@ -17,3 +17,20 @@ export function procUsage(pid: number): ProcUsage {
 }
 
 export const mib = (b: number) => (b / 1048576).toFixed(1);
+
+/** CPU time of each thread of a process by thread id, with the thread's name (Linux). */
+export function procThreads(pid: number): Map<number, { name: string; cpuSeconds: number }> {
+  const out = new Map<number, { name: string; cpuSeconds: number }>();
+  for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(e.name), {
+        name,
+        cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+      });
+    } catch { /* thread exited */ }
+  }
+  return out;
+}
