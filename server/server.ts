@@ -12,13 +12,14 @@ import type { OrTarget } from "../lib/pt/extorport.ts";
 import { isIP } from "../lib/pt/server_env.ts";
 import { ReloadableTlsServer } from "../lib/acme/mod.ts";
 import type { SmuxConfig } from "../lib/smux/mod.ts";
-import type { ClientID, QueuePacketConn } from "../lib/turbotunnel/mod.ts";
+import type { ClientID } from "../lib/turbotunnel/mod.ts";
 import { ClientIPs } from "./client_ips.ts";
 import { Metrics } from "./metrics.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
 import { type TunnelPort, WsConnections, type WsLimits } from "./websocket.ts";
 import { WorkerTunnel } from "./worker_tunnel.ts";
 import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
+import { OutboxPacketConn } from "./outbox.ts";
 
 export interface ServerOptions {
   target: OrTarget;
@@ -46,6 +47,19 @@ interface Listening {
   addr: Deno.NetAddr;
   shutdown(): Promise<void>;
   reload?(cert: string, key: string): void;
+}
+
+/** The WebSocket side's view of an in-thread instance: packets go straight into KCP. */
+function inThreadPort(instance: TurbotunnelInstance): TunnelPort {
+  const { outboxes } = instance.pconn as OutboxPacketConn;
+  return {
+    queueIncoming(data, addr) {
+      instance.input(data, addr);
+      return true;
+    },
+    attach: (addr) => outboxes.attach(addr.toString()),
+    release: (addr, box) => outboxes.release(addr.toString(), box),
+  };
 }
 
 export class SnowflakeServer {
@@ -88,7 +102,7 @@ export class SnowflakeServer {
           clientIdleMs: opts.clientIdleMs,
           index,
         }));
-      this.#ports = this.#instances.map((i) => i.pconn as QueuePacketConn);
+      this.#ports = this.#instances.map((i) => inThreadPort(i));
     }
     this.#conns = new WsConnections({
       route: (id) => this.#ports[this.instanceIndex(id)]!,

@@ -12,14 +12,14 @@ import {
   listenKcp,
   SNOWFLAKE_KCP,
 } from "../lib/kcp/mod.ts";
-import { type Conn, NamedAddr, type PacketConn } from "../lib/net/mod.ts";
+import { type Addr, type Conn, NamedAddr, type PacketConn } from "../lib/net/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import { type SmuxConfig, SmuxSession, SNOWFLAKE_SMUX_SERVER } from "../lib/smux/mod.ts";
-import { QueuePacketConn } from "../lib/turbotunnel/mod.ts";
 import { dialOr, type OrTarget, type TcpConnect, userAddrFromIP } from "../lib/pt/extorport.ts";
 import type { ClientIPs } from "./client_ips.ts";
 import type { Metrics } from "./metrics.ts";
 import { denoConnect, pipeStream } from "./orport.ts";
+import { OutboxPacketConn } from "./outbox.ts";
 
 /** PT method name reported to tor in TRANSPORT. */
 export const METHOD_NAME = "snowflake";
@@ -41,7 +41,10 @@ export interface TurbotunnelOptions {
    * would wait for the 4-minute smux keepalive timeout. Default 90 s; 0 disables.
    */
   clientIdleMs?: number;
-  /** The PacketConn KCP runs over. Default a new QueuePacketConn (in-thread instance). */
+  /**
+   * The PacketConn KCP writes to. Default a new OutboxPacketConn (in-thread instance).
+   * Packets from clients come in through {@link TurbotunnelInstance.input}.
+   */
   pconn?: PacketConn;
 }
 
@@ -64,7 +67,7 @@ export class TurbotunnelInstance {
   constructor(opts: TurbotunnelOptions) {
     this.#opts = opts;
     this.pconn = opts.pconn ??
-      new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`));
+      new OutboxPacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`));
     this.#listener = listenKcp(this.pconn, { ...SNOWFLAKE_KCP, ...opts.kcp });
     void this.#acceptLoop();
     const idle = opts.clientIdleMs ?? DEFAULT_CLIENT_IDLE_MS;
@@ -85,6 +88,11 @@ export class TurbotunnelInstance {
         smux.close();
       }
     }
+  }
+
+  /** Hands a packet from client `addr` to KCP (synchronously; never throws). */
+  input(data: Uint8Array, addr: Addr): void {
+    this.#listener.input(data, addr);
   }
 
   /** Live KCP sessions. */
@@ -147,7 +155,7 @@ export class TurbotunnelInstance {
 
   /** Packets KCP wanted to send that a full client queue dropped. */
   get outgoingDrops(): number {
-    return this.pconn instanceof QueuePacketConn ? this.pconn.outgoingDrops : 0;
+    return this.pconn instanceof OutboxPacketConn ? this.pconn.outboxes.drops : 0;
   }
 
   close(): void {

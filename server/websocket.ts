@@ -8,9 +8,10 @@
  *
  * @module
  */
-import { encodePacket, PacketDecoder } from "../lib/encapsulation/mod.ts";
+import { PacketDecoder } from "../lib/encapsulation/mod.ts";
 import { CLIENT_ID_LENGTH, ClientID, TOKEN } from "../lib/turbotunnel/mod.ts";
-import type { Addr, AsyncQueue } from "../lib/net/mod.ts";
+import type { Addr } from "../lib/net/mod.ts";
+import type { Outbox } from "./outbox.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import type { ClientIPs } from "./client_ips.ts";
 import type { Metrics } from "./metrics.ts";
@@ -43,13 +44,15 @@ export const DEFAULT_WS_LIMITS: Readonly<WsLimits> = Object.freeze({
 });
 
 /**
- * Where a connection's packets go and where its replies come from: a QueuePacketConn for
- * an in-thread KCP instance, or the main-thread end of a KCP Worker.
+ * Where a connection's packets go and where its replies come from: an in-thread KCP
+ * instance, or the main-thread end of a KCP Worker.
  */
 export interface TunnelPort {
+  /** Hands one packet from the client to KCP; false if it was dropped. */
   queueIncoming(data: Uint8Array, addr: Addr): boolean;
-  nextOutgoing(addr: Addr, signal?: AbortSignal): Promise<Uint8Array>;
-  outgoing(addr: Addr): AsyncQueue<Uint8Array>;
+  /** The client's outbox, to be drained by this connection until {@link release}. */
+  attach(addr: Addr): Outbox;
+  release(addr: Addr, box: Outbox): void;
 }
 
 export interface WsContext {
@@ -188,44 +191,26 @@ class WsConn {
     }
   }
 
-  async #writeLoop(pconn: TunnelPort, id: ClientID): Promise<void> {
+  async #writeLoop(port: TunnelPort, id: ClientID): Promise<void> {
     const { metrics } = this.#ctx;
     const signal = this.#abort.signal;
+    const box = port.attach(id);
     try {
       for (;;) {
-        const first = await pconn.nextOutgoing(id, signal);
-        const queue = pconn.outgoing(id);
-        const parts = [encodePacket(first)];
-        let size = parts[0]!.length;
-        let n = 1;
-        while (size < this.#limits.batchBytes) {
-          const p = queue.tryShift();
-          if (p === undefined) break;
-          const e = encodePacket(p);
-          parts.push(e);
-          size += e.length;
-          n++;
+        await box.ready(signal);
+        for (let m = box.take(this.#limits.batchBytes); m; m = box.take(this.#limits.batchBytes)) {
+          if (this.closed) return;
+          this.#ws.send(m.data as Uint8Array<ArrayBuffer>);
+          metrics.counters.packetsToClients += m.packets;
+          metrics.counters.bytesToClients += m.data.length;
+          if (this.#ws.bufferedAmount > this.#limits.sendHighWater) break;
         }
-        let msg: Uint8Array;
-        if (parts.length === 1) {
-          msg = parts[0]!;
-        } else {
-          msg = new Uint8Array(size);
-          let off = 0;
-          for (const e of parts) {
-            msg.set(e, off);
-            off += e.length;
-          }
-        }
-        if (this.closed) return;
-        this.#ws.send(msg as Uint8Array<ArrayBuffer>);
-        metrics.counters.packetsToClients += n;
-        metrics.counters.bytesToClients += size;
         while (this.#ws.bufferedAmount > this.#limits.sendHighWater && !this.closed) await sleep(2);
       }
     } catch {
       // Closed connection or closed instance: the client redials through another proxy.
     } finally {
+      port.release(id, box);
       this.close();
     }
   }
