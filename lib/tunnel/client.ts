@@ -90,6 +90,7 @@ export class TunnelClient {
   #bytesIn = 0;
   #bytesOut = 0;
   #ac = new AbortController();
+  #startCalled = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #loops: Promise<unknown> = Promise.resolve();
   #log: (line: string) => void;
@@ -123,6 +124,10 @@ export class TunnelClient {
 
   /** Loads the cipher, starts the loops and the timer and sends the first initiation. */
   async start(): Promise<void> {
+    if (this.#ac.signal.aborted || this.#startCalled) {
+      throw new Error("a tunnel core starts once; make a new one after stop()");
+    }
+    this.#startCalled = true;
     if (!this.#cipher) this.#cipher = await resolveCipher(this.#o.cipher, this.#log);
     this.#started = true;
     this.#loops = Promise.allSettled([this.#udpLoop(), this.#tunLoop()]);

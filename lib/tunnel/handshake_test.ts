@@ -204,3 +204,15 @@ Deno.test("cookie: verified handshakes over the per-source rate limit are droppe
   const { reply } = handshake(t, t.clients[0]!, A);
   assertEquals(m.messageType(reply!), m.MSG_RESPONSE, "the bucket refills");
 });
+
+Deno.test("handshake: every handshake derives fresh transport keys (ephemeral keys)", () => {
+  const t = setup({ rateLimit: { perSecond: 100, burst: 100 } });
+  const seen = new Set<string>();
+  for (let i = 0; i < 3; i++) {
+    t.clock.advance(10);
+    const { init, reply } = handshake(t, t.clients[0]!, A);
+    const keys = consumeResponse(cipher, t.clients[0]!, init, reply!)!;
+    seen.add(keys.sendKey.join(",")).add(keys.recvKey.join(","));
+  }
+  assertEquals(seen.size, 6);
+});

@@ -122,6 +122,7 @@ export class TunnelServer {
   #byIp = new Map<number, PeerState>();
   #byIndex = new Map<number, { peer: PeerState; session: TunnelSession }>();
   #ac = new AbortController();
+  #startCalled = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #loops: Promise<unknown> = Promise.resolve();
   #log: (line: string) => void;
@@ -183,6 +184,10 @@ export class TunnelServer {
 
   /** Loads the cipher (unless given) and starts the UDP and TUN read loops and the timer. */
   async start(): Promise<void> {
+    if (this.#ac.signal.aborted || this.#startCalled) {
+      throw new Error("a tunnel core starts once; make a new one after stop()");
+    }
+    this.#startCalled = true;
     if (!this.#cipher) this.#cipher = await resolveCipher(this.#o.cipher, this.#log);
     this.#loops = Promise.allSettled([this.#udpLoop(), this.#tunLoop()]);
     const tickMs = this.#o.tickMs ?? 250;
