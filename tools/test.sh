@@ -10,7 +10,7 @@ log=$(mktemp)
 if "$DENO" task check >"$log.check" 2>&1; then checked=0; else checked=1; cat "$log.check"; echo "type check failed"; fi
 "$DENO" test --unstable-net --allow-all "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-summary=$(grep -aE '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -aE '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
 passed=$(sed -nE 's/.*\| ([0-9]+) passed.*/\1/p' <<<"$summary")
 failed=$(sed -nE 's/.*\| ([0-9]+) failed.*/\1/p' <<<"$summary")
 passed=${passed:-0}; failed=${failed:-0}
