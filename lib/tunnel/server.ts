@@ -12,19 +12,10 @@
  * @module
  */
 
-import type { Addr, PacketConn } from "../net/types.ts";
-import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
-import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
-import {
-  b64,
-  freshIndex,
-  hostOf,
-  ignore,
-  keyBytes,
-  readLoop,
-  resolveCipher,
-  type TunnelKeyInput,
-} from "./common.ts";
+import type { Addr } from "../net/types.ts";
+import type { TunnelCipher } from "./cipher.ts";
+import { b64, freshIndex, hostOf, ignore, keyBytes, type TunnelKeyInput } from "./common.ts";
+import { TunnelCore, type TunnelCoreOptions } from "./core.ts";
 import { COOKIE_ROTATE_MS, TunnelCookieChecker } from "./cookie.ts";
 import { TunnelDhMeter } from "./dh_meter.ts";
 import { compareTimestamps, consumeInitiation, createResponse } from "./handshake.ts";
@@ -43,17 +34,8 @@ import {
   readU32,
 } from "./messages.ts";
 import { TunnelRateLimiter } from "./ratelimit.ts";
-import { TUNNEL_REPLAY_WINDOW } from "./replay.ts";
-import { TunnelSession } from "./session.ts";
-import {
-  newCounters,
-  newDrops,
-  type TunDevice,
-  type TunnelEvent,
-  type TunnelLimits,
-  tunnelLimits,
-  type TunnelStats,
-} from "./types.ts";
+import type { TunnelSession } from "./session.ts";
+import type { TunnelStats } from "./types.ts";
 
 /** A client the server accepts: its static public key and its tunnel IPv4 address. */
 export interface TunnelServerPeer {
@@ -62,25 +44,14 @@ export interface TunnelServerPeer {
   tunnelIp: number | string;
 }
 
-export interface TunnelServerOptions {
+export interface TunnelServerOptions extends TunnelCoreOptions {
   privateKey: TunnelKeyInput;
   /** The server's own tunnel address: packets to it go to the server's TUN. */
   tunnelIp: number | string;
   peers: TunnelServerPeer[];
-  tun: TunDevice;
-  bind: PacketConn;
-  replayWindow?: number;
   /** Handshakes per source IP (after the cookie check). Default 20/s, burst 40, 4096 sources. */
   rateLimit?: { perSecond: number; burst: number; maxSources?: number };
   cookieRotateMs?: number;
-  limits?: Partial<TunnelLimits>;
-  clock?: TunnelClock;
-  /** A cipher, or which one to load ("auto": FFI libsodium, else wasm). */
-  cipher?: TunnelCipher | TunnelCipherKind;
-  log?: (line: string) => void;
-  onEvent?: (event: TunnelEvent) => void;
-  /** Timer period; 0 disables the timer (tests then call {@link TunnelServer.tick}). */
-  tickMs?: number;
 }
 
 interface PeerState {
@@ -109,43 +80,33 @@ export class TunnelServer {
   /** The same static key, with every handshake DH counted by {@link #meter}. */
   #handshakeKey: TunnelKeyPair;
   #tunnelIp: number;
-  #limits: TunnelLimits;
-  #clock: TunnelClock;
-  #cipher: TunnelCipher | null;
+  #core: TunnelCore;
   #cookies: TunnelCookieChecker;
   #limiter: TunnelRateLimiter;
-  #replayWindow: number;
-  #counters = newCounters();
-  #drops = newDrops();
-  #meter = new TunnelDhMeter(this.#counters);
+  #meter: TunnelDhMeter;
   #byKey = new Map<string, PeerState>();
   #byIp = new Map<number, PeerState>();
   #byIndex = new Map<number, { peer: PeerState; session: TunnelSession }>();
-  #ac = new AbortController();
-  #startCalled = false;
-  #timer: ReturnType<typeof setInterval> | undefined;
-  #loops: Promise<unknown> = Promise.resolve();
-  #log: (line: string) => void;
-  #event: (e: TunnelEvent) => void;
 
   constructor(o: TunnelServerOptions) {
     this.#o = o;
+    this.#core = new TunnelCore("server", o, {
+      dispatch: (cipher, data, from) => this.#dispatch(cipher, data, from),
+      fromTun: (p) => this.fromTun(p),
+      tick: () => this.tick(),
+    });
+    this.#meter = new TunnelDhMeter(this.#core.counters);
     this.#key = new TunnelKeyPair(keyBytes(o.privateKey, "server private key"));
     this.#handshakeKey = this.#meter.pair(this.#key.privateKey);
     this.#tunnelIp = toTunnelIPv4(o.tunnelIp, "server tunnel IP");
-    this.#limits = tunnelLimits(o.limits);
-    this.#clock = o.clock ?? TUNNEL_SYSTEM_CLOCK;
-    this.#cipher = o.cipher && typeof o.cipher === "object" ? o.cipher : null;
+    const clock = this.#core.clock;
     this.#cookies = new TunnelCookieChecker(
       this.#key.publicKey,
-      this.#clock,
+      clock,
       o.cookieRotateMs ?? COOKIE_ROTATE_MS,
     );
     const rl = o.rateLimit ?? { perSecond: 20, burst: 40 };
-    this.#limiter = new TunnelRateLimiter(rl.perSecond, rl.burst, this.#clock, rl.maxSources);
-    this.#replayWindow = o.replayWindow ?? TUNNEL_REPLAY_WINDOW;
-    this.#log = o.log ?? ignore;
-    this.#event = o.onEvent ?? ignore;
+    this.#limiter = new TunnelRateLimiter(rl.perSecond, rl.burst, clock, rl.maxSources);
     for (const [i, p] of o.peers.entries()) {
       const publicKey = keyBytes(p.publicKey, `peers[${i}].publicKey`);
       const tunnelIp = toTunnelIPv4(p.tunnelIp, `peers[${i}].tunnelIp`);
@@ -183,31 +144,20 @@ export class TunnelServer {
   }
 
   /** Loads the cipher (unless given) and starts the UDP and TUN read loops and the timer. */
-  async start(): Promise<void> {
-    if (this.#ac.signal.aborted || this.#startCalled) {
-      throw new Error("a tunnel core starts once; make a new one after stop()");
-    }
-    this.#startCalled = true;
-    if (!this.#cipher) this.#cipher = await resolveCipher(this.#o.cipher, this.#log);
-    this.#loops = Promise.allSettled([this.#udpLoop(), this.#tunLoop()]);
-    const tickMs = this.#o.tickMs ?? 250;
-    if (tickMs > 0) this.#timer = setInterval(() => this.tick(), tickMs);
+  start(): Promise<void> {
+    return this.#core.start();
   }
 
   /** Stops the loops and the timer and closes the bind and the TUN device. */
-  async stop(): Promise<void> {
-    this.#ac.abort();
-    clearInterval(this.#timer);
-    this.#o.bind.close();
-    this.#o.tun.close();
-    await this.#loops;
+  stop(): Promise<void> {
+    return this.#core.stop();
   }
 
   stats(): TunnelStats {
-    const now = this.#clock.now();
+    const now = this.#core.clock.now();
     return {
-      counters: { ...this.#counters },
-      drops: { ...this.#drops },
+      counters: { ...this.#core.counters },
+      drops: { ...this.#core.drops },
       peers: [...this.#byKey.values()].map((p) => ({
         name: p.name,
         publicKey: p.publicKey,
@@ -218,74 +168,51 @@ export class TunnelServer {
         bytesOut: p.bytesOut,
         packetsIn: p.packetsIn,
         packetsOut: p.packetsOut,
-        connected: p.current !== null && now - p.current.createdAt < this.#limits.rejectAfterMs,
+        connected: this.#core.alive(p.current, now),
       })),
     };
   }
 
-  #udpLoop(): Promise<void> {
-    // No abort signal per read (it would cost a promise race per packet): stop() closes the bind.
-    return readLoop(
-      () => this.#o.bind.readFrom(),
-      (p) => this.receive(p.data, p.addr),
-      this.#ac.signal,
-      (m) => this.#log(`server: UDP ${m}`),
-    );
-  }
-
-  #tunLoop(): Promise<void> {
-    const signal = this.#ac.signal;
-    return readLoop(
-      () => this.#o.tun.read(signal),
-      (p) => this.fromTun(p),
-      signal,
-      (m) => this.#log(`server: TUN ${m}`),
-    );
-  }
-
   /** Handles one UDP datagram (what the read loop calls). Never throws. */
   receive(data: Uint8Array, from: Addr): void {
-    const cipher = this.#cipher;
-    if (!cipher) return;
-    try {
-      switch (messageType(data)) {
-        case MSG_DATA:
-          this.#data(data, from);
-          return;
-        case MSG_INIT:
-        case MSG_INIT_WITH_COOKIE:
-          this.#initiation(cipher, data, from);
-          return;
-        default:
-          this.#drops.malformed++;
-      }
-    } catch (e) {
-      this.#drops.malformed++;
-      this.#log(`server: dropped a packet that raised ${(e as Error).message}`);
+    this.#core.receive(data, from);
+  }
+
+  #dispatch(cipher: TunnelCipher, data: Uint8Array, from: Addr): void {
+    switch (messageType(data)) {
+      case MSG_DATA:
+        this.#data(data, from);
+        return;
+      case MSG_INIT:
+      case MSG_INIT_WITH_COOKIE:
+        this.#initiation(cipher, data, from);
+        return;
+      default:
+        this.#core.drops.malformed++;
     }
   }
 
   #initiation(cipher: TunnelCipher, data: Uint8Array, from: Addr): void {
     const withCookie = data[0] === MSG_INIT_WITH_COOKIE;
     if (data.length !== (withCookie ? INIT_WITH_COOKIE_SIZE : INIT_SIZE)) {
-      this.#drops.malformed++;
+      this.#core.drops.malformed++;
       return;
     }
     if (!this.#cookies.checkMac1(data, INIT_MAC1_OFFSET)) {
-      this.#drops.auth++;
+      this.#core.drops.auth++;
       return;
     }
     const source = from.toString();
     const verified = withCookie && this.#cookies.checkMac2(data, INIT_MAC2_OFFSET, source);
     if (!verified) {
-      this.#drops.cookie++;
-      this.#counters.cookieReplies++;
+      this.#core.drops.cookie++;
+      this.#core.counters.cookieReplies++;
       const mac1 = data.subarray(INIT_MAC1_OFFSET, INIT_MAC1_OFFSET + 16);
       this.#send(this.#cookies.challenge(cipher, readU32(data, 4), mac1, source), from);
       return;
     }
     if (!this.#limiter.allow(hostOf(from))) {
-      this.#drops.ratelimit++;
+      this.#core.drops.ratelimit++;
       return;
     }
     this.#meter.verified(() => this.#handshake(cipher, data, from, source));
@@ -299,15 +226,15 @@ export class TunnelServer {
       return peer?.ss ?? null;
     });
     if (init === "auth") {
-      this.#drops.auth++;
+      this.#core.drops.auth++;
       return;
     }
     if (init === "unknown-peer" || !peer) {
-      this.#drops.acl++;
+      this.#core.drops.acl++;
       return;
     }
     if (compareTimestamps(init.timestamp, peer.lastTimestamp) <= 0) {
-      this.#drops.replay++;
+      this.#core.drops.replay++;
       return;
     }
     const index = freshIndex(this.#byIndex);
@@ -318,27 +245,21 @@ export class TunnelServer {
       this.#meter.pair(generateTunnelPrivateKey()),
     );
     if (!resp) {
-      this.#drops.auth++;
+      this.#core.drops.auth++;
       return;
     }
-    const now = this.#clock.now();
+    const now = this.#core.clock.now();
     peer.lastTimestamp = init.timestamp;
-    const session = new TunnelSession(
-      cipher,
-      resp.keys,
-      now,
-      this.#replayWindow,
-      this.#limits.rejectAfterMessages,
-    );
+    const session = this.#core.session(cipher, resp.keys, now);
     if (peer.next) this.#byIndex.delete(peer.next.localIndex);
     peer.next = session;
     this.#byIndex.set(index, { peer, session });
     peer.lastHandshake = now;
     this.#setEndpoint(peer, from, false);
-    this.#counters.handshakes++;
+    this.#core.counters.handshakes++;
     this.#send(resp.message, from);
-    this.#log(`server: handshake with ${peer.name} from ${source}`);
-    this.#event({ type: "handshake", peer: peer.name, endpoint: source });
+    this.#core.log(`server: handshake with ${peer.name} from ${source}`);
+    this.#core.event({ type: "handshake", peer: peer.name, endpoint: source });
   }
 
   #setEndpoint(peer: PeerState, from: Addr, roam: boolean): void {
@@ -348,37 +269,22 @@ export class TunnelServer {
     peer.endpoint = from;
     peer.endpointKey = k;
     if (roam && old) {
-      this.#counters.roams++;
-      this.#log(`server: ${peer.name} roamed from ${old} to ${k}`);
-      this.#event({ type: "roam", peer: peer.name, from: old, to: k });
+      this.#core.counters.roams++;
+      this.#core.log(`server: ${peer.name} roamed from ${old} to ${k}`);
+      this.#core.event({ type: "roam", peer: peer.name, from: old, to: k });
     }
   }
 
   #data(data: Uint8Array, from: Addr): void {
     if (data.length < KEEPALIVE_SIZE) {
-      this.#drops.malformed++;
+      this.#core.drops.malformed++;
       return;
     }
     const entry = this.#byIndex.get(readU32(data, 4));
-    if (!entry) {
-      this.#drops.auth++;
-      return;
-    }
+    const now = this.#core.clock.now();
+    const plain = this.#core.open(entry?.session, data, now);
+    if (!entry || !plain) return;
     const { peer, session } = entry;
-    const now = this.#clock.now();
-    if (now - session.createdAt >= this.#limits.rejectAfterMs) {
-      this.#drops.auth++;
-      return;
-    }
-    const plain = session.open(data);
-    if (!plain) {
-      this.#drops.auth++;
-      return;
-    }
-    if (!session.replay.check(TunnelSession.counterOf(data))) {
-      this.#drops.replay++;
-      return;
-    }
     if (session === peer.next) {
       if (peer.previous) this.#byIndex.delete(peer.previous.localIndex);
       peer.previous = peer.current;
@@ -388,19 +294,14 @@ export class TunnelServer {
     this.#setEndpoint(peer, from, true);
     peer.bytesIn += data.length;
     peer.packetsIn++;
-    this.#counters.bytesIn += data.length;
-    this.#counters.packetsIn++;
-    if (plain.length === 0) {
-      this.#counters.keepalivesIn++;
-      return;
-    }
-    if (peer.keepaliveDue === null) peer.keepaliveDue = now + this.#limits.keepaliveMs;
+    if (this.#core.received(data, plain)) return;
+    if (peer.keepaliveDue === null) peer.keepaliveDue = now + this.#core.limits.keepaliveMs;
     if (!isIPv4Packet(plain)) {
-      this.#drops.malformed++;
+      this.#core.drops.malformed++;
       return;
     }
     if (ipv4Source(plain) !== peer.tunnelIp) {
-      this.#drops.acl++;
+      this.#core.drops.acl++;
       return;
     }
     const dst = ipv4Destination(plain);
@@ -412,54 +313,47 @@ export class TunnelServer {
   /** Routes one packet read from the server's TUN device (what the TUN loop calls). */
   fromTun(packet: Uint8Array): void {
     if (!isIPv4Packet(packet)) {
-      this.#drops.noroute++;
+      this.#core.drops.noroute++;
       return;
     }
     const peer = this.#byIp.get(ipv4Destination(packet));
     if (!peer) {
-      this.#drops.noroute++;
+      this.#core.drops.noroute++;
       return;
     }
-    this.#sendData(peer, packet, this.#clock.now());
+    this.#sendData(peer, packet, this.#core.clock.now());
   }
 
   #sendData(peer: PeerState, plain: Uint8Array, now: number): void {
     const s = peer.current;
-    if (!s || !peer.endpoint || now - s.createdAt >= this.#limits.rejectAfterMs) {
-      this.#drops.noroute++;
+    if (!peer.endpoint || !this.#core.alive(s, now)) {
+      this.#core.drops.noroute++;
       return;
     }
-    const msg = s.seal(plain);
-    if (!msg) {
-      this.#drops.noroute++;
-      return;
-    }
+    const msg = this.#core.seal(s, plain);
+    if (!msg) return;
     peer.keepaliveDue = null;
     peer.bytesOut += msg.length;
     peer.packetsOut++;
-    this.#counters.bytesOut += msg.length;
-    this.#counters.packetsOut++;
-    if (plain.length === 0) this.#counters.keepalivesOut++;
     this.#send(msg, peer.endpoint);
   }
 
   #send(data: Uint8Array, to: Addr): void {
-    this.#o.bind.writeTo(data, to).catch(ignore);
+    this.#core.send(data, to);
   }
 
   /** Runs the timers: passive keepalives and session expiry. */
   tick(): void {
-    const now = this.#clock.now();
-    const reject = this.#limits.rejectAfterMs;
+    const now = this.#core.clock.now();
     for (const peer of this.#byKey.values()) {
       for (const slot of ["previous", "current", "next"] as const) {
         const s = peer[slot];
-        if (s && now - s.createdAt >= reject) {
+        if (s && this.#core.expired(s, now)) {
           this.#byIndex.delete(s.localIndex);
           peer[slot] = null;
           if (slot === "current") {
-            this.#log(`server: session with ${peer.name} expired`);
-            this.#event({ type: "expired", peer: peer.name });
+            this.#core.log(`server: session with ${peer.name} expired`);
+            this.#core.event({ type: "expired", peer: peer.name });
           }
         }
       }

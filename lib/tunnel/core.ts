@@ -1,0 +1,212 @@
+/**
+ * What the client and the server cores share: the cipher, limits, clock and
+ * counters, the UDP and TUN read loops and the timer, and the DATA path
+ * (session lifetime, open + replay check, seal + counting).
+ *
+ * @module
+ */
+
+import type { Addr, PacketConn } from "../net/types.ts";
+import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
+import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
+import { ignore, readLoop, resolveCipher } from "./common.ts";
+import type { TunnelSessionKeys } from "./handshake.ts";
+import { TUNNEL_REPLAY_WINDOW } from "./replay.ts";
+import { TunnelSession } from "./session.ts";
+import {
+  newCounters,
+  newDrops,
+  type TunDevice,
+  type TunnelEvent,
+  type TunnelLimits,
+  tunnelLimits,
+} from "./types.ts";
+
+/** The options the client and the server have in common. */
+export interface TunnelCoreOptions {
+  tun: TunDevice;
+  bind: PacketConn;
+  replayWindow?: number;
+  limits?: Partial<TunnelLimits>;
+  clock?: TunnelClock;
+  /** A cipher, or which one to load ("auto": FFI libsodium, else wasm). */
+  cipher?: TunnelCipher | TunnelCipherKind;
+  log?: (line: string) => void;
+  onEvent?: (event: TunnelEvent) => void;
+  /** Timer period; 0 disables the timer (tests then call `tick()`). */
+  tickMs?: number;
+}
+
+/** What the owning client or server does with what the core reads. */
+export interface TunnelCoreHandlers {
+  /** One UDP datagram, with the loaded cipher; may throw (counted as malformed). */
+  dispatch(cipher: TunnelCipher, data: Uint8Array, from: Addr): void;
+  fromTun(packet: Uint8Array): void;
+  tick(): void;
+}
+
+export class TunnelCore {
+  readonly limits: TunnelLimits;
+  readonly clock: TunnelClock;
+  readonly counters = newCounters();
+  readonly drops = newDrops();
+  readonly log: (line: string) => void;
+  readonly event: (e: TunnelEvent) => void;
+  #name: string;
+  #o: TunnelCoreOptions;
+  #h: TunnelCoreHandlers;
+  #cipher: TunnelCipher | null;
+  #replayWindow: number;
+  #ac = new AbortController();
+  #startCalled = false;
+  #running = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #loops: Promise<unknown> = Promise.resolve();
+
+  /** `name` ("client", "server") prefixes the log lines of the loops. */
+  constructor(name: string, o: TunnelCoreOptions, h: TunnelCoreHandlers) {
+    this.#name = name;
+    this.#o = o;
+    this.#h = h;
+    this.limits = tunnelLimits(o.limits);
+    this.clock = o.clock ?? TUNNEL_SYSTEM_CLOCK;
+    this.#cipher = o.cipher && typeof o.cipher === "object" ? o.cipher : null;
+    this.#replayWindow = o.replayWindow ?? TUNNEL_REPLAY_WINDOW;
+    this.log = o.log ?? ignore;
+    this.event = o.onEvent ?? ignore;
+  }
+
+  /** The cipher, null until {@link start} has loaded it. */
+  get cipher(): TunnelCipher | null {
+    return this.#cipher;
+  }
+
+  /** True from the end of {@link start} until {@link stop}. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Loads the cipher (unless given) and starts the UDP and TUN read loops and the timer. */
+  async start(): Promise<void> {
+    if (this.#ac.signal.aborted || this.#startCalled) {
+      throw new Error("a tunnel core starts once; make a new one after stop()");
+    }
+    this.#startCalled = true;
+    if (!this.#cipher) this.#cipher = await resolveCipher(this.#o.cipher, this.log);
+    this.#running = true;
+    this.#loops = Promise.allSettled([this.#udpLoop(), this.#tunLoop()]);
+    const tickMs = this.#o.tickMs ?? 250;
+    if (tickMs > 0) this.#timer = setInterval(() => this.#h.tick(), tickMs);
+  }
+
+  /** Stops the loops and the timer and closes the bind and the TUN device. */
+  async stop(): Promise<void> {
+    this.#ac.abort();
+    this.#running = false;
+    clearInterval(this.#timer);
+    this.#o.bind.close();
+    this.#o.tun.close();
+    await this.#loops;
+  }
+
+  #udpLoop(): Promise<void> {
+    // No abort signal per read (it would cost a promise race per packet): stop() closes the bind.
+    return readLoop(
+      () => this.#o.bind.readFrom(),
+      (p) => this.receive(p.data, p.addr),
+      this.#ac.signal,
+      (m) => this.log(`${this.#name}: UDP ${m}`),
+    );
+  }
+
+  #tunLoop(): Promise<void> {
+    const signal = this.#ac.signal;
+    return readLoop(
+      () => this.#o.tun.read(signal),
+      (p) => this.#h.fromTun(p),
+      signal,
+      (m) => this.log(`${this.#name}: TUN ${m}`),
+    );
+  }
+
+  /** Handles one UDP datagram. Never throws: a packet that raises is counted and dropped. */
+  receive(data: Uint8Array, from: Addr): void {
+    const cipher = this.#cipher;
+    if (!cipher) return;
+    try {
+      this.#h.dispatch(cipher, data, from);
+    } catch (e) {
+      this.drops.malformed++;
+      this.log(`${this.#name}: dropped a packet that raised ${(e as Error).message}`);
+    }
+  }
+
+  send(data: Uint8Array, to: Addr): void {
+    this.#o.bind.writeTo(data, to).catch(ignore);
+  }
+
+  /** A session of freshly derived keys, with this core's replay window and message limit. */
+  session(cipher: TunnelCipher, keys: TunnelSessionKeys, now: number): TunnelSession {
+    return new TunnelSession(
+      cipher,
+      keys,
+      now,
+      this.#replayWindow,
+      this.limits.rejectAfterMessages,
+    );
+  }
+
+  /** True while `s` may send and receive (younger than rejectAfterMs). */
+  alive(s: TunnelSession | null | undefined, now: number): s is TunnelSession {
+    return !!s && now - s.createdAt < this.limits.rejectAfterMs;
+  }
+
+  /** True once `s` has outlived rejectAfterMs (the timers then drop it). */
+  expired(s: TunnelSession | null, now: number): boolean {
+    return s !== null && now - s.createdAt >= this.limits.rejectAfterMs;
+  }
+
+  /**
+   * The plaintext of DATA message `data` for `s` (the session its receiver
+   * index names, if any), or null with the drop counted: no live session or a
+   * failed authentication (auth), a counter seen before (replay).
+   */
+  open(s: TunnelSession | null | undefined, data: Uint8Array, now: number): Uint8Array | null {
+    if (!this.alive(s, now)) {
+      this.drops.auth++;
+      return null;
+    }
+    const plain = s.open(data);
+    if (!plain) {
+      this.drops.auth++;
+      return null;
+    }
+    if (!s.replay.check(TunnelSession.counterOf(data))) {
+      this.drops.replay++;
+      return null;
+    }
+    return plain;
+  }
+
+  /** Counts an accepted DATA message; true when it is a keepalive (nothing to deliver). */
+  received(data: Uint8Array, plain: Uint8Array): boolean {
+    this.counters.bytesIn += data.length;
+    this.counters.packetsIn++;
+    if (plain.length > 0) return false;
+    this.counters.keepalivesIn++;
+    return true;
+  }
+
+  /** `plain` sealed on `s` and counted, or null (counted as noroute) once `s` is spent. */
+  seal(s: TunnelSession | null, plain: Uint8Array): Uint8Array | null {
+    const msg = s?.seal(plain);
+    if (!msg) {
+      this.drops.noroute++;
+      return null;
+    }
+    this.counters.bytesOut += msg.length;
+    this.counters.packetsOut++;
+    if (plain.length === 0) this.counters.keepalivesOut++;
+    return msg;
+  }
+}
