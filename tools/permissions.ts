@@ -11,57 +11,25 @@ export interface BinarySpec {
   flags: string[];
 }
 
-const unstable = ["--unstable-net"];
+/** The flags every binary has, plus FFI and subprocesses for those that ask. */
+function flags(extra: { ffi: boolean; run?: boolean }): string[] {
+  return [
+    "--unstable-net",
+    "--allow-net",
+    ...(extra.ffi ? ["--allow-ffi"] : []),
+    "--allow-env",
+    "--allow-read",
+    "--allow-write",
+    ...(extra.run ? ["--allow-run"] : []),
+    "--allow-sys",
+  ];
+}
 
 export const BINARIES: Record<string, BinarySpec> = {
-  client: {
-    entry: "client/main.ts",
-    flags: [
-      ...unstable,
-      "--allow-net",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys",
-    ],
-  },
-  server: {
-    entry: "server/main.ts",
-    flags: [
-      ...unstable,
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys",
-    ],
-  },
-  "broker-proxy": {
-    entry: "proxy/main.ts",
-    flags: [
-      ...unstable,
-      "--allow-net",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys",
-    ],
-  },
-  pytunnel: {
-    entry: "pytunnel/main.ts",
-    flags: [
-      ...unstable,
-      "--allow-net",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-run",
-      "--allow-sys",
-    ],
-  },
+  client: { entry: "client/main.ts", flags: flags({ ffi: true }) },
+  server: { entry: "server/main.ts", flags: flags({ ffi: false }) },
+  "broker-proxy": { entry: "proxy/main.ts", flags: flags({ ffi: true }) },
+  pytunnel: { entry: "pytunnel/main.ts", flags: flags({ ffi: true, run: true }) },
 };
 
 /** The `deno run` argv (after the deno binary) that runs a binary from source. */
