@@ -71,7 +71,7 @@ class Generator {
   #lines: AsyncIterator<string>;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
 
-  constructor(url: string, sessions: number, bytes: number, full: boolean) {
+  constructor(url: string, sessions: number, bytes: number, flags: string[] = []) {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -80,7 +80,7 @@ class Generator {
         url,
         String(sessions),
         String(bytes),
-        ...(full ? ["--full"] : []),
+        ...flags,
       ],
       stdin: "piped",
       stdout: "piped",
@@ -166,7 +166,7 @@ async function throughput(
   full: boolean,
 ): Promise<Throughput> {
   const per = Math.floor(total / n);
-  const gen = new Generator(url, n, per, full);
+  const gen = new Generator(url, n, per, full ? ["--full"] : []);
   try {
     if ((await gen.next()) !== "ready") throw new Error("load generator not ready");
     const t0 = procThreads(pid);
@@ -204,8 +204,8 @@ function formatThroughput(label: string, t: Throughput, rss: number): string {
 }
 
 /** Starts `n` idle sessions (one open stream each); resolves once all are up. */
-async function idleSessions(url: string, n: number): Promise<Generator> {
-  const gen = new Generator(url, n, 0, false);
+async function idleSessions(url: string, n: number, flags: string[] = []): Promise<Generator> {
+  const gen = new Generator(url, n, 0, flags);
   if ((await gen.next()) !== "ready") throw new Error("load generator not ready");
   return gen;
 }
@@ -298,10 +298,10 @@ async function runIdle10k(orPort: number): Promise<void> {
     // Each session holds a WebSocket and an ORPort connection: 10,000 of both need more
     // than this machine's 20,000 file descriptors, so 1,000 sessions have no open stream.
     const withStream = 9000;
-    const gens = [await idleSessions(s.url, withStream)];
-    const bare = new Generator(s.url, 1000, 0, false);
-    gens.push(bare);
-    if ((await bare.next()) !== "ready") throw new Error("load generator not ready");
+    const gens = [
+      await idleSessions(s.url, withStream),
+      await idleSessions(s.url, 10_000 - withStream, ["--no-stream"]),
+    ];
     await sleep(15_000);
     const r1 = procUsage(s.pid);
     console.log(

@@ -12,7 +12,8 @@
  * Protocol on stdio: prints `ready` once every session is connected, waits for one line on
  * stdin, downloads, then prints one JSON line {bytes, secs, cpuSeconds}. With
  * BYTES_PER_SESSION 0 the sessions stay idle instead (one open echo stream each, smux
- * keepalives every 10 s) until the next line on stdin, then disconnect.
+ * keepalives every 10 s) until the next line on stdin, then disconnect; `--no-stream` makes
+ * them open no stream (a session only).
  *
  * `deno run --allow-all tests/bench/server_load.ts URL SESSIONS BYTES_PER_SESSION [--full]`
  *
@@ -84,6 +85,12 @@ class LiteClient {
   #sinceUpd = 0;
   received = 0;
   #onPayload: (() => void) | null = null;
+  #onAcked: (() => void) | null = null;
+  /** Resolves once everything sent so far is acknowledged. */
+  acked(): Promise<void> {
+    if (this.#unacked.size === 0) return Promise.resolve();
+    return new Promise((r) => (this.#onAcked = r));
+  }
   /** Resolves once any payload arrived (the echo of an idle stream). */
   firstByte(): Promise<void> {
     if (this.received > 0) return Promise.resolve();
@@ -192,6 +199,7 @@ class LiteClient {
           }
         } else if (cmd === ACK) {
           this.#unacked.delete(sn);
+          if (this.#unacked.size === 0) this.#onAcked?.();
         } else if (cmd === WASK) {
           wins = true;
         } else if (cmd !== WINS) {
@@ -314,16 +322,30 @@ async function main(): Promise<void> {
   const n = Number(nArg);
   const bytes = Number(bytesArg);
   if (!url || !(n > 0) || !(bytes >= 0)) {
-    throw new TypeError("usage: server_load.ts URL SESSIONS BYTES_PER_SESSION [--full]");
+    throw new TypeError(
+      "usage: server_load.ts URL SESSIONS BYTES_PER_SESSION [--full] [--no-stream]",
+    );
   }
   if (bytes === 0) {
     // Idle sessions: each with one open stream, smux keepalives every 10 s, until stdin says.
-    const clients = await inBatches(n, async () => {
+    const noStream = Deno.args.includes("--no-stream");
+    const ready = inBatches(n, async () => {
       const c = await LiteClient.connect(url);
-      c.request(0);
-      await c.firstByte();
+      if (noStream) {
+        c.keepalive();
+        await c.acked();
+      } else {
+        c.request(0);
+        await c.firstByte();
+      }
       return c;
     });
+    const timeout = setTimeout(() => {
+      console.error("server_load: sessions not up after 120 s");
+      Deno.exit(1);
+    }, 120_000);
+    const clients = await ready;
+    clearTimeout(timeout);
     let next = 0;
     const keepalives = setInterval(() => {
       for (let i = 0; i < Math.ceil(n / 10); i++) clients[next++ % n]!.keepalive();
