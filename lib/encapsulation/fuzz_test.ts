@@ -1,24 +1,6 @@
 import { assert } from "../testing/assert.ts";
+import { randomBytes, xorshift32 } from "../testing/fuzz.ts";
 import { encodePacket, encodePadding, MAX_PACKET_LENGTH, PacketDecoder } from "./codec.ts";
-
-/** Small deterministic PRNG (xorshift32) so a failure can be replayed from its seed. */
-export function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
-
-function randomBytes(rand: () => number, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (rand() * 256) | 0;
-  return b;
-}
 
 /** A valid stream of data and padding chunks, and the packets it carries. */
 function validStream(rand: () => number): { bytes: Uint8Array; packets: Uint8Array[] } {
@@ -85,7 +67,7 @@ function same(a: Uint8Array[], b: Uint8Array[]): boolean {
 }
 
 Deno.test("fuzz: 100,000 random and mutated streams into the decoder", () => {
-  const rand = xorshift(0x5eed1);
+  const rand = xorshift32(0x5eed1);
   let valid = 0, errors = 0;
   for (let i = 0; i < 100_000; i++) {
     const kind = i % 3;

@@ -1,16 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
+import { mulberry32 } from "../testing/fuzz.ts";
 import { KcpEngine, PROBE_INIT } from "./engine.ts";
 import { CMD_PUSH, CMD_WASK, CMD_WINS, decodePacket, encodeSegment } from "./segment.ts";
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Link {
   loss: number;
@@ -21,7 +12,7 @@ interface Link {
 
 /** Two engines over a simulated network with a virtual clock. */
 function pair(link: Link, seed: number, setup: (e: KcpEngine) => void) {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   let now = 0;
   const flight: { at: number; to: KcpEngine; data: Uint8Array }[] = [];
   const wire = (to: () => KcpEngine) => (p: Uint8Array) => {
@@ -62,7 +53,7 @@ function transfer(link: Link, seed: number, stream: boolean, total: number) {
     e.stream = stream;
   });
   const data = new Uint8Array(total);
-  const random = rng(seed + 1);
+  const random = mulberry32(seed + 1);
   for (let i = 0; i < total; i++) data[i] = random() * 256;
   let sent = 0;
   const got: Uint8Array[] = [];

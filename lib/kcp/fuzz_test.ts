@@ -1,19 +1,11 @@
 import { assert, assertEquals } from "../testing/assert.ts";
+import { mulberry32 } from "../testing/fuzz.ts";
 import { memoryPacketPair, NamedAddr } from "../net/mod.ts";
 import { KcpEngine } from "./engine.ts";
 import { openNone, sealNone } from "./crypt.ts";
 import { listenKcp } from "./listener.ts";
 import { SNOWFLAKE_KCP } from "./options.ts";
 import { encodeHeader, OVERHEAD } from "./segment.ts";
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A plausible packet of 1–4 segments for `conv`, then randomly mutated (or pure noise). */
 function packet(random: () => number, conv: number, base: number): Uint8Array {
@@ -54,7 +46,7 @@ function packet(random: () => number, conv: number, base: number): Uint8Array {
 }
 
 Deno.test("fuzz: 100,000 random and mutated packets into engine.input neither throw nor grow memory", () => {
-  const random = rng(1);
+  const random = mulberry32(1);
   let out = 0;
   const e = new KcpEngine(0xabc, () => out++);
   e.setNoDelay(0, 10, 2, 1);
@@ -78,7 +70,7 @@ Deno.test("fuzz: 100,000 random and mutated packets into engine.input neither th
 });
 
 Deno.test("fuzz: 100,000 packets into the crypt decoder: only intact frames pass", () => {
-  const random = rng(2);
+  const random = mulberry32(2);
   let passed = 0;
   for (let i = 0; i < 100_000; i++) {
     const body = packet(random, 1, 0);
@@ -107,7 +99,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const random = rng(3);
+    const random = mulberry32(3);
     const [a, b] = memoryPacketPair();
     const listener = listenKcp(b, { ...SNOWFLAKE_KCP, sndWnd: 128, rcvWnd: 128 });
     const addrs = Array.from({ length: 64 }, (_, i) => new NamedAddr("memory", `peer${i}`));

@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
+import { randomBytes, randomInt, xorshift32 } from "../testing/fuzz.ts";
 import {
   encodeClientArgs,
   SocksError,
@@ -7,34 +8,13 @@ import {
   splitClientArgs,
 } from "./socks.ts";
 
-/** A small deterministic PRNG (xorshift32) so failures reproduce. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return {
-    int: (n: number) => next() % n,
-    bytes(n: number) {
-      const b = new Uint8Array(n);
-      for (let i = 0; i < n; i++) b[i] = next() & 0xff;
-      return b;
-    },
-  };
-}
-
-type Rng = ReturnType<typeof rng>;
+type Rng = () => number;
 
 const ALPHABET = "ab=;\\,:/.é-_ 0";
 function randomString(r: Rng, max: number): string {
   let s = "";
-  const n = r.int(max + 1);
-  for (let i = 0; i < n; i++) s += ALPHABET[r.int(ALPHABET.length)];
+  const n = randomInt(r, max + 1);
+  for (let i = 0; i < n; i++) s += ALPHABET[randomInt(r, ALPHABET.length)];
   return s;
 }
 
@@ -47,21 +27,21 @@ interface Expected {
 /** A random valid handshake as tor would send it, and what it must parse to. */
 function validHandshake(r: Rng): { input: Uint8Array; expected: Expected } {
   const args: [string, string][] = [];
-  const nargs = r.int(4);
+  const nargs = randomInt(r, 4);
   for (let i = 0; i < nargs; i++) args.push([randomString(r, 8) || "k", randomString(r, 60)]);
   const encoded = encodeClientArgs(args);
-  const port = r.int(65536);
+  const port = randomInt(r, 65536);
   const parts: number[] = [];
   let target: SocksRequest["target"];
-  const version = r.int(3) === 0 ? 4 : 5;
+  const version = randomInt(r, 3) === 0 ? 4 : 5;
   if (version === 4) {
     const userid = new TextEncoder().encode(encoded);
-    if (r.int(2)) {
+    if (randomInt(r, 2)) {
       target = { kind: "domain", host: "bridge.example", port };
       parts.push(4, 1, port >> 8, port & 0xff, 0, 0, 0, 1, ...userid, 0);
       parts.push(...new TextEncoder().encode(target.host), 0);
     } else {
-      const ip = [1 + r.int(255), r.int(256), r.int(256), r.int(256)];
+      const ip = [1 + randomInt(r, 255), randomInt(r, 256), randomInt(r, 256), randomInt(r, 256)];
       target = { kind: "ipv4", host: ip.join("."), port };
       parts.push(4, 1, port >> 8, port & 0xff, ...ip, ...userid, 0);
     }
@@ -73,7 +53,7 @@ function validHandshake(r: Rng): { input: Uint8Array; expected: Expected } {
       args.length = 0;
       parts.push(5, 1, 0);
     }
-    const ip = [r.int(256), r.int(256), r.int(256), r.int(256)];
+    const ip = [randomInt(r, 256), randomInt(r, 256), randomInt(r, 256), randomInt(r, 256)];
     target = { kind: "ipv4", host: ip.join("."), port };
     parts.push(5, 1, 0, 1, ...ip, port >> 8, port & 0xff);
   }
@@ -89,7 +69,7 @@ function feedAll(r: Rng, input: Uint8Array): SocksRequest | "incomplete" | Error
   let off = 0;
   try {
     while (off < input.length) {
-      const n = 1 + r.int(Math.min(64, input.length - off));
+      const n = 1 + randomInt(r, Math.min(64, input.length - off));
       const step = hs.feed(input.subarray(off, off + n));
       off += n;
       for (const o of step.out) assert(o.length > 0 && o.length <= 512, "reply size");
@@ -110,7 +90,7 @@ function checkRequest(req: SocksRequest): void {
 }
 
 Deno.test("fuzz: 40,000 valid handshakes in random chunks parse to what was sent", () => {
-  const r = rng(1);
+  const r = xorshift32(1);
   for (let i = 0; i < 40_000; i++) {
     const { input, expected } = validHandshake(r);
     const got = feedAll(r, input);
@@ -124,23 +104,23 @@ Deno.test("fuzz: 40,000 valid handshakes in random chunks parse to what was sent
 });
 
 Deno.test("fuzz: 40,000 mutated handshakes give a typed error or a valid request", () => {
-  const r = rng(2);
+  const r = xorshift32(2);
   const tally = { ok: 0, error: 0, incomplete: 0 };
   for (let i = 0; i < 40_000; i++) {
     const input = validHandshake(r).input.slice();
-    const mutations = 1 + r.int(4);
+    const mutations = 1 + randomInt(r, 4);
     let bytes = input;
     for (let m = 0; m < mutations; m++) {
-      const at = r.int(bytes.length);
-      switch (r.int(3)) {
+      const at = randomInt(r, bytes.length);
+      switch (randomInt(r, 3)) {
         case 0:
-          bytes[at] = r.int(256);
+          bytes[at] = randomInt(r, 256);
           break;
         case 1:
           bytes = bytes.subarray(0, at);
           break;
         default: {
-          const extra = r.bytes(1 + r.int(8));
+          const extra = randomBytes(r, 1 + randomInt(r, 8));
           const b = new Uint8Array(bytes.length + extra.length);
           b.set(bytes.subarray(0, at));
           b.set(extra, at);
@@ -161,10 +141,10 @@ Deno.test("fuzz: 40,000 mutated handshakes give a typed error or a valid request
 });
 
 Deno.test("fuzz: 30,000 random byte strings give a typed error or a valid request", () => {
-  const r = rng(3);
+  const r = xorshift32(3);
   for (let i = 0; i < 30_000; i++) {
-    const input = r.bytes(1 + r.int(300));
-    if (r.int(2)) input[0] = 4 + r.int(2); // get past the version byte half the time
+    const input = randomBytes(r, 1 + randomInt(r, 300));
+    if (randomInt(r, 2)) input[0] = 4 + randomInt(r, 2); // get past the version byte half the time
     const got = feedAll(r, input);
     if (typeof got === "object" && !(got instanceof Error)) checkRequest(got);
   }

@@ -1,6 +1,7 @@
 import { ClosedError } from "../net/errors.ts";
 import { memoryConnPair } from "../net/memory.ts";
 import { assert, assertEquals } from "../testing/assert.ts";
+import { mulberry32, randomBytes } from "../testing/fuzz.ts";
 import {
   encodeSmuxFrame,
   SMUX_CMD_FIN,
@@ -13,18 +14,6 @@ import {
 } from "./frame.ts";
 import { SmuxSession } from "./session.ts";
 import type { SmuxStream } from "./stream.ts";
-
-/** Seeded PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Gen {
   wire: Uint8Array;
@@ -91,10 +80,6 @@ function mutate(r: () => number, wire: Uint8Array): Uint8Array {
   return out;
 }
 
-function randomBytes(r: () => number, n: number): Uint8Array {
-  return new Uint8Array(n).map(() => r() * 256);
-}
-
 function chunks(r: () => number, wire: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let off = 0; off < wire.length;) {
@@ -106,7 +91,7 @@ function chunks(r: () => number, wire: Uint8Array): Uint8Array[] {
 }
 
 Deno.test("fuzz: 100,000 random and mutated frame streams into the decoder", () => {
-  const r = rng(0x5eed);
+  const r = mulberry32(0x5eed);
   let frames = 0;
   let errors = 0;
   for (let i = 0; i < 100_000; i++) {
@@ -171,7 +156,7 @@ async function consume(stream: SmuxStream, r: () => number): Promise<void> {
 }
 
 Deno.test("fuzz: 100,000 random and mutated frame streams into sessions", async () => {
-  const r = rng(0xc0ffee);
+  const r = mulberry32(0xc0ffee);
   const reasons = new Map<string, number>();
   let delivered = 0; // frame streams fully written into a live session
   let mutated = 0;

@@ -1,5 +1,6 @@
 import { ClosedError, TimeoutError } from "../net/errors.ts";
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
+import { seededBytes } from "../testing/fuzz.ts";
 import {
   decodeSmuxUpd,
   encodeSmuxFrame,
@@ -10,15 +11,7 @@ import {
   SMUX_INITIAL_PEER_WINDOW,
 } from "./frame.ts";
 import { SmuxSession } from "./session.ts";
-import {
-  delay,
-  randomBytes,
-  rawPair,
-  readAll,
-  sessionPair,
-  sha256,
-  writeAll,
-} from "./test_util.ts";
+import { delay, rawPair, readAll, sessionPair, sha256, writeAll } from "./test_util.ts";
 import { memoryConnPair } from "../net/memory.ts";
 
 const NO_KEEPALIVE = { keepAliveDisabled: true };
@@ -42,7 +35,7 @@ for (const version of [1, 2] as const) {
     const N = 24;
     const served = echoServer(server, N);
     await Promise.all(Array.from({ length: N }, async (_, i) => {
-      const data = randomBytes(50_000 + i * 7919, i + 1);
+      const data = seededBytes(50_000 + i * 7919, i + 1);
       const s = await client.openStream();
       const [, reply] = await Promise.all([writeAll(s, data, 1000 + i * 997), readAll(s)]);
       assertEquals(await sha256(reply), await sha256(data.slice().reverse()));
@@ -69,12 +62,12 @@ Deno.test("session: client stream ids are odd from 3, server ids even from 2", a
 Deno.test("session: half-close keeps the other direction working", async () => {
   const { client, server, close } = sessionPair({ version: 2, ...NO_KEEPALIVE });
   const c = await client.openStream();
-  const req = randomBytes(100_000, 7);
+  const req = seededBytes(100_000, 7);
   await writeAll(c, req); // FIN sent; c can still read
   const s = await server.acceptStream();
   assertEquals(await sha256(await readAll(s)), await sha256(req));
   assertEquals(server.numStreams, 1); // server has not sent FIN yet
-  const resp = randomBytes(300_000, 9);
+  const resp = seededBytes(300_000, 9);
   const [, got] = await Promise.all([writeAll(s, resp), readAll(c)]);
   assertEquals(await sha256(got), await sha256(resp));
   assertEquals(client.numStreams, 0);
@@ -89,7 +82,7 @@ Deno.test("flow: v2 slow reader loses nothing and the writer stalls at the windo
     ...NO_KEEPALIVE,
   });
   const c = await client.openStream();
-  const data = randomBytes(2 * 1024 * 1024, 3);
+  const data = seededBytes(2 * 1024 * 1024, 3);
   let written = 0;
   const writer = (async () => {
     const w = c.writable.getWriter();
@@ -134,7 +127,7 @@ Deno.test("flow: v1 token bucket stops reading the conn at maxReceiveBuffer", as
     ...NO_KEEPALIVE,
   });
   const c = await client.openStream();
-  const data = randomBytes(3 * 1024 * 1024, 11);
+  const data = seededBytes(3 * 1024 * 1024, 11);
   const writer = writeAll(c, data, 32768);
   const s = await server.acceptStream();
   // Nobody reads: the session must fill the bucket and then stop.

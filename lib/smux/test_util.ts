@@ -111,19 +111,6 @@ export async function sha256(data: Uint8Array): Promise<string> {
   return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-export function randomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 /** Writes `data` in chunks of `chunk` bytes and closes the writable (sends FIN). */
 export async function writeAll(stream: SmuxStream, data: Uint8Array, chunk = 20000) {
   const w = stream.writable.getWriter();

@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
+import { randomBytes, randomInt, xorshift32 } from "../testing/fuzz.ts";
 import { HostPortAddr } from "../net/addr.ts";
 import { loadTunnelCipher } from "./cipher.ts";
 import { TunnelManualClock } from "./clock.ts";
@@ -15,47 +16,32 @@ import { CaptureConn, ipv4Packet, text } from "./testutil_test.ts";
 const N = 100_000;
 const cipher = await loadTunnelCipher();
 
-/** xorshift32, seeded: failures are reproducible. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return { next, below: (n: number) => next() % n };
-}
-
-function mutate(r: ReturnType<typeof rng>, seed: Uint8Array): Uint8Array {
-  switch (r.below(6)) {
+function mutate(r: () => number, seed: Uint8Array): Uint8Array {
+  switch (randomInt(r, 6)) {
     case 0: {
-      const out = new Uint8Array(r.below(200));
-      for (let i = 0; i < out.length; i++) out[i] = r.next() & 255;
-      if (out.length > 0 && r.below(2)) out[0] = r.below(8);
-      if (out.length > 3 && r.below(2)) out[1] = out[2] = out[3] = 0;
+      const out = randomBytes(r, randomInt(r, 200));
+      if (out.length > 0 && randomInt(r, 2)) out[0] = randomInt(r, 8);
+      if (out.length > 3 && randomInt(r, 2)) out[1] = out[2] = out[3] = 0;
       return out;
     }
     case 1:
-      return seed.slice(0, r.below(seed.length + 1));
+      return seed.slice(0, randomInt(r, seed.length + 1));
     case 2: {
-      const out = new Uint8Array(seed.length + 1 + r.below(40));
+      const out = new Uint8Array(seed.length + 1 + randomInt(r, 40));
       out.set(seed);
-      for (let i = seed.length; i < out.length; i++) out[i] = r.next() & 255;
+      for (let i = seed.length; i < out.length; i++) out[i] = randomInt(r, 256);
       return out;
     }
     case 3: {
       const out = seed.slice();
-      if (out.length > 0) out[0] = r.below(256);
+      if (out.length > 0) out[0] = randomInt(r, 256);
       return out;
     }
     default: {
       const out = seed.slice();
-      const flips = 1 + r.below(4);
+      const flips = 1 + randomInt(r, 4);
       for (let i = 0; i < flips && out.length > 0; i++) {
-        out[r.below(out.length)]! ^= 1 << r.below(8);
+        out[randomInt(r, out.length)]! ^= 1 << randomInt(r, 8);
       }
       return out;
     }
@@ -96,12 +82,12 @@ function seeds(): Uint8Array[] {
 }
 
 Deno.test("fuzz: every message decoder throws only SyntaxError/RangeError on 100,000 inputs each", () => {
-  const r = rng(0xc0ffee);
+  const r = xorshift32(0xc0ffee);
   const ss = seeds();
   const decoders = [m.decodeInit, m.decodeCookieChallenge, m.decodeResponse, m.decodeData];
   for (const decode of decoders) {
     for (let i = 0; i < N; i++) {
-      const input = mutate(r, ss[r.below(ss.length)]!);
+      const input = mutate(r, ss[randomInt(r, ss.length)]!);
       m.messageType(input);
       onlyExpected(() => decode(input));
     }
@@ -109,17 +95,17 @@ Deno.test("fuzz: every message decoder throws only SyntaxError/RangeError on 100
 });
 
 Deno.test("fuzz: key and IPv4 text parsers throw only SyntaxError/RangeError on 100,000 inputs each", () => {
-  const r = rng(7);
+  const r = xorshift32(7);
   const alphabet = "AZaz09+/=.-_ \n/:0123456789";
   const goodKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
   for (let i = 0; i < N; i++) {
-    const base = r.below(2) ? goodKey : "10.9.0.2/24";
+    const base = randomInt(r, 2) ? goodKey : "10.9.0.2/24";
     const chars = [...base];
-    const edits = 1 + r.below(3);
+    const edits = 1 + randomInt(r, 3);
     for (let j = 0; j < edits; j++) {
-      const pos = r.below(chars.length + 1);
-      const c = alphabet[r.below(alphabet.length)]!;
-      if (r.below(2)) chars.splice(pos, 1, c);
+      const pos = randomInt(r, chars.length + 1);
+      const c = alphabet[randomInt(r, alphabet.length)]!;
+      if (randomInt(r, 2)) chars.splice(pos, 1, c);
       else chars.splice(pos, 0, c);
     }
     const t = chars.join("");
@@ -199,9 +185,9 @@ Deno.test("fuzz: 100,000 random and mutated datagrams into the server and client
     cookie,
   );
   const ss = [...seeds(), dataSeed, withCookie.message, first.message];
-  const r = rng(0xbeef);
+  const r = xorshift32(0xbeef);
   for (let i = 0; i < N; i++) {
-    const input = mutate(r, ss[r.below(ss.length)]!);
+    const input = mutate(r, ss[randomInt(r, ss.length)]!);
     server.receive(input, A);
     client.receive(input, serverAddr);
     if (i % 1000 === 0) {

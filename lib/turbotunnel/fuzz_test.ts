@@ -2,20 +2,9 @@ import { encodePacket } from "../encapsulation/mod.ts";
 import { ClosedError, NamedAddr } from "../net/mod.ts";
 import type { Conn } from "../net/mod.ts";
 import { assert } from "../testing/assert.ts";
+import { xorshift32 } from "../testing/fuzz.ts";
 import { ClientID, TOKEN } from "./client_id.ts";
 import { acceptTurbotunnel } from "./handshake.ts";
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 const addr = new NamedAddr("memory", "fuzz");
 
@@ -55,7 +44,7 @@ function streamBytes(rand: () => number): Uint8Array {
 }
 
 Deno.test("fuzz: 100,000 random and mutated streams into acceptTurbotunnel", async () => {
-  const rand = xorshift(0xacce97);
+  const rand = xorshift32(0xacce97);
   const outcomes = { accepted: 0, badHeader: 0, cleanEnd: 0, badStream: 0 };
   for (let i = 0; i < 100_000; i++) {
     const bytes = streamBytes(rand);

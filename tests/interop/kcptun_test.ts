@@ -3,6 +3,7 @@
  * framing and Snowflake-like KCP settings, over UDP on loopback, both ways.
  */
 import { assertEquals } from "../../lib/testing/assert.ts";
+import { seededBytes } from "../../lib/testing/fuzz.ts";
 import { HostPortAddr, UdpPacketConn } from "../../lib/net/mod.ts";
 import { dialKcp, listenKcp } from "../../lib/kcp/mod.ts";
 import { SmuxSession } from "../../lib/smux/mod.ts";
@@ -14,7 +15,6 @@ import {
   KCPTUN_KCP,
   KCPTUN_SMUX,
   kcptunAvailable,
-  patternBytes,
   type Proc,
   sha256Hex,
   startKcptun,
@@ -27,7 +27,7 @@ const PER_STREAM = TOTAL / STREAMS;
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !kcptunAvailable() };
 
 function payloads(): { data: Uint8Array<ArrayBuffer>[]; hashes: string[] } {
-  const data = Array.from({ length: STREAMS }, (_, i) => patternBytes(PER_STREAM, 0x9e37 + i));
+  const data = Array.from({ length: STREAMS }, (_, i) => seededBytes(PER_STREAM, 0x9e37 + i));
   return { data, hashes: data.map(sha256Hex).sort() };
 }
 

@@ -109,20 +109,6 @@ export function startKcptun(binary: "kcptun-client" | "kcptun-server", args: str
   };
 }
 
-/** Deterministic pseudo-random bytes (xorshift32), cheap enough for tens of MB. */
-export function patternBytes(n: number, seed: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  const words = new Uint32Array(out.buffer, 0, n >> 2);
-  let x = seed | 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x;
-  }
-  return out;
-}
-
 export function sha256Hex(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
