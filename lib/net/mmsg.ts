@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { type Libc, libc } from "./libc.ts";
 import { socketFdOf } from "./sockopt.ts";
 
 // Spec constants (Linux, LP64).
@@ -20,20 +21,15 @@ const SOCKADDR_IN = 16;
 /** Datagrams per call. */
 export const MMSG_BATCH = 64;
 
-const SYMBOLS = {
-  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
-  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
-} as const;
+let lib: Libc | null | undefined;
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
-
-function loadLib(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
+function loadLib(): Libc | null {
   if (lib !== undefined) return lib;
   lib = null;
   if (Deno.build.os !== "linux" || !["x86_64", "aarch64"].includes(Deno.build.arch)) return lib;
   try {
     if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
-      lib = Deno.dlopen("libc.so.6", SYMBOLS);
+      lib = libc();
     }
   } catch {
     lib = null;
@@ -89,14 +85,14 @@ export interface MmsgPacket {
 }
 
 export class MmsgSocket {
-  #lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  #lib: Libc;
   #fd: number;
   #rx: Vectors;
   #tx: Vectors;
   /** Datagrams longer than the slot were cut short by the kernel and dropped. */
   truncated = 0;
 
-  private constructor(lib: Deno.DynamicLibrary<typeof SYMBOLS>, fd: number, slot: number) {
+  private constructor(lib: Libc, fd: number, slot: number) {
     this.#lib = lib;
     this.#fd = fd;
     this.#rx = new Vectors(slot);
@@ -123,7 +119,7 @@ export class MmsgSocket {
   receive(each: (data: Uint8Array, ip: number, port: number) => void): number {
     const rx = this.#rx;
     for (let i = 0; i < MMSG_BATCH; i++) rx.hdr32[(i * MMSGHDR) / 4 + 2] = SOCKADDR_IN;
-    const n = this.#lib.symbols.recvmmsg(this.#fd, rx.hdr, MMSG_BATCH, MSG_DONTWAIT, null);
+    const n = this.#lib.recvmmsg(this.#fd, rx.hdr, MMSG_BATCH, MSG_DONTWAIT, null);
     if (n <= 0) return 0;
     const names = rx.names;
     for (let i = 0; i < n; i++) {
@@ -170,7 +166,7 @@ export class MmsgSocket {
       names[a + 6] = (p.ip >>> 8) & 0xff;
       names[a + 7] = p.ip & 0xff;
     }
-    const n = this.#lib.symbols.sendmmsg(this.#fd, tx.hdr, count, MSG_DONTWAIT);
+    const n = this.#lib.sendmmsg(this.#fd, tx.hdr, count, MSG_DONTWAIT);
     return n < 0 ? 0 : n;
   }
 }

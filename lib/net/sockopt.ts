@@ -13,32 +13,29 @@
  * @module
  */
 
+import { type Libc, libc } from "./libc.ts";
+
 // Spec constants (Linux).
 const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 
-const LIBC_SYMBOLS = {
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-} as const;
+let loaded: Libc | null | undefined;
 
-let libc: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | null | undefined;
-
-function loadLibc(): Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
+function loadLibc(): Libc | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (Deno.build.os !== "linux") return loaded;
   try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return libc;
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return loaded;
     if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") {
-      return libc;
+      return loaded;
     }
-    libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
+    loaded = libc();
   } catch {
-    libc = null;
+    loaded = null;
   }
-  return libc;
+  return loaded;
 }
 
 /** File descriptors in this process of UDP sockets bound to local `port`. */
@@ -81,11 +78,11 @@ export function socketFdOf(port: number): number | null {
   }
 }
 
-function setInt(lib: Deno.DynamicLibrary<typeof LIBC_SYMBOLS>, fd: number, opt: number, v: number) {
-  lib.symbols.setsockopt(fd, SOL_SOCKET, opt, new Uint8Array(new Int32Array([v]).buffer), 4);
+function setInt(lib: Libc, fd: number, opt: number, v: number) {
+  lib.setsockopt(fd, SOL_SOCKET, opt, new Uint8Array(new Int32Array([v]).buffer), 4);
   const out = new Int32Array(1);
   const len = new Uint32Array([4]);
-  lib.symbols.getsockopt(
+  lib.getsockopt(
     fd,
     SOL_SOCKET,
     opt,

@@ -12,6 +12,7 @@
  */
 
 import { ClosedError } from "../net/errors.ts";
+import { errno, type Libc, libc as lib, strerror } from "../net/libc.ts";
 
 const O_RDWR = 0x2;
 const O_NONBLOCK = 0x800;
@@ -28,37 +29,6 @@ const EACCES = 13;
 const EBUSY = 16;
 const ENOENT = 2;
 const POLL_TIMEOUT_MS = 200;
-
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let libc: Libc | undefined;
-
-function lib(): Libc {
-  if (!libc) {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  }
-  return libc;
-}
-
-function errno(): number {
-  const p = lib().__errno_location();
-  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
-}
-
-function strerror(code: number): string {
-  const p = lib().strerror(code);
-  return p ? Deno.UnsafePointerView.getCString(p) : `errno ${code}`;
-}
 
 /** Raised when the device cannot be created or configured; `code` is the errno if any. */
 export class TunError extends Error {

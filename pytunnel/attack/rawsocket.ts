@@ -6,6 +6,8 @@
  * @module
  */
 
+import { errno, libc as lib, strerror } from "../../lib/net/libc.ts";
+
 const AF_INET = 2;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0x80000;
@@ -16,32 +18,6 @@ const EPERM = 1;
 const EACCES = 13;
 const ENOBUFS = 105;
 const EAGAIN = 11;
-
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let libc: Libc | undefined;
-function lib(): Libc {
-  libc ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return libc;
-}
-
-function errno(): number {
-  const p = lib().__errno_location();
-  return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
-}
-
-function strerror(code: number): string {
-  const p = lib().strerror(code);
-  return p ? Deno.UnsafePointerView.getCString(p) : `errno ${code}`;
-}
 
 /** A raw socket that sends complete IPv4 packets. */
 export class RawIPv4Socket {
