@@ -1,15 +1,11 @@
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
+import { sha256Hex } from "../testing/util.ts";
 import { LossyPacketConn, memoryPacketPair, type PacketConn } from "../net/mod.ts";
 import { ClosedError } from "../net/errors.ts";
 import { dialKcp, type KcpSession } from "./session.ts";
 import { listenKcp } from "./listener.ts";
 import { type KcpOptions, SNOWFLAKE_KCP } from "./options.ts";
 import { CMD_PUSH, encodeSegment } from "./segment.ts";
-
-async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", data);
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(n);
@@ -49,8 +45,8 @@ async function roundTrip(client: PacketConn, server: PacketConn, opts: KcpOption
     const w2 = writeAll(accepted, down);
     const [gotUp, gotDown] = await Promise.all([readN(accepted, size), readN(session, size)]);
     await Promise.all([w1, w2]);
-    assertEquals(await sha256(gotUp), await sha256(up));
-    assertEquals(await sha256(gotDown), await sha256(down));
+    assertEquals(await sha256Hex(gotUp), await sha256Hex(up));
+    assertEquals(await sha256Hex(gotDown), await sha256Hex(down));
     return { session, accepted, listener };
   } finally {
     session.close();

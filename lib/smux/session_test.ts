@@ -1,6 +1,7 @@
 import { ClosedError, TimeoutError } from "../net/errors.ts";
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { seededBytes } from "../testing/fuzz.ts";
+import { sha256Hex } from "../testing/util.ts";
 import {
   decodeSmuxUpd,
   encodeSmuxFrame,
@@ -11,7 +12,7 @@ import {
   SMUX_INITIAL_PEER_WINDOW,
 } from "./frame.ts";
 import { SmuxSession } from "./session.ts";
-import { delay, rawPair, readAll, sessionPair, sha256, writeAll } from "./test_util.ts";
+import { delay, rawPair, readAll, sessionPair, writeAll } from "./test_util.ts";
 import { memoryConnPair } from "../net/memory.ts";
 
 const NO_KEEPALIVE = { keepAliveDisabled: true };
@@ -38,7 +39,7 @@ for (const version of [1, 2] as const) {
       const data = seededBytes(50_000 + i * 7919, i + 1);
       const s = await client.openStream();
       const [, reply] = await Promise.all([writeAll(s, data, 1000 + i * 997), readAll(s)]);
-      assertEquals(await sha256(reply), await sha256(data.slice().reverse()));
+      assertEquals(await sha256Hex(reply), await sha256Hex(data.slice().reverse()));
     }));
     await served;
     assertEquals(client.numStreams, 0);
@@ -65,11 +66,11 @@ Deno.test("session: half-close keeps the other direction working", async () => {
   const req = seededBytes(100_000, 7);
   await writeAll(c, req); // FIN sent; c can still read
   const s = await server.acceptStream();
-  assertEquals(await sha256(await readAll(s)), await sha256(req));
+  assertEquals(await sha256Hex(await readAll(s)), await sha256Hex(req));
   assertEquals(server.numStreams, 1); // server has not sent FIN yet
   const resp = seededBytes(300_000, 9);
   const [, got] = await Promise.all([writeAll(s, resp), readAll(c)]);
-  assertEquals(await sha256(got), await sha256(resp));
+  assertEquals(await sha256Hex(got), await sha256Hex(resp));
   assertEquals(client.numStreams, 0);
   assertEquals(server.numStreams, 0);
   await close();
@@ -115,7 +116,7 @@ Deno.test("flow: v2 slow reader loses nothing and the writer stalls at the windo
   const all = new Uint8Array(got);
   let off = 0;
   for (const p of parts) all.set(p, (off += p.length) - p.length);
-  assertEquals(await sha256(all), await sha256(data));
+  assertEquals(await sha256Hex(all), await sha256Hex(data));
   await close();
 });
 
@@ -137,7 +138,7 @@ Deno.test("flow: v1 token bucket stops reading the conn at maxReceiveBuffer", as
   const before = s.buffered;
   await delay(50);
   assertEquals(s.buffered, before);
-  assertEquals(await sha256(await readAll(s)), await sha256(data));
+  assertEquals(await sha256Hex(await readAll(s)), await sha256Hex(data));
   await writer;
   await close();
 });

@@ -106,11 +106,6 @@ export async function readAll(stream: SmuxStream): Promise<Uint8Array> {
   return out;
 }
 
-export async function sha256(data: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
-  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Writes `data` in chunks of `chunk` bytes and closes the writable (sends FIN). */
 export async function writeAll(stream: SmuxStream, data: Uint8Array, chunk = 20000) {
   const w = stream.writable.getWriter();

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { freeTcpPort } from "../../lib/testing/util.ts";
 import { startDnsStub } from "./dns_stub.ts";
 
 export interface Pebble {
@@ -24,13 +25,6 @@ export interface Pebble {
 }
 
 /** Returns a port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 async function run(cmd: string, args: string[], cwd: string): Promise<void> {
   const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) {
@@ -107,8 +101,8 @@ export async function startPebble(
   };
   try {
     await makeListenerCert(dir);
-    const port = freePort();
-    const mgmtPort = freePort();
+    const port = freeTcpPort();
+    const mgmtPort = freeTcpPort();
     await Deno.writeTextFile(
       `${dir}/config.json`,
       JSON.stringify({
@@ -118,7 +112,7 @@ export async function startPebble(
           certificate: `${dir}/cert.pem`,
           privateKey: `${dir}/key.pem`,
           httpPort: options.challengePort,
-          tlsPort: freePort(),
+          tlsPort: freeTcpPort(),
           ocspResponderURL: "",
           externalAccountBindingRequired: false,
           ...(options.validitySeconds

@@ -6,7 +6,8 @@ import {
 } from "../../lib/acme/mod.ts";
 import { Logger } from "../../lib/log/mod.ts";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../../lib/testing/assert.ts";
-import { freePort, startPebble } from "./pebble.ts";
+import { startPebble } from "./pebble.ts";
+import { freeTcpPort } from "../../lib/testing/util.ts";
 import { echoHandler, openWss, servedSerial } from "./wss.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -30,7 +31,7 @@ Deno.test(
   opts,
   async () => {
     await withTemp(async (tmp) => {
-      const challengePort = freePort();
+      const challengePort = freeTcpPort();
       const pebble = await startPebble({ challengePort });
       const cacheDir = `${tmp}/snowflake-certificate-cache`;
       const lines: string[] = [];
@@ -105,7 +106,7 @@ Deno.test(
   opts,
   async () => {
     await withTemp(async (cacheDir) => {
-      const challengePort = freePort();
+      const challengePort = freeTcpPort();
       const pebble = await startPebble({ challengePort, validitySeconds: 7 });
       const lines: string[] = [];
       const manager = new AcmeCertManager({
@@ -176,7 +177,7 @@ Deno.test(
   async () => {
     await withTemp(async (cacheDir) => {
       // Pebble's VA checks a port nobody answers on; the manager listens elsewhere.
-      const pebble = await startPebble({ challengePort: freePort() });
+      const pebble = await startPebble({ challengePort: freeTcpPort() });
       const manager = new AcmeCertManager({
         directoryUrl: pebble.directoryUrl,
         hostnames: ["snow.test"],

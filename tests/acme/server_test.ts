@@ -1,14 +1,15 @@
 import { assert, assertEquals, assertNotEquals } from "../../lib/testing/assert.ts";
 import { goodEnv, smethodPort, spawnServer } from "../server/spawn.ts";
 import { startEcho } from "../server/ws_client.ts";
-import { freePort, startPebble } from "./pebble.ts";
+import { startPebble } from "./pebble.ts";
+import { freeTcpPort } from "../../lib/testing/util.ts";
 import { openWss, servedSerial } from "./wss.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test("acme: server serves wss with an ACME certificate from pebble", opts, async () => {
   const state = await Deno.makeTempDir({ prefix: "acme-server-" });
-  const challengePort = freePort();
+  const challengePort = freeTcpPort();
   const pebble = await startPebble({ challengePort });
   const orport = startEcho();
   let server: ReturnType<typeof spawnServer> | undefined;
@@ -69,7 +70,7 @@ Deno.test(
   opts,
   async () => {
     const state = await Deno.makeTempDir({ prefix: "acme-server-" });
-    const challengePort = freePort();
+    const challengePort = freeTcpPort();
     const pebble = await startPebble({ challengePort, validitySeconds: 6 });
     let server: ReturnType<typeof spawnServer> | undefined;
     try {

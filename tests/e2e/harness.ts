@@ -28,6 +28,7 @@
  * @module
  */
 import { runArgs } from "../../tools/permissions.ts";
+import { sha256Hex } from "../../lib/testing/util.ts";
 
 export const DENO = Deno.execPath();
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -248,11 +249,6 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s`);
     await sleep(250);
   }
-}
-
-export async function sha256Hex(data: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** A `ClientTransportPlugin`/`ServerTransportPlugin` exec value running a Deno script. */

@@ -4,13 +4,12 @@
  */
 import { assertEquals } from "../../lib/testing/assert.ts";
 import { seededBytes } from "../../lib/testing/fuzz.ts";
+import { freeTcpPort, freeUdpPort } from "../../lib/testing/util.ts";
 import { HostPortAddr, UdpPacketConn } from "../../lib/net/mod.ts";
 import { dialKcp, listenKcp } from "../../lib/kcp/mod.ts";
 import { SmuxSession } from "../../lib/smux/mod.ts";
 import {
   connectRetry,
-  freeTcpPort,
-  freeUdpPort,
   hashStream,
   KCPTUN_KCP,
   KCPTUN_SMUX,

@@ -71,20 +71,6 @@ export function kcptunAvailable(): boolean {
   }
 }
 
-export function freeUdpPort(): number {
-  const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (c.addr as Deno.NetAddr).port;
-  c.close();
-  return port;
-}
-
-export function freeTcpPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /** A started kcptun process; stop() kills only this pid and waits for it. */
 export interface Proc {
   pid: number;
