@@ -6,6 +6,7 @@ import {
   PacketDecoder,
   prefixLength,
 } from "./codec.ts";
+import { concatBytes } from "../net/bytes.ts";
 
 function prefixOf(n: number): number[] {
   const e = encodePacket(new Uint8Array(n));
@@ -21,16 +22,6 @@ function decodeAll(bytes: Uint8Array, split = bytes.length): Uint8Array[] {
   }
   d.end();
   for (let p = d.next(); p; p = d.next()) out.push(p);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
   return out;
 }
 
@@ -87,7 +78,7 @@ Deno.test("codec: padding has exact total sizes and is skipped", () => {
   for (const n of [0, 1, 2, 63, 64, 65, 66, 1023, 1024, 1025, 1026, 5000]) {
     const pad = encodePadding(n);
     assertEquals(pad.length, n);
-    const stream = concat(pad, encodePacket(new Uint8Array([n & 0xff])), pad);
+    const stream = concatBytes([pad, encodePacket(new Uint8Array([n & 0xff])), pad]);
     assertEquals(decodeAll(stream, 7), [new Uint8Array([n & 0xff])]);
   }
   // A 3-byte padding prefix is valid too.
@@ -108,7 +99,7 @@ Deno.test("codec: EOF inside a prefix or a body is SyntaxError unexpected EOF", 
 
 Deno.test("codec: EOF at a chunk boundary is clean", () => {
   const d = new PacketDecoder();
-  d.push(concat(encodePacket(new Uint8Array([1])), encodePadding(10)));
+  d.push(concatBytes([encodePacket(new Uint8Array([1])), encodePadding(10)]));
   d.end();
   assertEquals(d.next(), new Uint8Array([1]));
   assertEquals(d.next(), null);
@@ -116,7 +107,9 @@ Deno.test("codec: EOF at a chunk boundary is clean", () => {
 
 Deno.test("codec: a 4th prefix byte is a SyntaxError after the packets before it", () => {
   const d = new PacketDecoder();
-  d.push(concat(encodePacket(new Uint8Array([42])), new Uint8Array([0xc0, 0x80, 0x80, 0x00])));
+  d.push(
+    concatBytes([encodePacket(new Uint8Array([42])), new Uint8Array([0xc0, 0x80, 0x80, 0x00])]),
+  );
   assertEquals(d.next(), new Uint8Array([42]));
   assertThrows(() => d.next(), SyntaxError, "longer than 3 bytes");
   d.push(encodePacket(new Uint8Array([1])));
@@ -125,7 +118,7 @@ Deno.test("codec: a 4th prefix byte is a SyntaxError after the packets before it
 
 Deno.test("codec: many small packets in one chunk are views, not copies", () => {
   const parts = Array.from({ length: 100 }, (_, i) => encodePacket(new Uint8Array([i, i])));
-  const chunk = concat(...parts);
+  const chunk = concatBytes(parts);
   const d = new PacketDecoder();
   d.push(chunk);
   for (let i = 0; i < 100; i++) {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { concatBytes } from "../net/bytes.ts";
+
 // Spec constants (ext-orport-spec).
 /** The 32-byte header at the start of tor's auth cookie file. */
 export const AUTH_COOKIE_HEADER = new TextEncoder().encode("! Extended ORPort Auth Cookie !\x0a");
@@ -46,17 +48,7 @@ async function hmac(key: Uint8Array, ...parts: Uint8Array[]): Promise<Uint8Array
     false,
     ["sign"],
   );
-  return new Uint8Array(await crypto.subtle.sign("HMAC", k, concat(...parts)));
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return new Uint8Array(await crypto.subtle.sign("HMAC", k, concatBytes(parts)));
 }
 
 /** The two SAFE_COOKIE hashes for a cookie and both nonces. */
@@ -143,7 +135,7 @@ export async function extOrHandshake(conn: ByteConn, opts: ExtOrOptions): Promis
   if (clientNonce.length !== AUTH_NONCE_LENGTH) {
     throw new RangeError(`ExtORPort client nonce is ${clientNonce.length} bytes`);
   }
-  await writeAll(conn, concat(new Uint8Array([AUTH_TYPE_SAFE_COOKIE]), clientNonce));
+  await writeAll(conn, concatBytes([new Uint8Array([AUTH_TYPE_SAFE_COOKIE]), clientNonce]));
   const reply = await readFull(conn, AUTH_HASH_LENGTH + AUTH_NONCE_LENGTH);
   const serverHash = reply.subarray(0, AUTH_HASH_LENGTH);
   const serverNonce = reply.subarray(AUTH_HASH_LENGTH);
@@ -160,7 +152,7 @@ export async function extOrHandshake(conn: ByteConn, opts: ExtOrOptions): Promis
   if (opts.userAddr) cmds.push(encodeExtOrCommand(EXTOR_USERADDR, enc.encode(opts.userAddr)));
   if (opts.transport) cmds.push(encodeExtOrCommand(EXTOR_TRANSPORT, enc.encode(opts.transport)));
   cmds.push(encodeExtOrCommand(EXTOR_DONE));
-  await writeAll(conn, concat(...cmds));
+  await writeAll(conn, concatBytes(cmds));
   const header = await readFull(conn, 4);
   const v = new DataView(header.buffer);
   const type = v.getUint16(0);

@@ -20,6 +20,7 @@
  */
 import { TimeoutError } from "../net/errors.ts";
 import type { PtArgs } from "./server_env.ts";
+import { concatBytes } from "../net/bytes.ts";
 
 /** SOCKS5 reply codes (RFC 1928 §6). */
 export const SOCKS5_REPLY = Object.freeze({
@@ -170,16 +171,6 @@ export function splitClientArgs(encoded: string): { username: Uint8Array; passwo
   return { username: bytes.subarray(0, 255), password: bytes.subarray(255) };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 function ipv6String(b: Uint8Array): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
@@ -241,7 +232,7 @@ export class SocksHandshake {
     } catch (e) {
       // Replies produced earlier in this chunk still go out, before the failure reply.
       if (!(e instanceof SocksError) || out.length === 0) throw e;
-      throw new SocksError(e.message, concat([...out, ...(e.reply ? [e.reply] : [])]));
+      throw new SocksError(e.message, concatBytes([...out, ...(e.reply ? [e.reply] : [])]));
     }
   }
 

@@ -9,6 +9,7 @@
 import { createHash, createHmac } from "node:crypto";
 import type { TunnelCipher } from "./cipher.ts";
 import { trySodium } from "./sodium.ts";
+import { concatBytes } from "../net/bytes.ts";
 
 const sodium = trySodium();
 const hmacState = sodium
@@ -25,7 +26,7 @@ function u8(b: { buffer: ArrayBufferLike; byteOffset: number; length: number }):
 /** SHA-256 of the concatenation of the parts. */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   if (sodium) {
-    const input = parts.length === 1 ? parts[0]! : concat(parts);
+    const input = parts.length === 1 ? parts[0]! : concatBytes(parts);
     const out = new Uint8Array(32);
     sodium.crypto_hash_sha256(out, input, BigInt(input.length));
     return out;
@@ -47,18 +48,6 @@ export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
   const h = createHmac("sha256", key);
   for (const p of parts) h.update(p);
   return u8(h.digest());
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  n = 0;
-  for (const p of parts) {
-    out.set(p, n);
-    n += p.length;
-  }
-  return out;
 }
 
 /**
