@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { KcpOptions } from "../../lib/kcp/mod.ts";
+import { type KcpOptions, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
 import type { SmuxConfig } from "../../lib/smux/mod.ts";
 
 /** Snowflake-like KCP flags, the same on both kcptun sides and ours. */
@@ -39,18 +39,8 @@ export const KCPTUN_FLAGS = [
   "--quiet",
 ];
 
-/** Our KCP options matching {@link KCPTUN_FLAGS}. */
-export const KCPTUN_KCP: KcpOptions = {
-  nodelay: 0,
-  interval: 10,
-  resend: 0,
-  nc: 1,
-  sndWnd: 65535,
-  rcvWnd: 65535,
-  mtu: 1400,
-  stream: true,
-  crypt: "none",
-};
+/** Our KCP options matching {@link KCPTUN_FLAGS}: Snowflake's, in kcptun's `--crypt none` framing. */
+export const KCPTUN_KCP: KcpOptions = { ...SNOWFLAKE_KCP, crypt: "none" };
 
 /** kcptun's smux settings (--smuxver 2, --smuxbuf 4 MiB, --streambuf 2 MiB, --keepalive 10). */
 export const KCPTUN_SMUX: Partial<SmuxConfig> = {
