@@ -17,6 +17,27 @@ function logger(lines: string[]): Logger {
   return new Logger({ write: (l) => lines.push(l) });
 }
 
+/** A wss echo server on 127.0.0.1 with `cert`, on a port of the kernel's choice. */
+function echoServer(cert: CachedCert): ReloadableTlsServer {
+  return new ReloadableTlsServer({
+    port: 0,
+    hostname: "127.0.0.1",
+    cert: cert.certPem,
+    key: cert.keyPem,
+    handler: echoHandler,
+  });
+}
+
+async function stopAll(
+  manager: AcmeCertManager,
+  pebble: { stop(): Promise<void> },
+  server?: ReloadableTlsServer,
+): Promise<void> {
+  await manager.close();
+  await server?.shutdown();
+  await pebble.stop();
+}
+
 async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "acme-test-" });
   try {
@@ -65,13 +86,7 @@ Deno.test(
           assertEquals((await Deno.stat(`${cacheDir}/${e.name}`)).mode! & 0o777, 0o600, e.name);
         }
 
-        server = new ReloadableTlsServer({
-          port: 0,
-          hostname: "127.0.0.1",
-          cert: first.certPem,
-          key: first.keyPem,
-          handler: echoHandler,
-        });
+        server = echoServer(first);
         const root = await pebble.issuingRoot();
         const conn = await openWss(`wss://localhost:${server.addr.port}/`, root);
         try {
@@ -93,9 +108,7 @@ Deno.test(
         assertEquals(manager.current(), first);
         assert(lines.some((l) => l.includes("using cached certificate")), lines.join("\n"));
       } finally {
-        await manager.close();
-        await server?.shutdown();
-        await pebble.stop();
+        await stopAll(manager, pebble, server);
       }
     });
   },
@@ -125,13 +138,7 @@ Deno.test(
         await manager.start();
         const first = manager.current();
         const root = await pebble.issuingRoot();
-        server = new ReloadableTlsServer({
-          port: 0,
-          hostname: "127.0.0.1",
-          cert: first.certPem,
-          key: first.keyPem,
-          handler: echoHandler,
-        });
+        server = echoServer(first);
         const port = server.addr.port;
         const before = await openWss(`wss://localhost:${port}/`, root);
         const renewed: CachedCert[] = [];
@@ -163,9 +170,7 @@ Deno.test(
         }
         assertEquals(lines.filter((l) => l.includes("renewing certificate")).length, 2);
       } finally {
-        await manager.close();
-        await server?.shutdown();
-        await pebble.stop();
+        await stopAll(manager, pebble, server);
       }
     });
   },
@@ -196,8 +201,7 @@ Deno.test(
         assert(e.message.includes(pebble.directoryUrl), e.message);
         assert(/connection refused/i.test(e.message), e.message);
       } finally {
-        await manager.close();
-        await pebble.stop();
+        await stopAll(manager, pebble);
       }
     });
   },
