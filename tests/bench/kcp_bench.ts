@@ -19,14 +19,8 @@ import type { PacketConn } from "../../lib/net/mod.ts";
 import { UdpPacketConn } from "../../lib/net/udp.ts";
 import { dialKcp, type KcpSession, listenKcp, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER } from "../../lib/smux/mod.ts";
-import {
-  freeTcpPort,
-  freeUdpPort,
-  KCPTUN_KCP,
-  KCPTUN_SMUX,
-  kcptunAvailable,
-  startKcptun,
-} from "../interop/kcptun_util.ts";
+import { freeTcpPort, freeUdpPort } from "../../lib/testing/util.ts";
+import { KCPTUN_KCP, KCPTUN_SMUX, kcptunAvailable, startKcptun } from "../interop/kcptun_util.ts";
 
 const MB = 1e6;
 const CHUNK = new Uint8Array(32768);
