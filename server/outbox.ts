@@ -68,6 +68,11 @@ export class Outbox {
     return this.#writers > 0;
   }
 
+  /** Writers waiting in {@link ready}. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
   get packets(): number {
     return this.#packets;
   }
@@ -158,13 +163,20 @@ export class Outbox {
     if (this.#closed) return Promise.reject(new ClosedError("outbox"));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const onAbort = () => reject(signal!.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(() => {
+      const wake = () => {
         signal?.removeEventListener("abort", onAbort);
         if (this.#closed) reject(new ClosedError("outbox"));
         else resolve();
-      });
+      };
+      // An aborted writer must not stay in #waiters: it would keep its whole connection
+      // alive for as long as the outbox lives.
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(wake);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(wake);
     });
   }
 

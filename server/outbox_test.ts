@@ -67,6 +67,16 @@ Deno.test("outbox: a waiting writer wakes on push; close rejects it", async () =
   assert(await rejected);
 });
 
+Deno.test("outbox: an aborted writer is forgotten (it would pin its connection)", async () => {
+  const box = new Outbox(0);
+  const ac = new AbortController();
+  const waiting = box.ready(ac.signal).then(() => "resolved", () => "rejected");
+  assertEquals(box.waiting, 1);
+  ac.abort();
+  assertEquals(await waiting, "rejected");
+  assertEquals(box.waiting, 0);
+});
+
 Deno.test("outbox: outboxes without a connection expire; attached ones stay", () => {
   let now = 0;
   const expired: string[] = [];

@@ -127,7 +127,10 @@ export class SnowflakeServer {
       return new Response("Bad Request\n", { status: 400 });
     }
     const ip = new URL(req.url).searchParams.get("client_ip");
-    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 60 });
+    // No Deno ping timer (idleTimeout 0): WsConnections closes silent connections itself,
+    // and Deno's timer is not cleared on close, so it kept every closed connection's
+    // objects alive for another 30 s.
+    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
     this.#conns.handle(socket, ip && isIP(ip) ? ip : null);
     return response;
   };
