@@ -20,6 +20,7 @@ import type { ClientIPs } from "./client_ips.ts";
 import type { Metrics } from "./metrics.ts";
 import { denoConnect, pipeStream } from "./orport.ts";
 import { OutboxPacketConn } from "./outbox.ts";
+import { ChurnGc } from "./churn_gc.ts";
 
 /** PT method name reported to tor in TRANSPORT. */
 export const METHOD_NAME = "snowflake";
@@ -62,6 +63,7 @@ export class TurbotunnelInstance {
   #listener: KcpListener;
   #opts: TurbotunnelOptions;
   #sessions = new Map<SmuxSession, LiveSession>();
+  #gc = new ChurnGc();
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: TurbotunnelOptions) {
@@ -124,6 +126,7 @@ export class TurbotunnelInstance {
     } finally {
       smux.close();
       this.#sessions.delete(smux);
+      this.#gc.closed();
       metrics.gauges.sessionsActive--;
     }
   }

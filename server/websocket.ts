@@ -12,6 +12,7 @@ import { PacketDecoder } from "../lib/encapsulation/mod.ts";
 import { CLIENT_ID_LENGTH, ClientID, TOKEN } from "../lib/turbotunnel/mod.ts";
 import type { Addr } from "../lib/net/mod.ts";
 import type { Outbox } from "./outbox.ts";
+import { ChurnGc } from "./churn_gc.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import type { ClientIPs } from "./client_ips.ts";
 import type { Metrics } from "./metrics.ts";
@@ -221,6 +222,7 @@ export class WsConnections {
   #ctx: WsContext;
   #limits: WsLimits;
   #conns = new Set<WsConn>();
+  #gc = new ChurnGc();
   #timer: ReturnType<typeof setInterval>;
 
   constructor(ctx: WsContext) {
@@ -244,7 +246,9 @@ export class WsConnections {
     metrics.counters.connections++;
     metrics.gauges.connectionsActive++;
     const conn: WsConn = new WsConn(ws, clientIp, this.#ctx, this.#limits, () => {
-      if (this.#conns.delete(conn)) metrics.gauges.connectionsActive--;
+      if (!this.#conns.delete(conn)) return;
+      metrics.gauges.connectionsActive--;
+      this.#gc.closed();
     });
     this.#conns.add(conn);
   }
