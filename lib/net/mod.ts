@@ -23,3 +23,4 @@ export {
   webSocketConn,
   type WebSocketConnOptions,
 } from "./websocket.ts";
+export { type ByteConn, readFull, writeAll } from "./io.ts";

@@ -7,6 +7,7 @@
  */
 
 import { concatBytes } from "../net/bytes.ts";
+import { type ByteConn, readFull, writeAll } from "../net/io.ts";
 
 // Spec constants (ext-orport-spec).
 /** The 32-byte header at the start of tor's auth cookie file. */
@@ -79,31 +80,6 @@ export function userAddrFromIP(ip: string): string {
   return ip.includes(":") ? `[${ip}]:1` : `${ip}:1`;
 }
 
-/** What the handshake needs from a connection: exact reads and whole writes. */
-export interface ByteConn {
-  read(p: Uint8Array): Promise<number | null>;
-  write(p: Uint8Array): Promise<number>;
-}
-
-async function readFull(conn: ByteConn, n: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(n);
-  let have = 0;
-  while (have < n) {
-    // Reading into exactly the bytes still missing never consumes OR bytes after the reply.
-    const got = await conn.read(buf.subarray(have));
-    if (got === null) {
-      throw new SyntaxError(`ExtORPort: unexpected EOF after ${have} of ${n} bytes`);
-    }
-    have += got;
-  }
-  return buf;
-}
-
-async function writeAll(conn: ByteConn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
 /** Options for {@link extOrHandshake}. */
 export interface ExtOrOptions {
   /** The 32-byte cookie (from {@link parseAuthCookie}). */
@@ -125,7 +101,7 @@ export async function extOrHandshake(conn: ByteConn, opts: ExtOrOptions): Promis
   let offered = false;
   for (let n = 0;; n++) {
     if (n > MAX_AUTH_TYPES) throw new RangeError("ExtORPort: too many auth types");
-    const [t] = await readFull(conn, 1);
+    const [t] = await readFull(conn, 1, "ExtORPort");
     if (t === 0) break;
     if (t === AUTH_TYPE_SAFE_COOKIE) offered = true;
   }
@@ -136,7 +112,7 @@ export async function extOrHandshake(conn: ByteConn, opts: ExtOrOptions): Promis
     throw new RangeError(`ExtORPort client nonce is ${clientNonce.length} bytes`);
   }
   await writeAll(conn, concatBytes([new Uint8Array([AUTH_TYPE_SAFE_COOKIE]), clientNonce]));
-  const reply = await readFull(conn, AUTH_HASH_LENGTH + AUTH_NONCE_LENGTH);
+  const reply = await readFull(conn, AUTH_HASH_LENGTH + AUTH_NONCE_LENGTH, "ExtORPort");
   const serverHash = reply.subarray(0, AUTH_HASH_LENGTH);
   const serverNonce = reply.subarray(AUTH_HASH_LENGTH);
   const expected = await safeCookieHashes(opts.cookie, clientNonce, serverNonce);
@@ -144,7 +120,7 @@ export async function extOrHandshake(conn: ByteConn, opts: ExtOrOptions): Promis
   for (let i = 0; i < AUTH_HASH_LENGTH; i++) diff |= serverHash[i]! ^ expected.serverHash[i]!;
   if (diff !== 0) throw new SyntaxError("ExtORPort: mismatch in server hash");
   await writeAll(conn, expected.clientHash);
-  const [status] = await readFull(conn, 1);
+  const [status] = await readFull(conn, 1, "ExtORPort");
   if (status !== 1) throw new TypeError(`ExtORPort: server rejected authentication (${status})`);
 
   const enc = new TextEncoder();
@@ -153,11 +129,11 @@ export async function extOrHandshake(conn: ByteConn, opts: ExtOrOptions): Promis
   if (opts.transport) cmds.push(encodeExtOrCommand(EXTOR_TRANSPORT, enc.encode(opts.transport)));
   cmds.push(encodeExtOrCommand(EXTOR_DONE));
   await writeAll(conn, concatBytes(cmds));
-  const header = await readFull(conn, 4);
+  const header = await readFull(conn, 4, "ExtORPort");
   const v = new DataView(header.buffer);
   const type = v.getUint16(0);
   const len = v.getUint16(2);
-  if (len > 0) await readFull(conn, len);
+  if (len > 0) await readFull(conn, len, "ExtORPort");
   if (type === EXTOR_DENY) {
     throw new TypeError("ExtORPort: server returned DENY after our commands");
   }

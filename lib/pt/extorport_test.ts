@@ -1,4 +1,5 @@
 import { assertEquals, assertRejects, assertThrows } from "../testing/assert.ts";
+import { readFull } from "../net/io.ts";
 import {
   AUTH_COOKIE_HEADER,
   dialOr,
@@ -42,17 +43,6 @@ Deno.test("codec: ExtORPort commands, cookie file and USERADDR form", () => {
   assertEquals(userAddrFromIP("2001:db8::1"), "[2001:db8::1]:1");
 });
 
-async function readN(c: Deno.Conn, n: number): Promise<Uint8Array> {
-  const b = new Uint8Array(n);
-  let o = 0;
-  while (o < n) {
-    const k = await c.read(b.subarray(o));
-    if (k === null) throw new Error("eof");
-    o += k;
-  }
-  return b;
-}
-
 /** A fake tor ExtORPort: SAFE_COOKIE server side, records the commands, replies `reply`. */
 function fakeExtOr(cookie: Uint8Array, reply: number, badHash = false) {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -62,19 +52,19 @@ function fakeExtOr(cookie: Uint8Array, reply: number, badHash = false) {
     l.close();
     try {
       await c.write(new Uint8Array([3, 1, 0]));
-      const [t] = await readN(c, 1);
+      const [t] = await readFull(c, 1);
       assertEquals(t, 1);
-      const cn = await readN(c, 32);
+      const cn = await readFull(c, 32);
       const sn = range(100, 32);
       const h = await safeCookieHashes(cookie, cn, sn);
       if (badHash) h.serverHash[0]! ^= 1;
       await c.write(new Uint8Array([...h.serverHash, ...sn]));
-      const ch = await readN(c, 32);
+      const ch = await readFull(c, 32);
       await c.write(new Uint8Array([hex(ch) === hex(h.clientHash) ? 1 : 0]));
       for (;;) {
-        const hdr = await readN(c, 4);
+        const hdr = await readFull(c, 4);
         const type = (hdr[0]! << 8) | hdr[1]!;
-        const body = await readN(c, (hdr[2]! << 8) | hdr[3]!);
+        const body = await readFull(c, (hdr[2]! << 8) | hdr[3]!);
         seen.push({ type, body: new TextDecoder().decode(body) });
         if (type === 0) break;
       }
@@ -95,7 +85,7 @@ Deno.test("codec: dialOr authenticates and sends USERADDR and TRANSPORT to a fak
     { orAddr: null, extendedOrAddr: { hostname: "127.0.0.1", port: fake.port }, cookie },
     { userAddr: "[2001:db8::1]:1", transport: "snowflake" },
   );
-  assertEquals(new TextDecoder().decode(await readN(conn as Deno.Conn, 2)), "OR");
+  assertEquals(new TextDecoder().decode(await readFull(conn as Deno.Conn, 2)), "OR");
   conn.close();
   (await fake.done).close();
   assertEquals(fake.seen, [
@@ -132,7 +122,7 @@ Deno.test("codec: dialOr uses the plain ORPort without an ExtORPort", async () =
   );
   const peer = await accepted;
   await conn.write(new Uint8Array([42]));
-  assertEquals(await readN(peer, 1), new Uint8Array([42]));
+  assertEquals(await readFull(peer, 1), new Uint8Array([42]));
   conn.close();
   peer.close();
   l.close();

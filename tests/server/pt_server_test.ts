@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
+import { readFull } from "../../lib/net/io.ts";
 import {
   AUTH_COOKIE_HEADER,
   encodeExtOrCommand,
@@ -151,17 +152,6 @@ Deno.test(
   },
 );
 
-async function readN(c: Deno.Conn, n: number): Promise<Uint8Array> {
-  const b = new Uint8Array(n);
-  let o = 0;
-  while (o < n) {
-    const k = await c.read(b.subarray(o));
-    if (k === null) throw new Error("eof");
-    o += k;
-  }
-  return b;
-}
-
 Deno.test(
   "pt:server: streams reach a fake ExtORPort with SAFE_COOKIE, USERADDR from client_ip and TRANSPORT",
   opts,
@@ -175,16 +165,16 @@ Deno.test(
       const c = await l.accept();
       l.close();
       await c.write(new Uint8Array([1, 0]));
-      await readN(c, 1);
-      const cn = await readN(c, 32);
+      await readFull(c, 1);
+      const cn = await readFull(c, 32);
       const sn = crypto.getRandomValues(new Uint8Array(32));
       const h = await safeCookieHashes(cookie, cn, sn);
       await c.write(new Uint8Array([...h.serverHash, ...sn]));
-      const ch = await readN(c, 32);
+      const ch = await readFull(c, 32);
       await c.write(new Uint8Array([ch.every((b, i) => b === h.clientHash[i]) ? 1 : 0]));
       for (;;) {
-        const hdr = await readN(c, 4);
-        const body = new TextDecoder().decode(await readN(c, (hdr[2]! << 8) | hdr[3]!));
+        const hdr = await readFull(c, 4);
+        const body = new TextDecoder().decode(await readFull(c, (hdr[2]! << 8) | hdr[3]!));
         seen.push(`${(hdr[0]! << 8) | hdr[1]!}:${body}`);
         if (hdr[1] === 0 && hdr[0] === 0) break;
       }
