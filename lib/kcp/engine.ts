@@ -44,6 +44,18 @@ const LIMIT_MIN = 16;
 const LIMIT_CUT = 0.85;
 /** Growth per delivered segment after the first loss: ~6% per RTT. */
 const LIMIT_GROWTH = 1 / 16;
+/**
+ * A loss never cuts the limit below this many times the measured bandwidth-delay
+ * product (best recent delivery rate × minimum RTT): random loss on a fast path
+ * is not congestion, and a Reno-style cut on every lossy RTT would collapse the
+ * limit (10% loss: 0.2 MB/s). At a real bottleneck the delivery rate is the
+ * bottleneck's, so the queue stays near one BDP.
+ */
+const LIMIT_BDP_FLOOR = 2;
+/** Per-RTT decay of the best delivery rate, so it follows a path that slows down. */
+const RATE_DECAY = 0.95;
+/** How long a minimum RTT sample stays valid. */
+const MIN_RTT_WINDOW_MS = 10_000;
 /** Extra wait beyond srtt before a hole behind acknowledged segments counts as lost. */
 const RACK_REORDER_MS = 5;
 /** Share of the limit that RTO retransmissions may use in one flush. */
@@ -150,6 +162,12 @@ export class KcpEngine {
   #lastCut = 0;
   #ackedInBuf = 0;
   #delivered = 0;
+  // Delivery rate and minimum RTT, for the limiter's BDP floor.
+  #rateStart = 0;
+  #rateCount = 0;
+  #maxRate = 0;
+  #minRtt = 0;
+  #minRttAt = 0;
   // Time-based loss detection (RACK-like): the newest send time that was acknowledged.
   #rackTs = 0;
   #rackSeen = false;
@@ -341,7 +359,25 @@ export class KcpEngine {
     }
   }
 
+  #sampleRate(delivered: number): void {
+    this.#rateCount += delivered;
+    const elapsed = diff(this.#current, this.#rateStart);
+    if (elapsed < Math.max(this.#rxSrtt, this.#interval)) return;
+    const rate = this.#rateCount / elapsed;
+    this.#maxRate = Math.max(rate, this.#maxRate * RATE_DECAY);
+    this.#rateStart = this.#current;
+    this.#rateCount = 0;
+  }
+
   #updateAck(rtt: number): void {
+    if (
+      rtt > 0 &&
+      (this.#minRtt === 0 || rtt <= this.#minRtt ||
+        diff(this.#current, this.#minRttAt) > MIN_RTT_WINDOW_MS)
+    ) {
+      this.#minRtt = rtt;
+      this.#minRttAt = this.#current;
+    }
     if (this.#rxSrtt === 0) {
       this.#rxSrtt = rtt;
       this.#rxRttvar = rtt >> 1;
@@ -500,6 +536,7 @@ export class KcpEngine {
       this.#delivered = 0;
       this.#limit += this.#limit < this.#limitThresh ? d : d * LIMIT_GROWTH;
       if (this.#limit > this.#sndWnd) this.#limit = this.#sndWnd;
+      this.#sampleRate(d);
     }
     if (!this.#nocwnd && diff(this.#sndUna, prevUna) > 0) this.#growCwnd();
     return 0;
@@ -718,7 +755,12 @@ export class KcpEngine {
   #cutLimit(current: number): void {
     if (diff(current, this.#lastCut) < Math.max(this.#rxSrtt, this.#interval)) return;
     this.#lastCut = current;
-    this.#limit = Math.max(LIMIT_MIN, Math.floor(this.#limit * LIMIT_CUT));
+    const bdp = this.#maxRate * Math.max(this.#minRtt, this.#interval);
+    this.#limit = Math.max(
+      LIMIT_MIN,
+      Math.floor(this.#limit * LIMIT_CUT),
+      Math.min(this.#limit, Math.floor(LIMIT_BDP_FLOOR * bdp)),
+    );
     this.#limitThresh = this.#limit;
   }
 
