@@ -9,7 +9,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get install -y -qq --no-install-recommends \
     tor kcptun pebble snowflake-client snowflake-proxy wireguard-go wireguard-tools \
     iperf3 libsodium23 iproute2 iputils-ping tcpdump chromium coturn libusrsctp-examples \
-    openssl curl ca-certificates python3 procps >/dev/null
+    openssl curl ca-certificates python3 procps \
+    dante-server tinyproxy nftables tshark haproxy >/dev/null
 else
   echo "setup: not root or no apt-get; skipping Debian packages" >&2
 fi
