@@ -60,6 +60,12 @@ const MIN_RTT_WINDOW_MS = 10_000;
 const RACK_REORDER_MS = 5;
 /** Share of the limit that RTO retransmissions may use in one flush. */
 const RETRANS_SHARE = 0.25;
+/**
+ * Silence from the peer at least this long (and at least two RTOs) while a
+ * retransmitted segment waits for its acknowledgement is an outage: the next
+ * packet from the peer restarts the retransmission timers (see resume).
+ */
+const OUTAGE_GAP_MS = 1000;
 
 /** Signed distance a - b between two u32 sequence numbers or timestamps. */
 function diff(a: number, b: number): number {
@@ -100,6 +106,8 @@ export interface KcpStats {
   dupSegs: number;
   /** Packets output. */
   packetsOut: number;
+  /** Outstanding segments resent when the path came back (setPathUp or the peer heard again). */
+  resumeRetrans: number;
 }
 
 /**
@@ -173,6 +181,13 @@ export class KcpEngine {
   #rackSeen = false;
   #hasResend = false;
   #fastackHit = false;
+  #windowSlid = false;
+  // Path state (local): while down nothing but acknowledgements is sent, and no
+  // timer advances; #resume makes the next flush resend what is outstanding.
+  #pathUp = true;
+  #resume = false;
+  #lastInput = 0;
+  #inputSeen = false;
 
   readonly stats: KcpStats = {
     segsSent: 0,
@@ -180,6 +195,7 @@ export class KcpEngine {
     fastRetrans: 0,
     dupSegs: 0,
     packetsOut: 0,
+    resumeRetrans: 0,
   };
 
   constructor(conv: number, output: (packet: Uint8Array) => void, reserved = 0) {
@@ -226,10 +242,33 @@ export class KcpEngine {
   get dead(): boolean {
     return this.#dead;
   }
-  /** Nothing to send, acknowledge or probe: no timer is needed until input or send. */
+  /**
+   * Nothing to send, acknowledge or probe (or the path is down and no
+   * acknowledgement is pending): no timer is needed until input, send or setPathUp.
+   */
   get idle(): boolean {
-    return this.#sndBuf.length === 0 && this.#sndQueue.length === 0 && this.#ackCount === 0 &&
-      this.#probe === 0;
+    if (this.#ackCount > 0) return false;
+    return !this.#pathUp ||
+      (this.#sndBuf.length === 0 && this.#sndQueue.length === 0 && this.#probe === 0);
+  }
+  get pathUp(): boolean {
+    return this.#pathUp;
+  }
+  /**
+   * Tells the engine whether a carrier exists. While down, flush() sends only
+   * acknowledgements: no new segment, retransmission or probe, and no RTO
+   * backoff or dead-link count advances. Going up makes the next flush resend
+   * every outstanding segment with its RTO reset to the current estimate.
+   * Local scheduling only; the wire format is unchanged.
+   */
+  setPathUp(up: boolean): void {
+    if (up === this.#pathUp) return;
+    this.#pathUp = up;
+    if (up) this.#resume = true;
+  }
+  /** Whether flush() (not only the acknowledgements) has work now: the window slid or a resume is due. */
+  get flushDue(): boolean {
+    return this.#pathUp && (this.#resume || (this.#windowSlid && this.#sndQueue.length > 0));
   }
   /** Acknowledgements waiting for the next flush. */
   get pendingAcks(): number {
@@ -478,7 +517,8 @@ export class KcpEngine {
    */
   input(packet: Uint8Array, nowMs?: number): number {
     if (nowMs !== undefined) this.#current = Math.floor(nowMs) >>> 0;
-    if (packet.length < OVERHEAD) return -1;
+    if (packet.length < OVERHEAD || readU32(packet, 0) !== this.conv) return -1;
+    this.#noteHeard();
     const prevUna = this.#sndUna;
     let maxack = 0;
     let latestTs = 0;
@@ -538,8 +578,27 @@ export class KcpEngine {
       if (this.#limit > this.#sndWnd) this.#limit = this.#sndWnd;
       this.#sampleRate(d);
     }
-    if (!this.#nocwnd && diff(this.#sndUna, prevUna) > 0) this.#growCwnd();
+    this.#windowSlid = diff(this.#sndUna, prevUna) > 0;
+    if (!this.#nocwnd && this.#windowSlid) this.#growCwnd();
     return 0;
+  }
+
+  /**
+   * The peer was heard. After a silence long enough to be an outage, the
+   * retransmission timers of outstanding segments may be backed off for tens
+   * of seconds: resume at once instead (what to resend and when is local).
+   */
+  #noteHeard(): void {
+    const now = this.#current;
+    const gap = diff(now, this.#lastInput);
+    if (
+      (!this.#inputSeen || gap >= Math.max(OUTAGE_GAP_MS, 2 * this.#rxRto)) &&
+      this.#sndBuf.length > 0 && this.#sndBuf.at(0).xmit >= 2
+    ) {
+      this.#resume = true;
+    }
+    this.#lastInput = now;
+    this.#inputSeen = true;
   }
 
   #growCwnd(): void {
@@ -601,7 +660,7 @@ export class KcpEngine {
       ptr = encodeHeader(this.#buffer, ptr, conv, CMD_ACK, 0, wnd, acks[i * 2 + 1]!, sn, rcvNxt, 0);
     }
     this.#ackCount = 0;
-    if (ackOnly) {
+    if (ackOnly || !this.#pathUp) {
       this.#emit(ptr, true);
       return;
     }
@@ -650,7 +709,11 @@ export class KcpEngine {
     const resent = this.#fastresend > 0 ? this.#fastresend : 0xffffffff;
     // ikcp's extra delay before the first retransmission when nodelay is off.
     const rtomin = this.#nodelay === 0 ? this.#rxRto >> 3 : 0;
-    const fullScan = this.#fastackHit || (this.#hasResend && diff(current, this.#nextResend) >= 0);
+    const resume = this.#resume;
+    this.#resume = false;
+    this.#windowSlid = false;
+    const fullScan = resume || this.#fastackHit ||
+      (this.#hasResend && diff(current, this.#nextResend) >= 0);
     let start = 0;
     if (!fullScan && sndBuf.length > 0) {
       start = (firstNew - sndBuf.at(0).sn) >>> 0;
@@ -672,6 +735,13 @@ export class KcpEngine {
         seg.rto = this.#rxRto;
         seg.resendts = (current + seg.rto + rtomin) >>> 0;
         this.stats.segsSent++;
+      } else if (resume) {
+        // The path is back: resend as if new, with the RTO of the current estimate.
+        send = true;
+        seg.fastack = 0;
+        seg.rto = this.#rxRto;
+        seg.resendts = (current + seg.rto + rtomin) >>> 0;
+        this.stats.resumeRetrans++;
       } else if (diff(current, seg.resendts) >= 0 && retransBudget > 0) {
         send = true;
         retransBudget--;
@@ -814,13 +884,9 @@ export class KcpEngine {
     let tsFlush = this.#tsFlush;
     if (diff(current, tsFlush) >= 10000 || diff(current, tsFlush) < -10000) tsFlush = current;
     if (diff(current, tsFlush) >= 0) return 0;
-    let minimal = diff(tsFlush, current);
-    if (this.#hasResend && this.#sndBuf.length > 0) {
-      const tm = diff(this.#nextResend, current);
-      if (tm <= 0) return 0;
-      if (tm < minimal) minimal = tm;
-    }
-    return Math.min(minimal, this.#interval);
+    // update() flushes only at interval ticks, where due retransmissions go out:
+    // unlike ikcp, a due retransmission does not ask for a wakeup before the tick.
+    return Math.min(diff(tsFlush, current), this.#interval);
   }
 
   /** Drops all queued data (after close). */
