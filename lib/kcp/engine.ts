@@ -52,6 +52,19 @@ const LIMIT_GROWTH = 1 / 16;
  * bottleneck's, so the queue stays near one BDP.
  */
 const LIMIT_BDP_FLOOR = 2;
+/**
+ * A queue is forming when the smallest RTT sample of a round of
+ * acknowledgements exceeds the minimum RTT by this share, clamped to
+ * [QUEUE_RISE_MIN_MS, QUEUE_RISE_MAX_MS]: slow start ends (HyStart-like) and
+ * the limit stops growing until the queue drains, before it overflows (on
+ * loopback: the receiver's socket buffer). The smallest sample of a round
+ * ignores the spikes of a busy event loop.
+ */
+const QUEUE_RISE = 1 / 8;
+const QUEUE_RISE_MIN_MS = 4;
+const QUEUE_RISE_MAX_MS = 16;
+/** RTT samples a round needs before it may tell a queue. */
+const ROUND_SAMPLES = 8;
 /** Per-RTT decay of the best delivery rate, so it follows a path that slows down. */
 const RATE_DECAY = 0.95;
 /** How long a minimum RTT sample stays valid. */
@@ -66,6 +79,12 @@ const RETRANS_SHARE = 0.25;
  * packet from the peer restarts the retransmission timers (see resume).
  */
 const OUTAGE_GAP_MS = 1000;
+/**
+ * A flush this much later than an interval after the engine last ran (flush or
+ * input) follows a stall of this process (GC, a busy CPU): acknowledgements may
+ * be waiting unread in the socket, so RTO retransmissions wait one more tick.
+ */
+const STALL_SLACK_MS = 20;
 
 /** Signed distance a - b between two u32 sequence numbers or timestamps. */
 function diff(a: number, b: number): number {
@@ -176,6 +195,11 @@ export class KcpEngine {
   #maxRate = 0;
   #minRtt = 0;
   #minRttAt = 0;
+  // Slow-start exit: the smallest RTT sample of the current round (until una passes roundEnd).
+  #roundEnd = 0;
+  #roundMinRtt = Infinity;
+  #roundSamples = 0;
+  #queueing = false;
   // Time-based loss detection (RACK-like): the newest send time that was acknowledged.
   #rackTs = 0;
   #rackSeen = false;
@@ -188,6 +212,8 @@ export class KcpEngine {
   #resume = false;
   #lastInput = 0;
   #inputSeen = false;
+  /** When the engine last ran (flush or input), to tell a stall from a timeout. */
+  #lastActive = 0;
 
   readonly stats: KcpStats = {
     segsSent: 0,
@@ -417,6 +443,8 @@ export class KcpEngine {
       this.#minRtt = rtt;
       this.#minRttAt = this.#current;
     }
+    if (rtt < this.#roundMinRtt) this.#roundMinRtt = rtt;
+    this.#roundSamples++;
     if (this.#rxSrtt === 0) {
       this.#rxSrtt = rtt;
       this.#rxRttvar = rtt >> 1;
@@ -571,10 +599,12 @@ export class KcpEngine {
     if (this.#smart && this.#sndBuf.length > 0 && diff(this.#rackTs, this.#sndBuf.at(0).ts) > 0) {
       this.#fastackHit = true;
     }
+    if (diff(this.#sndUna, this.#roundEnd) >= 0) this.#endRound();
     if (this.#delivered > 0) {
       const d = this.#delivered;
       this.#delivered = 0;
-      this.#limit += this.#limit < this.#limitThresh ? d : d * LIMIT_GROWTH;
+      if (this.#limit < this.#limitThresh) this.#limit += d;
+      else if (!this.#queueing) this.#limit += d * LIMIT_GROWTH;
       if (this.#limit > this.#sndWnd) this.#limit = this.#sndWnd;
       this.#sampleRate(d);
     }
@@ -599,6 +629,22 @@ export class KcpEngine {
     }
     this.#lastInput = now;
     this.#inputSeen = true;
+    this.#lastActive = now;
+  }
+
+  /** One round of acknowledgements is over: did the RTT rise (a queue)? */
+  #endRound(): void {
+    if (this.#roundSamples >= ROUND_SAMPLES) {
+      const rise = Math.min(
+        QUEUE_RISE_MAX_MS,
+        Math.max(QUEUE_RISE_MIN_MS, this.#minRtt * QUEUE_RISE),
+      );
+      this.#queueing = this.#roundMinRtt >= this.#minRtt + rise;
+      if (this.#queueing && this.#limitThresh === Infinity) this.#limitThresh = this.#limit;
+    }
+    this.#roundEnd = this.#sndNxt;
+    this.#roundMinRtt = Infinity;
+    this.#roundSamples = 0;
   }
 
   #growCwnd(): void {
@@ -711,6 +757,8 @@ export class KcpEngine {
     const rtomin = this.#nodelay === 0 ? this.#rxRto >> 3 : 0;
     const resume = this.#resume;
     this.#resume = false;
+    const stalled = diff(current, this.#lastActive) > 2 * this.#interval + STALL_SLACK_MS;
+    this.#lastActive = current;
     this.#windowSlid = false;
     const fullScan = resume || this.#fastackHit ||
       (this.#hasResend && diff(current, this.#nextResend) >= 0);
@@ -742,7 +790,7 @@ export class KcpEngine {
         seg.rto = this.#rxRto;
         seg.resendts = (current + seg.rto + rtomin) >>> 0;
         this.stats.resumeRetrans++;
-      } else if (diff(current, seg.resendts) >= 0 && retransBudget > 0) {
+      } else if (diff(current, seg.resendts) >= 0 && retransBudget > 0 && !stalled) {
         send = true;
         retransBudget--;
         seg.rto += this.#nodelay === 0
