@@ -296,6 +296,11 @@ export class KcpEngine {
   get flushDue(): boolean {
     return this.#pathUp && (this.#resume || (this.#windowSlid && this.#sndQueue.length > 0));
   }
+  /** Segments held in memory: queued, in flight, and received but not yet read. */
+  get bufferedSegments(): number {
+    return this.#sndQueue.length + this.#sndBuf.length + this.#rcvBuf.count +
+      this.#rcvQueue.length;
+  }
   /** Acknowledgements waiting for the next flush. */
   get pendingAcks(): number {
     return this.#ackCount;
