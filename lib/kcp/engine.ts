@@ -82,7 +82,8 @@ const OUTAGE_GAP_MS = 1000;
 /**
  * A flush this much later than an interval after the engine last ran (flush or
  * input) follows a stall of this process (GC, a busy CPU): acknowledgements may
- * be waiting unread in the socket, so RTO retransmissions wait one more tick.
+ * be waiting unread in the socket, so RTO retransmissions wait one more tick
+ * (never two ticks in a row, so a loop that is always late still retransmits).
  */
 const STALL_SLACK_MS = 20;
 
@@ -214,6 +215,7 @@ export class KcpEngine {
   #inputSeen = false;
   /** When the engine last ran (flush or input), to tell a stall from a timeout. */
   #lastActive = 0;
+  #rtoDeferred = false;
 
   readonly stats: KcpStats = {
     segsSent: 0,
@@ -762,7 +764,9 @@ export class KcpEngine {
     const rtomin = this.#nodelay === 0 ? this.#rxRto >> 3 : 0;
     const resume = this.#resume;
     this.#resume = false;
-    const stalled = diff(current, this.#lastActive) > 2 * this.#interval + STALL_SLACK_MS;
+    const stalled = !this.#rtoDeferred &&
+      diff(current, this.#lastActive) > 2 * this.#interval + STALL_SLACK_MS;
+    this.#rtoDeferred = stalled;
     this.#lastActive = current;
     this.#windowSlid = false;
     const fullScan = resume || this.#fastackHit ||
