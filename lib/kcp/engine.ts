@@ -128,6 +128,11 @@ export interface KcpStats {
   packetsOut: number;
   /** Outstanding segments resent when the path came back (setPathUp or the peer heard again). */
   resumeRetrans: number;
+  /**
+   * Retransmissions shown unnecessary, because the acknowledgement echoed an earlier
+   * transmission (a lower bound: an acknowledgement covered by `una` tells nothing).
+   */
+  spuriousRetrans: number;
 }
 
 /**
@@ -224,6 +229,7 @@ export class KcpEngine {
     dupSegs: 0,
     packetsOut: 0,
     resumeRetrans: 0,
+    spuriousRetrans: 0,
   };
 
   constructor(conv: number, output: (packet: Uint8Array) => void, reserved = 0) {
@@ -500,6 +506,16 @@ export class KcpEngine {
     }
   }
 
+  /** An acknowledgement that echoes an earlier transmission of a retransmitted segment. */
+  #countSpurious(sn: number, ts: number): void {
+    const buf = this.#sndBuf;
+    if (buf.length === 0) return;
+    const i = (sn - buf.at(0).sn) >>> 0;
+    if (i >= buf.length) return;
+    const seg = buf.at(i);
+    if (!seg.acked && seg.xmit > 1 && diff(ts, seg.ts) < 0) this.stats.spuriousRetrans++;
+  }
+
   #parseFastack(sn: number, ts: number): void {
     const buf = this.#sndBuf;
     for (let i = 0; i < buf.length; i++) {
@@ -573,6 +589,7 @@ export class KcpEngine {
       if (len > n - o) return -2;
       if (cmd < CMD_PUSH || cmd > CMD_WINS) return -3;
       this.#rmtWnd = wnd;
+      if (cmd === CMD_ACK) this.#countSpurious(sn, ts);
       this.#parseUna(una);
       this.#shrinkBuf();
       if (cmd === CMD_ACK) {

@@ -218,8 +218,8 @@ export async function oursOverUdp(bytes: number): Promise<Figure> {
       mbps: bytes / dt / MB,
       cpuPerGB: cpu / (bytes / 1e9),
       detail: `${st.segsSent} payload segments, ${st.rtoRetrans} RTO + ${st.fastRetrans} ` +
-        `loss-detected retransmissions = ${sentPerSegment.toFixed(3)} segments sent per ` +
-        `payload segment`,
+        `loss-detected retransmissions (${st.spuriousRetrans} shown spurious) = ` +
+        `${sentPerSegment.toFixed(3)} segments sent per payload segment`,
     };
   } finally {
     await child.status;
