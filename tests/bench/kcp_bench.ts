@@ -5,12 +5,14 @@
  * 2. One stream, KCP+smux over UDP loopback: ours (this process dialing, a child Deno
  *    process serving) vs kcptun-client <-> kcptun-server with the same settings.
  *    MB/s, ratio, CPU-seconds per GB of both ends.
- * 3. KCP+smux in one process over the memory twin (target >= 200 MB/s).
+ * 3. KCP+smux in one process over the memory twin (target >= 200 MB/s); KCP alone in
+ *    one process over UDP loopback, where both ends share one event loop and a sender
+ *    that overshoots fills the receiver's socket buffer (segments sent per payload segment).
  * 4. 1,000 idle KCP+smux sessions: memory per session (target <= 64 KiB).
  * 5. Resume after a 30 s outage (virtual clock, RTT 40 ms): first acknowledgement
  *    after the carrier is back, with setPathUp and with only the peer's next packet.
  *
- * `deno run --unstable-net -A tests/bench/kcp_bench.ts [udp|ours|kcptun|memory|idle|resume]...`
+ * `deno run --unstable-net -A tests/bench/kcp_bench.ts [udp|ours|kcptun|memory|loopback|idle|resume]...`
  * (default: all) or `deno task bench kcp`.
  *
  * @module
@@ -290,6 +292,32 @@ export async function inProcess(bytes: number): Promise<Figure> {
   return { mbps: bytes / dt / MB, cpuPerGB: cpu / (bytes / 1e9) };
 }
 
+/** One KCP session each way in this process over UDP loopback (Snowflake's settings). */
+export async function oneProcessUdp(bytes: number): Promise<Figure> {
+  const opts = { socketBuffer: SOCKET_BUFFER, batch: {} };
+  const a = UdpPacketConn.listen("127.0.0.1", 0, opts);
+  const b = UdpPacketConn.listen("127.0.0.1", 0, opts);
+  const listener = listenKcp(b, SNOWFLAKE_KCP);
+  const cpu0 = selfCpuSeconds();
+  const t0 = performance.now();
+  const kcp = dialKcp(a, new HostPortAddr("udp", "127.0.0.1", b.localAddr.port), SNOWFLAKE_KCP);
+  const writing = writeN(kcp.writable, bytes);
+  await drain((await listener.accept()).readable, bytes);
+  await writing;
+  const dt = (performance.now() - t0) / 1000;
+  const cpu = selfCpuSeconds() - cpu0;
+  const st = kcp.engine.stats;
+  kcp.close();
+  listener.close();
+  return {
+    mbps: bytes / dt / MB,
+    cpuPerGB: cpu / (bytes / 1e9),
+    detail: `${st.rtoRetrans} RTO + ${st.fastRetrans} loss-detected retransmissions = ` +
+      `${((st.segsSent + st.rtoRetrans + st.fastRetrans) / st.segsSent).toFixed(3)} segments ` +
+      `sent per payload segment`,
+  };
+}
+
 /** Runs a full GC when started with --v8-flags=--expose-gc; otherwise figures include garbage. */
 function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
@@ -404,6 +432,14 @@ export async function run(only: string[] = []): Promise<string[]> {
     say(
       `KCP+smux in one process over the memory twin, 200 MB: ${mem.mbps.toFixed(1)} MB/s ` +
         `(target >= 200), ${mem.cpuPerGB.toFixed(1)} CPU-s/GB`,
+    );
+  }
+  if (want("loopback")) {
+    const one = await oneProcessUdp(100 * MB);
+    say(
+      `KCP alone, both ends in one process over UDP loopback, 100 MB: ${one.mbps.toFixed(1)} ` +
+        `MB/s, ${one.cpuPerGB.toFixed(1)} CPU-s/GB; ${one.detail} (was 1.19-1.20: slow start ` +
+        `overflowed the receiver's socket buffer)`,
     );
   }
   if (want("resume")) say(resumeAfterOutage());
