@@ -54,7 +54,13 @@ Deno.test("fuzz: 100,000 random and mutated packets into engine.input neither th
   e.stream = true;
   let now = 0;
   let received = 0;
+  // The heap's low point over a window approximates the live set, whatever garbage is pending.
+  const floors = [Infinity, Infinity];
   for (let i = 0; i < 100_000; i++) {
+    if (i % 250 === 0 && (i >= 80_000 || (i >= 10_000 && i < 30_000))) {
+      const w = i >= 80_000 ? 1 : 0;
+      floors[w] = Math.min(floors[w]!, Deno.memoryUsage().heapUsed);
+    }
     const r = e.input(packet(random, random() < 0.9 ? 0xabc : 0xabd, i >> 4), now);
     assert(r <= 0 && r >= -3, `code ${r}`);
     if (i % 50 === 0) {
@@ -67,6 +73,8 @@ Deno.test("fuzz: 100,000 random and mutated packets into engine.input neither th
   }
   assert(out > 0);
   assert(received > 0, "some fuzzed PUSH segments should have been delivered");
+  const grown = floors[1]! - floors[0]!;
+  assert(grown < 8 << 20, `heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
 });
 
 Deno.test("fuzz: 100,000 packets into the crypt decoder: only intact frames pass", () => {
