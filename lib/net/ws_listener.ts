@@ -16,6 +16,9 @@
  * - `idleTimeoutMs`: a connection without a message for this long is closed (0: never).
  * - `backlog`: accepted connections not yet taken by the consumer; beyond it, refused.
  *
+ * Text messages are refused (1003): every Snowflake peer sends binary. {@link
+ * WsListener.refused} counts what was refused.
+ *
  * @module
  */
 import http from "node:http";
@@ -62,6 +65,16 @@ export interface WsAccepted {
   remoteAddr: HostPortAddr;
 }
 
+/** Connections the listener refused, by reason. */
+export interface WsRefused {
+  /** A message over maxPayload (closed with 1009). */
+  oversize: number;
+  /** A text message (closed with 1003). */
+  text: number;
+  /** The accept backlog was full (503). */
+  backlog: number;
+}
+
 const DEFAULTS = {
   hostname: "127.0.0.1",
   port: 0,
@@ -82,6 +95,7 @@ type Server = http.Server | https.Server;
 /** A listening WebSocket server; iterate it (or call {@link accept}) for connections. */
 export class WsListener implements AsyncIterable<WsAccepted> {
   readonly addr: HostPortAddr;
+  readonly refused: WsRefused = { oversize: 0, text: 0, backlog: 0 };
   #server: Server;
   #wss: WebSocketServer;
   #opts: typeof DEFAULTS;
@@ -178,6 +192,7 @@ export class WsListener implements AsyncIterable<WsAccepted> {
 
   #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#queue.closed || this.#queue.length >= this.#opts.backlog) {
+      this.refused.backlog++;
       socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n");
       return;
     }
@@ -196,8 +211,11 @@ export class WsListener implements AsyncIterable<WsAccepted> {
       // A peer that broke a limit is sent a Close; ws would then read and discard whatever
       // it keeps sending until the grace period ends. Stop reading it instead (ws resumes
       // the socket on the next tick, so pause after that).
-      ws.on("error", () => process.nextTick(() => socket.pause()));
-      const conn = wsConn(ws, this.addr, remote, this.#opts, state);
+      ws.on("error", (e: Error & { code?: string }) => {
+        if (e.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.refused.oversize++;
+        process.nextTick(() => socket.pause());
+      });
+      const conn = wsConn(ws, this.addr, remote, this.#opts, state, this.refused);
       if (!this.#queue.push({ conn, url, remoteAddr: remote })) ws.terminate();
     });
   }
@@ -215,6 +233,7 @@ function wsConn(
   remoteAddr: Addr,
   opts: typeof DEFAULTS,
   state: { lastMessage: number },
+  refused: WsRefused,
 ): Conn {
   const close = () => {
     if (ws.readyState === WsSocket.OPEN) ws.close(1000);
@@ -222,9 +241,14 @@ function wsConn(
   let ended = false;
   const readable = new ReadableStream<Uint8Array>({
     start(controller) {
-      ws.on("message", (data: Buffer) => {
+      ws.on("message", (data: Buffer, isBinary: boolean) => {
         state.lastMessage = Date.now();
         if (ended) return;
+        if (!isBinary) {
+          refused.text++;
+          ws.close(1003, "binary only");
+          return;
+        }
         controller.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
         if (controller.desiredSize! <= 0 && !ws.isPaused) ws.pause();
       });

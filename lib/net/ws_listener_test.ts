@@ -70,7 +70,7 @@ function drain(listener: WsListener): void {
   })();
 }
 
-Deno.test("websocket: the ws listener echoes 4 MiB and reports the request URL and peer", async () => {
+Deno.test("websocket: the ws listener echoes 4 MiB, reports the request URL and peer, refuses text", async () => {
   const listener = await WsListener.listen();
   const served = (async () => {
     for await (const a of listener) {
@@ -104,6 +104,11 @@ Deno.test("websocket: the ws listener echoes 4 MiB and reports the request URL a
   assertEquals(have, data.length);
   assert(back.every((b, i) => b === data[i]), "echo differs");
   conn.close();
+  const texting = await rawWebSocket(listener.addr.port, "/path?client_ip=192.0.2.7");
+  await texting.write(clientFrame(1, new TextEncoder().encode("hello")));
+  assertEquals(await closeCodeOf(texting), 1003);
+  texting.close();
+  assertEquals(listener.refused.text, 1);
   const res = await fetch(`http://127.0.0.1:${listener.addr.port}/`);
   assertEquals([res.status, await res.text()], [400, "Bad Request\n"]);
   await listener.close();
@@ -125,6 +130,7 @@ Deno.test("bounds: a message in 1 MB fragments that never ends is refused at max
   });
   const grown = Deno.memoryUsage().rss - rssBefore;
   assertEquals(await within(code, 30_000, -2), 1009);
+  assertEquals(listener.refused.oversize, 1);
   assert(written < 512 * MiB, "the server kept reading the endless message");
   assert(grown < 96 * MiB, `RSS grew by ${(grown / MiB).toFixed(0)} MiB`);
   console.log(
