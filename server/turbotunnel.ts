@@ -49,14 +49,6 @@ export interface TurbotunnelOptions {
   send?: (data: Uint8Array, addr: Addr) => void;
 }
 
-/**
- * What lib/kcp's session offers to pause its sender while its client has no carrier
- * (`setPathUp`); optional until that method lands.
- */
-interface PathControl {
-  setPathUp?(up: boolean): void;
-}
-
 export class TurbotunnelInstance {
   readonly pconn: QueuePacketConn;
   #listener: KcpListener;
@@ -96,7 +88,7 @@ export class TurbotunnelInstance {
   setPath(key: string, up: boolean): void {
     if (up) this.#down.delete(key);
     else this.#down.add(key);
-    (this.#kcpOf.get(key) as PathControl | undefined)?.setPathUp?.(up);
+    this.#kcpOf.get(key)?.setPathUp(up);
   }
 
   /** Live KCP sessions. */
@@ -120,7 +112,7 @@ export class TurbotunnelInstance {
     const key = conn.remoteAddr.toString();
     this.#sessions.add(smux);
     this.#kcpOf.set(key, kcp);
-    if (this.#down.has(key)) (kcp as PathControl).setPathUp?.(false);
+    if (this.#down.has(key)) kcp.setPathUp(false);
     try {
       for (;;) {
         const stream = await smux.acceptStream();

@@ -23,6 +23,11 @@ export interface RedialOptions {
    * conns die at once cannot spin. Default 1000 ms.
    */
   retryDelayMs?: number;
+  /**
+   * Carriers kept up at once, all draining the one send queue in turn (multipath).
+   * Default 1.
+   */
+  carriers?: number;
   /** Local address reported by this conn. Default `turbotunnel:redial`. */
   localAddr?: Addr;
   /** Passed to every carrier's pump (maxLength, batchBytes). */
@@ -34,7 +39,7 @@ export interface RedialOptions {
 /**
  * Dials a carrier (a byte-stream Conn through a fresh proxy), runs the carrier pump over
  * it ({@link runCarrier}: token and ClientID first, then encapsulated packets both ways),
- * and when it ends dials the next one. Errors never reach KCP: what KCP writes waits in
+ * and when it ends dials the next one; with `carriers` > 1, keeps that many up at once. Errors never reach KCP: what KCP writes waits in
  * one bounded {@link SendQueue} (full → dropped, KCP retransmits) for whichever carrier is
  * current. Only {@link close} ends it.
  */
@@ -72,7 +77,8 @@ export class RedialPacketConn implements PacketConn {
     this.#retryDelayMs = options.retryDelayMs ?? 1000;
     this.#carrier = options.carrier ?? {};
     this.#onError = options.onError ?? (() => {});
-    this.#done = this.#run();
+    const n = options.carriers ?? 1;
+    this.#done = Promise.all(Array.from({ length: n }, () => this.#run())).then(() => {});
   }
 
   /** Resolves once closed and the current carrier is torn down. */
