@@ -16,7 +16,6 @@ export interface Counters {
   idleTimeouts: number;
   floodCloses: number;
   sessions: number;
-  sessionIdleCloses: number;
   streams: number;
   orportErrors: number;
   bytesFromClients: number;
@@ -56,10 +55,6 @@ const HELP: Record<keyof Counters | keyof Gauges, [string, string]> = {
     "connections closed for an oversize message",
   ],
   sessions: ["snowflake_server_sessions_total", "KCP sessions accepted"],
-  sessionIdleCloses: [
-    "snowflake_server_session_idle_closes_total",
-    "KCP sessions closed after their client went silent",
-  ],
   streams: ["snowflake_server_streams_total", "smux streams accepted"],
   orportErrors: ["snowflake_server_orport_errors_total", "failed ORPort/ExtORPort connections"],
   bytesFromClients: [
@@ -96,7 +91,6 @@ export class Metrics {
     idleTimeouts: 0,
     floodCloses: 0,
     sessions: 0,
-    sessionIdleCloses: 0,
     streams: 0,
     orportErrors: 0,
     bytesFromClients: 0,
