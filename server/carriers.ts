@@ -18,9 +18,8 @@ import {
   serveCarrier,
 } from "../lib/turbotunnel/mod.ts";
 import { ChurnGc } from "./churn_gc.ts";
-import type { ClientIPs } from "./client_ips.ts";
+import { clientIpFromUrl, type ClientIPs } from "./client_ips.ts";
 import type { Metrics } from "./metrics.ts";
-import { isIP } from "../lib/pt/server_env.ts";
 
 /** Limits on one connection; every default has its reason. */
 export interface CarrierLimits {
@@ -72,18 +71,6 @@ export interface CarriersContext {
   limits?: Partial<CarrierLimits>;
 }
 
-/** The `client_ip` a proxy reported in the request URL, if it is an IP address. */
-export function clientIpOf(url: string | URL | undefined): string | null {
-  if (url === undefined) return null;
-  let ip: string | null;
-  try {
-    ip = new URL(url).searchParams.get("client_ip");
-  } catch {
-    return null;
-  }
-  return ip && isIP(ip) ? ip : null;
-}
-
 interface Live {
   stats: CarrierStats;
   started: number;
@@ -132,7 +119,7 @@ export class Carriers {
       folded: { bytesIn: 0, bytesOut: 0, packetsOut: 0 },
     };
     this.#live.add(live);
-    const clientIp = clientIpOf(info.url);
+    const clientIp = info.url === undefined ? null : clientIpFromUrl(info.url);
     const from = info.remoteAddr ?? conn.remoteAddr.toString();
     const route = (id: ClientID) => {
       if (clientIp) {

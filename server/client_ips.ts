@@ -18,7 +18,12 @@ export const CLIENT_IP_CAPACITY = 10240;
  * IPv6 takes its canonical form.
  */
 export function clientIpFromUrl(url: string | URL): string | null {
-  const raw = new URL(url).searchParams.get("client_ip");
+  let raw: string | null;
+  try {
+    raw = new URL(url).searchParams.get("client_ip");
+  } catch {
+    return null;
+  }
   if (!raw) return null;
   let ip: string;
   if (isIPv4(raw)) ip = raw;

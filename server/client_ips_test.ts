@@ -23,6 +23,7 @@ Deno.test("bounds: client_ip drops unspecified addresses and unmaps IPv4-mapped 
     assertEquals(clientIpFromUrl(url), want, param);
   }
   assertEquals(clientIpFromUrl("ws://127.0.0.1/"), null);
+  assertEquals(clientIpFromUrl("not a url"), null);
 });
 
 Deno.test("bounds: the ClientID to IP table holds at most its capacity, forgetting the oldest", () => {

@@ -11,14 +11,13 @@ import type { KcpOptions } from "../lib/kcp/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import type { Conn, Listener } from "../lib/net/mod.ts";
 import type { OrTarget } from "../lib/pt/extorport.ts";
-import { ReloadableTlsServer } from "../lib/acme/mod.ts";
 import type { SmuxConfig } from "../lib/smux/mod.ts";
 import type { ClientID } from "../lib/turbotunnel/mod.ts";
 import { ClientIPs } from "./client_ips.ts";
 import { Metrics } from "./metrics.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
 import { type CarrierLimits, Carriers, type ConnInfo, type TunnelPort } from "./carriers.ts";
-import { upgradeToConn } from "./websocket.ts";
+import { WsListener } from "../lib/net/ws_listener.ts";
 import { WorkerTunnel } from "./worker_tunnel.ts";
 import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
 
@@ -41,13 +40,6 @@ export interface ServerOptions {
   smux?: Partial<SmuxConfig>;
 }
 
-/** A listener the server opened. */
-interface Listening {
-  addr: Deno.NetAddr;
-  shutdown(): Promise<void>;
-  reload?(cert: string, key: string): void;
-}
-
 export class SnowflakeServer {
   readonly metrics: Metrics;
   readonly clientIps = new ClientIPs();
@@ -56,14 +48,12 @@ export class SnowflakeServer {
   #ports: TunnelPort[];
   #carriers: Carriers;
   #hmacKey = crypto.getRandomValues(new Uint8Array(32));
-  #listeners: Listening[] = [];
-  #log: Logger;
+  #listeners: WsListener[] = [];
 
   constructor(opts: ServerOptions) {
     const n = opts.numTurbotunnel ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`num-turbotunnel ${n} must be ≥ 1`);
     this.metrics = opts.metrics ?? new Metrics();
-    this.#log = opts.log;
     if (opts.workers ?? n > 1) {
       this.#workers = Array.from({ length: n }, (_, index) =>
         new WorkerTunnel({
@@ -107,21 +97,6 @@ export class SnowflakeServer {
     return Number(mac.readBigUInt64LE(0) % BigInt(this.#ports.length));
   }
 
-  /** Upgrades WebSocket requests; anything else gets 400 like the Go server. */
-  handler = (req: Request, info?: Deno.ServeHandlerInfo): Response => {
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response("Bad Request\n", { status: 400 });
-    }
-    const remote = info?.remoteAddr as Deno.NetAddr | undefined;
-    const connInfo: ConnInfo = {
-      url: req.url,
-      remoteAddr: remote ? `${remote.hostname}:${remote.port}` : undefined,
-    };
-    const { conn, response } = upgradeToConn(req, this.#carriers.limits.maxMessage, this.metrics);
-    void this.serveConn(conn, connInfo);
-    return response;
-  };
-
   /**
    * Serves one carrier: any byte-stream Conn that starts with the Turbo Tunnel token and
    * ClientID (a WebSocket's messages, a memory twin). Resolves when it ends; closes it.
@@ -135,44 +110,36 @@ export class SnowflakeServer {
     for await (const conn of listener) void this.serveConn(conn, info(conn));
   }
 
-  /** Listens on `addr`, with TLS when `tls` is given. Resolves with the bound address. */
-  listen(
+  /**
+   * Listens on `addr` (WebSocket, with TLS when `tls` is given; anything else gets 400 like
+   * the Go server). Resolves with the bound address.
+   */
+  async listen(
     addr: { hostname: string; port: number },
     tls?: { cert: string; key: string },
   ): Promise<Deno.NetAddr> {
-    const onError = (e: unknown) => {
-      this.#log.log(`http error: ${(e as Error)?.message ?? e}`);
-      return new Response("Internal Server Error\n", { status: 500 });
-    };
-    if (tls) {
-      const server = new ReloadableTlsServer({
-        port: addr.port,
-        hostname: addr.hostname,
-        cert: tls.cert,
-        key: tls.key,
-        handler: this.handler,
-        onError,
-      });
-      this.#listeners.push({
-        addr: server.addr,
-        shutdown: () => server.shutdown(),
-        reload: (c, k) => server.reload(c, k),
-      });
-      return Promise.resolve(server.addr);
-    }
-    const server = Deno.serve({
+    const listener = await WsListener.listen({
       hostname: addr.hostname,
       port: addr.port,
-      onListen: () => {},
-      onError,
-    }, this.handler);
-    this.#listeners.push({ addr: server.addr, shutdown: () => server.shutdown() });
-    return Promise.resolve(server.addr);
+      tls,
+      maxPayload: this.#carriers.limits.maxMessage,
+      onRefused: (reason) => {
+        if (reason === "oversize") this.metrics.counters.floodCloses++;
+        if (reason === "text") this.metrics.counters.textMessages++;
+      },
+    });
+    this.#listeners.push(listener);
+    void (async () => {
+      for await (const a of listener) {
+        void this.serveConn(a.conn, { url: a.url, remoteAddr: a.remoteAddr.toString() });
+      }
+    })();
+    return { transport: "tcp", hostname: listener.addr.hostname, port: listener.addr.port };
   }
 
   /** Serves new TLS connections with a renewed certificate (no restart). */
   reloadTls(cert: string, key: string): void {
-    for (const l of this.#listeners) l.reload?.(cert, key);
+    for (const l of this.#listeners) l.reloadTls(cert, key);
   }
 
   /** Live KCP sessions over all instances. */
@@ -205,9 +172,6 @@ export class SnowflakeServer {
     for (const i of this.#instances) i.close();
     for (const w of this.#workers) w.close();
     this.clientIps.close();
-    await Promise.race([
-      Promise.allSettled(this.#listeners.map((l) => l.shutdown())),
-      new Promise((r) => setTimeout(r, 1000)),
-    ]);
+    await Promise.allSettled(this.#listeners.map((l) => l.close()));
   }
 }

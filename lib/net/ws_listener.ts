@@ -17,7 +17,7 @@
  * - `backlog`: accepted connections not yet taken by the consumer; beyond it, refused.
  *
  * Text messages are refused (1003): every Snowflake peer sends binary. {@link
- * WsListener.refused} counts what was refused.
+ * WsListener.refused} counts what was refused, and `onRefused` hears of each.
  *
  * @module
  */
@@ -53,6 +53,8 @@ export interface WsListenOptions {
   writeHighWaterMark?: number;
   /** Accepted connections waiting for the consumer. Default 1024. */
   backlog?: number;
+  /** Called for each connection refused (e.g. to count it in metrics). */
+  onRefused?: (reason: keyof WsRefused) => void;
 }
 
 /** One accepted WebSocket connection. */
@@ -85,6 +87,7 @@ const DEFAULTS = {
   readHighWaterMark: 1 << 20,
   writeHighWaterMark: 1 << 20,
   backlog: 1024,
+  onRefused: (_reason: keyof WsRefused): void => {},
 };
 
 /** Close codes after which `readable` ends cleanly rather than with an error. */
@@ -192,7 +195,7 @@ export class WsListener implements AsyncIterable<WsAccepted> {
 
   #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#queue.closed || this.#queue.length >= this.#opts.backlog) {
-      this.refused.backlog++;
+      this.#refuse("backlog");
       socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n");
       return;
     }
@@ -208,16 +211,15 @@ export class WsListener implements AsyncIterable<WsAccepted> {
       const state = { lastMessage: Date.now() };
       this.#live.set(ws, state);
       ws.once("close", () => this.#live.delete(ws));
-      // A peer that broke a limit is sent a Close; ws would then read and discard whatever
-      // it keeps sending until the grace period ends. Stop reading it instead (ws resumes
-      // the socket on the next tick, so pause after that).
-      ws.on("error", (e: Error & { code?: string }) => {
-        if (e.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.refused.oversize++;
-        process.nextTick(() => socket.pause());
-      });
-      const conn = wsConn(ws, this.addr, remote, this.#opts, state, this.refused);
+      const refuse = (reason: keyof WsRefused) => this.#refuse(reason);
+      const conn = wsConn(ws, socket, this.addr, remote, this.#opts, state, refuse);
       if (!this.#queue.push({ conn, url, remoteAddr: remote })) ws.terminate();
     });
+  }
+
+  #refuse(reason: keyof WsRefused): void {
+    this.refused[reason]++;
+    this.#opts.onRefused(reason);
   }
 
   #sweep(): void {
@@ -226,14 +228,18 @@ export class WsListener implements AsyncIterable<WsAccepted> {
   }
 }
 
-/** A Conn over a server-side `ws` socket, with pause/resume backpressure. */
+/**
+ * A Conn over a server-side `ws` socket (on TCP `socket`), with pause/resume backpressure.
+ * A refused message ends `readable` at once with an error.
+ */
 function wsConn(
   ws: WsSocket,
+  socket: Duplex,
   localAddr: Addr,
   remoteAddr: Addr,
   opts: typeof DEFAULTS,
   state: { lastMessage: number },
-  refused: WsRefused,
+  refuse: (reason: keyof WsRefused) => void,
 ): Conn {
   const close = () => {
     if (ws.readyState === WsSocket.OPEN) ws.close(1000);
@@ -241,12 +247,26 @@ function wsConn(
   let ended = false;
   const readable = new ReadableStream<Uint8Array>({
     start(controller) {
+      const fail = (e: Error) => {
+        if (ended) return;
+        ended = true;
+        controller.error(e);
+      };
+      // ws has sent a Close (1009 for an oversized message) and would read and discard
+      // whatever the peer keeps sending until the grace period ends. Stop reading it instead
+      // (ws resumes the socket on the next tick, so pause after that).
+      ws.on("error", (e: Error & { code?: string }) => {
+        if (e.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") refuse("oversize");
+        fail(e);
+        process.nextTick(() => socket.pause());
+      });
       ws.on("message", (data: Buffer, isBinary: boolean) => {
         state.lastMessage = Date.now();
         if (ended) return;
         if (!isBinary) {
-          refused.text++;
+          refuse("text");
           ws.close(1003, "binary only");
+          fail(new TypeError("websocket: text message"));
           return;
         }
         controller.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
