@@ -307,3 +307,18 @@ Deno.test("websocket: the ws listener serves TLS and reloads its certificate for
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("websocket: the ws listener closes a connection that sends no message for idleTimeoutMs", async () => {
+  const listener = await WsListener.listen({ idleTimeoutMs: 300 });
+  const peer = await rawWebSocket(listener.addr.port);
+  const accepted = await listener.accept();
+  await peer.write(clientFrame(2, new Uint8Array([1, 2, 3])));
+  const reader = accepted.conn.readable.getReader();
+  assertEquals((await reader.read()).value, new Uint8Array([1, 2, 3]));
+  // Then silence: the server closes with 1000; the readable ends cleanly once the peer answers.
+  assertEquals(await within(closeCodeOf(peer), 30_000, -2), 1000);
+  await peer.write(clientFrame(8, new Uint8Array([0x03, 0xe8])));
+  peer.close();
+  assertEquals((await reader.read()).done, true);
+  await listener.close();
+});
