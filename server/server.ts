@@ -100,7 +100,7 @@ export class SnowflakeServer {
     });
   }
 
-  /** Which instance serves `id` (docs/PROTOCOL.md "num-turbotunnel"). */
+  /** Which instance serves `id` (docs/PROTOCOL.md §5). */
   instanceIndex(id: ClientID): number {
     if (this.#ports.length === 1) return 0;
     const mac = createHmac("sha256", Buffer.from(this.#hmacKey)).update(id.bytes).digest();

@@ -1,6 +1,6 @@
 /**
  * The one per-ClientID send queue of Turbo Tunnel (the role of Go's ClientMap,
- * docs/PROTOCOL.md "Turbo Tunnel"): packets KCP sends to a client wait here, already
+ * docs/PROTOCOL.md §5): packets KCP sends to a client wait here, already
  * encapsulated, until a carrier (a proxy connection of that client) takes them.
  *
  * - Several carriers of one ClientID may drain one queue at once (multipath); each batch
@@ -17,7 +17,7 @@
  */
 import { ClosedError } from "../net/mod.ts";
 
-// Spec constants (docs/PROTOCOL.md "Turbo Tunnel").
+// Spec constants (docs/PROTOCOL.md §5).
 /** A client's queue is forgotten after this long without use (Go: clientMapTimeout). */
 export const CLIENT_MAP_TIMEOUT_MS = 60_000;
 /** Queue depth in packets (Go: queueSize). */
