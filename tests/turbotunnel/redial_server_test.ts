@@ -6,7 +6,7 @@
  */
 import { dialKcp, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
 import { Logger } from "../../lib/log/mod.ts";
-import { type Conn, dialWebSocket, NamedAddr } from "../../lib/net/mod.ts";
+import { type Conn, dialWebSocket, MemoryListener, NamedAddr } from "../../lib/net/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../../lib/smux/mod.ts";
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { seededBytes } from "../../lib/testing/fuzz.ts";
@@ -191,6 +191,49 @@ Deno.test(
           `target ≤ 1 s; the Go server resumes at once, ours took 11–17 s before the pause)`,
       );
     } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "redial:server: the same server code over the in-memory Listener twin, carrier replaced once",
+  opts,
+  async () => {
+    const data = seededBytes(8 * 1024 * 1024, 0x7153);
+    const want = await sha256Hex(data);
+    const s = await startServer(data);
+    const listener = new MemoryListener();
+    const serving = s.server.serve(listener);
+    const remote = new NamedAddr("memory", "server");
+    const carriers: Conn[] = [];
+    const pconn = new RedialPacketConn(ClientID.random(), remote, async () => {
+      const c = await listener.dial();
+      carriers.push(c);
+      return c;
+    }, { retryDelayMs: 100 });
+    const kcp = dialKcp(pconn, remote, SNOWFLAKE_KCP);
+    const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
+    try {
+      const stream = await smux.openStream();
+      await stream.writable.getWriter().write(new Uint8Array([1]));
+      let closed = false;
+      const got = await receiveAll(stream.readable, (n) => {
+        if (!closed && n >= data.length / 2) {
+          closed = true;
+          carriers[0]!.close();
+        }
+      });
+      assertEquals([got.bytes, got.sha256], [data.length, want]);
+      assertEquals(pconn.dials, 2);
+      assertEquals(s.server.metrics.counters.sessions, 1);
+      stream.close();
+    } finally {
+      smux.close();
+      kcp.close();
+      pconn.close();
+      listener.close();
+      await serving;
       await s.close();
     }
   },
