@@ -11,7 +11,7 @@ import type { KcpOptions } from "../lib/kcp/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import type { Conn, Listener } from "../lib/net/mod.ts";
 import type { OrTarget } from "../lib/pt/extorport.ts";
-import { ReloadableTlsServer } from "../lib/acme/mod.ts";
+import { ReloadableTlsServer } from "../lib/acme/tls_reload.ts";
 import type { SmuxConfig } from "../lib/smux/mod.ts";
 import type { ClientID } from "../lib/turbotunnel/mod.ts";
 import { ClientIPs } from "./client_ips.ts";
