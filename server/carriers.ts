@@ -2,7 +2,7 @@
  * The server's ingress: every proxy connection, whatever carries it (a WebSocket, or the
  * in-memory Conn twin in tests), is a byte-stream {@link Conn} served by the one carrier
  * pump of lib/turbotunnel ({@link serveCarrier}): the token and ClientID first, then
- * encapsulated packets both ways (docs/PROTOCOL.md). This file adds what the server needs
+ * encapsulated packets both ways (docs/PROTOCOL.md §1, §2). This file adds what the server needs
  * around it: routing to the client's KCP instance, the handshake and idle deadlines,
  * counters, and a log line per connection.
  *

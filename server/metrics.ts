@@ -31,6 +31,8 @@ export interface Gauges {
   connectionsActive: number;
   sessionsActive: number;
   streamsActive: number;
+  /** Bytes waiting in the clients' send queues. */
+  queuedBytes: number;
 }
 
 const HELP: Record<keyof Counters | keyof Gauges, [string, string]> = {
@@ -78,6 +80,7 @@ const HELP: Record<keyof Counters | keyof Gauges, [string, string]> = {
   connectionsActive: ["snowflake_server_connections", "open WebSocket connections"],
   sessionsActive: ["snowflake_server_sessions", "live KCP sessions"],
   streamsActive: ["snowflake_server_streams", "open smux streams"],
+  queuedBytes: ["snowflake_server_send_queue_bytes", "bytes waiting in clients' send queues"],
 };
 
 export class Metrics {
@@ -100,7 +103,12 @@ export class Metrics {
     incomingDrops: 0,
     outgoingDrops: 0,
   };
-  readonly gauges: Gauges = { connectionsActive: 0, sessionsActive: 0, streamsActive: 0 };
+  readonly gauges: Gauges = {
+    connectionsActive: 0,
+    sessionsActive: 0,
+    streamsActive: 0,
+    queuedBytes: 0,
+  };
 
   /** Prometheus text exposition format 0.0.4. */
   render(): string {

@@ -90,7 +90,7 @@ export class SnowflakeServer {
     });
   }
 
-  /** Which instance serves `id` (docs/PROTOCOL.md "num-turbotunnel"). */
+  /** Which instance serves `id` (docs/PROTOCOL.md §5). */
   instanceIndex(id: ClientID): number {
     if (this.#ports.length === 1) return 0;
     const mac = createHmac("sha256", Buffer.from(this.#hmacKey)).update(id.bytes).digest();
@@ -157,6 +157,8 @@ export class SnowflakeServer {
     m.counters.outgoingDrops = this.#instances.reduce((n, i) => n + i.outgoingDrops, 0) +
       this.#workers.reduce((n, w) => n + w.outgoingDrops, 0);
     m.counters.incomingDrops += this.#workers.reduce((n, w) => n + w.incomingDrops, 0);
+    m.gauges.queuedBytes = this.#instances.reduce((n, i) => n + i.pconn.queues.bytes, 0) +
+      this.#workers.reduce((n, w) => n + w.queues.bytes, 0);
     for (const w of this.#workers) {
       for (const k of ["sessions", "streams", "orportErrors"] as const) {
         m.counters[k] += w.counters[k] ?? 0;

@@ -113,14 +113,24 @@ export class TurbotunnelInstance {
     this.#sessions.add(smux);
     this.#kcpOf.set(key, kcp);
     if (this.#down.has(key)) kcp.setPathUp(false);
+    const opened = Date.now();
+    let streams = 0;
+    let reason = "closed";
+    this.#opts.log.log(`session ${key} opened (instance ${this.#opts.index ?? 0})`);
     try {
       for (;;) {
         const stream = await smux.acceptStream();
+        streams++;
         void this.#serveStream(stream, conn.remoteAddr.toString());
       }
-    } catch {
+    } catch (e) {
       // The session ended: keepalive timeout, KCP dead link, protocol error or close.
+      reason = (e as Error)?.message ?? String(e);
     } finally {
+      this.#opts.log.log(
+        `session ${key} closed (${reason}) after ${((Date.now() - opened) / 1000).toFixed(0)} s, ` +
+          `${streams} streams`,
+      );
       smux.close();
       this.#sessions.delete(smux);
       if (this.#kcpOf.get(key) === kcp) this.#kcpOf.delete(key);

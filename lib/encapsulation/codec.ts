@@ -1,6 +1,6 @@
 /**
  * Snowflake's encapsulation: variable-size packets and padding over a byte stream
- * (PROTOCOL.md §2).
+ * (docs/PROTOCOL.md §2).
  *
  * Each chunk is a 1–3 byte length prefix then that many bytes. The first prefix byte is
  * `d c xxxxxx` (d=1 data, d=0 padding; c=1 another prefix byte follows); continuation bytes
@@ -9,7 +9,7 @@
  * @module
  */
 
-// Spec constants (PROTOCOL.md §2).
+// Spec constants (docs/PROTOCOL.md §2).
 /** Largest length a 3-byte prefix can carry. */
 export const MAX_PACKET_LENGTH = 0xfffff;
 const DATA_BIT = 0x80;

@@ -1,5 +1,5 @@
 /**
- * Snowflake's encapsulation of packets in a byte stream (docs/PROTOCOL.md "Encapsulation").
+ * Snowflake's encapsulation of packets in a byte stream (docs/PROTOCOL.md §2).
  *
  * @example
  * ```ts

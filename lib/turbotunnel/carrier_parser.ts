@@ -1,6 +1,6 @@
 /**
- * The sans-I/O parser of one carrier's incoming byte stream (docs/PROTOCOL.md "Turbo
- * Tunnel" and "Encapsulation"): on the server, the 8-byte token and the 8-byte ClientID,
+ * The sans-I/O parser of one carrier's incoming byte stream (docs/PROTOCOL.md §1, §2):
+ * on the server, the 8-byte token and the 8-byte ClientID,
  * then encapsulated packets; on the client, encapsulated packets only.
  *
  * @module

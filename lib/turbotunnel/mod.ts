@@ -1,5 +1,5 @@
 /**
- * Turbo Tunnel plumbing (docs/PROTOCOL.md "Turbo Tunnel", docs/ARCHITECTURE.md): one KCP
+ * Turbo Tunnel plumbing (docs/PROTOCOL.md §5, docs/ARCHITECTURE.md): one KCP
  * session outlives any single proxy because every proxy connection (a *carrier*) names
  * its client with a ClientID, and packets wait in that client's send queue between
  * carriers.

@@ -1,5 +1,5 @@
 /**
- * The server's PacketConn for KCP (docs/PROTOCOL.md "Turbo Tunnel"): one bounded receive
+ * The server's PacketConn for KCP (docs/PROTOCOL.md §5): one bounded receive
  * queue shared by all clients, fed by the carriers, and one {@link SendQueue} per
  * ClientID, drained by them. What KCP writes is encapsulated at once into a shared slab
  * and queued as a view, so a carrier sends a whole KCP flush as one chunk without copying.

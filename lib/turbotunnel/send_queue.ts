@@ -1,6 +1,6 @@
 /**
  * The one per-ClientID send queue of Turbo Tunnel (the role of Go's ClientMap,
- * docs/PROTOCOL.md "Turbo Tunnel"): packets KCP sends to a client wait here, already
+ * docs/PROTOCOL.md §5): packets KCP sends to a client wait here, already
  * encapsulated, until a carrier (a proxy connection of that client) takes them.
  *
  * - Several carriers of one ClientID may drain one queue at once (multipath); each batch
@@ -17,7 +17,7 @@
  */
 import { ClosedError } from "../net/mod.ts";
 
-// Spec constants (docs/PROTOCOL.md "Turbo Tunnel").
+// Spec constants (docs/PROTOCOL.md §5).
 /** A client's queue is forgotten after this long without use (Go: clientMapTimeout). */
 export const CLIENT_MAP_TIMEOUT_MS = 60_000;
 /** Queue depth in packets (Go: queueSize). */
@@ -29,7 +29,11 @@ export interface SendQueueLimits {
   packets: number;
   /** Bytes queued at most while a carrier drains it. Default 1 MiB. */
   bytes: number;
-  /** Bytes kept while no carrier drains it (copied out of shared memory). Default 64 KiB. */
+  /**
+   * Bytes kept while no carrier drains it (copied out of shared memory). Default 16 KiB:
+   * ~11 full packets, enough to restart the flow on the next carrier (KCP resends the rest
+   * at once), little enough that thousands of vanished clients cost little.
+   */
   idleBytes: number;
   /** Forgotten after this long without a carrier and without use. Default 60 s. */
   timeoutMs: number;
@@ -38,7 +42,7 @@ export interface SendQueueLimits {
 export const DEFAULT_SEND_QUEUE_LIMITS: Readonly<SendQueueLimits> = Object.freeze({
   packets: QUEUE_SIZE,
   bytes: 1 << 20,
-  idleBytes: 64 * 1024,
+  idleBytes: 16 * 1024,
   timeoutMs: CLIENT_MAP_TIMEOUT_MS,
 });
 

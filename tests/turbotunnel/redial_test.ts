@@ -17,7 +17,7 @@ import { receiveAll, sendRandom } from "./util.ts";
 const TOTAL = 20 * 1024 * 1024;
 const REPLACEMENTS = 3;
 
-// The real client's and server's settings (PROTOCOL.md §3).
+// The real client's and server's settings (docs/PROTOCOL.md §3).
 const KCP: KcpOptions = SNOWFLAKE_KCP;
 
 Deno.test({
