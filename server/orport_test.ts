@@ -2,7 +2,7 @@ import { assert, assertEquals, assertThrows } from "../lib/testing/assert.ts";
 import { memoryConnPair } from "../lib/net/mod.ts";
 import { parseIPCIDR, pipeStream, randomIP } from "./orport.ts";
 
-Deno.test("codec: orport-srcaddr parses IPs and CIDRs and picks addresses inside", () => {
+Deno.test("config: orport-srcaddr parses IPs and CIDRs and picks addresses inside", () => {
   assertEquals(randomIP(parseIPCIDR("127.0.0.2")), "127.0.0.2");
   assertEquals(randomIP(parseIPCIDR("10.1.2.3/8"), (b) => b.fill(0)), "10.0.0.0");
   assertEquals(randomIP(parseIPCIDR("10.1.2.3/8"), (b) => b.fill(255)), "10.255.255.255");
@@ -16,7 +16,7 @@ Deno.test("codec: orport-srcaddr parses IPs and CIDRs and picks addresses inside
   }
 });
 
-Deno.test("codec: pipeStream half-closes each direction and counts bytes", async () => {
+Deno.test("pt: pipeStream half-closes each direction and counts bytes", async () => {
   const [client, stream] = memoryConnPair();
   // A fake OrConn that echoes what it gets and ends after the write side closes.
   const chunks: Uint8Array[] = [];

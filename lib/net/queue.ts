@@ -1,8 +1,12 @@
 import { ClosedError } from "./errors.ts";
 
+/** Items a queue holds unless its owner chose another finite bound. */
+export const DEFAULT_QUEUE_CAPACITY = 1024;
+
 /**
  * A bounded FIFO with an async `shift`. `push` never waits: when the queue is
  * full it returns false and the caller drops the item (packet semantics).
+ * The bound is always finite: nothing a peer sends may grow a queue without limit.
  */
 export class AsyncQueue<T> {
   #items: T[] = [];
@@ -10,7 +14,11 @@ export class AsyncQueue<T> {
   #waiters: { resolve: (v: T) => void; reject: (e: unknown) => void }[] = [];
   #closed: Error | null = null;
 
-  constructor(readonly capacity = Infinity) {}
+  constructor(readonly capacity = DEFAULT_QUEUE_CAPACITY) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) {
+      throw new RangeError(`queue capacity ${capacity} must be a positive integer`);
+    }
+  }
 
   get length(): number {
     return this.#items.length - this.#head;

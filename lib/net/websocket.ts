@@ -3,7 +3,9 @@
  * each binary message read is one chunk, each chunk written is one binary message.
  *
  * - Reads: messages are queued as they arrive (the WebSocket API cannot pause a peer), so
- *   the consumer must keep reading; text messages are delivered as their UTF-8 bytes.
+ *   the consumer must keep reading; text messages are delivered as their UTF-8 bytes. A
+ *   consumer that falls more than `readHighWaterMark` bytes behind loses the connection:
+ *   `readable` errors with a RangeError and the socket closes with {@link READ_QUEUE_FULL}.
  * - Writes: `write()` resolves once the message is queued and `bufferedAmount` is below the
  *   high-water mark, polled every few milliseconds (the API has no drain event).
  * - Close: `close()`, cancelling `readable` or closing/aborting `writable` closes the socket
@@ -27,6 +29,8 @@ import { ClosedError, TimeoutError } from "./errors.ts";
 export interface WebSocketConnOptions {
   /** Writes wait while more than this many bytes are unsent. Default 1 MiB. */
   highWaterMark?: number;
+  /** Most bytes received and not yet read before the connection is dropped. Default 8 MiB. */
+  readHighWaterMark?: number;
   /** How often `bufferedAmount` is polled while above the mark, in ms. Default 2. */
   pollMs?: number;
   localAddr?: Addr;
@@ -38,6 +42,9 @@ export interface WebSocketConn extends Conn {
   readonly socket: WebSocket;
 }
 
+/** Close code sent when the reader fell behind (1009 "too big", in the application range). */
+export const READ_QUEUE_FULL = 4009;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const encoder = new TextEncoder();
 
@@ -47,6 +54,7 @@ const encoder = new TextEncoder();
  */
 export function webSocketConn(ws: WebSocket, options: WebSocketConnOptions = {}): WebSocketConn {
   const highWater = options.highWaterMark ?? 1 << 20;
+  const readHighWater = options.readHighWaterMark ?? 8 << 20;
   const pollMs = options.pollMs ?? 2;
   ws.binaryType = "arraybuffer";
   const addr = new NamedAddr("websocket", ws.url || "websocket");
@@ -70,6 +78,13 @@ export function webSocketConn(ws: WebSocket, options: WebSocketConnOptions = {})
         if (done) return;
         const d = ev.data;
         const chunk = typeof d === "string" ? encoder.encode(d) : new Uint8Array(d as ArrayBuffer);
+        if (chunk.length > controller.desiredSize!) {
+          done = true;
+          controller.error(new RangeError(`websocket read queue over ${readHighWater} bytes`));
+          closed = true;
+          ws.close(READ_QUEUE_FULL, "read queue full");
+          return;
+        }
         controller.enqueue(chunk);
       });
       ws.addEventListener("close", (ev: CloseEvent) => {
@@ -81,7 +96,7 @@ export function webSocketConn(ws: WebSocket, options: WebSocketConnOptions = {})
       }, { once: true });
     },
     cancel: close,
-  }, { highWaterMark: Infinity });
+  }, { highWaterMark: readHighWater, size: (chunk) => chunk.byteLength });
 
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {

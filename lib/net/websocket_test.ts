@@ -1,7 +1,8 @@
-import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../testing/assert.ts";
+import { AsyncQueue, DEFAULT_QUEUE_CAPACITY } from "./queue.ts";
 import { ClosedError } from "./errors.ts";
 import type { Conn } from "./types.ts";
-import { dialWebSocket, webSocketConn } from "./websocket.ts";
+import { dialWebSocket, READ_QUEUE_FULL, webSocketConn } from "./websocket.ts";
 
 /** A local WebSocket server that hands each accepted socket, as a Conn, to `onConn`. */
 function serve(onConn: (conn: Conn) => void) {
@@ -70,4 +71,31 @@ Deno.test("websocket: dialing a closed port rejects", async () => {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   await assertRejects(() => dialWebSocket(`ws://127.0.0.1:${port}/`));
+});
+
+Deno.test("bounds: a reader that falls behind the read high-water mark loses the connection", async () => {
+  const { url, server } = serve((conn) => {
+    const w = conn.writable.getWriter();
+    (async () => {
+      for (let i = 0; i < 64; i++) await w.write(new Uint8Array(64 * 1024));
+    })().catch(() => {});
+  });
+  const conn = await dialWebSocket(url, { readHighWaterMark: 256 * 1024 });
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    new Promise<string>((r) => conn.socket.addEventListener("close", (e) => r(`closed ${e.code}`))),
+    new Promise<string>((r) => guard = setTimeout(() => r("still open"), 30_000)),
+  ]);
+  clearTimeout(guard);
+  assertEquals(outcome, `closed ${READ_QUEUE_FULL}`);
+  await assertRejects(() => conn.readable.getReader().read(), RangeError);
+  await server.shutdown();
+});
+
+Deno.test("bounds: every AsyncQueue is finite", () => {
+  const q = new AsyncQueue<number>();
+  let accepted = 0;
+  for (let i = 0; i < 100_000; i++) if (q.push(i)) accepted++;
+  assertEquals(accepted, DEFAULT_QUEUE_CAPACITY);
+  assertThrows(() => new AsyncQueue(Infinity), RangeError);
 });

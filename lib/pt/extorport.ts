@@ -8,6 +8,7 @@
 
 import { concatBytes } from "../net/bytes.ts";
 import { type ByteConn, readFull, writeAll } from "../net/io.ts";
+import { TimeoutError } from "../net/errors.ts";
 
 // Spec constants (ext-orport-spec).
 /** The 32-byte header at the start of tor's auth cookie file. */
@@ -27,6 +28,8 @@ const CLIENT_TO_SERVER = new TextEncoder().encode("ExtORPort authentication clie
 // Implementation constants.
 /** A server listing more auth types than this is not tor. */
 const MAX_AUTH_TYPES = 256;
+/** The whole ExtORPort handshake must finish within this, as in goptlib. */
+export const EXTOR_HANDSHAKE_TIMEOUT_MS = 5000;
 
 /** Extracts the 32-byte cookie from the 64-byte cookie file contents. */
 export function parseAuthCookie(file: Uint8Array): Uint8Array {
@@ -164,7 +167,9 @@ export type TcpConnect = (addr: { hostname: string; port: number }) => Promise<O
 
 /**
  * Connects to tor for one client stream: the ExtORPort with SAFE_COOKIE, USERADDR and
- * TRANSPORT when there is one, else the plain ORPort. Returns the raw connection.
+ * TRANSPORT when there is one, else the plain ORPort. Returns the raw connection. A
+ * handshake that has not finished after {@link EXTOR_HANDSHAKE_TIMEOUT_MS} fails with
+ * {@link TimeoutError}.
  */
 export async function dialOr(
   target: OrTarget,
@@ -178,11 +183,19 @@ export async function dialOr(
     }
     if (!cookie) throw new TypeError("ExtORPort needs an auth cookie");
     const conn = await connect(target.extendedOrAddr);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn.close();
+    }, EXTOR_HANDSHAKE_TIMEOUT_MS);
     try {
       await extOrHandshake(conn, { cookie, ...meta });
     } catch (e) {
+      if (timedOut) throw new TimeoutError("ExtORPort handshake");
       conn.close();
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
     return conn;
   }

@@ -5,6 +5,7 @@ import {
   dialOr,
   encodeExtOrCommand,
   EXTOR_DENY,
+  EXTOR_HANDSHAKE_TIMEOUT_MS,
   EXTOR_OKAY,
   parseAuthCookie,
   safeCookieHashes,
@@ -78,7 +79,7 @@ function fakeExtOr(cookie: Uint8Array, reply: number, badHash = false) {
   return { port: (l.addr as Deno.NetAddr).port, seen, done };
 }
 
-Deno.test("codec: dialOr authenticates and sends USERADDR and TRANSPORT to a fake ExtORPort", async () => {
+Deno.test("pt: dialOr authenticates and sends USERADDR and TRANSPORT to a fake ExtORPort", async () => {
   const cookie = range(9, 32);
   const fake = fakeExtOr(cookie, EXTOR_OKAY);
   const conn = await dialOr(
@@ -95,7 +96,7 @@ Deno.test("codec: dialOr authenticates and sends USERADDR and TRANSPORT to a fak
   ]);
 });
 
-Deno.test("codec: dialOr fails on DENY and on a bad server hash", async () => {
+Deno.test("pt: dialOr fails on DENY and on a bad server hash", async () => {
   const cookie = range(9, 32);
   for (const [reply, bad] of [[EXTOR_DENY, false], [EXTOR_OKAY, true]] as const) {
     const fake = fakeExtOr(cookie, reply, bad);
@@ -109,7 +110,7 @@ Deno.test("codec: dialOr fails on DENY and on a bad server hash", async () => {
   }
 });
 
-Deno.test("codec: dialOr uses the plain ORPort without an ExtORPort", async () => {
+Deno.test("pt: dialOr uses the plain ORPort without an ExtORPort", async () => {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = l.accept();
   const conn = await dialOr(
@@ -125,5 +126,32 @@ Deno.test("codec: dialOr uses the plain ORPort without an ExtORPort", async () =
   assertEquals(await readFull(peer, 1), new Uint8Array([42]));
   conn.close();
   peer.close();
+  l.close();
+});
+
+Deno.test("bounds: an ExtORPort that never answers fails the handshake after 5 s", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = l.accept();
+  const started = Date.now();
+  const dialed = dialOr(
+    {
+      orAddr: null,
+      extendedOrAddr: { hostname: "127.0.0.1", port: (l.addr as Deno.NetAddr).port },
+      cookie: range(9, 32),
+    },
+    { transport: "snowflake" },
+  );
+  const silent = await accepted;
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    dialed.then(() => "connected", (e: Error) => e.name),
+    new Promise<string>((r) => guard = setTimeout(() => r("still waiting"), 60_000)),
+  ]);
+  clearTimeout(guard);
+  assertEquals(outcome, "TimeoutError");
+  assertEquals(Date.now() - started >= EXTOR_HANDSHAKE_TIMEOUT_MS - 50, true);
+  // tor's side sees the connection closed.
+  assertEquals(await silent.read(new Uint8Array(1)), null);
+  silent.close();
   l.close();
 });

@@ -33,7 +33,7 @@ function setupError(over: Record<string, string | undefined>): [string, string[]
   throw new Error("no error");
 }
 
-Deno.test("codec: server env parses good values", () => {
+Deno.test("config: server env parses good values", () => {
   const info = parseServerEnv(env({
     TOR_PT_SERVER_BINDADDR: "snowflake-[::1]:443,obfs4-0.0.0.0:80",
     TOR_PT_SERVER_TRANSPORTS: "*",
@@ -54,7 +54,7 @@ Deno.test("codec: server env parses good values", () => {
   assertEquals(info.stateLocation, "/tmp/state");
 });
 
-Deno.test("codec: server env filters bindaddrs by TOR_PT_SERVER_TRANSPORTS", () => {
+Deno.test("config: server env filters bindaddrs by TOR_PT_SERVER_TRANSPORTS", () => {
   const info = parseServerEnv(env({
     TOR_PT_SERVER_BINDADDR: "snowflake-127.0.0.1:1,obfs4-127.0.0.1:2",
     TOR_PT_SERVER_TRANSPORTS: "obfs4,meek",
@@ -62,7 +62,7 @@ Deno.test("codec: server env filters bindaddrs by TOR_PT_SERVER_TRANSPORTS", () 
   assertEquals(info.bindaddrs.map((b) => b.methodName), ["obfs4"]);
 });
 
-Deno.test("codec: server env errors give goptlib's lines", () => {
+Deno.test("config: server env errors give goptlib's lines", () => {
   const cases: [Record<string, string | undefined>, string, string][] = [
     [
       { TOR_PT_MANAGED_TRANSPORT_VER: undefined },
@@ -136,7 +136,7 @@ Deno.test("codec: server env errors give goptlib's lines", () => {
   }
 });
 
-Deno.test("codec: transport options escapes and errors", () => {
+Deno.test("config: transport options escapes and errors", () => {
   const o = parseServerTransportOptions("a:k=v\\=\\:\\\\;a:k=w;b\\:c:x=");
   assertEquals(o.get("a")?.get("k"), ["v=:\\", "w"]);
   assertEquals(o.get("b:c")?.get("x"), [""]);

@@ -179,7 +179,7 @@ function overMemory(chunks: Uint8Array[]) {
   return { server, w, readN };
 }
 
-Deno.test("codec: acceptSocks over a conn grants, then relays early and later bytes", async () => {
+Deno.test("pt: acceptSocks over a conn grants, then relays early and later bytes", async () => {
   const { server, w, readN } = overMemory([
     socks5Hello("url=ws://x/", IPV4_TARGET).subarray(0, 5),
   ]);
@@ -197,13 +197,13 @@ Deno.test("codec: acceptSocks over a conn grants, then relays early and later by
   await assertRejects(() => s.grant(), TypeError);
 });
 
-Deno.test("codec: acceptSocks sends the refusal and rejects on a bad request", async () => {
+Deno.test("pt: acceptSocks sends the refusal and rejects on a bad request", async () => {
   const { server, readN } = overMemory([bytes([5, 1, 0], [5, 2, 0, 1, 1, 2, 3, 4, 0, 80])]);
   await assertRejects(() => acceptSocks(server), SocksError);
   assertEquals(await readN(12), [5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0]);
 });
 
-Deno.test("codec: acceptSocks rejects with reject() code and on EOF / timeout", async () => {
+Deno.test("pt: acceptSocks rejects with reject() code and on EOF / timeout", async () => {
   const a = overMemory([bytes([4, 1, 0, 80, 1, 2, 3, 4, 0])]);
   const s = await acceptSocks(a.server);
   await s.reject(SOCKS5_REPLY.connectionRefused);

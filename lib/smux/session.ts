@@ -57,7 +57,7 @@ export class SmuxSession {
   #decoder: SmuxFrameDecoder;
   #streams = new Map<number, SmuxStream>();
   #nextId: number;
-  #accepts = new AsyncQueue<SmuxStream>();
+  #accepts = new AsyncQueue<SmuxStream>(ACCEPT_BACKLOG);
   #acceptWake: (() => void) | null = null;
   #bucket: number;
   #bucketWake: (() => void) | null = null;

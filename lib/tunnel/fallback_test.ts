@@ -3,7 +3,7 @@ import { assert } from "../testing/assert.ts";
 // Without --allow-ffi libsodium cannot load: SHA-256/HMAC/X25519 fall back to node:crypto and
 // the "auto" cipher to libsodium-wrappers. The same known answers and an e2e run must pass.
 Deno.test({
-  name: "codec: without FFI the node:crypto and wasm fallbacks pass the known answers and e2e",
+  name: "tunnel: without FFI the node:crypto and wasm fallbacks pass the known answers and e2e",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
