@@ -26,8 +26,8 @@ export class ConfigError extends Error {
   }
 }
 
-/** Where the status endpoint listens: a loopback TCP port or a unix socket path. */
-export type StatusEndpoint = { hostname: string; port: number } | { path: string };
+/** The unix socket of the status and control endpoint (pytunnel/control.ts). */
+export type StatusEndpoint = { path: string };
 
 /** One authorised client of the server. */
 export interface PeerConfig {
@@ -79,11 +79,19 @@ const DEFAULT_REPLAY_WINDOW = 8128;
 
 type Obj = Record<string, unknown>;
 
+/**
+ * Anything shaped like a base64 X25519 key, replaced by its length: no error
+ * message may echo a key, whatever field or file it came from.
+ */
+export function redactKeys(text: string): string {
+  return text.replace(/[A-Za-z0-9+/]{43}=/g, "<a 44-character key, not shown>");
+}
+
 /** Validation context: knows the file name and how to name a field. */
 class Ctx {
   constructor(readonly file: string, readonly dir: string) {}
   fail(field: string, problem: string): never {
-    throw new ConfigError(`${this.file}: ${field ? field + ": " : ""}${problem}`);
+    throw new ConfigError(redactKeys(`${this.file}: ${field ? field + ": " : ""}${problem}`));
   }
 }
 
@@ -93,7 +101,9 @@ function show(v: unknown): string {
 
 function obj(c: Ctx, v: unknown, field: string): Obj {
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
-    c.fail(field, `must be a mapping, got ${show(v)}`);
+    // The value itself is not shown: it may be a key (a key file given as -c).
+    const what = typeof v === "string" ? `a string of ${v.length} characters` : `${typeof v}`;
+    c.fail(field, `must be a mapping of fields, got ${v === null ? "nothing" : what}`);
   }
   return v as Obj;
 }
@@ -226,17 +236,14 @@ function privateKey(c: Ctx, o: Obj): Uint8Array {
 function status(c: Ctx, o: Obj): StatusEndpoint | undefined {
   const v = o.status;
   if (v === undefined || v === null) return undefined;
-  if (typeof v === "number") {
-    if (!Number.isInteger(v) || v < 1 || v > 65535) c.fail("status", `port ${v} is out of range`);
-    return { hostname: "127.0.0.1", port: v };
+  if (typeof v === "string" && (v.startsWith("/") || v.startsWith("./"))) {
+    return { path: resolvePath(c, v) };
   }
-  if (typeof v !== "string") c.fail("status", "must be a port, 127.0.0.1:PORT or a socket path");
-  if (v.startsWith("/") || v.startsWith("./")) return { path: resolvePath(c, v) };
-  const hp = hostPort(c, v, "status");
-  if (hp.hostname !== "127.0.0.1" && hp.hostname !== "::1" && hp.hostname !== "localhost") {
-    c.fail("status", `${show(v)} must be on loopback (127.0.0.1 or ::1)`);
-  }
-  return hp;
+  return c.fail(
+    "status",
+    `${show(v)} is not a socket path; a TCP port would let every local user read the ` +
+      `status, so it must be a unix socket path (created 0600), e.g. /run/pytunnel.sock`,
+  );
 }
 
 function hostPort(c: Ctx, v: string, field: string): { hostname: string; port: number } {
@@ -253,9 +260,8 @@ function parseYaml(text: string, file: string): Obj {
   if (err) {
     const pos = err.linePos?.[0];
     const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
-    throw new ConfigError(
-      `${file}: ${where}${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
-    );
+    const first = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    throw new ConfigError(redactKeys(`${file}: ${where}${first}`));
   }
   const v = doc.toJS();
   const c = new Ctx(file, ".");
@@ -435,5 +441,14 @@ export function loadConfig<T>(path: string, parse: (text: string, path: string) 
   } catch (e) {
     throw new ConfigError(`${basename(path)}: cannot read ${path}: ${(e as Error).message}`);
   }
-  return parse(text, path);
+  const config = parse(text, path);
+  const mode = Deno.statSync(path).mode ?? 0;
+  if (/^private_key\s*:/m.test(text) && mode & 0o077) {
+    const m = (mode & 0o777).toString(8).padStart(4, "0");
+    throw new ConfigError(
+      `${basename(path)}: private_key: the file holds a private key but is readable by group ` +
+        `or others (mode ${m}); run: chmod 600 ${path} (or move the key to private_key_file)`,
+    );
+  }
+  return config;
 }

@@ -87,7 +87,12 @@ export class Instance {
       }
       this.#tun = tun;
       this.#startedAt = new Date().toISOString();
-      if (cfg.status && !this.#status) this.#status = serveStatus(cfg.status, () => this.report());
+      if (cfg.status && !this.#status) {
+        this.#status = serveStatus(cfg.status, {
+          report: () => this.report(),
+          roam: () => this.rebind(),
+        });
+      }
       this.logger.log(
         `${rc.role} started on ${tun.name} (${cfg.tunnelIp}, mtu ${cfg.mtu}), udp ${this.#bind?.localAddr}`,
       );
@@ -110,12 +115,15 @@ export class Instance {
     this.logger.log(`${this.#rc.role} stopped`);
   }
 
-  /** Moves the client to a new UDP source port (roaming); no-op for a server. */
-  rebind(): void {
-    if (this.#bind instanceof RebindablePacketConn) {
-      const addr = this.#bind.rebind();
-      this.logger.log(`rebound UDP socket to ${addr}`);
-    }
+  /**
+   * Moves a running client to a new UDP source port (roaming: SIGHUP or
+   * `pytunnel roam`); its new local address, or null when there is nothing to move.
+   */
+  rebind(): string | null {
+    if (!(this.#bind instanceof RebindablePacketConn)) return null;
+    const addr = String(this.#bind.rebind());
+    this.logger.log(`rebound UDP socket to ${addr}`);
+    return addr;
   }
 
   /** Closes the status endpoint too; the instance cannot be restarted after this. */

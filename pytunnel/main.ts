@@ -6,6 +6,7 @@
  * @module
  */
 
+import "../lib/process/no_inspector.ts";
 import { parseArgs } from "node:util";
 import { TunError } from "../lib/tunnel/tun_linux.ts";
 import {
@@ -18,7 +19,7 @@ import {
   type ServerConfig,
   type StatusEndpoint,
 } from "./config.ts";
-import { fetchStatus, toJson } from "./control.ts";
+import { fetchStatus, requestRoam, toJson } from "./control.ts";
 import { encodeKey, floodPayload, generatePrivateKey, isDataPacket, publicKeyOf } from "./core.ts";
 import { Instance, type RoleConfig } from "./instance.ts";
 import { formatReport, type StatusReport } from "./report.ts";
@@ -34,9 +35,10 @@ commands:
   genkey [--out FILE]            print a new private key (or write it to FILE, mode 0600)
   pubkey                         read a private key on stdin, print its public key
   server -c server.yaml          run the server
-  client -c client.yaml          run a client (SIGUSR1 moves it to a new UDP source port)
-  status (-c FILE | --socket PATH | --port N) [--json]
+  client -c client.yaml          run a client (SIGHUP moves it to a new UDP source port)
+  status (-c FILE | --socket PATH) [--json]
                                  show peers, handshakes, bytes and drops of a running instance
+  roam (-c FILE | --socket PATH) move a running client to a new UDP source port
   ui -c FILE [--role server|client] [--port N] [--start]
                                  local web control page on 127.0.0.1, protected by a token
   attack flood --target IP:PORT --server-key KEY --count N [--spoof-cidr CIDR] [--rate PPS]
@@ -92,6 +94,13 @@ function onSignals(stop: () => Promise<void>): void {
   Deno.addSignalListener("SIGTERM", handler);
 }
 
+/** SIGHUP roams a client (never SIGUSR1: see lib/process/no_inspector.ts); a server ignores it. */
+function roamOnSighup(inst: Instance): void {
+  Deno.addSignalListener("SIGHUP", () => {
+    if (inst.role === "client") inst.rebind();
+  });
+}
+
 async function runRole(role: "server" | "client", args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -101,21 +110,12 @@ async function runRole(role: "server" | "client", args: string[]): Promise<void>
     unsafeLogging: values["unsafe-logging"],
   });
   await inst.start();
-  if (role === "client") Deno.addSignalListener("SIGUSR1", () => inst.rebind());
+  roamOnSighup(inst);
   onSignals(() => inst.close());
 }
 
-function statusEndpoint(
-  values: { config?: string; socket?: string; port?: string },
-): StatusEndpoint {
+function statusEndpoint(values: { config?: string; socket?: string }): StatusEndpoint {
   if (values.socket) return { path: values.socket };
-  if (values.port) {
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new UsageError(`--port must be 1 to 65535, got "${values.port}"`);
-    }
-    return { hostname: "127.0.0.1", port };
-  }
   if (values.config) {
     const rc = loadRole(values.config, detectRole(values.config));
     if (!rc.config.status) {
@@ -123,7 +123,7 @@ function statusEndpoint(
     }
     return rc.config.status;
   }
-  throw new UsageError("status needs -c FILE, --socket PATH or --port N");
+  throw new UsageError("needs -c FILE or --socket PATH");
 }
 
 async function status(args: string[]): Promise<void> {
@@ -132,7 +132,6 @@ async function status(args: string[]): Promise<void> {
     options: {
       config: { type: "string", short: "c" },
       socket: { type: "string" },
-      port: { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -141,10 +140,22 @@ async function status(args: string[]): Promise<void> {
   try {
     report = await fetchStatus(endpoint, AbortSignal.timeout(5000));
   } catch (e) {
-    const where = "path" in endpoint ? endpoint.path : `${endpoint.hostname}:${endpoint.port}`;
-    die(`no running pytunnel answers on ${where}: ${(e as Error).message}`);
+    die(`no running pytunnel answers on ${endpoint.path}: ${(e as Error).message}`);
   }
   console.log(values.json ? toJson(report, 2) : formatReport(report as StatusReport));
+}
+
+async function roam(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string", short: "c" }, socket: { type: "string" } },
+  });
+  const endpoint = statusEndpoint(values);
+  try {
+    console.log(`rebound UDP socket to ${await requestRoam(endpoint, AbortSignal.timeout(5000))}`);
+  } catch (e) {
+    die(`roam via ${endpoint.path} failed: ${(e as Error).message}`);
+  }
 }
 
 async function ui(args: string[]): Promise<void> {
@@ -170,7 +181,7 @@ async function ui(args: string[]): Promise<void> {
   console.log(`pytunnel ui: ${served.url}`);
   console.log(`token: ${served.token}`);
   if (values.start) await inst.start();
-  if (rc.role === "client") Deno.addSignalListener("SIGUSR1", () => inst.rebind());
+  roamOnSighup(inst);
   onSignals(async () => {
     await inst.close();
     await served.server.shutdown();
@@ -306,6 +317,8 @@ export async function main(argv: string[]): Promise<void> {
         return await runRole(cmd, rest);
       case "status":
         return await status(rest);
+      case "roam":
+        return await roam(rest);
       case "ui":
         return await ui(rest);
       case "attack":

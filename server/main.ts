@@ -4,6 +4,7 @@
  *
  * @module
  */
+import "../lib/process/no_inspector.ts";
 import { parseArgs } from "node:util";
 import { AcmeCertManager } from "../lib/acme/mod.ts";
 import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";

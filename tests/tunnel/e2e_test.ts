@@ -220,7 +220,7 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "tunnel:roam: client A moves to a new UDP source port mid-ping and the session continues",
+  name: "tunnel:roam: client A moves to a new UDP source port (SIGHUP) mid-ping and the session continues",
   async fn() {
     const env = await tunnelEnv();
     const { topo } = env;
@@ -231,7 +231,7 @@ Deno.test({
     const old = await endpoint();
     const pinging = topo.ping(topo.clientA, SERVER_TUN, 20, 0.1);
     await new Promise((r) => setTimeout(r, 700));
-    env.clientA.child.kill("SIGUSR1");
+    env.clientA.child.kill("SIGHUP");
     const ping = await pinging;
     await env.clientA.waitFor(/rebound UDP socket/);
     const now = await endpoint();
