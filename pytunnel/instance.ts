@@ -21,6 +21,12 @@ export type RoleConfig =
   | { role: "server"; config: ServerConfig }
   | { role: "client"; config: ClientConfig };
 
+/**
+ * Every tunnel socket: a 4 MiB receive buffer for bursts (a flood, a fast
+ * TCP stream) and batched recvmmsg/sendmmsg, far less CPU per packet.
+ */
+const UDP_OPTIONS = { socketBuffer: 4 << 20, batch: {} };
+
 /** Options of {@link Instance}. */
 export interface InstanceOptions {
   /** Keep IP addresses in logs (default: scrubbed). */
@@ -72,11 +78,17 @@ export class Instance {
       const tun = await openTun({ name: cfg.interface, mtu: cfg.mtu, address: cfg.tunnelIp });
       try {
         if (rc.role === "server") {
-          const bind = UdpPacketConn.listen(rc.config.listenAddress, rc.config.listenPort);
+          const bind = UdpPacketConn.listen(
+            rc.config.listenAddress,
+            rc.config.listenPort,
+            UDP_OPTIONS,
+          );
           this.#bind = bind;
           this.#core = await createServerCore(rc.config, tun, bind, this.logger);
         } else {
-          const bind = new RebindablePacketConn(() => UdpPacketConn.listen("0.0.0.0", 0));
+          const bind = new RebindablePacketConn(() =>
+            UdpPacketConn.listen("0.0.0.0", 0, UDP_OPTIONS)
+          );
           this.#bind = bind;
           this.#core = await createClientCore(rc.config, tun, bind, this.logger);
         }

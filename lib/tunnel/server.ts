@@ -2,12 +2,16 @@
  * The tunnel server: one session per authorised client, routing by inner IPv4
  * destination between clients and the server's TUN device.
  *
- * Handshake path, cheapest check first; nothing before step 4 does any DH:
+ * The read loop handles data packets at once and queues handshake-class
+ * packets in a small bounded queue (core.ts, handshake_queue.ts). Handshake
+ * path, cheapest check first; nothing before step 4 does any DH:
  * 1. size, type and reserved bytes; 2. mac1 (keyed by the server's public key);
- * 3. INIT → COOKIE_CHALLENGE and stop; INIT_WITH_COOKIE with a bad mac2 → challenge and stop;
- * 4. per-source-IP token bucket; 5. es DH + client static key; ACL; 6. timestamp newer than
- * the last one of this client; 7. RESPONSE (the new session waits for the client's first
- * data packet before the server sends on it).
+ * 3. under load (queue an eighth full, or the unproven-handshake budget spent, in the last
+ *    second) an initiation without a valid mac2 gets a COOKIE_CHALLENGE, within a global
+ *    cookie-reply budget, and stops; a quiet server skips this (one round trip, WireGuard's
+ *    rule); 4. per-source-IP token bucket; 5. es DH + client static key; ACL; 6. timestamp
+ *    newer than the last one of this client; 7. RESPONSE (the new session waits for the
+ *    client's first data packet before the server sends on it).
  *
  * @module
  */
@@ -52,6 +56,12 @@ export interface TunnelServerOptions extends TunnelCoreOptions {
   /** Handshakes per source IP (after the cookie check). Default 20/s, burst 40, 4096 sources. */
   rateLimit?: { perSecond: number; burst: number; maxSources?: number };
   cookieRotateMs?: number;
+  /** When an initiation must prove its address with a cookie first (default "under-load"). */
+  cookies?: "under-load" | "always";
+  /** Initiations without a cookie given DH work per second before the server counts as under load (default 100). */
+  unprovenPerSecond?: number;
+  /** Cookie challenges per second, all sources together (default 2000). */
+  cookieRepliesPerSecond?: number;
 }
 
 interface PeerState {
@@ -83,15 +93,22 @@ export class TunnelServer {
   #core: TunnelCore;
   #cookies: TunnelCookieChecker;
   #limiter: TunnelRateLimiter;
+  /** Global budgets (one bucket each): unproven handshakes, cookie replies. */
+  #unproven: TunnelRateLimiter;
+  #cookieReplies: TunnelRateLimiter;
   #meter: TunnelDhMeter;
   #byKey = new Map<string, PeerState>();
   #byIp = new Map<number, PeerState>();
   #byIndex = new Map<number, { peer: PeerState; session: TunnelSession }>();
+  /** The IP addresses of the peers' last endpoints (the handshake queue's priority lane). */
+  #peerHosts = new Set<string>();
 
   constructor(o: TunnelServerOptions) {
     this.#o = o;
     this.#core = new TunnelCore("server", o, {
-      dispatch: (cipher, data, from) => this.#dispatch(cipher, data, from),
+      dispatch: (cipher, data, from, priority) => this.#dispatch(cipher, data, from, priority),
+      likelyPeer: (data, from) =>
+        data[0] === MSG_INIT_WITH_COOKIE || this.#peerHosts.has(hostOf(from)),
       fromTun: (p) => this.fromTun(p),
       tick: () => this.tick(),
     });
@@ -107,6 +124,10 @@ export class TunnelServer {
     );
     const rl = o.rateLimit ?? { perSecond: 20, burst: 40 };
     this.#limiter = new TunnelRateLimiter(rl.perSecond, rl.burst, clock, rl.maxSources);
+    const unproven = o.unprovenPerSecond ?? 100;
+    this.#unproven = new TunnelRateLimiter(unproven, unproven, clock, 1);
+    const replies = o.cookieRepliesPerSecond ?? 2000;
+    this.#cookieReplies = new TunnelRateLimiter(replies, replies, clock, 1);
     for (const [i, p] of o.peers.entries()) {
       const publicKey = keyBytes(p.publicKey, `peers[${i}].publicKey`);
       const tunnelIp = toTunnelIPv4(p.tunnelIp, `peers[${i}].tunnelIp`);
@@ -178,21 +199,26 @@ export class TunnelServer {
     this.#core.receive(data, from);
   }
 
-  #dispatch(cipher: TunnelCipher, data: Uint8Array, from: Addr): void {
+  #dispatch(cipher: TunnelCipher, data: Uint8Array, from: Addr, priority: boolean): void {
     switch (messageType(data)) {
       case MSG_DATA:
         this.#data(data, from);
         return;
       case MSG_INIT:
       case MSG_INIT_WITH_COOKIE:
-        this.#initiation(cipher, data, from);
+        this.#initiation(cipher, data, from, priority);
         return;
       default:
         this.#core.drops.malformed++;
     }
   }
 
-  #initiation(cipher: TunnelCipher, data: Uint8Array, from: Addr): void {
+  /**
+   * `priority` (a cookie-carrying initiation, or one from a known peer's
+   * address) skips the global cookie-reply budget a flood spends, not the
+   * per-source limit.
+   */
+  #initiation(cipher: TunnelCipher, data: Uint8Array, from: Addr, priority = false): void {
     const withCookie = data[0] === MSG_INIT_WITH_COOKIE;
     if (data.length !== (withCookie ? INIT_WITH_COOKIE_SIZE : INIT_SIZE)) {
       this.#core.drops.malformed++;
@@ -204,7 +230,11 @@ export class TunnelServer {
     }
     const source = from.toString();
     const verified = withCookie && this.#cookies.checkMac2(data, INIT_MAC2_OFFSET, source);
-    if (!verified) {
+    if (!verified && this.#mustProve()) {
+      if (priority ? !this.#limiter.allow(hostOf(from)) : !this.#cookieReplies.allow("")) {
+        this.#core.drops.cookieBudget++;
+        return;
+      }
       this.#core.drops.cookie++;
       this.#core.counters.cookieReplies++;
       const mac1 = data.subarray(INIT_MAC1_OFFSET, INIT_MAC1_OFFSET + 16);
@@ -215,10 +245,25 @@ export class TunnelServer {
       this.#core.drops.ratelimit++;
       return;
     }
-    this.#meter.verified(() => this.#handshake(cipher, data, from, source));
+    if (verified) this.#meter.verified(() => this.#handshake(cipher, data, from, source));
+    else this.#handshake(cipher, data, from, source);
   }
 
-  /** DH work for an initiation whose mac2 verified (every DH here is metered). */
+  /**
+   * True when an initiation without a valid cookie must get a challenge rather
+   * than DH work: always if so configured, and under load, which a spent
+   * unproven-handshake budget also starts.
+   */
+  #mustProve(): boolean {
+    if (this.#o.cookies === "always") return true;
+    const now = this.#core.clock.now();
+    if (this.#core.underLoad(now)) return true;
+    if (this.#unproven.allow("")) return false;
+    this.#core.markUnderLoad(now);
+    return true;
+  }
+
+  /** DH work for an initiation past the cookie gate (every DH here is metered). */
   #handshake(cipher: TunnelCipher, data: Uint8Array, from: Addr, source: string): void {
     let peer: PeerState | undefined;
     const init = consumeInitiation(cipher, this.#handshakeKey, data, (pub) => {
@@ -268,6 +313,9 @@ export class TunnelServer {
     const old = peer.endpointKey;
     peer.endpoint = from;
     peer.endpointKey = k;
+    this.#peerHosts = new Set(
+      [...this.#byKey.values()].flatMap((p) => (p.endpoint ? [hostOf(p.endpoint)] : [])),
+    );
     if (roam && old) {
       this.#core.counters.roams++;
       this.#core.log(`server: ${peer.name} roamed from ${old} to ${k}`);
