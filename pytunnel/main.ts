@@ -8,6 +8,7 @@
 
 import "../lib/process/no_inspector.ts";
 import { parseArgs } from "node:util";
+import { programArgs } from "../lib/process/args.ts";
 import { TunError } from "../lib/tunnel/tun_linux.ts";
 import {
   type ClientConfig,
@@ -83,11 +84,19 @@ async function readStdin(): Promise<string> {
   return await new Response(Deno.stdin.readable).text();
 }
 
+/**
+ * SIGINT/SIGTERM stop cleanly. A terminal's Ctrl-C can arrive twice at once
+ * (to the process group, and forwarded by `deno task`): only a repeat a second
+ * or more later forces the exit (exit 130) of a stop that hangs.
+ */
 function onSignals(stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const handler = () => {
-    if (stopping) Deno.exit(130);
-    stopping = true;
+    if (stoppingSince !== null) {
+      if (Date.now() - stoppingSince >= 1000) Deno.exit(130);
+      return;
+    }
+    stoppingSince = Date.now();
     stop().then(() => Deno.exit(0), (e) => die((e as Error).message));
   };
   Deno.addSignalListener("SIGINT", handler);
@@ -337,7 +346,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof UsageError) die(`${e.message}\n${USAGE}`, 2);
     // node:util parseArgs reports unknown or malformed flags with a TypeError code.
-    if ((e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) die((e as Error).message, 2);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) die((e as Error).message, 2);
     if (
       e instanceof ConfigError || e instanceof TunError || e instanceof RangeError ||
       e instanceof SyntaxError || e instanceof Deno.errors.PermissionDenied ||
@@ -350,5 +360,5 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  await main(Deno.args);
+  await main(programArgs());
 }

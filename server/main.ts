@@ -6,6 +6,7 @@
  */
 import "../lib/process/no_inspector.ts";
 import { parseArgs } from "node:util";
+import { programArgs } from "../lib/process/args.ts";
 import { AcmeCertManager } from "../lib/acme/mod.ts";
 import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
 import { type OrTarget, parseAuthCookie } from "../lib/pt/extorport.ts";
@@ -123,7 +124,7 @@ function parseNumTurbotunnel(value: string): number {
 async function main(): Promise<number> {
   let flags: Flags;
   try {
-    flags = parseFlags(Deno.args);
+    flags = parseFlags(programArgs());
   } catch (e) {
     console.error(`${(e as Error).message}\n${USAGE}`);
     return 2;

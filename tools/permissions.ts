@@ -41,6 +41,34 @@ export const BINARIES: Record<string, BinarySpec> = {
   pytunnel: { entry: "pytunnel/main.ts", flags: flags({ run: true }) },
 };
 
+/**
+ * The dev tasks of deno.json (`deno task pytunnel -- …`): each runs its entry
+ * point directly (one process, as the compiled binary: signals, exit codes and
+ * pids behave the same) from the caller's working directory, so relative
+ * paths mean what the person typed. `cli:` checks deno.json against this.
+ */
+export const DEV_TASKS: Record<string, { binary: string; args: string[] }> = {
+  client: { binary: "client", args: [] },
+  server: { binary: "server", args: [] },
+  broker: { binary: "broker-proxy", args: ["broker"] },
+  proxy: { binary: "broker-proxy", args: ["proxy"] },
+  pytunnel: { binary: "pytunnel", args: [] },
+};
+
+/** The deno.json command of a dev task. */
+export function devTaskCommand(task: string): string {
+  const t = DEV_TASKS[task];
+  if (!t) throw new TypeError(`unknown dev task ${task}`);
+  const spec = BINARIES[t.binary]!;
+  // deno task starts in the repository root ($PWD) and names the caller's directory INIT_CWD.
+  return [
+    'R="$PWD" && cd "$INIT_CWD" && deno run',
+    ...spec.flags,
+    `"$R/${spec.entry}"`,
+    ...t.args,
+  ].join(" ");
+}
+
 /** The `deno run` argv (after the deno binary) that runs a binary from source. */
 export function runArgs(name: keyof typeof BINARIES & string, args: string[] = []): string[] {
   const spec = BINARIES[name];

@@ -188,7 +188,13 @@ export async function openTun(options: TunOptions = {}): Promise<LinuxTun> {
         e,
       );
     }
-    if (e === EBUSY) throw new TunError(`interface ${options.name} is busy`, e);
+    if (e === EBUSY) {
+      throw new TunError(
+        `interface ${options.name} is taken (another pytunnel or device uses it): stop that ` +
+          `one, or give this config another interface name (or none, for the kernel to pick)`,
+        e,
+      );
+    }
     throw new TunError(`TUNSETIFF: ${strerror(e)}`, e);
   }
   const end = req.indexOf(0);
