@@ -287,6 +287,9 @@ export function parseServerConfig(text: string, path: string): ServerConfig {
   const file = basename(path);
   const c = new Ctx(file, dirOf(path));
   const o = parseYaml(text, file);
+  if (o.server !== undefined && o.peers === undefined) {
+    c.fail("", "this is a client config (it has `server:`): run it with `pytunnel client -c`");
+  }
   onlyKeys(c, o, "", SERVER_KEYS);
   const listenAddress = optStr(c, o, "listen_address", "listen_address") ?? "0.0.0.0";
   ipv4(c, listenAddress, "listen_address");
@@ -386,6 +389,9 @@ export function parseClientConfig(text: string, path: string): ClientConfig {
   const file = basename(path);
   const c = new Ctx(file, dirOf(path));
   const o = parseYaml(text, file);
+  if (o.peers !== undefined && o.server === undefined) {
+    c.fail("", "this is a server config (it has `peers:`): run it with `pytunnel server -c`");
+  }
   onlyKeys(c, o, "", CLIENT_KEYS);
   const server = str(c, o, "server", "server");
   const hp = hostPort(c, server, "server");

@@ -123,6 +123,20 @@ Deno.test("tunnel:status-auth: a config with an inline private_key must be 0600"
   }
 });
 
+Deno.test("cli: a client config given to the server (and the reverse) says what it is", () => {
+  const client = `server: 192.168.7.1:51820\nserver_public_key: ${K1}\nprivate_key: ${K2}\n` +
+    `tunnel_ip: 10.8.0.2/24\n`;
+  assertEquals(
+    serverError(client),
+    "server.yaml: this is a client config (it has `server:`): run it with `pytunnel client -c`",
+  );
+  const e = assertThrows(() => parseClientConfig(SERVER, "server.yaml"), ConfigError);
+  assertEquals(
+    (e as Error).message,
+    "server.yaml: this is a server config (it has `peers:`): run it with `pytunnel server -c`",
+  );
+});
+
 Deno.test("tunnel:config: client.yaml is validated the same way", () => {
   const text = `
 server: 192.168.7.1:51820

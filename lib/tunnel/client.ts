@@ -52,6 +52,8 @@ export class TunnelClient {
   #pendingAt = 0;
   #lastTimestamp = 0;
   #cookie: { value: Uint8Array; at: number } | null = null;
+  /** Initiations sent since the last completed handshake. */
+  #unanswered = 0;
   #queue: Uint8Array[] = [];
   #lastSent = 0;
   #unansweredSince: number | null = null;
@@ -114,6 +116,14 @@ export class TunnelClient {
   #initiate(): void {
     const cipher = this.#core.cipher;
     if (!cipher) return;
+    const tries = ++this.#unanswered;
+    // After 3 tries, then about once a minute (WireGuard's 5 s retry): the usual causes.
+    if (tries === 3 || (tries > 3 && tries % 12 === 3)) {
+      this.#core.log(
+        `client: no reply from the server after ${tries - 1} attempts: check server_public_key ` +
+          `and that the server lists this client's key (and that ${this.#o.server} is reachable)`,
+      );
+    }
     const now = this.#core.clock.now();
     let cookie = this.#cookie;
     if (cookie && now - cookie.at >= this.#core.limits.cookieLifetimeMs) {
@@ -202,6 +212,7 @@ export class TunnelClient {
     }
     const now = this.#core.clock.now();
     this.#pending = null;
+    this.#unanswered = 0;
     this.#previous = this.#current;
     this.#current = this.#core.session(cipher, keys, now);
     this.#lastHandshake = now;

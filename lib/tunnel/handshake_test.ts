@@ -19,8 +19,11 @@ import { CaptureConn } from "./testutil_test.ts";
 const cipher = await loadTunnelCipher();
 
 function setup(
-  opts: { rateLimit?: { perSecond: number; burst: number }; cookies?: "always" | "under-load" } =
-    {},
+  opts: {
+    rateLimit?: { perSecond: number; burst: number };
+    cookies?: "always" | "under-load";
+    log?: (line: string) => void;
+  } = {},
 ) {
   const clock = new TunnelManualClock();
   const serverKey = TunnelKeyPair.generate();
@@ -37,6 +40,7 @@ function setup(
     cipher,
     tickMs: 0,
     rateLimit: opts.rateLimit,
+    log: opts.log,
   });
   return { clock, serverKey, clients, cap, server };
 }
@@ -233,4 +237,25 @@ Deno.test("handshake: every handshake derives fresh transport keys (ephemeral ke
     seen.add(keys.sendKey.join(",")).add(keys.recvKey.join(","));
   }
   assertEquals(seen.size, 6);
+});
+
+Deno.test("cli: failed handshakes are logged with the reason, once per source per minute", () => {
+  const lines: string[] = [];
+  const t = setup({ cookies: "under-load", log: (l) => lines.push(l) });
+  const stranger = TunnelKeyPair.generate();
+  const B = new HostPortAddr("udp", "198.51.100.9", 40000);
+  for (let i = 0; i < 5; i++) {
+    const init = createInitiation(cipher, stranger, t.serverKey.publicKey, 1, t.clock.now() + i);
+    t.server.receive(init.message, A);
+  }
+  const wrongKey = createInitiation(cipher, t.clients[0]!, stranger.publicKey, 1, t.clock.now());
+  t.server.receive(wrongKey.message, B);
+  t.server.receive(wrongKey.message, B);
+  assertEquals(lines.length, 2, lines.join("\n"));
+  assert(lines[0]!.includes(`${A} failed: unknown client key`), lines[0]);
+  assert(lines[1]!.includes(`${B} failed: bad mac1`), lines[1]);
+  t.clock.advance(60_000);
+  const again = createInitiation(cipher, stranger, t.serverKey.publicKey, 1, t.clock.now());
+  t.server.receive(again.message, A);
+  assertEquals(lines.length, 3, "a minute later the source is logged again");
 });

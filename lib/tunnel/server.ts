@@ -100,6 +100,9 @@ export class TunnelServer {
   #byKey = new Map<string, PeerState>();
   #byIp = new Map<number, PeerState>();
   #byIndex = new Map<number, { peer: PeerState; session: TunnelSession }>();
+  /** Failed handshakes logged: once per source per minute, at most 20 lines a minute. */
+  #failureLogged = new Map<string, number>();
+  #failureLines: TunnelRateLimiter;
   /** The IP addresses of the peers' last endpoints (the handshake queue's priority lane). */
   #peerHosts = new Set<string>();
 
@@ -126,6 +129,7 @@ export class TunnelServer {
     this.#limiter = new TunnelRateLimiter(rl.perSecond, rl.burst, clock, rl.maxSources);
     const unproven = o.unprovenPerSecond ?? 100;
     this.#unproven = new TunnelRateLimiter(unproven, unproven, clock, 1);
+    this.#failureLines = new TunnelRateLimiter(20 / 60, 20, clock, 1);
     const replies = o.cookieRepliesPerSecond ?? 2000;
     this.#cookieReplies = new TunnelRateLimiter(replies, replies, clock, 1);
     for (const [i, p] of o.peers.entries()) {
@@ -226,6 +230,7 @@ export class TunnelServer {
     }
     if (!this.#cookies.checkMac1(data, INIT_MAC1_OFFSET)) {
       this.#core.drops.auth++;
+      this.#failed(from, "bad mac1: the client's server_public_key is not this server's key");
       return;
     }
     const source = from.toString();
@@ -272,14 +277,17 @@ export class TunnelServer {
     });
     if (init === "auth") {
       this.#core.drops.auth++;
+      this.#failed(from, "the initiation does not decrypt (wrong server key, or forged)");
       return;
     }
     if (init === "unknown-peer" || !peer) {
       this.#core.drops.acl++;
+      this.#failed(from, "unknown client key: add the client's public key to peers");
       return;
     }
     if (compareTimestamps(init.timestamp, peer.lastTimestamp) <= 0) {
       this.#core.drops.replay++;
+      this.#failed(from, `replayed initiation for ${peer.name} (timestamp not newer)`);
       return;
     }
     const index = freshIndex(this.#byIndex);
@@ -305,6 +313,22 @@ export class TunnelServer {
     this.#send(resp.message, from);
     this.#core.log(`server: handshake with ${peer.name} from ${source}`);
     this.#core.event({ type: "handshake", peer: peer.name, endpoint: source });
+  }
+
+  /** Logs a failed handshake, once per source address per minute, within a global budget. */
+  #failed(from: Addr, reason: string): void {
+    const host = hostOf(from);
+    const now = this.#core.clock.now();
+    const last = this.#failureLogged.get(host);
+    if (last !== undefined && now - last < 60_000) return;
+    if (!this.#failureLines.allow("")) return;
+    if (this.#failureLogged.size >= 1024) {
+      const oldest = this.#failureLogged.keys().next().value;
+      if (oldest !== undefined) this.#failureLogged.delete(oldest);
+    }
+    this.#failureLogged.delete(host);
+    this.#failureLogged.set(host, now);
+    this.#core.log(`server: handshake from ${from} failed: ${reason}`);
   }
 
   #setEndpoint(peer: PeerState, from: Addr, roam: boolean): void {

@@ -243,6 +243,9 @@ Deno.test({
       let before = await env.serverStatus();
       let client = await env.startClient(topo.clientB, "x.yaml", false);
       let ping = await topo.ping(topo.clientB, SERVER_TUN, 3);
+      // Both sides say why, in one line (the client after its third try, 10 s).
+      await env.server.waitFor(/handshake from \S+ failed: unknown client key/);
+      await client.waitFor(/no reply from the server after 2 attempts: check server_public_key/);
       await client.stop();
       assertEquals(received(ping.stdout), 0, ping.stdout);
       let after = await env.serverStatus();
