@@ -8,7 +8,7 @@
 
 import { Logger } from "../lib/log/logger.ts";
 import { UdpPacketConn } from "../lib/net/udp.ts";
-import { type LinuxTun, openTun } from "../lib/tunnel/tun_linux.ts";
+import { type LinuxTun, openTun, TunError } from "../lib/tunnel/tun_linux.ts";
 import type { ClientConfig, ServerConfig } from "./config.ts";
 import { serveStatus } from "./control.ts";
 import { type CoreHandle, createClientCore, createServerCore } from "./core.ts";
@@ -26,6 +26,24 @@ export type RoleConfig =
  * TCP stream) and batched recvmmsg/sendmmsg, far less CPU per packet.
  */
 const UDP_OPTIONS = { socketBuffer: 4 << 20, batch: {} };
+
+const EBUSY = 16;
+
+/**
+ * openTun, waiting up to 3 s while the interface is busy: the kernel releases
+ * a device a moment after its last user closed it (Stop then Start at once).
+ */
+async function openTunReleased(options: Parameters<typeof openTun>[0]): Promise<LinuxTun> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    try {
+      return await openTun(options);
+    } catch (e) {
+      if (!(e instanceof TunError && e.code === EBUSY) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 /** Options of {@link Instance}. */
 export interface InstanceOptions {
@@ -47,6 +65,8 @@ export class Instance {
   #startedAt: string | null = null;
   #cpu = new CpuMeter();
   #busy = false;
+  /** The stop in progress: a start waits for it to release the interface. */
+  #stopping: Promise<void> = Promise.resolve();
 
   constructor(rc: RoleConfig, options: InstanceOptions = {}) {
     this.#rc = rc;
@@ -73,9 +93,14 @@ export class Instance {
     if (this.#core || this.#busy) return;
     this.#busy = true;
     try {
+      await this.#stopping;
       const rc = this.#rc;
       const cfg = rc.config;
-      const tun = await openTun({ name: cfg.interface, mtu: cfg.mtu, address: cfg.tunnelIp });
+      const tun = await openTunReleased({
+        name: cfg.interface,
+        mtu: cfg.mtu,
+        address: cfg.tunnelIp,
+      });
       try {
         if (rc.role === "server") {
           const bind = UdpPacketConn.listen(
@@ -114,10 +139,15 @@ export class Instance {
   }
 
   /** Stops the core, closes the socket and removes the TUN device. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     const core = this.#core;
-    if (!core) return;
+    if (!core) return this.#stopping;
     this.#core = undefined;
+    this.#stopping = this.#stop(core);
+    return this.#stopping;
+  }
+
+  async #stop(core: CoreHandle): Promise<void> {
     await core.stop();
     this.#bind?.close();
     this.#bind = undefined;

@@ -348,7 +348,8 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "tunnel:ui: Chromium opens the page with its token, sees counters move, stops the tunnel",
+  name:
+    "tunnel:ui: cli: the page shows its data as it loads (--dump-dom), counters move, Stop then Start at once",
   async fn() {
     const { chromium } = await import("playwright-core");
     const env = await tunnelEnv();
@@ -400,6 +401,24 @@ Deno.test({
       assert(down.code !== 0, "ping still works after Stop");
       const log = await page.textContent("#log");
       assert(log?.includes("client stopped"), `log tail: ${log}`);
+      // Start right after Stop: the interface is waited for, not reported busy.
+      await page.click("#start");
+      await page.waitForSelector("#state.running");
+      assertEquals(await page.textContent("#error"), "");
+      await ui.waitFor(/handshake with the server complete[^]*client stopped[^]*handshake with/);
+      const up = await topo.ping(topo.clientB, SERVER_TUN, 2);
+      assertEquals(up.code, 0, up.stdout);
+      // The data is in the page as it loads, whatever the open log stream does.
+      const dump = await topo.run(topo.clientB, "/usr/bin/chromium", [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        `--user-data-dir=${profile}-dump`,
+        "--dump-dom",
+        url,
+      ]);
+      assert(/id="c-packetsOut">\d+</.test(dump.stdout), `no counters in the DOM:\n${dump.stdout}`);
+      assert(/<td>b<\/td>|<td>server<\/td>/.test(dump.stdout), "no peer row in the DOM");
       const refused = await page.goto(url.replace(/\?token=.*/, ""));
       assertEquals(refused?.status(), 403);
       const wrong = await page.goto(url.replace(/token=./, "token=z"));
@@ -408,6 +427,7 @@ Deno.test({
       await ctx?.close();
       await ui.stop();
       await Deno.remove(profile, { recursive: true });
+      await Deno.remove(`${profile}-dump`, { recursive: true }).catch(() => {});
       env.clientB = await env.startClient(topo.clientB, "b.yaml");
     }
   },
