@@ -247,6 +247,7 @@ async function attack(args: string[]): Promise<void> {
     const spoof = checkSpoofCidr(values["spoof-cidr"]);
     const ac = new AbortController();
     Deno.addSignalListener("SIGINT", () => ac.abort());
+    Deno.addSignalListener("SIGTERM", () => ac.abort());
     const r = await flood({
       target,
       count,
