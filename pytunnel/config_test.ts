@@ -158,3 +158,40 @@ keepalive: 5
   );
   assertEquals((e2 as Error).message, "client.yaml: keepalive: -1 is out of range (0 to 3600)");
 });
+
+Deno.test("tunnel:ipv6: tunnel_ip6 and IPv6 endpoints in configs are validated", () => {
+  const v6 = SERVER.replace(
+    "tunnel_ip: 10.8.0.1/24",
+    "tunnel_ip: 10.8.0.1/24\ntunnel_ip6: fd08::1/64",
+  )
+    .replace("tunnel_ip: 10.8.0.2", "tunnel_ip: 10.8.0.2\n    tunnel_ip6: fd08::2");
+  const c = parseServerConfig(v6 + `listen_address: "::"\n`, "/etc/server.yaml");
+  assertEquals([c.tunnelIp6, c.peers[0]!.tunnelIp6, c.listenAddress], [
+    "fd08::1/64",
+    "fd08::2",
+    "::",
+  ]);
+  assertEquals(
+    serverError(v6.replace("tunnel_ip6: fd08::2", "tunnel_ip6: fd09::2")),
+    'server.yaml: peers[0].tunnel_ip6: "fd09::2" is outside the server\'s tunnel_ip6 fd08::1/64',
+  );
+  assertEquals(
+    serverError(
+      SERVER.replace("tunnel_ip: 10.8.0.2", "tunnel_ip: 10.8.0.2\n    tunnel_ip6: fd08::2"),
+    ),
+    "server.yaml: peers[0].tunnel_ip6: the server has no tunnel_ip6",
+  );
+  assertEquals(
+    serverError(v6.replace("fd08::1/64", "fd08::1")),
+    'server.yaml: tunnel_ip6: "fd08::1" needs a prefix length, e.g. fd08::1/64',
+  );
+  const client = `server: "[fd31::1]:51820"\nserver_public_key: ${K1}\nprivate_key: ${K2}\n` +
+    `tunnel_ip: 10.8.0.2/24\ntunnel_ip6: fd08::2/64\n`;
+  const cc = parseClientConfig(client, "client.yaml");
+  assertEquals([cc.serverHost, cc.serverPort, cc.tunnelIp6], ["fd31::1", 51820, "fd08::2/64"]);
+  const e = assertThrows(
+    () => parseClientConfig(client.replace("fd31::1", "fd31::g"), "client.yaml"),
+    ConfigError,
+  );
+  assertEquals((e as Error).message, 'client.yaml: server: "fd31::g" is not an IPv6 address');
+});

@@ -21,7 +21,7 @@ import {
   type TunnelStats,
 } from "../lib/tunnel/mod.ts";
 import type { ClientConfig, ServerConfig } from "./config.ts";
-import { parseIPv4 } from "./ipaddr.ts";
+import { parseIPv4, parseIPv6 } from "./ipaddr.ts";
 import type { PeerReport } from "./report.ts";
 
 export {
@@ -75,6 +75,7 @@ export async function createServerCore(
       name: p.name,
       publicKey: p.publicKey,
       tunnelIp: p.tunnelIp,
+      tunnelIp6: p.tunnelIp6,
     })),
     tun,
     bind,
@@ -86,19 +87,25 @@ export async function createServerCore(
   return { stop: () => server.stop(), report: () => toReport(server.stats()) };
 }
 
-/** Builds and starts the client core. */
+/** The server's IP address: the literal in the config, else its A record, else its AAAA. */
+export async function serverAddress(config: ClientConfig): Promise<string> {
+  const host = config.serverHost;
+  if (parseIPv4(host) !== null || parseIPv6(host) !== null) return host;
+  for (const type of ["A", "AAAA"] as const) {
+    const [addr] = await Deno.resolveDns(host, type).catch(() => []);
+    if (addr) return addr;
+  }
+  throw new TypeError(`${config.file}: server: ${host} has no IPv4 or IPv6 address`);
+}
+
+/** Builds and starts the client core; `host` is {@link serverAddress}. */
 export async function createClientCore(
   config: ClientConfig,
   tun: TunDevice,
   bind: PacketConn,
   log: Logger,
+  host: string,
 ): Promise<CoreHandle> {
-  let host = config.serverHost;
-  if (parseIPv4(host) === null) {
-    const [addr] = await Deno.resolveDns(host, "A");
-    if (!addr) throw new TypeError(`${config.file}: server: ${host} has no IPv4 address`);
-    host = addr;
-  }
   const client = new TunnelClient({
     privateKey: config.privateKey,
     serverPublicKey: config.serverPublicKey,

@@ -11,7 +11,7 @@ import { UdpPacketConn } from "../lib/net/udp.ts";
 import { type LinuxTun, openTun, TunError } from "../lib/tunnel/tun_linux.ts";
 import type { ClientConfig, ServerConfig } from "./config.ts";
 import { serveStatus } from "./control.ts";
-import { type CoreHandle, createClientCore, createServerCore } from "./core.ts";
+import { type CoreHandle, createClientCore, createServerCore, serverAddress } from "./core.ts";
 import { LogRing } from "./logring.ts";
 import { RebindablePacketConn } from "./rebind.ts";
 import { CpuMeter, type StatusReport } from "./report.ts";
@@ -100,6 +100,7 @@ export class Instance {
         name: cfg.interface,
         mtu: cfg.mtu,
         address: cfg.tunnelIp,
+        address6: cfg.tunnelIp6,
       });
       try {
         if (rc.role === "server") {
@@ -111,11 +112,12 @@ export class Instance {
           this.#bind = bind;
           this.#core = await createServerCore(rc.config, tun, bind, this.logger);
         } else {
-          const bind = new RebindablePacketConn(() =>
-            UdpPacketConn.listen("0.0.0.0", 0, UDP_OPTIONS)
-          );
+          // An IPv6 server needs an IPv6 socket (batched I/O is IPv4 only: plain reads then).
+          const host = await serverAddress(rc.config);
+          const any = host.includes(":") ? "::" : "0.0.0.0";
+          const bind = new RebindablePacketConn(() => UdpPacketConn.listen(any, 0, UDP_OPTIONS));
           this.#bind = bind;
-          this.#core = await createClientCore(rc.config, tun, bind, this.logger);
+          this.#core = await createClientCore(rc.config, tun, bind, this.logger, host);
         }
       } catch (e) {
         this.#bind?.close();

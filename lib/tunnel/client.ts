@@ -15,6 +15,7 @@ import { TunnelCore, type TunnelCoreOptions } from "./core.ts";
 import { openCookieChallenge } from "./cookie.ts";
 import { consumeResponse, createInitiation, type TunnelInitiation } from "./handshake.ts";
 import { isIPv4Packet } from "./ipv4.ts";
+import { isIPv6Packet, isRoutableIPv6 } from "./ipv6.ts";
 import { TunnelKeyPair } from "./keys.ts";
 import {
   COOKIE_CHALLENGE_SIZE,
@@ -247,8 +248,8 @@ export class TunnelClient {
 
   /** Sends one packet read from the client's TUN device (what the TUN loop calls). */
   fromTun(packet: Uint8Array): void {
-    // The server routes IPv4 only; IPv6 chatter of the OS (router solicitations) stays here.
-    if (!isIPv4Packet(packet)) {
+    // IPv6 goes through when routable: the OS's link-local and multicast chatter stays here.
+    if (!isIPv4Packet(packet) && !(isIPv6Packet(packet) && isRoutableIPv6(packet))) {
       this.#core.drops.noroute++;
       return;
     }

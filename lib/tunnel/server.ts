@@ -1,6 +1,6 @@
 /**
  * The tunnel server: one session per authorised client, routing by inner IPv4
- * destination between clients and the server's TUN device.
+ * or IPv6 destination between clients and the server's TUN device.
  *
  * The read loop handles data packets at once and queues handshake-class
  * packets in a small bounded queue (core.ts, handshake_queue.ts). Handshake
@@ -24,6 +24,7 @@ import { COOKIE_ROTATE_MS, TunnelCookieChecker } from "./cookie.ts";
 import { TunnelDhMeter } from "./dh_meter.ts";
 import { compareTimestamps, consumeInitiation, createResponse } from "./handshake.ts";
 import { ipv4Destination, ipv4Source, isIPv4Packet, toTunnelIPv4 } from "./ipv4.ts";
+import { ipv6DestinationKey, ipv6SourceKey, isIPv6Packet, toTunnelIPv6Key } from "./ipv6.ts";
 import { generateTunnelPrivateKey, TunnelKeyPair } from "./keys.ts";
 import {
   INIT_MAC1_OFFSET,
@@ -41,11 +42,13 @@ import { TunnelRateLimiter } from "./ratelimit.ts";
 import type { TunnelSession } from "./session.ts";
 import type { TunnelStats } from "./types.ts";
 
-/** A client the server accepts: its static public key and its tunnel IPv4 address. */
+/** A client the server accepts: its static public key and its tunnel addresses. */
 export interface TunnelServerPeer {
   name?: string;
   publicKey: TunnelKeyInput;
   tunnelIp: number | string;
+  /** Its IPv6 tunnel address, if it has one ("fd09::2"). */
+  tunnelIp6?: string;
 }
 
 export interface TunnelServerOptions extends TunnelCoreOptions {
@@ -68,6 +71,8 @@ interface PeerState {
   name: string;
   publicKey: Uint8Array;
   tunnelIp: number;
+  /** Routing key of its IPv6 tunnel address (ipv6.ts), or null. */
+  tunnelIp6: string | null;
   /** Precomputed DH(server static, client static), null for an unusable key. */
   ss: Uint8Array | null;
   current: TunnelSession | null;
@@ -99,6 +104,7 @@ export class TunnelServer {
   #meter: TunnelDhMeter;
   #byKey = new Map<string, PeerState>();
   #byIp = new Map<number, PeerState>();
+  #byIp6 = new Map<string, PeerState>();
   #byIndex = new Map<number, { peer: PeerState; session: TunnelSession }>();
   /** Failed handshakes logged: once per source per minute, at most 20 lines a minute. */
   #failureLogged = new Map<string, number>();
@@ -137,6 +143,10 @@ export class TunnelServer {
       const tunnelIp = toTunnelIPv4(p.tunnelIp, `peers[${i}].tunnelIp`);
       const k = b64(publicKey);
       if (this.#byKey.has(k)) throw new RangeError(`peers[${i}]: public key ${k} is listed twice`);
+      const tunnelIp6 = p.tunnelIp6 ? toTunnelIPv6Key(p.tunnelIp6, `peers[${i}].tunnelIp6`) : null;
+      if (tunnelIp6 && this.#byIp6.has(tunnelIp6)) {
+        throw new RangeError(`peers[${i}]: tunnel IP ${p.tunnelIp6} is already taken`);
+      }
       if (this.#byIp.has(tunnelIp) || tunnelIp === this.#tunnelIp) {
         throw new RangeError(`peers[${i}]: tunnel IP ${p.tunnelIp} is already taken`);
       }
@@ -144,6 +154,7 @@ export class TunnelServer {
         name: p.name ?? k,
         publicKey,
         tunnelIp,
+        tunnelIp6,
         ss: this.#key.dh(publicKey),
         current: null,
         previous: null,
@@ -160,6 +171,7 @@ export class TunnelServer {
       };
       this.#byKey.set(k, st);
       this.#byIp.set(tunnelIp, st);
+      if (tunnelIp6) this.#byIp6.set(tunnelIp6, st);
     }
   }
 
@@ -368,27 +380,34 @@ export class TunnelServer {
     peer.packetsIn++;
     if (this.#core.received(data, plain)) return;
     if (peer.keepaliveDue === null) peer.keepaliveDue = now + this.#core.limits.keepaliveMs;
-    if (!isIPv4Packet(plain)) {
+    let to: PeerState | undefined;
+    if (isIPv4Packet(plain)) {
+      if (ipv4Source(plain) !== peer.tunnelIp) {
+        this.#core.drops.acl++;
+        return;
+      }
+      to = this.#byIp.get(ipv4Destination(plain));
+    } else if (isIPv6Packet(plain)) {
+      if (peer.tunnelIp6 === null || ipv6SourceKey(plain) !== peer.tunnelIp6) {
+        this.#core.drops.acl++;
+        return;
+      }
+      to = this.#byIp6.get(ipv6DestinationKey(plain));
+    } else {
       this.#core.drops.malformed++;
       return;
     }
-    if (ipv4Source(plain) !== peer.tunnelIp) {
-      this.#core.drops.acl++;
-      return;
-    }
-    const dst = ipv4Destination(plain);
-    const to = this.#byIp.get(dst);
     if (to) this.#sendData(to, plain, now);
     else this.#o.tun.write(plain).catch(ignore);
   }
 
   /** Routes one packet read from the server's TUN device (what the TUN loop calls). */
   fromTun(packet: Uint8Array): void {
-    if (!isIPv4Packet(packet)) {
-      this.#core.drops.noroute++;
-      return;
-    }
-    const peer = this.#byIp.get(ipv4Destination(packet));
+    const peer = isIPv4Packet(packet)
+      ? this.#byIp.get(ipv4Destination(packet))
+      : isIPv6Packet(packet)
+      ? this.#byIp6.get(ipv6DestinationKey(packet))
+      : undefined;
     if (!peer) {
       this.#core.drops.noroute++;
       return;

@@ -46,6 +46,8 @@ export interface TunOptions {
   mtu?: number;
   /** Address with prefix to assign, e.g. `10.8.0.1/24`. */
   address?: string;
+  /** IPv6 address with prefix to assign too, e.g. `fd09::1/64` (no duplicate detection wait). */
+  address6?: string;
   /** Bring the link up (default true). */
   up?: boolean;
 }
@@ -203,6 +205,9 @@ export async function openTun(options: TunOptions = {}): Promise<LinuxTun> {
   try {
     await ip(["link", "set", "dev", name, "mtu", String(mtu)]);
     if (options.address) await ip(["addr", "add", options.address, "dev", name]);
+    if (options.address6) {
+      await ip(["-6", "addr", "add", options.address6, "dev", name, "nodad"]);
+    }
     if (options.up ?? true) await ip(["link", "set", "dev", name, "up"]);
   } catch (e) {
     tun.close();
