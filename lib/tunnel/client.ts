@@ -260,7 +260,8 @@ export class TunnelClient {
         this.#queue.shift();
         this.#core.drops.noroute++;
       }
-      this.#queue.push(packet);
+      // Its own copy: a queued packet would keep a whole slab alive (lib/net/slab.ts).
+      this.#queue.push(packet.slice());
       if (!this.#pending && this.#core.running) this.#initiate();
       return;
     }
