@@ -375,7 +375,8 @@ export class TunnelServer {
       peer.current = session;
       peer.next = null;
     }
-    this.#setEndpoint(peer, from, true);
+    // Batched reads hand out one address object per source: most packets skip the string compare.
+    if (from !== peer.endpoint) this.#setEndpoint(peer, from, true);
     peer.bytesIn += data.length;
     peer.packetsIn++;
     if (this.#core.received(data, plain)) return;

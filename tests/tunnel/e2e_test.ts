@@ -185,6 +185,50 @@ Deno.test({
 
 Deno.test({
   ...opts,
+  name:
+    "tunnel:status-auth: only root reads the status socket, and the report holds no private key",
+  async fn() {
+    const env = await tunnelEnv();
+    const { topo } = env;
+    assertEquals((Deno.statSync(env.serverSock).mode ?? 0) & 0o777, 0o600);
+    const asNobody = () =>
+      topo.run(topo.server, "setpriv", [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--unix-socket",
+        env.serverSock,
+        "http://localhost/status",
+      ]);
+    // The scratch directory is 0700: open it up so that only the socket's own mode decides.
+    Deno.chmodSync(topo.dir, 0o711);
+    try {
+      const denied = await asNobody();
+      assert(denied.code !== 0, `an unprivileged user read the status: ${denied.stdout}`);
+      // Control: the same request succeeds once the socket is opened up.
+      Deno.chmodSync(env.serverSock, 0o666);
+      const allowed = await asNobody();
+      assertEquals(allowed.stdout, "200", allowed.stderr);
+    } finally {
+      Deno.chmodSync(env.serverSock, 0o600);
+      Deno.chmodSync(topo.dir, 0o700);
+    }
+    const text = JSON.stringify([await env.serverStatus(), await env.clientStatus(env.aSock)]);
+    assert(text.includes(env.keys.a.pub), "the report lists the peers' public keys");
+    for (const k of ["server", "a", "b", "c"] as const) {
+      assert(!text.includes(env.keys[k].priv), `the report holds ${k}'s private key`);
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
   name: "tunnel:replay: every replayed and every tampered data packet is dropped and counted",
   async fn() {
     const env = await tunnelEnv();
