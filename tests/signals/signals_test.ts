@@ -117,8 +117,9 @@ Deno.test({
     const env = await TunnelEnv.create();
     const { topo } = env;
     try {
-      const sockets = (ns: string) =>
-        topo.run(ns, "ss", ["-Hlntu"]).then((r) => r.stdout.split("\n").sort());
+      const sockets = (ns: string, flags = "-Hlntu") =>
+        topo.run(ns, "ss", [flags]).then((r) => r.stdout.split("\n").sort());
+      const tcpBefore = [await sockets(topo.server, "-Hlnt"), await sockets(topo.clientA, "-Hlnt")];
       const endpoint = async () =>
         (await env.serverStatus()).peers.find((p) => p.name === "a")!.endpoint;
       const before = [await sockets(topo.server), await sockets(topo.clientA)];
@@ -149,6 +150,9 @@ Deno.test({
       Deno.kill(env.server.pid, "SIGHUP");
       const still = await topo.ping(topo.clientB, SERVER_TUN, 2);
       assertEquals(still.code, 0, still.stdout);
+      // Roaming moved the client's UDP port; no TCP listener (an inspector) came with it.
+      const tcpAfter = [await sockets(topo.server, "-Hlnt"), await sockets(topo.clientA, "-Hlnt")];
+      assertEquals(tcpAfter, tcpBefore);
     } finally {
       await env.destroy();
     }
