@@ -45,7 +45,7 @@ export const BINARIES: Record<string, BinarySpec> = {
  * The dev tasks of deno.json (`deno task pytunnel -- …`): each runs its entry
  * point directly (one process, as the compiled binary: signals, exit codes and
  * pids behave the same) from the caller's working directory, so relative
- * paths mean what the person typed. `cli:` checks deno.json against this.
+ * paths mean what the person typed. tools/dev_tasks.ts writes them; `cli:` checks them.
  */
 export const DEV_TASKS: Record<string, { binary: string; args: string[] }> = {
   client: { binary: "client", args: [] },

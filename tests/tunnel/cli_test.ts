@@ -32,7 +32,9 @@ function children(pid: number): number[] {
 
 Deno.test("cli: deno.json's dev tasks are the commands tools/permissions.ts gives", () => {
   const tasks = JSON.parse(Deno.readTextFileSync(CONFIG)).tasks as Record<string, string>;
-  for (const name of Object.keys(DEV_TASKS)) assertEquals(tasks[name], devTaskCommand(name));
+  for (const name of Object.keys(DEV_TASKS)) {
+    assertEquals(tasks[name], devTaskCommand(name), "run tools/dev_tasks.ts to rewrite them");
+  }
 });
 
 Deno.test("cli: a leading -- (from deno task) is dropped, a -- after options is kept", () => {
