@@ -45,6 +45,16 @@ async function openTunReleased(options: Parameters<typeof openTun>[0]): Promise<
   }
 }
 
+/** How the UDP socket runs: batched or not, and its receive buffer. */
+function udpDetails(bind: RebindablePacketConn | UdpPacketConn | undefined): string {
+  const udp = bind instanceof RebindablePacketConn ? bind.conn : bind;
+  if (!(udp instanceof UdpPacketConn)) return "?";
+  const buffer = udp.socketBuffer === null
+    ? "default buffer"
+    : `buffer ${udp.socketBuffer >> 10} KiB`;
+  return `${udp.batched ? "recvmmsg/sendmmsg" : "plain reads"}, ${buffer}`;
+}
+
 /** Options of {@link Instance}. */
 export interface InstanceOptions {
   /** Keep IP addresses in logs (default: scrubbed). */
@@ -133,7 +143,8 @@ export class Instance {
         });
       }
       this.logger.log(
-        `${rc.role} started on ${tun.name} (${cfg.tunnelIp}, mtu ${cfg.mtu}), udp ${this.#bind?.localAddr}`,
+        `${rc.role} started on ${tun.name} (${cfg.tunnelIp}, mtu ${cfg.mtu}), ` +
+          `udp ${this.#bind?.localAddr} (${udpDetails(this.#bind)})`,
       );
     } finally {
       this.#busy = false;

@@ -30,6 +30,11 @@ Deno.test({
   name: "tunnel:ping: client A pings client B and the server's tunnel address",
   async fn() {
     const env = await tunnelEnv();
+    // Under the release flags the sockets are batched and have their 4 MiB buffer.
+    for (const p of [env.server, env.clientA]) {
+      assert(/recvmmsg\/sendmmsg, buffer (\d+) KiB/.test(p.stderr), p.stderr);
+      assert(Number(/buffer (\d+) KiB/.exec(p.stderr)![1]) >= 4096, p.stderr);
+    }
     const toServer = await env.topo.ping(env.topo.clientA, SERVER_TUN, 3);
     assertEquals(toServer.code, 0, toServer.stdout + toServer.stderr);
     const toB = await env.topo.ping(env.topo.clientA, "10.9.0.3", 3);
