@@ -61,7 +61,10 @@ export interface TunnelServerOptions extends TunnelCoreOptions {
   cookieRotateMs?: number;
   /** When an initiation must prove its address with a cookie first (default "under-load"). */
   cookies?: "under-load" | "always";
-  /** Initiations without a cookie given DH work per second before the server counts as under load (default 100). */
+  /**
+   * Initiations without a cookie that get DH work per second before the server
+   * counts as under load (default 100).
+   */
   unprovenPerSecond?: number;
   /** Cookie challenges per second, all sources together (default 2000). */
   cookieRepliesPerSecond?: number;
@@ -248,7 +251,11 @@ export class TunnelServer {
     const source = from.toString();
     const verified = withCookie && this.#cookies.checkMac2(data, INIT_MAC2_OFFSET, source);
     if (!verified && this.#mustProve()) {
-      if (priority ? !this.#limiter.allow(hostOf(from)) : !this.#cookieReplies.allow("")) {
+      if (priority && !this.#limiter.allow(hostOf(from))) {
+        this.#core.drops.ratelimit++;
+        return;
+      }
+      if (!priority && !this.#cookieReplies.allow("")) {
         this.#core.drops.cookieBudget++;
         return;
       }
