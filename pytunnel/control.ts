@@ -32,7 +32,7 @@ export function serveStatus(endpoint: StatusEndpoint, h: ControlHandlers): Deno.
     if (route === "POST /roam") {
       const local = h.roam();
       return local === null
-        ? new Response("only a client roams\n", { status: 409 })
+        ? new Response("nothing to move: this is not a running client\n", { status: 409 })
         : new Response(toJson({ local }), { headers: { "content-type": "application/json" } });
     }
     return new Response("not found\n", { status: 404 });
