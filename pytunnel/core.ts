@@ -44,7 +44,11 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function toReport(stats: TunnelStats): ReturnType<CoreHandle["report"]> {
+/** `ip6` names each peer's IPv6 tunnel address (the core routes by its bytes only). */
+function toReport(
+  stats: TunnelStats,
+  ip6 = new Map<string, string>(),
+): ReturnType<CoreHandle["report"]> {
   return {
     counters: { ...stats.counters },
     drops: { ...stats.drops },
@@ -53,6 +57,7 @@ function toReport(stats: TunnelStats): ReturnType<CoreHandle["report"]> {
       publicKey: encodeTunnelKey(p.publicKey),
       // The client's view of its server has no tunnel IP (0).
       tunnelIp: p.tunnelIp ? formatTunnelIPv4(p.tunnelIp) : "-",
+      ...(ip6.has(p.name) ? { tunnelIp6: ip6.get(p.name) } : {}),
       endpoint: p.endpoint,
       lastHandshake: iso(p.lastHandshake),
       bytesIn: p.bytesIn,
@@ -84,7 +89,8 @@ export async function createServerCore(
     log: (line) => log.log(line),
   });
   await server.start();
-  return { stop: () => server.stop(), report: () => toReport(server.stats()) };
+  const ip6 = new Map(config.peers.flatMap((p) => (p.tunnelIp6 ? [[p.name, p.tunnelIp6]] : [])));
+  return { stop: () => server.stop(), report: () => toReport(server.stats(), ip6) };
 }
 
 /** The server's IP address: the literal in the config, else its A record, else its AAAA. */

@@ -75,6 +75,7 @@ Deno.test({
         fetchStatus({ path: `${topo.dir}/server6.sock` }) as Promise<StatusReport>;
       const peer = (await status()).peers.find((p) => p.name === "a")!;
       assert(peer.endpoint?.startsWith("[fd31:a::2]:"), `outer endpoint ${peer.endpoint}`);
+      assertEquals(peer.tunnelIp6, "fd10::2");
 
       const ping6 = await topo.run(topo.clientA, "ping", [
         "-6",
