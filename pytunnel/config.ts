@@ -16,6 +16,7 @@ import {
   parseCidr,
   parseHostPort,
   parseIPv4,
+  parseIPv6,
 } from "./ipaddr.ts";
 
 /** A configuration problem; the message is ready to show to the user. */
@@ -26,14 +27,16 @@ export class ConfigError extends Error {
   }
 }
 
-/** Where the status endpoint listens: a loopback TCP port or a unix socket path. */
-export type StatusEndpoint = { hostname: string; port: number } | { path: string };
+/** The unix socket of the status and control endpoint (pytunnel/control.ts). */
+export type StatusEndpoint = { path: string };
 
 /** One authorised client of the server. */
 export interface PeerConfig {
   name: string;
   publicKey: Uint8Array;
   tunnelIp: string;
+  /** Its IPv6 tunnel address, if the server has `tunnel_ip6`. */
+  tunnelIp6?: string;
 }
 
 /** Handshake rate limit per source address. */
@@ -50,6 +53,8 @@ export interface ServerConfig {
   privateKey: Uint8Array;
   /** Tunnel address with prefix, e.g. 10.8.0.1/24. */
   tunnelIp: string;
+  /** IPv6 tunnel address with prefix, e.g. fd09::1/64, if any. */
+  tunnelIp6?: string;
   interface?: string;
   mtu: number;
   peers: PeerConfig[];
@@ -66,6 +71,8 @@ export interface ClientConfig {
   serverPublicKey: Uint8Array;
   privateKey: Uint8Array;
   tunnelIp: string;
+  /** IPv6 tunnel address with prefix, e.g. fd09::2/64, if any. */
+  tunnelIp6?: string;
   interface?: string;
   mtu: number;
   /** Keepalive interval in seconds; 0 disables. */
@@ -79,11 +86,19 @@ const DEFAULT_REPLAY_WINDOW = 8128;
 
 type Obj = Record<string, unknown>;
 
+/**
+ * Anything shaped like a base64 X25519 key, replaced by its length: no error
+ * message may echo a key, whatever field or file it came from.
+ */
+export function redactKeys(text: string): string {
+  return text.replace(/[A-Za-z0-9+/]{43}=/g, "<a 44-character key, not shown>");
+}
+
 /** Validation context: knows the file name and how to name a field. */
 class Ctx {
   constructor(readonly file: string, readonly dir: string) {}
   fail(field: string, problem: string): never {
-    throw new ConfigError(`${this.file}: ${field ? field + ": " : ""}${problem}`);
+    throw new ConfigError(redactKeys(`${this.file}: ${field ? field + ": " : ""}${problem}`));
   }
 }
 
@@ -93,7 +108,9 @@ function show(v: unknown): string {
 
 function obj(c: Ctx, v: unknown, field: string): Obj {
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
-    c.fail(field, `must be a mapping, got ${show(v)}`);
+    // The value itself is not shown: it may be a key (a key file given as -c).
+    const what = typeof v === "string" ? `a string of ${v.length} characters` : `${typeof v}`;
+    c.fail(field, `must be a mapping of fields, got ${v === null ? "nothing" : what}`);
   }
   return v as Obj;
 }
@@ -156,6 +173,31 @@ function cidr(c: Ctx, v: string, field: string): Cidr {
     c.fail(field, `${show(v)} is the network or broadcast address`);
   }
   return n;
+}
+
+/** An IPv6 address with a prefix length (1 to 128); its bytes and prefix. */
+function cidr6(c: Ctx, v: string, field: string): { address: Uint8Array; prefix: number } {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(v);
+  if (!m) c.fail(field, `${show(v)} needs a prefix length, e.g. ${v}/64`);
+  const address = parseIPv6(m[1]!);
+  if (!address) c.fail(field, `${show(v)} is not an IPv6 address`);
+  const prefix = Number(m[2]);
+  if (prefix < 1 || prefix > 126) c.fail(field, `prefix /${prefix} in ${show(v)} must be 1 to 126`);
+  return { address, prefix };
+}
+
+function ipv6(c: Ctx, v: string, field: string): Uint8Array {
+  const a = parseIPv6(v);
+  if (!a) c.fail(field, `${show(v)} is not an IPv6 address`);
+  return a;
+}
+
+function samePrefix(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
+  for (let bit = 0; bit < prefix; bit++) {
+    const m = 0x80 >> (bit & 7);
+    if ((a[bit >> 3]! & m) !== (b[bit >> 3]! & m)) return false;
+  }
+  return true;
 }
 
 /** Decodes standard base64 of exactly 32 bytes. */
@@ -226,17 +268,14 @@ function privateKey(c: Ctx, o: Obj): Uint8Array {
 function status(c: Ctx, o: Obj): StatusEndpoint | undefined {
   const v = o.status;
   if (v === undefined || v === null) return undefined;
-  if (typeof v === "number") {
-    if (!Number.isInteger(v) || v < 1 || v > 65535) c.fail("status", `port ${v} is out of range`);
-    return { hostname: "127.0.0.1", port: v };
+  if (typeof v === "string" && (v.startsWith("/") || v.startsWith("./"))) {
+    return { path: resolvePath(c, v) };
   }
-  if (typeof v !== "string") c.fail("status", "must be a port, 127.0.0.1:PORT or a socket path");
-  if (v.startsWith("/") || v.startsWith("./")) return { path: resolvePath(c, v) };
-  const hp = hostPort(c, v, "status");
-  if (hp.hostname !== "127.0.0.1" && hp.hostname !== "::1" && hp.hostname !== "localhost") {
-    c.fail("status", `${show(v)} must be on loopback (127.0.0.1 or ::1)`);
-  }
-  return hp;
+  return c.fail(
+    "status",
+    `${show(v)} is not a socket path; a TCP port would let every local user read the ` +
+      `status, so it must be a unix socket path (created 0600), e.g. /run/pytunnel.sock`,
+  );
 }
 
 function hostPort(c: Ctx, v: string, field: string): { hostname: string; port: number } {
@@ -253,9 +292,8 @@ function parseYaml(text: string, file: string): Obj {
   if (err) {
     const pos = err.linePos?.[0];
     const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
-    throw new ConfigError(
-      `${file}: ${where}${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
-    );
+    const first = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    throw new ConfigError(redactKeys(`${file}: ${where}${first}`));
   }
   const v = doc.toJS();
   const c = new Ctx(file, ".");
@@ -268,6 +306,7 @@ const SERVER_KEYS = [
   "private_key",
   "private_key_file",
   "tunnel_ip",
+  "tunnel_ip6",
   "interface",
   "mtu",
   "peers",
@@ -281,13 +320,20 @@ export function parseServerConfig(text: string, path: string): ServerConfig {
   const file = basename(path);
   const c = new Ctx(file, dirOf(path));
   const o = parseYaml(text, file);
+  if (o.server !== undefined && o.peers === undefined) {
+    c.fail("", "this is a client config (it has `server:`): run it with `pytunnel client -c`");
+  }
   onlyKeys(c, o, "", SERVER_KEYS);
   const listenAddress = optStr(c, o, "listen_address", "listen_address") ?? "0.0.0.0";
-  ipv4(c, listenAddress, "listen_address");
+  if (parseIPv4(listenAddress) === null && parseIPv6(listenAddress) === null) {
+    c.fail("listen_address", `${show(listenAddress)} is not an IPv4 or IPv6 address`);
+  }
   const listenPort = int(c, o, "listen_port", "listen_port", 1, 65535);
   const pk = privateKey(c, o);
   const tunnelIp = str(c, o, "tunnel_ip", "tunnel_ip");
   const net = cidr(c, tunnelIp, "tunnel_ip");
+  const tunnelIp6 = optStr(c, o, "tunnel_ip6", "tunnel_ip6");
+  const net6 = tunnelIp6 === undefined ? null : cidr6(c, tunnelIp6, "tunnel_ip6");
   const iface = ifname(c, o);
   const mtu = int(c, o, "mtu", "mtu", 576, 65535, DEFAULT_MTU);
   const replayWindow = int(
@@ -314,11 +360,12 @@ export function parseServerConfig(text: string, path: string): ServerConfig {
   const peers: PeerConfig[] = [];
   const seenKeys = new Map<string, number>();
   const seenIps = new Map<number, number>();
+  const seenIps6 = new Map<string, number>();
   const seenNames = new Map<string, number>();
   rawPeers.forEach((raw: unknown, i: number) => {
     const f = `peers[${i}]`;
     const p = obj(c, raw, f);
-    onlyKeys(c, p, `${f}.`, ["name", "public_key", "tunnel_ip"]);
+    onlyKeys(c, p, `${f}.`, ["name", "public_key", "tunnel_ip", "tunnel_ip6"]);
     const name = str(c, p, "name", `${f}.name`);
     const pubText = str(c, p, "public_key", `${f}.public_key`);
     const publicKey = key(c, pubText, `${f}.public_key`);
@@ -342,10 +389,32 @@ export function parseServerConfig(text: string, path: string): ServerConfig {
     if (dupName !== undefined) {
       c.fail(`${f}.name`, `${show(name)} is already used by peers[${dupName}]`);
     }
+    let peerIp6: string | undefined;
+    const ip6Text = optStr(c, p, "tunnel_ip6", `${f}.tunnel_ip6`)?.replace(/\/128$/, "");
+    if (ip6Text !== undefined) {
+      if (!net6) return c.fail(`${f}.tunnel_ip6`, "the server has no tunnel_ip6");
+      const a = ipv6(c, ip6Text, `${f}.tunnel_ip6`);
+      if (!samePrefix(a, net6.address, net6.prefix)) {
+        c.fail(
+          `${f}.tunnel_ip6`,
+          `${show(ip6Text)} is outside the server's tunnel_ip6 ${tunnelIp6}`,
+        );
+      }
+      const k = [...a].join(".");
+      const dup = seenIps6.get(k);
+      if (dup !== undefined) {
+        c.fail(`${f}.tunnel_ip6`, `${ip6Text} is already used by peers[${dup}]`);
+      }
+      if (k === [...net6.address].join(".")) {
+        c.fail(`${f}.tunnel_ip6`, `${show(ip6Text)} is the server's own tunnel address`);
+      }
+      seenIps6.set(k, i);
+      peerIp6 = ip6Text;
+    }
     seenKeys.set(b64, i);
     seenIps.set(ip, i);
     seenNames.set(name, i);
-    peers.push({ name, publicKey, tunnelIp: formatIPv4(ip) });
+    peers.push({ name, publicKey, tunnelIp: formatIPv4(ip), tunnelIp6: peerIp6 });
   });
   return {
     file,
@@ -353,6 +422,7 @@ export function parseServerConfig(text: string, path: string): ServerConfig {
     listenPort,
     privateKey: pk,
     tunnelIp,
+    tunnelIp6,
     interface: iface,
     mtu,
     peers,
@@ -368,6 +438,7 @@ const CLIENT_KEYS = [
   "private_key",
   "private_key_file",
   "tunnel_ip",
+  "tunnel_ip6",
   "interface",
   "mtu",
   "keepalive",
@@ -380,12 +451,16 @@ export function parseClientConfig(text: string, path: string): ClientConfig {
   const file = basename(path);
   const c = new Ctx(file, dirOf(path));
   const o = parseYaml(text, file);
+  if (o.peers !== undefined && o.server === undefined) {
+    c.fail("", "this is a server config (it has `peers:`): run it with `pytunnel server -c`");
+  }
   onlyKeys(c, o, "", CLIENT_KEYS);
   const server = str(c, o, "server", "server");
   const hp = hostPort(c, server, "server");
   if (/^[0-9.]+$/.test(hp.hostname)) ipv4(c, hp.hostname, "server");
+  else if (hp.hostname.includes(":")) ipv6(c, hp.hostname, "server");
   else if (!/^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)*$/.test(hp.hostname)) {
-    c.fail("server", `${show(hp.hostname)} is not an IPv4 address or host name`);
+    c.fail("server", `${show(hp.hostname)} is not an IP address or host name ([v6]:port for IPv6)`);
   }
   const serverPublicKey = key(
     c,
@@ -395,6 +470,8 @@ export function parseClientConfig(text: string, path: string): ClientConfig {
   const pk = privateKey(c, o);
   const tunnelIp = str(c, o, "tunnel_ip", "tunnel_ip");
   cidr(c, tunnelIp, "tunnel_ip");
+  const tunnelIp6 = optStr(c, o, "tunnel_ip6", "tunnel_ip6");
+  if (tunnelIp6 !== undefined) cidr6(c, tunnelIp6, "tunnel_ip6");
   return {
     file,
     serverHost: hp.hostname,
@@ -402,6 +479,7 @@ export function parseClientConfig(text: string, path: string): ClientConfig {
     serverPublicKey,
     privateKey: pk,
     tunnelIp,
+    tunnelIp6,
     interface: ifname(c, o),
     mtu: int(c, o, "mtu", "mtu", 576, 65535, DEFAULT_MTU),
     keepalive: int(c, o, "keepalive", "keepalive", 0, 3600, 10),
@@ -435,5 +513,14 @@ export function loadConfig<T>(path: string, parse: (text: string, path: string) 
   } catch (e) {
     throw new ConfigError(`${basename(path)}: cannot read ${path}: ${(e as Error).message}`);
   }
-  return parse(text, path);
+  const config = parse(text, path);
+  const mode = Deno.statSync(path).mode ?? 0;
+  if (/^private_key\s*:/m.test(text) && mode & 0o077) {
+    const m = (mode & 0o777).toString(8).padStart(4, "0");
+    throw new ConfigError(
+      `${basename(path)}: private_key: the file holds a private key but is readable by group ` +
+        `or others (mode ${m}); run: chmod 600 ${path} (or move the key to private_key_file)`,
+    );
+  }
+  return config;
 }

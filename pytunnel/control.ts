@@ -1,7 +1,9 @@
 /**
- * The local status endpoint of a running pytunnel (`GET /status` → JSON), on a
- * loopback TCP port or a unix socket (created 0600), and the client that
- * `pytunnel status` uses.
+ * The local control endpoint of a running pytunnel on a unix socket created
+ * 0600 (only its owner, root, can connect): `GET /status` → the JSON report,
+ * `POST /roam` → the client moves to a new UDP source port. No TCP form: a
+ * loopback port is open to every local user. The client half is what
+ * `pytunnel status` and `pytunnel roam` use.
  *
  * @module
  */
@@ -13,44 +15,54 @@ export function toJson(value: unknown, space?: number): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? Number(v) : v), space);
 }
 
-/** Serves `GET /status` with the report `get()` returns; close with the returned server. */
-export function serveStatus(endpoint: StatusEndpoint, get: () => unknown): Deno.HttpServer {
+/** What the endpoint serves. */
+export interface ControlHandlers {
+  report(): unknown;
+  /** Rebinds the UDP socket; the new local address, or null for a server. */
+  roam(): string | null;
+}
+
+/** Serves the control endpoint; close with the returned server. */
+export function serveStatus(endpoint: StatusEndpoint, h: ControlHandlers): Deno.HttpServer {
   const handler = (req: Request): Response => {
-    const url = new URL(req.url);
-    if (req.method !== "GET" || url.pathname !== "/status") {
-      return new Response("not found\n", { status: 404 });
+    const route = `${req.method} ${new URL(req.url).pathname}`;
+    if (route === "GET /status") {
+      return new Response(toJson(h.report()), { headers: { "content-type": "application/json" } });
     }
-    return new Response(toJson(get()), { headers: { "content-type": "application/json" } });
+    if (route === "POST /roam") {
+      const local = h.roam();
+      return local === null
+        ? new Response("nothing to move: this is not a running client\n", { status: 409 })
+        : new Response(toJson({ local }), { headers: { "content-type": "application/json" } });
+    }
+    return new Response("not found\n", { status: 404 });
   };
-  if ("path" in endpoint) {
-    try {
-      Deno.removeSync(endpoint.path);
-    } catch { /* not there */ }
-    const server = Deno.serve({ path: endpoint.path, onListen() {} }, handler);
-    Deno.chmodSync(endpoint.path, 0o600);
-    return server;
+  try {
+    Deno.removeSync(endpoint.path);
+  } catch { /* not there */ }
+  const server = Deno.serve({ path: endpoint.path, onListen() {} }, handler);
+  Deno.chmodSync(endpoint.path, 0o600);
+  return server;
+}
+
+async function call(endpoint: StatusEndpoint, method: string, path: string, signal?: AbortSignal) {
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.path } });
+  try {
+    const init = { method, client, signal } as RequestInit;
+    const res = await fetch(`http://localhost${path}`, init);
+    if (!res.ok) throw new Error(`${(await res.text()).trim()} (HTTP ${res.status})`);
+    return await res.json();
+  } finally {
+    client.close();
   }
-  return Deno.serve({ hostname: endpoint.hostname, port: endpoint.port, onListen() {} }, handler);
 }
 
 /** Fetches the status report of a running instance. */
-export async function fetchStatus(
-  endpoint: StatusEndpoint,
-  signal?: AbortSignal,
-): Promise<unknown> {
-  if ("path" in endpoint) {
-    const client = Deno.createHttpClient({ proxy: { transport: "unix", path: endpoint.path } });
-    try {
-      const init = { client, signal } as RequestInit;
-      const res = await fetch("http://localhost/status", init);
-      if (!res.ok) throw new Error(`status endpoint answered ${res.status}`);
-      return await res.json();
-    } finally {
-      client.close();
-    }
-  }
-  const host = endpoint.hostname.includes(":") ? `[${endpoint.hostname}]` : endpoint.hostname;
-  const res = await fetch(`http://${host}:${endpoint.port}/status`, { signal });
-  if (!res.ok) throw new Error(`status endpoint answered ${res.status}`);
-  return await res.json();
+export function fetchStatus(endpoint: StatusEndpoint, signal?: AbortSignal): Promise<unknown> {
+  return call(endpoint, "GET", "/status", signal);
+}
+
+/** Asks a running client to move to a new UDP source port; its new local address. */
+export async function requestRoam(endpoint: StatusEndpoint, signal?: AbortSignal): Promise<string> {
+  return ((await call(endpoint, "POST", "/roam", signal)) as { local: string }).local;
 }

@@ -21,7 +21,7 @@ import {
   type TunnelStats,
 } from "../lib/tunnel/mod.ts";
 import type { ClientConfig, ServerConfig } from "./config.ts";
-import { parseIPv4 } from "./ipaddr.ts";
+import { parseIPv4, parseIPv6 } from "./ipaddr.ts";
 import type { PeerReport } from "./report.ts";
 
 export {
@@ -44,7 +44,11 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function toReport(stats: TunnelStats): ReturnType<CoreHandle["report"]> {
+/** `ip6` names each peer's IPv6 tunnel address (the core routes by its bytes only). */
+function toReport(
+  stats: TunnelStats,
+  ip6 = new Map<string, string>(),
+): ReturnType<CoreHandle["report"]> {
   return {
     counters: { ...stats.counters },
     drops: { ...stats.drops },
@@ -53,6 +57,7 @@ function toReport(stats: TunnelStats): ReturnType<CoreHandle["report"]> {
       publicKey: encodeTunnelKey(p.publicKey),
       // The client's view of its server has no tunnel IP (0).
       tunnelIp: p.tunnelIp ? formatTunnelIPv4(p.tunnelIp) : "-",
+      ...(ip6.has(p.name) ? { tunnelIp6: ip6.get(p.name) } : {}),
       endpoint: p.endpoint,
       lastHandshake: iso(p.lastHandshake),
       bytesIn: p.bytesIn,
@@ -75,6 +80,7 @@ export async function createServerCore(
       name: p.name,
       publicKey: p.publicKey,
       tunnelIp: p.tunnelIp,
+      tunnelIp6: p.tunnelIp6,
     })),
     tun,
     bind,
@@ -83,22 +89,29 @@ export async function createServerCore(
     log: (line) => log.log(line),
   });
   await server.start();
-  return { stop: () => server.stop(), report: () => toReport(server.stats()) };
+  const ip6 = new Map(config.peers.flatMap((p) => (p.tunnelIp6 ? [[p.name, p.tunnelIp6]] : [])));
+  return { stop: () => server.stop(), report: () => toReport(server.stats(), ip6) };
 }
 
-/** Builds and starts the client core. */
+/** The server's IP address: the literal in the config, else its A record, else its AAAA. */
+export async function serverAddress(config: ClientConfig): Promise<string> {
+  const host = config.serverHost;
+  if (parseIPv4(host) !== null || parseIPv6(host) !== null) return host;
+  for (const type of ["A", "AAAA"] as const) {
+    const [addr] = await Deno.resolveDns(host, type).catch(() => []);
+    if (addr) return addr;
+  }
+  throw new TypeError(`${config.file}: server: ${host} has no IPv4 or IPv6 address`);
+}
+
+/** Builds and starts the client core; `host` is {@link serverAddress}. */
 export async function createClientCore(
   config: ClientConfig,
   tun: TunDevice,
   bind: PacketConn,
   log: Logger,
+  host: string,
 ): Promise<CoreHandle> {
-  let host = config.serverHost;
-  if (parseIPv4(host) === null) {
-    const [addr] = await Deno.resolveDns(host, "A");
-    if (!addr) throw new TypeError(`${config.file}: server: ${host} has no IPv4 address`);
-    host = addr;
-  }
   const client = new TunnelClient({
     privateKey: config.privateKey,
     serverPublicKey: config.serverPublicKey,

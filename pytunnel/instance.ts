@@ -8,10 +8,10 @@
 
 import { Logger } from "../lib/log/logger.ts";
 import { UdpPacketConn } from "../lib/net/udp.ts";
-import { type LinuxTun, openTun } from "../lib/tunnel/tun_linux.ts";
+import { type LinuxTun, openTun, TunError } from "../lib/tunnel/tun_linux.ts";
 import type { ClientConfig, ServerConfig } from "./config.ts";
 import { serveStatus } from "./control.ts";
-import { type CoreHandle, createClientCore, createServerCore } from "./core.ts";
+import { type CoreHandle, createClientCore, createServerCore, serverAddress } from "./core.ts";
 import { LogRing } from "./logring.ts";
 import { RebindablePacketConn } from "./rebind.ts";
 import { CpuMeter, type StatusReport } from "./report.ts";
@@ -20,6 +20,40 @@ import { CpuMeter, type StatusReport } from "./report.ts";
 export type RoleConfig =
   | { role: "server"; config: ServerConfig }
   | { role: "client"; config: ClientConfig };
+
+/**
+ * Every tunnel socket: a 4 MiB receive buffer for bursts (a flood, a fast
+ * TCP stream) and batched recvmmsg/sendmmsg, far less CPU per packet.
+ */
+const UDP_OPTIONS = { socketBuffer: 4 << 20, batch: {} };
+
+const EBUSY = 16;
+
+/**
+ * openTun, waiting up to 3 s while the interface is busy: the kernel releases
+ * a device a moment after its last user closed it (Stop then Start at once).
+ */
+async function openTunReleased(options: Parameters<typeof openTun>[0]): Promise<LinuxTun> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    try {
+      return await openTun(options);
+    } catch (e) {
+      if (!(e instanceof TunError && e.code === EBUSY) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** How the UDP socket runs: batched or not, and its receive buffer. */
+function udpDetails(bind: RebindablePacketConn | UdpPacketConn | undefined): string {
+  const udp = bind instanceof RebindablePacketConn ? bind.conn : bind;
+  if (!(udp instanceof UdpPacketConn)) return "?";
+  const buffer = udp.socketBuffer === null
+    ? "default buffer"
+    : `buffer ${udp.socketBuffer >> 10} KiB`;
+  return `${udp.batched ? "recvmmsg/sendmmsg" : "plain reads"}, ${buffer}`;
+}
 
 /** Options of {@link Instance}. */
 export interface InstanceOptions {
@@ -41,6 +75,8 @@ export class Instance {
   #startedAt: string | null = null;
   #cpu = new CpuMeter();
   #busy = false;
+  /** The stop in progress: a start waits for it to release the interface. */
+  #stopping: Promise<void> = Promise.resolve();
 
   constructor(rc: RoleConfig, options: InstanceOptions = {}) {
     this.#rc = rc;
@@ -67,18 +103,31 @@ export class Instance {
     if (this.#core || this.#busy) return;
     this.#busy = true;
     try {
+      await this.#stopping;
       const rc = this.#rc;
       const cfg = rc.config;
-      const tun = await openTun({ name: cfg.interface, mtu: cfg.mtu, address: cfg.tunnelIp });
+      const tun = await openTunReleased({
+        name: cfg.interface,
+        mtu: cfg.mtu,
+        address: cfg.tunnelIp,
+        address6: cfg.tunnelIp6,
+      });
       try {
         if (rc.role === "server") {
-          const bind = UdpPacketConn.listen(rc.config.listenAddress, rc.config.listenPort);
+          const bind = UdpPacketConn.listen(
+            rc.config.listenAddress,
+            rc.config.listenPort,
+            UDP_OPTIONS,
+          );
           this.#bind = bind;
           this.#core = await createServerCore(rc.config, tun, bind, this.logger);
         } else {
-          const bind = new RebindablePacketConn(() => UdpPacketConn.listen("0.0.0.0", 0));
+          // An IPv6 server needs an IPv6 socket (batched I/O is IPv4 only: plain reads then).
+          const host = await serverAddress(rc.config);
+          const any = host.includes(":") ? "::" : "0.0.0.0";
+          const bind = new RebindablePacketConn(() => UdpPacketConn.listen(any, 0, UDP_OPTIONS));
           this.#bind = bind;
-          this.#core = await createClientCore(rc.config, tun, bind, this.logger);
+          this.#core = await createClientCore(rc.config, tun, bind, this.logger, host);
         }
       } catch (e) {
         this.#bind?.close();
@@ -87,9 +136,15 @@ export class Instance {
       }
       this.#tun = tun;
       this.#startedAt = new Date().toISOString();
-      if (cfg.status && !this.#status) this.#status = serveStatus(cfg.status, () => this.report());
+      if (cfg.status && !this.#status) {
+        this.#status = serveStatus(cfg.status, {
+          report: () => this.report(),
+          roam: () => this.rebind(),
+        });
+      }
       this.logger.log(
-        `${rc.role} started on ${tun.name} (${cfg.tunnelIp}, mtu ${cfg.mtu}), udp ${this.#bind?.localAddr}`,
+        `${rc.role} started on ${tun.name} (${cfg.tunnelIp}, mtu ${cfg.mtu}), ` +
+          `udp ${this.#bind?.localAddr} (${udpDetails(this.#bind)})`,
       );
     } finally {
       this.#busy = false;
@@ -97,10 +152,15 @@ export class Instance {
   }
 
   /** Stops the core, closes the socket and removes the TUN device. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     const core = this.#core;
-    if (!core) return;
+    if (!core) return this.#stopping;
     this.#core = undefined;
+    this.#stopping = this.#stop(core);
+    return this.#stopping;
+  }
+
+  async #stop(core: CoreHandle): Promise<void> {
     await core.stop();
     this.#bind?.close();
     this.#bind = undefined;
@@ -110,12 +170,15 @@ export class Instance {
     this.logger.log(`${this.#rc.role} stopped`);
   }
 
-  /** Moves the client to a new UDP source port (roaming); no-op for a server. */
-  rebind(): void {
-    if (this.#bind instanceof RebindablePacketConn) {
-      const addr = this.#bind.rebind();
-      this.logger.log(`rebound UDP socket to ${addr}`);
-    }
+  /**
+   * Moves a running client to a new UDP source port (roaming: SIGHUP or
+   * `pytunnel roam`); its new local address, or null when there is nothing to move.
+   */
+  rebind(): string | null {
+    if (!(this.#bind instanceof RebindablePacketConn)) return null;
+    const addr = String(this.#bind.rebind());
+    this.logger.log(`rebound UDP socket to ${addr}`);
+    return addr;
   }
 
   /** Closes the status endpoint too; the instance cannot be restarted after this. */

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { parseTunnelIPv6 } from "../lib/tunnel/ipv6.ts";
+
 /** Parses dotted-quad IPv4 into a 32-bit unsigned number, or null. */
 export function parseIPv4(s: string): number | null {
   const parts = s.split(".");
@@ -50,26 +52,10 @@ export function contains(net: Cidr, ip: number): boolean {
   return ((net.address & m) >>> 0) === ((ip & m) >>> 0);
 }
 
-function parseIPv6(s: string): Uint8Array | null {
+/** The 16 bytes of an IPv6 address ("fd09::1", "[::1]", "fe80::1%eth0"), or null. */
+export function parseIPv6(s: string): Uint8Array | null {
   const host = s.replace(/^\[|\]$/g, "").split("%")[0]!;
-  if (!host.includes(":")) return null;
-  const halves = host.split("::");
-  if (halves.length > 2) return null;
-  const group = (p: string) => (p === "" ? [] : p.split(":"));
-  const head = group(halves[0]!);
-  const tail = halves.length === 2 ? group(halves[1]!) : [];
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-  const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    const g = groups[i]!;
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-    const v = parseInt(g, 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 255;
-  }
-  return out;
+  return host.includes(":") && !host.includes("/") ? parseTunnelIPv6(host) : null;
 }
 
 /**

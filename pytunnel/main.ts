@@ -6,7 +6,9 @@
  * @module
  */
 
+import "../lib/process/no_inspector.ts";
 import { parseArgs } from "node:util";
+import { programArgs } from "../lib/process/args.ts";
 import { TunError } from "../lib/tunnel/tun_linux.ts";
 import {
   type ClientConfig,
@@ -18,7 +20,7 @@ import {
   type ServerConfig,
   type StatusEndpoint,
 } from "./config.ts";
-import { fetchStatus, toJson } from "./control.ts";
+import { fetchStatus, requestRoam, toJson } from "./control.ts";
 import { encodeKey, floodPayload, generatePrivateKey, isDataPacket, publicKeyOf } from "./core.ts";
 import { Instance, type RoleConfig } from "./instance.ts";
 import { formatReport, type StatusReport } from "./report.ts";
@@ -34,9 +36,10 @@ commands:
   genkey [--out FILE]            print a new private key (or write it to FILE, mode 0600)
   pubkey                         read a private key on stdin, print its public key
   server -c server.yaml          run the server
-  client -c client.yaml          run a client (SIGUSR1 moves it to a new UDP source port)
-  status (-c FILE | --socket PATH | --port N) [--json]
+  client -c client.yaml          run a client (SIGHUP moves it to a new UDP source port)
+  status (-c FILE | --socket PATH) [--json]
                                  show peers, handshakes, bytes and drops of a running instance
+  roam (-c FILE | --socket PATH) move a running client to a new UDP source port
   ui -c FILE [--role server|client] [--port N] [--start]
                                  local web control page on 127.0.0.1, protected by a token
   attack flood --target IP:PORT --server-key KEY --count N [--spoof-cidr CIDR] [--rate PPS]
@@ -81,15 +84,30 @@ async function readStdin(): Promise<string> {
   return await new Response(Deno.stdin.readable).text();
 }
 
+/**
+ * SIGINT/SIGTERM stop cleanly. A terminal's Ctrl-C can arrive twice at once
+ * (to the process group, and forwarded by `deno task`): only a repeat a second
+ * or more later forces the exit (exit 130) of a stop that hangs.
+ */
 function onSignals(stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const handler = () => {
-    if (stopping) Deno.exit(130);
-    stopping = true;
+    if (stoppingSince !== null) {
+      if (Date.now() - stoppingSince >= 1000) Deno.exit(130);
+      return;
+    }
+    stoppingSince = Date.now();
     stop().then(() => Deno.exit(0), (e) => die((e as Error).message));
   };
   Deno.addSignalListener("SIGINT", handler);
   Deno.addSignalListener("SIGTERM", handler);
+}
+
+/** SIGHUP roams a client (never SIGUSR1: see lib/process/no_inspector.ts); a server ignores it. */
+function roamOnSighup(inst: Instance): void {
+  Deno.addSignalListener("SIGHUP", () => {
+    if (inst.role === "client") inst.rebind();
+  });
 }
 
 async function runRole(role: "server" | "client", args: string[]): Promise<void> {
@@ -101,21 +119,12 @@ async function runRole(role: "server" | "client", args: string[]): Promise<void>
     unsafeLogging: values["unsafe-logging"],
   });
   await inst.start();
-  if (role === "client") Deno.addSignalListener("SIGUSR1", () => inst.rebind());
+  roamOnSighup(inst);
   onSignals(() => inst.close());
 }
 
-function statusEndpoint(
-  values: { config?: string; socket?: string; port?: string },
-): StatusEndpoint {
+function statusEndpoint(values: { config?: string; socket?: string }): StatusEndpoint {
   if (values.socket) return { path: values.socket };
-  if (values.port) {
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new UsageError(`--port must be 1 to 65535, got "${values.port}"`);
-    }
-    return { hostname: "127.0.0.1", port };
-  }
   if (values.config) {
     const rc = loadRole(values.config, detectRole(values.config));
     if (!rc.config.status) {
@@ -123,7 +132,7 @@ function statusEndpoint(
     }
     return rc.config.status;
   }
-  throw new UsageError("status needs -c FILE, --socket PATH or --port N");
+  throw new UsageError("needs -c FILE or --socket PATH");
 }
 
 async function status(args: string[]): Promise<void> {
@@ -132,7 +141,6 @@ async function status(args: string[]): Promise<void> {
     options: {
       config: { type: "string", short: "c" },
       socket: { type: "string" },
-      port: { type: "string" },
       json: { type: "boolean" },
     },
   });
@@ -141,10 +149,22 @@ async function status(args: string[]): Promise<void> {
   try {
     report = await fetchStatus(endpoint, AbortSignal.timeout(5000));
   } catch (e) {
-    const where = "path" in endpoint ? endpoint.path : `${endpoint.hostname}:${endpoint.port}`;
-    die(`no running pytunnel answers on ${where}: ${(e as Error).message}`);
+    die(`no running pytunnel answers on ${endpoint.path}: ${(e as Error).message}`);
   }
   console.log(values.json ? toJson(report, 2) : formatReport(report as StatusReport));
+}
+
+async function roam(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string", short: "c" }, socket: { type: "string" } },
+  });
+  const endpoint = statusEndpoint(values);
+  try {
+    console.log(`rebound UDP socket to ${await requestRoam(endpoint, AbortSignal.timeout(5000))}`);
+  } catch (e) {
+    die(`roam via ${endpoint.path} failed: ${(e as Error).message}`);
+  }
 }
 
 async function ui(args: string[]): Promise<void> {
@@ -170,7 +190,7 @@ async function ui(args: string[]): Promise<void> {
   console.log(`pytunnel ui: ${served.url}`);
   console.log(`token: ${served.token}`);
   if (values.start) await inst.start();
-  if (rc.role === "client") Deno.addSignalListener("SIGUSR1", () => inst.rebind());
+  roamOnSighup(inst);
   onSignals(async () => {
     await inst.close();
     await served.server.shutdown();
@@ -227,6 +247,7 @@ async function attack(args: string[]): Promise<void> {
     const spoof = checkSpoofCidr(values["spoof-cidr"]);
     const ac = new AbortController();
     Deno.addSignalListener("SIGINT", () => ac.abort());
+    Deno.addSignalListener("SIGTERM", () => ac.abort());
     const r = await flood({
       target,
       count,
@@ -306,6 +327,8 @@ export async function main(argv: string[]): Promise<void> {
         return await runRole(cmd, rest);
       case "status":
         return await status(rest);
+      case "roam":
+        return await roam(rest);
       case "ui":
         return await ui(rest);
       case "attack":
@@ -324,7 +347,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof UsageError) die(`${e.message}\n${USAGE}`, 2);
     // node:util parseArgs reports unknown or malformed flags with a TypeError code.
-    if ((e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) die((e as Error).message, 2);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) die((e as Error).message, 2);
     if (
       e instanceof ConfigError || e instanceof TunError || e instanceof RangeError ||
       e instanceof SyntaxError || e instanceof Deno.errors.PermissionDenied ||
@@ -337,5 +361,5 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  await main(Deno.args);
+  await main(programArgs());
 }

@@ -20,6 +20,11 @@ export class RebindablePacketConn implements PacketConn {
     this.#conn = open();
   }
 
+  /** The socket in use now. */
+  get conn(): PacketConn {
+    return this.#conn;
+  }
+
   get localAddr(): Addr {
     return this.#conn.localAddr;
   }

@@ -12,6 +12,8 @@ export interface PeerReport {
   name: string;
   publicKey: string;
   tunnelIp: string;
+  /** Its IPv6 tunnel address, if it has one. */
+  tunnelIp6?: string;
   endpoint: string | null;
   lastHandshake: string | null;
   bytesIn: number;
@@ -86,7 +88,9 @@ export function formatReport(r: StatusReport): string {
   lines.push(`peers (${r.peers.length}):`);
   for (const p of r.peers) {
     lines.push(
-      `  ${p.name}  ${p.tunnelIp}  key ${p.publicKey}  endpoint ${p.endpoint ?? "-"}  ` +
+      `  ${p.name}  ${p.tunnelIp}${
+        p.tunnelIp6 ? ` ${p.tunnelIp6}` : ""
+      }  key ${p.publicKey}  endpoint ${p.endpoint ?? "-"}  ` +
         `handshake ${ago(p.lastHandshake)}  in ${bytes(p.bytesIn)}  out ${bytes(p.bytesOut)}`,
     );
   }

@@ -9,7 +9,7 @@
 import type { LogRing } from "./logring.ts";
 import type { StatusReport } from "./report.ts";
 import { toJson } from "./control.ts";
-import { PAGE } from "./ui_page.ts";
+import { page } from "./ui_page.ts";
 
 /** What the page controls: one tunnel instance that can be started and stopped. */
 export interface Controller {
@@ -68,7 +68,7 @@ export function uiHandler(
       });
     switch (`${req.method} ${url.pathname}`) {
       case "GET /":
-        return new Response(PAGE, {
+        return new Response(page(ctl.report()), {
           headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8" },
         });
       case "GET /api/status":

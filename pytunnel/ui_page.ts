@@ -1,6 +1,22 @@
-/** The control page served by `pytunnel ui`: plain HTML and JS, no framework. @module */
+/**
+ * The control page served by `pytunnel ui`: plain HTML and JS, no framework.
+ * The report of the moment is inlined and drawn while the page parses, and
+ * the log stream opens only after the load event: the page shows its data at
+ * once (also to a headless `--dump-dom`), whatever the stream does.
+ *
+ * @module
+ */
 
-export const PAGE = `<!doctype html>
+import { toJson } from "./control.ts";
+
+/** The page, with `report` drawn in it. */
+export function page(report: unknown): string {
+  // "<" escaped: the JSON sits inside a <script> element.
+  const json = toJson(report).replaceAll("<", "\\u003c");
+  return PAGE.replace("__INITIAL__", () => json);
+}
+
+const PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -73,6 +89,10 @@ async function refresh() {
     $("error").textContent = String(e);
     return;
   }
+  render(r);
+}
+
+function render(r) {
   const now = performance.now();
   $("role").textContent = r.role;
   $("state").textContent = r.running ? "running" : "stopped";
@@ -104,16 +124,18 @@ async function act(what) {
 $("start").onclick = () => act("start");
 $("stop").onclick = () => act("stop");
 
-const log = $("log");
-const events = new EventSource("/api/logs?token=" + encodeURIComponent(token));
-events.onmessage = (e) => {
-  log.textContent += JSON.parse(e.data) + "\\n";
-  const lines = log.textContent.split("\\n");
-  if (lines.length > 500) log.textContent = lines.slice(-500).join("\\n");
-  log.scrollTop = log.scrollHeight;
-};
-refresh();
-setInterval(refresh, 1000);
+render(__INITIAL__);
+addEventListener("load", () => {
+  const log = $("log");
+  const events = new EventSource("/api/logs?token=" + encodeURIComponent(token));
+  events.onmessage = (e) => {
+    log.textContent += JSON.parse(e.data) + "\\n";
+    const lines = log.textContent.split("\\n");
+    if (lines.length > 500) log.textContent = lines.slice(-500).join("\\n");
+    log.scrollTop = log.scrollHeight;
+  };
+  setInterval(refresh, 1000);
+});
 </script>
 </body>
 </html>

@@ -4,7 +4,9 @@
  *
  * @module
  */
+import "../lib/process/no_inspector.ts";
 import { parseArgs } from "node:util";
+import { programArgs } from "../lib/process/args.ts";
 import type { AcmeCertManager } from "../lib/acme/mod.ts";
 import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
 import { type OrTarget, parseAuthCookie } from "../lib/pt/extorport.ts";
@@ -113,7 +115,7 @@ function parseNumTurbotunnel(value: string): number {
 async function main(): Promise<number> {
   let flags: Flags;
   try {
-    flags = parseFlags(Deno.args);
+    flags = parseFlags(programArgs());
   } catch (e) {
     console.error(`${(e as Error).message}\n${USAGE}`);
     return 2;

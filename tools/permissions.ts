@@ -11,12 +11,15 @@ export interface BinarySpec {
   flags: string[];
 }
 
-/** The flags every binary has, plus FFI and subprocesses for those that ask. */
-function flags(extra: { ffi: boolean; run?: boolean }): string[] {
+/**
+ * The flags every binary has, plus subprocesses for those that ask. FFI for
+ * all: lib/process/no_inspector.ts ignores SIGUSR1 through libc.
+ */
+function flags(extra: { run?: boolean } = {}): string[] {
   return [
     "--unstable-net",
     "--allow-net",
-    ...(extra.ffi ? ["--allow-ffi"] : []),
+    "--allow-ffi",
     "--allow-env",
     "--allow-read",
     "--allow-write",
@@ -26,17 +29,45 @@ function flags(extra: { ffi: boolean; run?: boolean }): string[] {
 }
 
 export const BINARIES: Record<string, BinarySpec> = {
-  client: { entry: "client/main.ts", flags: flags({ ffi: true }) },
+  client: { entry: "client/main.ts", flags: flags() },
   server: {
     entry: "server/main.ts",
     // A young generation capped at 4 MiB per semi-space (V8 grows it to 32 MiB under load):
     // with thousands of mostly idle sessions that is ~40 MiB of RSS for nothing, and
     // throughput is the same. gc() for server/churn_gc.ts (tests/bench/server_bench.ts).
-    flags: [...flags({ ffi: false }), "--v8-flags=--max-semi-space-size=4,--expose-gc"],
+    flags: [...flags(), "--v8-flags=--max-semi-space-size=4,--expose-gc"],
   },
-  "broker-proxy": { entry: "proxy/main.ts", flags: flags({ ffi: true }) },
-  pytunnel: { entry: "pytunnel/main.ts", flags: flags({ ffi: true, run: true }) },
+  "broker-proxy": { entry: "proxy/main.ts", flags: flags() },
+  pytunnel: { entry: "pytunnel/main.ts", flags: flags({ run: true }) },
 };
+
+/**
+ * The dev tasks of deno.json (`deno task pytunnel -- …`): each runs its entry
+ * point directly (one process, as the compiled binary: signals, exit codes and
+ * pids behave the same) from the caller's working directory, so relative
+ * paths mean what the person typed. tools/dev_tasks.ts writes them; `cli:` checks them.
+ */
+export const DEV_TASKS: Record<string, { binary: string; args: string[] }> = {
+  client: { binary: "client", args: [] },
+  server: { binary: "server", args: [] },
+  broker: { binary: "broker-proxy", args: ["broker"] },
+  proxy: { binary: "broker-proxy", args: ["proxy"] },
+  pytunnel: { binary: "pytunnel", args: [] },
+};
+
+/** The deno.json command of a dev task. */
+export function devTaskCommand(task: string): string {
+  const t = DEV_TASKS[task];
+  if (!t) throw new TypeError(`unknown dev task ${task}`);
+  const spec = BINARIES[t.binary]!;
+  // deno task starts in the repository root ($PWD) and names the caller's directory INIT_CWD.
+  return [
+    'R="$PWD" && cd "$INIT_CWD" && deno run',
+    ...spec.flags,
+    `"$R/${spec.entry}"`,
+    ...t.args,
+  ].join(" ");
+}
 
 /** The `deno run` argv (after the deno binary) that runs a binary from source. */
 export function runArgs(name: keyof typeof BINARIES & string, args: string[] = []): string[] {

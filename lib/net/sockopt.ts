@@ -1,8 +1,8 @@
 /**
  * SO_RCVBUF / SO_SNDBUF for a Deno UDP socket, which Deno has no option for.
- * Linux only, best effort: the socket's fd is found through /proc (its inode in
- * /proc/net/udp{,6} by local port, then /proc/self/fd) and set with FFI
- * setsockopt. Needs --allow-ffi and read access to /proc; without them, or
+ * Linux only, best effort: the socket's fd is found by asking each open fd for
+ * its type and local address (getsockname: no /proc, which Deno opens only to
+ * --allow-all) and set with FFI setsockopt. Needs --allow-ffi; without it, or
  * anywhere else, nothing changes. The kernel caps the sizes at
  * net.core.rmem_max / wmem_max (and reports double what was asked for).
  *
@@ -13,12 +13,17 @@
  * @module
  */
 
-import { type Libc, libc } from "./libc.ts";
+import { errno, type Libc, libc } from "./libc.ts";
 
 // Spec constants (Linux).
 const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
+const SO_TYPE = 3;
+const SOCK_DGRAM = 2;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const EBADF = 9;
 
 let loaded: Libc | null | undefined;
 
@@ -28,9 +33,6 @@ function loadLibc(): Libc | null {
   if (Deno.build.os !== "linux") return loaded;
   try {
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return loaded;
-    if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") {
-      return loaded;
-    }
     loaded = libc();
   } catch {
     loaded = null;
@@ -38,40 +40,44 @@ function loadLibc(): Libc | null {
   return loaded;
 }
 
-/** File descriptors in this process of UDP sockets bound to local `port`. */
-function udpSocketFds(port: number): number[] {
-  const suffix = ":" + port.toString(16).toUpperCase().padStart(4, "0");
-  const inodes = new Set<string>();
-  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(table);
-    } catch {
+/** File descriptors in this process of UDP (IPv4 or IPv6) sockets bound to local `port`. */
+function udpSocketFds(lib: Libc, port: number): number[] {
+  const fds: number[] = [];
+  const name = new Uint8Array(128);
+  const len = new Uint32Array(1);
+  const type = new Int32Array(1);
+  const typeLen = new Uint32Array(1);
+  let misses = 0;
+  // Fds are handed out lowest first: after 1024 unused numbers in a row there are no more.
+  for (let fd = 3; misses < 1024; fd++) {
+    len[0] = name.length;
+    if (lib.getsockname(fd, name, new Uint8Array(len.buffer)) !== 0) {
+      if (errno() === EBADF) misses++;
       continue;
     }
-    for (const line of text.split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length > 9 && cols[1]!.endsWith(suffix)) inodes.add(cols[9]!);
-    }
-  }
-  const fds: number[] = [];
-  if (inodes.size === 0) return fds;
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/self/fd/${entry.name}`));
-      if (m !== null && inodes.has(m[1]!)) fds.push(Number(entry.name));
-    } catch { /* closed meanwhile */ }
+    misses = 0;
+    const family = name[0]! | (name[1]! << 8);
+    if (family !== AF_INET && family !== AF_INET6) continue;
+    if (((name[2]! << 8) | name[3]!) !== port) continue;
+    typeLen[0] = 4;
+    lib.getsockopt(
+      fd,
+      SOL_SOCKET,
+      SO_TYPE,
+      new Uint8Array(type.buffer),
+      new Uint8Array(typeLen.buffer),
+    );
+    if (type[0] === SOCK_DGRAM) fds.push(fd);
   }
   return fds;
 }
 
 /** The fd of this process's one UDP socket bound to local `port`, or null (none, several, no access). */
 export function socketFdOf(port: number): number | null {
+  const lib = loadLibc();
+  if (lib === null) return null;
   try {
-    if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") {
-      return null;
-    }
-    const fds = udpSocketFds(port);
+    const fds = udpSocketFds(lib, port);
     return fds.length === 1 ? fds[0]! : null;
   } catch {
     return null;
@@ -105,7 +111,7 @@ export function setUdpSocketBuffers(port: number, bytes: number): number | null 
   if (lib === null) return null;
   let rcv: number | null = null;
   try {
-    for (const fd of udpSocketFds(port)) {
+    for (const fd of udpSocketFds(lib, port)) {
       rcv = setInt(lib, fd, SO_RCVBUF, bytes);
       setInt(lib, fd, SO_SNDBUF, bytes);
     }

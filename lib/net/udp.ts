@@ -25,8 +25,7 @@ export interface UdpListenOptions {
   socketBuffer?: number;
   /**
    * Batched I/O with recvmmsg/sendmmsg through FFI (Linux, IPv4, needs
-   * --allow-ffi and read access to /proc; otherwise ignored): far less CPU per
-   * packet. Received datagrams longer than `maxPacket` (default 2048) are
+   * --allow-ffi; otherwise ignored): far less CPU per packet. Received datagrams longer than `maxPacket` (default 2048) are
    * dropped, and writeTo resolves once a packet is queued.
    */
   batch?: { maxPacket?: number };

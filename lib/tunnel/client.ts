@@ -15,6 +15,7 @@ import { TunnelCore, type TunnelCoreOptions } from "./core.ts";
 import { openCookieChallenge } from "./cookie.ts";
 import { consumeResponse, createInitiation, type TunnelInitiation } from "./handshake.ts";
 import { isIPv4Packet } from "./ipv4.ts";
+import { isIPv6Packet, isRoutableIPv6 } from "./ipv6.ts";
 import { TunnelKeyPair } from "./keys.ts";
 import {
   COOKIE_CHALLENGE_SIZE,
@@ -52,6 +53,8 @@ export class TunnelClient {
   #pendingAt = 0;
   #lastTimestamp = 0;
   #cookie: { value: Uint8Array; at: number } | null = null;
+  /** Initiations sent since the last completed handshake. */
+  #unanswered = 0;
   #queue: Uint8Array[] = [];
   #lastSent = 0;
   #unansweredSince: number | null = null;
@@ -114,6 +117,14 @@ export class TunnelClient {
   #initiate(): void {
     const cipher = this.#core.cipher;
     if (!cipher) return;
+    const tries = ++this.#unanswered;
+    // After 3 tries, then about once a minute (WireGuard's 5 s retry): the usual causes.
+    if (tries === 3 || (tries > 3 && tries % 12 === 3)) {
+      this.#core.log(
+        `client: no reply from the server after ${tries - 1} attempts: check server_public_key ` +
+          `and that the server lists this client's key (and that ${this.#o.server} is reachable)`,
+      );
+    }
     const now = this.#core.clock.now();
     let cookie = this.#cookie;
     if (cookie && now - cookie.at >= this.#core.limits.cookieLifetimeMs) {
@@ -202,6 +213,7 @@ export class TunnelClient {
     }
     const now = this.#core.clock.now();
     this.#pending = null;
+    this.#unanswered = 0;
     this.#previous = this.#current;
     this.#current = this.#core.session(cipher, keys, now);
     this.#lastHandshake = now;
@@ -236,8 +248,8 @@ export class TunnelClient {
 
   /** Sends one packet read from the client's TUN device (what the TUN loop calls). */
   fromTun(packet: Uint8Array): void {
-    // The server routes IPv4 only; IPv6 chatter of the OS (router solicitations) stays here.
-    if (!isIPv4Packet(packet)) {
+    // IPv6 goes through when routable: the OS's link-local and multicast chatter stays here.
+    if (!isIPv4Packet(packet) && !(isIPv6Packet(packet) && isRoutableIPv6(packet))) {
       this.#core.drops.noroute++;
       return;
     }
@@ -248,7 +260,8 @@ export class TunnelClient {
         this.#queue.shift();
         this.#core.drops.noroute++;
       }
-      this.#queue.push(packet);
+      // Its own copy: a queued packet would keep a whole slab alive (lib/net/slab.ts).
+      this.#queue.push(packet.slice());
       if (!this.#pending && this.#core.running) this.#initiate();
       return;
     }

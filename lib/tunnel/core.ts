@@ -11,6 +11,8 @@ import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
 import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
 import { ignore, readLoop, resolveCipher } from "./common.ts";
 import type { TunnelSessionKeys } from "./handshake.ts";
+import { HANDSHAKE_QUEUE_SIZE, TunnelHandshakeQueue } from "./handshake_queue.ts";
+import { messageType, MSG_DATA } from "./messages.ts";
 import { TUNNEL_REPLAY_WINDOW } from "./replay.ts";
 import { TunnelSession } from "./session.ts";
 import {
@@ -39,8 +41,13 @@ export interface TunnelCoreOptions {
 
 /** What the owning client or server does with what the core reads. */
 export interface TunnelCoreHandlers {
-  /** One UDP datagram, with the loaded cipher; may throw (counted as malformed). */
-  dispatch(cipher: TunnelCipher, data: Uint8Array, from: Addr): void;
+  /**
+   * One UDP datagram, with the loaded cipher; may throw (counted as malformed).
+   * `priority`: it came through the handshake queue's priority lane.
+   */
+  dispatch(cipher: TunnelCipher, data: Uint8Array, from: Addr, priority: boolean): void;
+  /** True for a handshake-class packet that likely comes from a legitimate peer (cheap). */
+  likelyPeer?(data: Uint8Array, from: Addr): boolean;
   fromTun(packet: Uint8Array): void;
   tick(): void;
 }
@@ -62,6 +69,10 @@ export class TunnelCore {
   #running = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #loops: Promise<unknown> = Promise.resolve();
+  #handshakes = new TunnelHandshakeQueue((data, from, priority) =>
+    this.receive(data, from, priority)
+  );
+  #underLoadUntil = 0;
 
   /** `name` ("client", "server") prefixes the log lines of the loops. */
   constructor(name: string, o: TunnelCoreOptions, h: TunnelCoreHandlers) {
@@ -104,6 +115,7 @@ export class TunnelCore {
     this.#ac.abort();
     this.#running = false;
     clearInterval(this.#timer);
+    this.#handshakes.clear();
     this.#o.bind.close();
     this.#o.tun.close();
     await this.#loops;
@@ -113,7 +125,7 @@ export class TunnelCore {
     // No abort signal per read (it would cost a promise race per packet): stop() closes the bind.
     return readLoop(
       () => this.#o.bind.readFrom(),
-      (p) => this.receive(p.data, p.addr),
+      (p) => this.#classify(p.data, p.addr),
       this.#ac.signal,
       (m) => this.log(`${this.#name}: UDP ${m}`),
     );
@@ -129,12 +141,39 @@ export class TunnelCore {
     );
   }
 
+  /**
+   * What the read loop does with each datagram, before any cryptography: data
+   * is handled at once, anything else (handshake class) waits in the bounded
+   * queue, or is dropped and counted when it is full.
+   */
+  #classify(data: Uint8Array, from: Addr): void {
+    if (messageType(data) === MSG_DATA) {
+      this.receive(data, from);
+    } else if (!this.#handshakes.push(data, from, this.#h.likelyPeer?.(data, from) ?? false)) {
+      this.drops.handshakeQueue++;
+    }
+  }
+
+  /**
+   * True while handshakes are under load: the queue is an eighth full (now or
+   * within the last second), or {@link markUnderLoad} was called in that time.
+   */
+  underLoad(now: number): boolean {
+    if (this.#handshakes.length >= HANDSHAKE_QUEUE_SIZE / 8) this.markUnderLoad(now);
+    return now < this.#underLoadUntil;
+  }
+
+  /** Puts the core under load for the next second. */
+  markUnderLoad(now: number): void {
+    this.#underLoadUntil = now + 1000;
+  }
+
   /** Handles one UDP datagram. Never throws: a packet that raises is counted and dropped. */
-  receive(data: Uint8Array, from: Addr): void {
+  receive(data: Uint8Array, from: Addr, priority = false): void {
     const cipher = this.#cipher;
     if (!cipher) return;
     try {
-      this.#h.dispatch(cipher, data, from);
+      this.#h.dispatch(cipher, data, from, priority);
     } catch (e) {
       this.drops.malformed++;
       this.log(`${this.#name}: dropped a packet that raised ${(e as Error).message}`);

@@ -125,6 +125,7 @@ Deno.test("fuzz: 100,000 random and mutated datagrams into the server and client
   const scap = new CaptureConn();
   const stun = memoryTunPair("s");
   const server = new TunnelServer({
+    cookies: "always",
     privateKey: serverKey.privateKey,
     tunnelIp: "10.9.0.1",
     peers: [{ publicKey: clientKey.publicKey, tunnelIp: "10.9.0.2" }],

@@ -18,12 +18,19 @@ import { CaptureConn } from "./testutil_test.ts";
 
 const cipher = await loadTunnelCipher();
 
-function setup(opts: { rateLimit?: { perSecond: number; burst: number } } = {}) {
+function setup(
+  opts: {
+    rateLimit?: { perSecond: number; burst: number };
+    cookies?: "always" | "under-load";
+    log?: (line: string) => void;
+  } = {},
+) {
   const clock = new TunnelManualClock();
   const serverKey = TunnelKeyPair.generate();
   const clients = [TunnelKeyPair.generate(), TunnelKeyPair.generate()];
   const cap = new CaptureConn();
   const server = new TunnelServer({
+    cookies: opts.cookies ?? "always",
     privateKey: serverKey.privateKey,
     tunnelIp: "10.9.0.1",
     peers: clients.map((c, i) => ({ publicKey: c.publicKey, tunnelIp: `10.9.0.${i + 2}` })),
@@ -33,6 +40,7 @@ function setup(opts: { rateLimit?: { perSecond: number; burst: number } } = {}) 
     cipher,
     tickMs: 0,
     rateLimit: opts.rateLimit,
+    log: opts.log,
   });
   return { clock, serverKey, clients, cap, server };
 }
@@ -166,8 +174,8 @@ Deno.test("cookie: bound to the source port, valid for the next period, stale af
   assertEquals(send(A), m.MSG_COOKIE_CHALLENGE, "two periods later the cookie is stale");
 });
 
-Deno.test("cookie: 50,000 spoofed-source initiations cost no DH; a real client still gets in", () => {
-  const t = setup();
+Deno.test("cookie: under 50,000 spoofed initiations DH stays within budget; a real client gets in", () => {
+  const t = setup({ cookies: "under-load" });
   const pub = t.serverKey.publicKey;
   for (let i = 0; i < 50_000; i++) {
     const src = new HostPortAddr(
@@ -179,16 +187,30 @@ Deno.test("cookie: 50,000 spoofed-source initiations cost no DH; a real client s
     if (t.cap.sent.length > 1000) t.cap.sent.length = 0;
   }
   let s = t.server.stats();
-  assertEquals(s.counters.dhUnverified, 0);
-  assertEquals(s.counters.dhOperations, 0);
-  assertEquals(s.counters.cookieReplies, 50_000);
-  assertEquals(s.drops.cookie, 50_000);
+  // The clock stands still: the unproven budget (100) is spent once, then the
+  // server is under load and the global cookie budget (2000) is spent once.
+  assertEquals(s.counters.dhUnverified, 100);
+  assertEquals(s.counters.dhOperations, 100);
+  assertEquals(s.counters.cookieReplies, 2000);
+  assertEquals(s.drops.cookie, 2000);
+  assertEquals(s.drops.cookieBudget, 50_000 - 100 - 2000);
+  t.clock.advance(10); // refills 20 cookie replies; still under load
   t.cap.sent.length = 0;
   const { init, reply } = handshake(t, t.clients[1]!, A);
   assert(reply && consumeResponse(cipher, t.clients[1]!, init, reply));
   s = t.server.stats();
   assertEquals(s.counters.handshakes, 1);
-  assertEquals(s.counters.dhUnverified, 0);
+  assertEquals(s.counters.dhUnverified, 100);
+});
+
+Deno.test("cookie: a quiet server answers an initiation at once, with no challenge", () => {
+  const t = setup({ cookies: "under-load" });
+  const init = createInitiation(cipher, t.clients[0]!, t.serverKey.publicKey, 1, t.clock.now());
+  t.server.receive(init.message, A);
+  const reply = t.cap.sent[0]?.data;
+  assert(reply && consumeResponse(cipher, t.clients[0]!, init, reply));
+  const s = t.server.stats();
+  assertEquals([s.counters.handshakes, s.counters.cookieReplies, s.drops.cookie], [1, 0, 0]);
 });
 
 Deno.test("cookie: verified handshakes over the per-source rate limit are dropped (ratelimit)", () => {
@@ -215,4 +237,25 @@ Deno.test("handshake: every handshake derives fresh transport keys (ephemeral ke
     seen.add(keys.sendKey.join(",")).add(keys.recvKey.join(","));
   }
   assertEquals(seen.size, 6);
+});
+
+Deno.test("cli: failed handshakes are logged with the reason, once per source per minute", () => {
+  const lines: string[] = [];
+  const t = setup({ cookies: "under-load", log: (l) => lines.push(l) });
+  const stranger = TunnelKeyPair.generate();
+  const B = new HostPortAddr("udp", "198.51.100.9", 40000);
+  for (let i = 0; i < 5; i++) {
+    const init = createInitiation(cipher, stranger, t.serverKey.publicKey, 1, t.clock.now() + i);
+    t.server.receive(init.message, A);
+  }
+  const wrongKey = createInitiation(cipher, t.clients[0]!, stranger.publicKey, 1, t.clock.now());
+  t.server.receive(wrongKey.message, B);
+  t.server.receive(wrongKey.message, B);
+  assertEquals(lines.length, 2, lines.join("\n"));
+  assert(lines[0]!.includes(`${A} failed: unknown client key`), lines[0]);
+  assert(lines[1]!.includes(`${B} failed: bad mac1`), lines[1]);
+  t.clock.advance(60_000);
+  const again = createInitiation(cipher, stranger, t.serverKey.publicKey, 1, t.clock.now());
+  t.server.receive(again.message, A);
+  assertEquals(lines.length, 3, "a minute later the source is logged again");
 });

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { packetSlab } from "../net/slab.ts";
 import { TUNNEL_TAG_LEN, type TunnelCipher } from "./cipher.ts";
 import type { TunnelSessionKeys } from "./handshake.ts";
 import {
@@ -59,7 +60,10 @@ export class TunnelSession {
     const n = this.#sendCounter;
     if (n >= this.#sendLimit) return null;
     this.#sendCounter = n + 1;
-    const out = new Uint8Array(DATA_HEADER_SIZE + plain.length + TUNNEL_TAG_LEN);
+    // Slab memory: a new backing store per packet costs more than the sealing (lib/net/slab.ts).
+    const len = DATA_HEADER_SIZE + plain.length + TUNNEL_TAG_LEN;
+    const out = packetSlab.reserve(len).fill(0, 0, DATA_HEADER_SIZE);
+    packetSlab.commit(len);
     out[0] = MSG_DATA;
     writeU32(out, 4, this.remoteIndex);
     writeCounter(out, 8, n);
@@ -75,7 +79,8 @@ export class TunnelSession {
   open(msg: Uint8Array): Uint8Array | null {
     if (msg.length < KEEPALIVE_SIZE) return null;
     this.#recvNonce.set(msg.subarray(8, 16));
-    const out = new Uint8Array(msg.length - KEEPALIVE_SIZE);
+    const out = packetSlab.reserve(msg.length - KEEPALIVE_SIZE);
+    packetSlab.commit(out.length);
     return this.#cipher.open(out, msg.subarray(DATA_HEADER_SIZE), this.#recvNonce, this.#recvKey)
       ? out
       : null;

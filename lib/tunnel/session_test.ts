@@ -22,6 +22,7 @@ async function pair(limits: Partial<TunnelLimits> = {}) {
   const st = memoryTunPair("s");
   const ct = memoryTunPair("c");
   const server = new TunnelServer({
+    cookies: "always",
     privateKey: sk.privateKey,
     tunnelIp: "10.9.0.1",
     peers: [{ name: "c", publicKey: ck.publicKey, tunnelIp: "10.9.0.2" }],

@@ -12,6 +12,7 @@
  */
 
 import { ClosedError } from "../net/errors.ts";
+import { packetSlab } from "../net/slab.ts";
 import { errno, type Libc, libc as lib, strerror } from "../net/libc.ts";
 
 const O_RDWR = 0x2;
@@ -46,6 +47,8 @@ export interface TunOptions {
   mtu?: number;
   /** Address with prefix to assign, e.g. `10.8.0.1/24`. */
   address?: string;
+  /** IPv6 address with prefix to assign too, e.g. `fd09::1/64` (no duplicate detection wait). */
+  address6?: string;
   /** Bring the link up (default true). */
   up?: boolean;
 }
@@ -96,7 +99,8 @@ export class LinuxTun {
   #fd: number;
   #closed = false;
   #pollfd = new Uint8Array(8);
-  #buf: Uint8Array;
+  /** Room for the largest packet a read can return. */
+  #bufLen: number;
 
   constructor(fd: number, name: string, mtu: number) {
     this.#fd = fd;
@@ -104,7 +108,7 @@ export class LinuxTun {
     this.mtu = mtu;
     new DataView(this.#pollfd.buffer).setInt32(0, fd, true);
     new DataView(this.#pollfd.buffer).setInt16(4, POLLIN, true);
-    this.#buf = new Uint8Array(Math.max(mtu, 1500) + 64);
+    this.#bufLen = Math.max(mtu, 1500) + 64;
   }
 
   /** Reads one IP packet; rejects with ClosedError after close, or the abort reason. */
@@ -113,8 +117,13 @@ export class LinuxTun {
     for (;;) {
       if (this.#closed) throw new ClosedError("tun device closed");
       signal?.throwIfAborted();
-      const n = Number(c.read(this.#fd, this.#buf, BigInt(this.#buf.length)));
-      if (n > 0) return this.#buf.slice(0, n);
+      // Straight into slab memory: no backing store and no copy per packet.
+      const view = packetSlab.reserve(this.#bufLen);
+      const n = Number(c.read(this.#fd, view, BigInt(view.length)));
+      if (n > 0) {
+        packetSlab.commit(n);
+        return view.subarray(0, n);
+      }
       if (n === 0) throw new ClosedError("tun device closed");
       const e = errno();
       if (e === EINTR) continue;
@@ -188,7 +197,13 @@ export async function openTun(options: TunOptions = {}): Promise<LinuxTun> {
         e,
       );
     }
-    if (e === EBUSY) throw new TunError(`interface ${options.name} is busy`, e);
+    if (e === EBUSY) {
+      throw new TunError(
+        `interface ${options.name} is taken (another pytunnel or device uses it): stop that ` +
+          `one, or give this config another interface name (or none, for the kernel to pick)`,
+        e,
+      );
+    }
     throw new TunError(`TUNSETIFF: ${strerror(e)}`, e);
   }
   const end = req.indexOf(0);
@@ -197,6 +212,9 @@ export async function openTun(options: TunOptions = {}): Promise<LinuxTun> {
   try {
     await ip(["link", "set", "dev", name, "mtu", String(mtu)]);
     if (options.address) await ip(["addr", "add", options.address, "dev", name]);
+    if (options.address6) {
+      await ip(["-6", "addr", "add", options.address6, "dev", name, "nodad"]);
+    }
     if (options.up ?? true) await ip(["link", "set", "dev", name, "up"]);
   } catch (e) {
     tun.close();

@@ -56,8 +56,12 @@ export function tunnelLimits(partial: Partial<TunnelLimits> = {}): TunnelLimits 
 
 /** Drop reasons. */
 export interface TunnelDrops {
-  /** Initiations without a valid cookie (answered with a challenge, no DH). */
+  /** Initiations under load without a valid cookie (answered with a challenge, no DH). */
   cookie: number;
+  /** Handshake-class packets dropped because the handshake queue was full (a flood). */
+  handshakeQueue: number;
+  /** Cookie challenges not sent: the global cookie-reply budget was spent (a flood). */
+  cookieBudget: number;
   /** Duplicate / too old data counters, and replayed initiations (old timestamp). */
   replay: number;
   /** Bad mac1, failed decryption, unknown receiver index, expired session. */
@@ -75,7 +79,10 @@ export interface TunnelDrops {
 /** Counters of one server or client. */
 export interface TunnelCounters {
   handshakes: number;
-  /** DH operations done for senders without a valid cookie: stays 0 by construction. */
+  /**
+   * DH operations done for initiations without a valid cookie: only when not
+   * under load, at most the server's unproven-handshake budget per second.
+   */
   dhUnverified: number;
   /** DH operations done in total (responder and initiator). */
   dhOperations: number;
@@ -130,7 +137,17 @@ export function newCounters(): TunnelCounters {
 }
 
 export function newDrops(): TunnelDrops {
-  return { cookie: 0, replay: 0, auth: 0, acl: 0, malformed: 0, ratelimit: 0, noroute: 0 };
+  return {
+    cookie: 0,
+    handshakeQueue: 0,
+    cookieBudget: 0,
+    replay: 0,
+    auth: 0,
+    acl: 0,
+    malformed: 0,
+    ratelimit: 0,
+    noroute: 0,
+  };
 }
 
 /** Events for UIs and tests. */

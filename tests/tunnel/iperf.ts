@@ -22,6 +22,8 @@ export interface IperfResult {
   bytes: number;
   seconds: number;
   retransmits: number;
+  /** Bytes sent in each one-second interval. */
+  intervals: number[];
   error?: string;
 }
 
@@ -36,6 +38,7 @@ export async function iperf(
   target: string,
   seconds: number,
   port = 5201,
+  streams = 1,
 ): Promise<IperfResult> {
   const server = topo.spawn(serverNs, "iperf3", [
     "-s",
@@ -55,10 +58,13 @@ export async function iperf(
       String(port),
       "-t",
       String(seconds),
+      "-P",
+      String(streams),
       "-J",
     ]);
     let json: {
       error?: string;
+      intervals?: { sum?: { bytes: number } }[];
       end?: {
         sum_received?: { bytes: number; seconds: number; bits_per_second: number };
         sum_sent?: { retransmits?: number };
@@ -72,6 +78,7 @@ export async function iperf(
         bytes: 0,
         seconds: 0,
         retransmits: 0,
+        intervals: [],
         error: out.stderr || out.stdout,
       };
     }
@@ -81,6 +88,7 @@ export async function iperf(
       bytes: r?.bytes ?? 0,
       seconds: r?.seconds ?? 0,
       retransmits: json.end?.sum_sent?.retransmits ?? 0,
+      intervals: (json.intervals ?? []).map((i) => i.sum?.bytes ?? 0),
       error: json.error ?? (out.code !== 0 ? `iperf3 exited ${out.code}` : undefined),
     };
   } finally {
