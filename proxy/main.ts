@@ -1,5 +1,16 @@
-/** Entry point of the proxy binary. Not built yet: see the open issues. */
+/**
+ * `broker-proxy`: the Snowflake broker and the standalone proxy in one binary.
+ * `broker-proxy proxy [flags]` runs the proxy (README "Proxy").
+ *
+ * @module
+ */
+import { runProxy } from "./relay/main.ts";
+
+const USAGE = "Usage: broker-proxy proxy [OPTIONS]   (--help for the options)";
+
 if (import.meta.main) {
-  console.error("proxy: not implemented yet");
-  Deno.exit(1);
+  const [role, ...rest] = Deno.args;
+  if (role === "proxy") Deno.exit(await runProxy(rest));
+  console.error(USAGE);
+  Deno.exit(2);
 }
