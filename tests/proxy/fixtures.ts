@@ -36,6 +36,17 @@ import { BINARIES } from "../../tools/permissions.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `p`, or `fallback` after `ms`; the timer never outlives the race. */
+async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: number | undefined;
+  const late = new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface PendingClient {
   offer: string;
   nat: NatType;
@@ -89,7 +100,7 @@ export class RendezvousBroker {
       const client = this.#answers.get(a.sid);
       this.#answers.delete(a.sid);
       client?.answer(a.answer);
-      return new Response(encodeAnswerResponse(client !== undefined));
+      return new Response(encodeAnswerResponse(client !== undefined || !!this.options.cannedOffer));
     }
     if (path === "/client") return new Response(await this.#clientPoll(body));
     return new Response("not found\n", { status: 404 });
@@ -136,16 +147,13 @@ export class RendezvousBroker {
     const proxy = this.#waitingProxies.shift();
     if (proxy) proxy(client);
     else this.#clients.push(client);
-    const matched = await Promise.race([
-      answer,
-      sleep(this.options.clientWaitMs ?? 3000).then(() => "wait" as const),
-    ]);
+    const matched = await within(answer, this.options.clientWaitMs ?? 3000, "wait" as const);
     if (matched === "wait" && this.#clients.includes(client)) {
       this.#clients.splice(this.#clients.indexOf(client), 1);
       return encodeClientPollResponse({ error: ERR_NO_PROXIES });
     }
     const sdp = matched === "wait"
-      ? await Promise.race([answer, sleep(this.options.answerWaitMs ?? 10_000).then(() => null)])
+      ? await within(answer, this.options.answerWaitMs ?? 10_000, null)
       : matched;
     return encodeClientPollResponse(sdp ? { answer: sdp } : { error: ERR_TIMED_OUT });
   }
@@ -216,10 +224,9 @@ export async function dialThroughBroker(
     const reply = decodeClientPollResponse(await res.text());
     if (reply.error) throw new Error(reply.error);
     await pc.setRemoteDescription(deserializeSessionDescription(reply.answer!));
-    const timeout = sleep(openTimeoutMs).then(() => {
+    if (await within(opened.then(() => true), openTimeoutMs, false) === false) {
       throw new Error("data channel did not open");
-    });
-    await Promise.race([opened, timeout]);
+    }
     const conn = dataChannelConn(channel, { onClose: () => closePeer(pc) });
     return { conn, close: () => conn.close() };
   } catch (e) {

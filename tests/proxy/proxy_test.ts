@@ -64,3 +64,20 @@ Deno.test({
     assertEquals(r.code, 0);
   },
 });
+
+Deno.test({
+  name: "proxy: gives up on a data channel that never opens and closes a relay left idle",
+  ignore: !CAN_NETNS,
+  async fn() {
+    const { open, idle } = await scenario("timeouts") as Record<string, Record<string, unknown>>;
+    console.error(`open timeout after ${open!.seconds} s, idle close after ${idle!.seconds} s`);
+    assert(Number(open!.answers) >= 1, "the proxy answered the offer");
+    assert(/timed out waiting for the client/.test(String(open!.log)));
+    assertEquals(open!.code, 0, `exits 0 after the timeout\n${open!.log}`);
+    assert(idle!.intact, "relayed before going quiet");
+    assert(idle!.ended, "the idle client's channel was closed by the proxy");
+    assert(/without traffic/.test(String(idle!.log)), String(idle!.log));
+    assertEquals(idle!.relayOpen, 0, "and its relay WebSocket");
+    assertEquals(idle!.code, 0);
+  },
+});

@@ -169,8 +169,75 @@ async function safetyScenario(): Promise<Record<string, unknown>> {
   }
 }
 
+/** A client that never completes its side: the proxy must give up after 20 s. */
+async function openTimeout(): Promise<Record<string, unknown>> {
+  const offer = await realOffer();
+  const broker = new RendezvousBroker({
+    hostname: A,
+    relayURL: "wss://x.example/",
+    cannedOffer: offer.offer,
+  });
+  const proxy = new ProxyProcess([
+    ...baseFlags(broker),
+    "-capacity",
+    "1",
+    "--allowed-relay-hostname-pattern",
+    "x.example$",
+  ]);
+  try {
+    const started = Date.now();
+    await proxy.waitLog(/timed out waiting for the client to open its data channel/, 60_000);
+    const seconds = (Date.now() - started) / 1000;
+    return { answers: broker.answersReceived, seconds, code: await proxy.stop(), log: proxy.log };
+  } finally {
+    offer.close();
+    await proxy.stop();
+    await broker.close();
+  }
+}
+
+/** A client that goes quiet: the proxy closes its relay after 30 s without traffic. */
+async function inactivity(): Promise<Record<string, unknown>> {
+  const relay = new RelaySink(A);
+  const broker = new RendezvousBroker({ hostname: A, relayURL: () => relay.url });
+  const proxy = new ProxyProcess([
+    ...baseFlags(broker),
+    "--allowed-relay-hostname-pattern",
+    `^${relay.host}$`,
+    "-allow-non-tls-relay",
+  ]);
+  try {
+    await proxy.waitLog(/NAT type/);
+    const client = await dialThroughBroker(broker.url);
+    const intact = await echo(client, 10_000);
+    const quietFrom = Date.now();
+    const ended = await client.conn.readable.getReader().read();
+    const seconds = (Date.now() - quietFrom) / 1000;
+    await waitUntil(() => relay.open === 0, 5000);
+    client.close();
+    return {
+      intact,
+      ended: ended.done,
+      seconds,
+      relayOpen: relay.open,
+      code: await proxy.stop(),
+      log: proxy.log,
+    };
+  } finally {
+    await proxy.stop();
+    await broker.close();
+    await relay.close();
+  }
+}
+
+async function timeouts(): Promise<Record<string, unknown>> {
+  const [open, idle] = await Promise.all([openTimeout(), inactivity()]);
+  return { open, idle };
+}
+
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   relay: relayScenario,
   safety: safetyScenario,
+  timeouts,
 };
 console.log(JSON.stringify(await scenarios[name]!()));
