@@ -1,16 +1,28 @@
 /**
- * `broker-proxy`: the Snowflake broker and the standalone proxy in one binary.
- * `broker-proxy proxy [flags]` runs the proxy (README "Proxy").
+ * The broker-proxy binary: `broker-proxy broker [flags]` runs the Snowflake broker,
+ * `broker-proxy proxy [flags]` the standalone proxy (README "Broker", "Proxy").
  *
  * @module
  */
+import { runBroker } from "./broker/main.ts";
 import { runProxy } from "./relay/main.ts";
 
-const USAGE = "Usage: broker-proxy proxy [OPTIONS]   (--help for the options)";
+const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flags)";
+
+/** Dispatches on the role named by the first argument; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [role, ...rest] = args;
+  switch (role) {
+    case "broker":
+      return await runBroker(rest);
+    case "proxy":
+      return await runProxy(rest);
+    default:
+      console.error(USAGE);
+      return 2;
+  }
+}
 
 if (import.meta.main) {
-  const [role, ...rest] = Deno.args;
-  if (role === "proxy") Deno.exit(await runProxy(rest));
-  console.error(USAGE);
-  Deno.exit(2);
+  Deno.exit(await main(Deno.args));
 }
