@@ -38,7 +38,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `p`, or `fallback` after `ms`; the timer never outlives the race. */
 async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms)));
   try {
     return await Promise.race([p, late]);
