@@ -402,13 +402,16 @@ export class SnowflakeProxy {
         if (this.#stop.signal.aborted) resolve();
         this.#stop.signal.addEventListener("abort", () => resolve());
       });
-      await Promise.race([
-        dc.readable.pipeTo(ws.writable).catch(() => {}),
-        ws.readable.pipeTo(dc.writable).catch(() => {}),
-        dc.closed,
-        idle,
-        stopped,
+      const why = (reason: string) => (e?: unknown) =>
+        e instanceof Error ? `${reason}: ${e.message}` : reason;
+      const reason = await Promise.race([
+        dc.readable.pipeTo(ws.writable).then(why("client closed"), why("relay write failed")),
+        ws.readable.pipeTo(dc.writable).then(why("relay closed"), why("client write failed")),
+        dc.closed.then(why("data channel closed")),
+        idle.then(why("idle")),
+        stopped.then(why("stopping")),
       ]);
+      this.#env.debug?.(`relay ended: ${reason}`);
     } finally {
       this.#timers.clearTimeout(idleTimer);
       dc.close();
