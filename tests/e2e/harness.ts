@@ -46,6 +46,18 @@ export const ORIGIN_PORT = 8000;
 export const SNOWFLAKE_PORT = 8080;
 export const FILE_SIZE = 10 * 1000 * 1000;
 export const BROKER_PORT = 8081;
+/**
+ * Bridges in our broker's list besides the tor bridge, for tests that run their own relay
+ * target (e.g. a standalone server); a client selects one with `fingerprint=`.
+ */
+export const EXTRA_BRIDGES = {
+  interop: { name: "interop", port: 8090, fingerprint: "0000000000000000000000000000000000008090" },
+  recorder: {
+    name: "recorder",
+    port: 8091,
+    fingerprint: "0000000000000000000000000000000000008091",
+  },
+} as const;
 /** coturn's STUN port on both addresses (`stunUrl`). */
 export const STUN_PORT = 3478;
 /** The NAT probe's host and port, as Debian's snowflake-proxy 2.5.1 hard-codes them. */
@@ -673,7 +685,15 @@ async function startBrokers(ns: string, dir: string, bridgeFingerprint: string):
     webSocketAddress: `ws://${IP}:${SNOWFLAKE_PORT}/`,
     fingerprint: bridgeFingerprint,
   };
-  await Deno.writeTextFile(`${dir}/bridges.jsonl`, JSON.stringify(bridges) + "\n");
+  const extra = Object.values(EXTRA_BRIDGES).map((b) => ({
+    displayName: b.name,
+    webSocketAddress: `ws://${IP}:${b.port}/`,
+    fingerprint: b.fingerprint,
+  }));
+  await Deno.writeTextFile(
+    `${dir}/bridges.jsonl`,
+    [bridges, ...extra].map((b) => JSON.stringify(b) + "\n").join(""),
+  );
   const common = [
     "--bridge-list-path",
     `${dir}/bridges.jsonl`,
