@@ -77,6 +77,8 @@ export class RendezvousBroker {
   readonly #answers = new Map<string, PendingClient>();
   readonly polls: { nat: string; clients: number; pattern?: string }[] = [];
   answersReceived = 0;
+  /** The SDP of every answer proxies sent. */
+  readonly answerSDPs: string[] = [];
   readonly url: string;
 
   constructor(readonly options: RendezvousOptions) {
@@ -99,6 +101,7 @@ export class RendezvousBroker {
     if (path === "/answer") {
       this.answersReceived++;
       const a = decodeAnswerRequest(body);
+      this.answerSDPs.push(deserializeSessionDescription(a.answer).sdp);
       const client = this.#answers.get(a.sid);
       this.#answers.delete(a.sid);
       client?.answer(a.answer);

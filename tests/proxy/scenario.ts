@@ -85,6 +85,8 @@ async function relayScenario(): Promise<Record<string, unknown>> {
     "-allow-non-tls-relay",
     "-capacity",
     "1",
+    "-ephemeral-ports-range",
+    "41000:41099",
     "-summary-interval",
     "2s",
     "-metrics",
@@ -122,6 +124,9 @@ async function relayScenario(): Promise<Record<string, unknown>> {
       pollPatterns: [...new Set(broker.polls.map((p) => p.pattern))],
       summary: /In the last 2s, there were [1-9]\d* connections/.test(proxy.log),
       scrubbed: !/198\.18\./.test(proxy.log),
+      answerCandidates: broker.answerSDPs.flatMap((sdp) =>
+        sdp.split(/\r?\n/).filter((l) => l.startsWith("a=candidate:"))
+      ),
       code,
       log: proxy.log,
     };
