@@ -57,14 +57,18 @@ export async function probeNATType(env: ProbeEnv, probeURL: string): Promise<Nat
     const answer = deserializeSessionDescription(decodeAnswerRequest(reply).answer);
     await pc.setRemoteDescription(answer);
     let timer: unknown;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = env.timers.setTimeout(() => resolve(true), env.openTimeoutMs);
-      env.signal?.addEventListener("abort", () => resolve(true));
+    let onAbort = () => {};
+    const outcome = new Promise<"late" | "aborted">((resolve) => {
+      timer = env.timers.setTimeout(() => resolve("late"), env.openTimeoutMs);
+      onAbort = () => resolve("aborted");
+      env.signal?.addEventListener("abort", onAbort);
     });
-    const late = await Promise.race([opened.then(() => false), timedOut]);
+    const result = await Promise.race([opened.then(() => "open" as const), outcome]);
     env.timers.clearTimeout(timer);
+    env.signal?.removeEventListener("abort", onAbort);
     channel.removeEventListener("open", onOpen);
-    return late ? "restricted" : "unrestricted";
+    if (result === "aborted") throw new Error("stopped");
+    return result === "open" ? "unrestricted" : "restricted";
   } finally {
     closePeer(pc);
   }
