@@ -17,11 +17,14 @@ import {
   closePeer,
   gatherLocalDescription,
   type PeerConnectionConfig,
+  sleep,
   stripLocalCandidates,
   type Timers,
   type WebRTC,
 } from "../../lib/snowflake/webrtc.ts";
 import { postText } from "./http.ts";
+
+const PROBE_LINGER_MS = 250;
 
 /** What a probe needs. */
 export interface ProbeEnv {
@@ -68,7 +71,11 @@ export async function probeNATType(env: ProbeEnv, probeURL: string): Promise<Nat
     env.signal?.removeEventListener("abort", onAbort);
     channel.removeEventListener("open", onOpen);
     if (result === "aborted") throw new Error("stopped");
-    return result === "open" ? "unrestricted" : "restricted";
+    if (result === "late") return "restricted";
+    // Our side opens as soon as SCTP is up; give the probe server a moment to see the channel
+    // too before we close, so its own count agrees with ours.
+    await sleep(PROBE_LINGER_MS, env.timers);
+    return "unrestricted";
   } finally {
     closePeer(pc);
   }
