@@ -96,6 +96,9 @@ Deno.test(
       while (orConns.length < N) await new Promise((r) => setTimeout(r, 50));
       // Every client vanishes at once, as if its proxy and its process died.
       for (const c of clients) c.close();
+      while (server.metrics.gauges.connectionsActive > 0) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await new Promise((r) => setTimeout(r, 1000));
       const before = server.renderMetrics();
       await new Promise((r) => setTimeout(r, 3000));
