@@ -65,15 +65,14 @@ async function readCommands(conn: Deno.Conn): Promise<{ userAddr?: string; trans
   throw new RangeError(`more than ${MAX_COMMANDS} ExtORPort commands`);
 }
 
-/** Copies `from` to `to`, then half-closes `to`. */
-async function copy(from: Pick<OrConn, "read">, to: OrConn): Promise<void> {
+/** Copies `from` to `to` until EOF or an error. */
+async function copy(from: Pick<OrConn, "read">, to: Pick<OrConn, "write">): Promise<void> {
   const buf = new Uint8Array(COPY_BUFFER);
   for (;;) {
     const n = await from.read(buf);
-    if (n === null) break;
+    if (n === null) return;
     await writeAll(to, buf.subarray(0, n));
   }
-  await to.closeWrite();
 }
 
 function closeQuietly(c: { close(): void }): void {
@@ -105,12 +104,9 @@ async function handle(conn: Deno.TcpConn, staticCookie: Uint8Array, tor: OrTarge
     }
     await writeAll(conn, encodeExtOrCommand(EXTOR_OKAY));
     clearTimeout(timer);
-    const up = upstream;
-    const both = () => {
-      closeQuietly(conn);
-      closeQuietly(up);
-    };
-    await Promise.all([copy(conn, up).catch(both), copy(up, conn).catch(both)]);
+    // Either side ending ends both: an OR connection is never half-closed, and a tor that
+    // died must not leave the balancer holding its sessions.
+    await Promise.race([copy(conn, upstream), copy(upstream, conn)]).catch(() => {});
   } catch {
     // A health check that only connects, or a client gone mid-handshake.
   } finally {

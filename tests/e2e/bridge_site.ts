@@ -136,7 +136,7 @@ export async function startBridgeSite(net: TorNetwork, o: SiteOptions): Promise<
     "  tcp-check expect binary 0100",
     // Connect to the instance from the server's own (orport-srcaddr) address.
     "  source 0.0.0.0 usesrc clientip",
-    "  default-server check inter 1s fall 2 rise 2",
+    "  default-server check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions",
     ...Array.from(
       { length: o.instances },
       (_, k) => `  server tor${k + 1} 127.0.0.1:${extorPort(k + 1)}`,

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { sha256Hex } from "../../lib/testing/util.ts";
 import { BINARIES } from "../../tools/permissions.ts";
-import { type BridgeSite, startBridgeSite } from "./bridge_site.ts";
+import { type BackendStat, type BridgeSite, startBridgeSite } from "./bridge_site.ts";
 import {
   CAN_RUN,
   denoExec,
@@ -31,19 +31,41 @@ async function originFile(net: TorNetwork, name: string, size: number) {
   return { url: `http://${IP}:${ORIGIN_PORT}/${name}`, sha256: await sha256Hex(full) };
 }
 
-/** Starts `n` tor clients at once through the test PT straight to `site`'s server. */
-function startClients(net: TorNetwork, site: BridgeSite, n: number): Promise<TorClient[]> {
-  return Promise.all(Array.from({ length: n }, () =>
+/**
+ * Starts `n` tor clients at once through the test PT straight to `site`'s server; client k
+ * claims client_ip `clientIp(k)` (the server passes it to tor as USERADDR).
+ */
+function startClients(
+  net: TorNetwork,
+  site: BridgeSite,
+  n: number,
+  clientIp: (k: number) => string = () => "10.77.0.2",
+): Promise<TorClient[]> {
+  return Promise.all(Array.from({ length: n }, (_, k) =>
     net.startClient({
       bridge: site.bridgeLine(),
       transportPlugin: `snowflake ${
         denoExec("tests/e2e/test_pt_client.ts", BINARIES.client!.flags, [
           "--url",
-          site.serverUrl + "?client_ip=10.77.0.2",
+          `${site.serverUrl}?client_ip=${clientIp(k)}`,
         ])
       }`,
       timeoutMs: 300_000,
     })));
+}
+
+function fmtStats(stats: Map<string, BackendStat>): string {
+  return [...stats].map(([k, s]) => `${k} ${s.status} ${s.stot} sessions (${s.scur} now)`).join(
+    ", ",
+  );
+}
+
+/** The client_ips (USERADDR) tor instance `i` of `site` has seen. */
+function userAddrs(site: BridgeSite, i: number): Set<string> {
+  const log = readOr(`${site.instanceDir(i)}/extor.log`);
+  return new Set(
+    [...log.matchAll(/We rewrite our address from '[^']+' to '([\d.]+):1'/g)].map((m) => m[1]!),
+  );
 }
 
 Deno.test({
@@ -71,9 +93,7 @@ Deno.test({
         assertEquals(g.sha256, file.sha256);
       }
       const stats = await site.stats();
-      progress(
-        `HAProxy: ${[...stats].map(([k, s]) => `${k} ${s.status} ${s.stot} sessions`).join(", ")}`,
-      );
+      progress(`HAProxy: ${fmtStats(stats)}`);
       for (const [name, s] of stats) assert(s.stot > 0, `HAProxy sent no connection to ${name}`);
       assertEquals(stats.size, 3);
       // Each tor saw ExtORPort connections from the server's orport-srcaddr range (kept by
@@ -83,6 +103,93 @@ Deno.test({
         const m = /We rewrite our address from '(127\.0\.2\.\d+):\d+' to '10\.77\.0\.2:1'/
           .exec(log);
         assert(m, `tor${i} got no USERADDR over a connection from 127.0.2.0/24`);
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.stop()));
+      await site.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "scale:instance-loss: one of 3 tors killed mid-download; HAProxy marks it down, new clients bootstrap, the others' downloads complete",
+  ignore: !CAN_RUN,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const net = await torNetwork();
+    const site = await startBridgeSite(net, {
+      name: "scale-b",
+      instances: 3,
+      wsPort: 8101,
+      basePort: 10200,
+    });
+    const clients: TorClient[] = [];
+    const ip = (k: number) => `10.77.1.${k + 1}`;
+    try {
+      const file = await originFile(net, "scale-b.bin", 5_000_000);
+      const first = await startClients(net, site, 6, ip);
+      clients.push(...first);
+      // Which tor instance carries which client, from each instance's USERADDR lines.
+      const victims = userAddrs(site, 1);
+      assert(victims.size > 0, "tor1 carries no client");
+      progress(`tor1 carries ${[...victims].join(", ")}`);
+      // Read at ~640 KB/s (curl 7.88's --limit-rate does not limit), so that the downloads
+      // are still running when tor1 dies.
+      const slowCat = "import sys,time\nwhile b := sys.stdin.buffer.read(65536):\n" +
+        "  sys.stdout.buffer.write(b); time.sleep(0.1)";
+      const downloads = first.map((c, k) =>
+        net.exec([
+          "bash",
+          "-c",
+          `set -o pipefail; curl -sS --max-time 120 --socks5-hostname 127.0.0.1:${c.socksPort} ` +
+          `${file.url} | python3 -c '${slowCat}' > ${net.dir}/scale-b-${k}.bin`,
+        ])
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      const sizes = first.map((_, k) => {
+        try {
+          return Deno.statSync(`${net.dir}/scale-b-${k}.bin`).size;
+        } catch {
+          return 0;
+        }
+      });
+      progress(`killing tor1 (SIGKILL); bytes so far: ${sizes.join(", ")}`);
+      assert(
+        sizes.some((n, k) => !victims.has(ip(k)) && n < 5_000_000),
+        "every download on tor2/tor3 had finished before the kill",
+      );
+      Deno.kill(site.instance(1).pid, "SIGKILL");
+      const deadline = Date.now() + 30_000;
+      while ((await site.stats()).get("tor1")?.status !== "DOWN") {
+        assert(Date.now() < deadline, "HAProxy never marked tor1 DOWN");
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const before = await site.stats();
+      progress(`HAProxy: tor1 DOWN; ${fmtStats(before)}`);
+      // New clients bootstrap over the two instances left.
+      const later = await startClients(net, site, 3, (k) => ip(10 + k));
+      clients.push(...later);
+      const small = await originFile(net, "scale-b-small.bin", 200_000);
+      for (const [k, c] of later.entries()) {
+        const got = await net.curl(c, small.url, `scale-b-later-${k}.bin`);
+        assertEquals(got.sha256, small.sha256);
+      }
+      const after = await site.stats();
+      progress(`HAProxy after the new clients: ${fmtStats(after)}`);
+      for (const k of later.keys()) {
+        assert(!userAddrs(site, 1).has(ip(10 + k)), `new client ${ip(10 + k)} reached tor1`);
+      }
+      const results = await Promise.all(downloads);
+      for (const [k, r] of results.entries()) {
+        const path = `${net.dir}/scale-b-${k}.bin`;
+        if (victims.has(ip(k))) {
+          progress(`client on tor1 (${ip(k)}): curl exited ${r.code}`);
+          continue;
+        }
+        assertEquals(r.code, 0, `download ${k} (${ip(k)}) failed: ${r.stderr}`);
+        assertEquals(await sha256Hex(await Deno.readFile(path)), file.sha256);
       }
     } finally {
       await Promise.all(clients.map((c) => c.stop()));
