@@ -236,3 +236,64 @@ export async function startBridgeSite(net: TorNetwork, o: SiteOptions): Promise<
     },
   };
 }
+
+/** A broker of our own inside the namespace, its bridge list holding `sites`. */
+export interface SiteBroker {
+  readonly proc: Proc;
+  readonly url: string;
+  debug(): Promise<string>;
+  log(): string;
+}
+
+/** Starts our broker (plain HTTP) on `IP:port` with a bridge list of `sites`. */
+export async function startBroker(
+  net: TorNetwork,
+  name: string,
+  port: number,
+  sites: BridgeSite[],
+): Promise<SiteBroker> {
+  const list = `${net.dir}/${name}-bridges.jsonl`;
+  await Deno.writeTextFile(
+    list,
+    sites.map((s) =>
+      JSON.stringify({
+        displayName: s.name,
+        webSocketAddress: s.serverUrl,
+        fingerprint: s.fingerprint,
+      }) + "\n"
+    ).join(""),
+  );
+  const logPath = `${net.dir}/${name}.log`;
+  const proc = net.spawn(
+    name,
+    ptExec("proxy/main.ts", "broker-proxy", [
+      "broker",
+      "--disable-tls",
+      "--addr",
+      `${IP}:${port}`,
+      "--disable-probe",
+      "--bridge-list-path",
+      list,
+      "--allowed-relay-pattern",
+      `^${IP}$`,
+      "--unsafe-logging",
+      "--log",
+      logPath,
+    ]),
+  );
+  await waitFor(
+    () => /listening on/.test(readOr(logPath)),
+    60_000,
+    () => proc.exited ? `${name} exited: ${readOr(`${net.dir}/${name}.out`)}` : null,
+  );
+  const url = `http://${IP}:${port}/`;
+  return {
+    proc,
+    url,
+    debug: async () =>
+      new TextDecoder().decode(
+        (await net.exec(["curl", "-sS", "--max-time", "5", url + "debug"])).stdout,
+      ),
+    log: () => readOr(logPath),
+  };
+}

@@ -5,12 +5,13 @@
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { sha256Hex } from "../../lib/testing/util.ts";
 import { BINARIES } from "../../tools/permissions.ts";
-import { type BackendStat, type BridgeSite, startBridgeSite } from "./bridge_site.ts";
+import { type BackendStat, type BridgeSite, startBridgeSite, startBroker } from "./bridge_site.ts";
 import {
   CAN_RUN,
   denoExec,
   IP,
   ORIGIN_PORT,
+  type Proc,
   progress,
   readOr,
   type TorClient,
@@ -19,6 +20,17 @@ import {
 } from "./harness.ts";
 
 const CLIENTS = 20;
+/** The second broker's port (the harness's is 8081). */
+const BROKER2_PORT = 8082;
+const CAN_RUN_GO = CAN_RUN &&
+  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every((p) => {
+    try {
+      Deno.statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 const SMALL_FILE = 2 * 1000 * 1000;
 
 /** A file of `size` random bytes served by the origin; returns its URL and sha256. */
@@ -194,6 +206,88 @@ Deno.test({
     } finally {
       await Promise.all(clients.map((c) => c.stop()));
       await site.stop();
+    }
+  },
+});
+
+/** "Seen client … with transport 'snowflake'" lines over all of `site`'s tor instances. */
+function snowflakeClientsSeen(site: BridgeSite, instances: number): number {
+  let n = 0;
+  for (let i = 1; i <= instances; i++) {
+    n += readOr(`${site.instanceDir(i)}/extor.log`).match(
+      /Seen client from '[^']+' with transport 'snowflake'/g,
+    )?.length ?? 0;
+  }
+  return n;
+}
+
+Deno.test({
+  name:
+    "scale:two-bridges: two bridge sites in our broker's bridge list; Debian's snowflake-client naming each fingerprint reaches that site only",
+  ignore: !CAN_RUN_GO,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const net = await torNetwork();
+    const sites = await Promise.all([
+      startBridgeSite(net, { name: "scale-c", instances: 2, wsPort: 8102, basePort: 10300 }),
+      startBridgeSite(net, { name: "scale-d", instances: 1, wsPort: 8103, basePort: 10400 }),
+    ]);
+    const instances = [2, 1];
+    const procs: Proc[] = [];
+    try {
+      const broker = await startBroker(net, "scale-broker", BROKER2_PORT, sites);
+      procs.push(broker.proc);
+      procs.push(net.startGoProxy("scale-go-proxy", ["-broker", broker.url]));
+      for (
+        const deadline = Date.now() + 60_000;
+        !/\tunrestricted: [1-9]/.test(await broker.debug());
+      ) {
+        assert(
+          Date.now() < deadline,
+          `no proxy at our second broker:\n${broker.log().slice(-1500)}`,
+        );
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const small = await originFile(net, "scale-c.bin", 500_000);
+      for (const [s, site] of sites.entries()) {
+        const seenBefore = sites.map((x, k) => snowflakeClientsSeen(x, instances[k]!));
+        const clientLog = `${net.dir}/scale-go-client-${site.name}.log`;
+        const client = await net.startClient({
+          bridge: site.bridgeLine(),
+          transportPlugin: net.goClientTransportPlugin(clientLog, ["-url", broker.url]),
+          timeoutMs: 180_000,
+        }).catch((e) => {
+          throw new Error(
+            `${(e as Error).message}\n--- snowflake-client log:\n${
+              readOr(clientLog).slice(-2000)
+            }` +
+              `\n--- broker log:\n${broker.log().slice(-2000)}`,
+          );
+        });
+        try {
+          const got = await net.curl(client, small.url, `scale-two-${site.name}.bin`);
+          assertEquals(got.sha256, small.sha256);
+        } finally {
+          await client.stop();
+        }
+        const seenAfter = sites.map((x, k) => snowflakeClientsSeen(x, instances[k]!));
+        progress(
+          `client naming ${site.name} (${site.fingerprint}): snowflake clients seen by ` +
+            sites.map((x, k) => `${x.name} ${seenBefore[k]} → ${seenAfter[k]}`).join(", "),
+        );
+        for (const k of sites.keys()) {
+          if (k === s) assert(seenAfter[k]! > seenBefore[k]!, `${site.name}'s tors saw no client`);
+          else {assertEquals(
+              seenAfter[k],
+              seenBefore[k],
+              `${sites[k]!.name} saw the client of ${site.name}`,
+            );}
+        }
+      }
+    } finally {
+      await Promise.all(procs.map((p) => p.stop()));
+      await Promise.all(sites.map((s) => s.stop()));
     }
   },
 });
