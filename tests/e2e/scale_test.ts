@@ -271,6 +271,10 @@ Deno.test({
         } finally {
           await client.stop();
         }
+        assert(
+          readOr(`${net.dir}/scale-go-proxy.log`).includes(`connected to relay: ${site.serverUrl}`),
+          `the proxy never relayed to ${site.serverUrl}`,
+        );
         const seenAfter = sites.map((x, k) => snowflakeClientsSeen(x, instances[k]!));
         progress(
           `client naming ${site.name} (${site.fingerprint}): snowflake clients seen by ` +
