@@ -19,6 +19,8 @@ export interface SiteOptions {
   wsPort: number;
   /** Base port: HAProxy's frontend is base, instance i's static-cookie ExtORPort base+i, its ORPort base+10+i, the stats page base+9. */
   basePort: number;
+  /** tor's debug log of ExtORPort connections (USERADDR, transport); default true. */
+  debugLog?: boolean;
 }
 
 /** One backend's line of HAProxy's CSV stats. */
@@ -98,7 +100,7 @@ export async function startBridgeSite(net: TorNetwork, o: SiteOptions): Promise<
     const lines = [
       ...net.torrc(torName(i)),
       `Log info file ${instanceDir(i)}/info.log`,
-      `Log [general,net]debug file ${instanceDir(i)}/extor.log`,
+      ...(o.debugLog === false ? [] : [`Log [general,net]debug file ${instanceDir(i)}/extor.log`]),
       "SocksPort 0",
       "BridgeRelay 1",
       "BridgeDistribution none",
