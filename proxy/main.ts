@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { runBroker } from "./broker/main.ts";
 
 const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flags)";
 
@@ -12,11 +11,11 @@ const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flag
 export async function main(args: string[]): Promise<number> {
   const [role, ...rest] = args;
   switch (role) {
+    // Each role loads only its own code (the proxy's libwebrtc, the broker's HTTP server).
     case "broker":
-      return await runBroker(rest);
+      return await (await import("./broker/main.ts")).runBroker(rest);
     case "proxy":
-      console.error("proxy: not implemented yet");
-      return 1;
+      return await (await import("./relay/main.ts")).runProxy(rest);
     default:
       console.error(USAGE);
       return 2;

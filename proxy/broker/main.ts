@@ -131,6 +131,7 @@ export async function runBroker(argv: string[]): Promise<number> {
         email: flags.acmeEmail,
         cacheDir: flags.acmeCertCache,
         httpPort: flags.acmeHttpPort,
+        httpHostname: flags.addr.hostname,
         caCertFile: flags.acmeCaCert,
         log,
       });
