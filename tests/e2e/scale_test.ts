@@ -2,7 +2,8 @@
  * scale: the multi-instance bridge layout (docs/SCALING.md) on the shared e2e network: our
  * server standalone → Debian's HAProxy → 3 tor instances sharing one identity.
  */
-import { assert, assertEquals } from "../../lib/testing/assert.ts";
+import { assert, assertEquals, assertNotEquals } from "../../lib/testing/assert.ts";
+import { createCookieFile } from "../../server/static_cookie.ts";
 import { sha256Hex } from "../../lib/testing/util.ts";
 import { BINARIES } from "../../tools/permissions.ts";
 import { type BackendStat, type BridgeSite, startBridgeSite, startBroker } from "./bridge_site.ts";
@@ -17,6 +18,7 @@ import {
   type TorClient,
   type TorNetwork,
   torNetwork,
+  waitFor,
 } from "./harness.ts";
 
 const CLIENTS = 20;
@@ -292,6 +294,47 @@ Deno.test({
     } finally {
       await Promise.all(procs.map((p) => p.stop()));
       await Promise.all(sites.map((s) => s.stop()));
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "scale:tor-cookie: tor rewrites its ExtORPortCookieAuthFile at start, so tors cannot share a static one",
+  ignore: !CAN_RUN,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const net = await torNetwork();
+    const dir = `${net.dir}/scale-cookie`;
+    await Deno.mkdir(dir, { mode: 0o700 });
+    const cookie = `${dir}/static_cookie`;
+    await createCookieFile(cookie);
+    const provisioned = await Deno.readFile(cookie);
+    await Deno.writeTextFile(
+      `${dir}/torrc`,
+      [
+        ...net.torrc("scale-cookie").map((l) => l.replace(/^Nickname .*/, "Nickname scalecookie")),
+        "SocksPort 0",
+        "BridgeRelay 1",
+        "PublishServerDescriptor 0",
+        "ORPort 127.0.0.1:10990",
+        "ExtORPort 127.0.0.1:10991",
+        `ExtORPortCookieAuthFile ${cookie}`,
+      ].join("\n") + "\n",
+    );
+    const tor = net.spawn("scale-cookie-tor", ["tor", "-f", `${dir}/torrc`]);
+    try {
+      await waitFor(
+        () => /Extended OR listener/.test(readOr(`${dir}/notice.log`)),
+        60_000,
+        () => tor.exited ? "tor exited" : null,
+      );
+      const now = await Deno.readFile(cookie);
+      assertEquals(now.length, 64);
+      assertNotEquals(now, provisioned, "tor kept the provisioned cookie");
+    } finally {
+      await tor.stop();
     }
   },
 });
