@@ -106,7 +106,9 @@ async function handle(conn: Deno.TcpConn, staticCookie: Uint8Array, tor: OrTarge
     clearTimeout(timer);
     // Either side ending ends both: an OR connection is never half-closed, and a tor that
     // died must not leave the balancer holding its sessions.
-    await Promise.race([copy(conn, upstream), copy(upstream, conn)]).catch(() => {});
+    // The copy still running fails once both are closed: that failure is expected.
+    const quiet = (p: Promise<void>) => p.catch(() => {});
+    await Promise.race([quiet(copy(conn, upstream)), quiet(copy(upstream, conn))]);
   } catch {
     // A health check that only connects, or a client gone mid-handshake.
   } finally {

@@ -110,6 +110,12 @@ Deno.test({
       progress(`HAProxy: ${fmtStats(stats)}`);
       for (const [name, s] of stats) assert(s.stot > 0, `HAProxy sent no connection to ${name}`);
       assertEquals(stats.size, 3);
+      // Clients leaving end their relayed sessions; every instance's relay stays up.
+      await Promise.all(clients.splice(0, 10).map((c) => c.stop()));
+      await new Promise((r) => setTimeout(r, 3000));
+      const left = await site.stats();
+      progress(`HAProxy after 10 clients left: ${fmtStats(left)}`);
+      for (const [name, s] of left) assertEquals(s.status, "UP", `${name} after clients left`);
       // Each tor saw ExtORPort connections from the server's orport-srcaddr range (kept by
       // HAProxy's usesrc clientip and the static-cookie relay) carrying the proxy's client_ip.
       for (let i = 1; i <= 3; i++) {
