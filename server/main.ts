@@ -22,6 +22,12 @@ import {
 import { PtStdout } from "../lib/pt/stdout.ts";
 import { parseIPCIDR } from "./orport.ts";
 import { SnowflakeServer } from "./server.ts";
+import {
+  STANDALONE_OPTIONS,
+  STANDALONE_USAGE,
+  standaloneEnv,
+  type StandaloneValues,
+} from "./standalone.ts";
 import { METHOD_NAME } from "./turbotunnel.ts";
 
 export const VERSION = "2.11.0-deno";
@@ -45,7 +51,7 @@ choose the listening port. With TLS, an extra HTTP listener on port 80 answers A
   --unsafe-logging          prevent logs from being scrubbed
   --metrics-address IP:PORT serve Prometheus metrics at http://IP:PORT/metrics
   --version                 display version info to stderr and quit
-`;
+${STANDALONE_USAGE}`;
 
 interface Flags {
   acmeEmail?: string;
@@ -58,6 +64,7 @@ interface Flags {
   unsafeLogging: boolean;
   metricsAddress?: string;
   version: boolean;
+  standalone: StandaloneValues;
 }
 
 /** Parses flags; Go's flag package accepts `-flag` as well as `--flag`. */
@@ -78,6 +85,7 @@ export function parseFlags(argv: string[]): Flags {
       "metrics-address": { type: "string" },
       version: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...STANDALONE_OPTIONS,
     },
   });
   if (values.help) {
@@ -99,6 +107,9 @@ export function parseFlags(argv: string[]): Flags {
     unsafeLogging: values["unsafe-logging"] ?? false,
     metricsAddress: values["metrics-address"],
     version: values.version ?? false,
+    standalone: Object.fromEntries(
+      Object.keys(STANDALONE_OPTIONS).map((k) => [k, values[k as keyof StandaloneValues]]),
+    ),
   };
 }
 
@@ -139,10 +150,17 @@ async function main(): Promise<number> {
     log.log("the --acme-hostnames option is required");
     return 1;
   }
+  let getenv;
+  try {
+    getenv = await standaloneEnv(flags.standalone) ?? undefined;
+  } catch (e) {
+    log.log(`standalone mode: ${(e as Error).message}`);
+    return 1;
+  }
   const out = new PtStdout();
   let info: ServerInfo;
   try {
-    info = serverSetup(out);
+    info = serverSetup(out, getenv);
   } catch (e) {
     log.log(`error in setup: ${(e as Error).message}`);
     if (e instanceof PtSetupError) return 1;

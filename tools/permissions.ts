@@ -49,6 +49,8 @@ export const BINARIES: Record<string, BinarySpec> = {
       "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=20",
     ],
   },
+  // The static-cookie ExtORPort in front of each tor instance of a multi-tor bridge.
+  "extor-static-cookie": { entry: "server/extor_static_cookie.ts", flags: flags() },
   pytunnel: { entry: "pytunnel/main.ts", flags: flags({ run: true }) },
 };
 

@@ -382,6 +382,11 @@ export class TorNetwork {
     this.upSeconds = state.upSeconds;
   }
 
+  /** torrc lines every tor of this network shares, for a tor named `name` (its data dir). */
+  torrc(name: string): string[] {
+    return commonTorrc(this.#state, name);
+  }
+
   /** The 10 MB file's URL at the local origin. */
   get fileUrl(): string {
     return `http://${IP}:${ORIGIN_PORT}/file.bin`;
