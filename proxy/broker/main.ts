@@ -14,6 +14,7 @@ import { BROKER_USAGE, type BrokerFlags, parseBrokerFlags } from "./flags.ts";
 import { brokerHandler } from "./http.ts";
 import { PollPacer } from "./pacer.ts";
 import { probeHandler } from "./probe.ts";
+import { webProxyHandler } from "../web/serve.ts";
 
 export const BROKER_VERSION = "2.11.0-deno";
 
@@ -88,7 +89,17 @@ export async function runBroker(argv: string[]): Promise<number> {
     log,
   });
   const handle = brokerHandler({ broker, probe });
-  const handler: Handler = (req, info) => handle(req, info.remoteAddr.hostname);
+  const webPage = flags.serveWebProxy
+    ? await webProxyHandler({
+      bridgeRelays: () => [...bridges.values()].map((b) => b.webSocketAddress),
+      relayPattern: flags.allowedRelayPattern,
+      stunURLs: flags.webProxyStun,
+      keepLocalAddresses: flags.webProxyKeepLocalAddresses,
+      probe: probe !== undefined,
+    })
+    : undefined;
+  const handler: Handler = (req, info) =>
+    Promise.resolve(webPage?.(req) ?? handle(req, info.remoteAddr.hostname));
   const probeOnly: Handler = (req, info) =>
     new URL(req.url).pathname === "/probe"
       ? handle(req, info.remoteAddr.hostname)
@@ -175,7 +186,8 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   Deno.addSignalListener("SIGHUP", async () => {
     try {
-      broker.setBridges(await loadBridges(flags.bridgeListPath));
+      bridges = await loadBridges(flags.bridgeListPath);
+      broker.setBridges(bridges);
       log.log("SIGHUP: bridge list reloaded");
     } catch (e) {
       log.log(`SIGHUP: keeping the old bridge list: ${(e as Error).message}`);
