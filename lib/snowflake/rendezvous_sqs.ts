@@ -51,6 +51,8 @@ export class SqsRendezvous implements RendezvousMethod {
   readonly name = "sqs";
   readonly #client: SQSClient;
   readonly #queueUrl: string;
+  /** The endpoint of a non-AWS queue URL: answer-queue URLs are moved onto it. */
+  readonly #endpoint: string | null;
   readonly #options: SqsRendezvousOptions;
 
   constructor(queueUrl: string, creds: string, options: SqsRendezvousOptions = {}) {
@@ -59,9 +61,10 @@ export class SqsRendezvous implements RendezvousMethod {
     this.#client = new SQSClient({
       region: aws?.[1] ?? "us-east-1",
       credentials: parseSqsCreds(creds),
-      ...(aws ? {} : { endpoint: url.origin }),
+      ...(aws ? {} : { endpoint: url.origin, useQueueUrlAsEndpoint: false }),
     });
     this.#queueUrl = queueUrl;
+    this.#endpoint = aws ? null : url.origin;
     this.#options = options;
   }
 
@@ -89,7 +92,9 @@ export class SqsRendezvous implements RendezvousMethod {
           new GetQueueUrlCommand({ QueueName: `snowflake-client-${id}` }),
           { abortSignal: signal },
         );
-        answerQueue = r.QueueUrl;
+        answerQueue = r.QueueUrl && this.#endpoint
+          ? this.#endpoint + new URL(r.QueueUrl.replace(/^(\w+:\/\/)[^/]*/, "$1x")).pathname
+          : r.QueueUrl;
       } catch (e) {
         lastError = e;
         log(`SQS: answer queue not there yet (attempt ${i + 1} of ${RETRIES})`);
