@@ -121,7 +121,7 @@ export interface TlsFront {
  * Starts a TLS front on 127.0.0.1 whose requests are answered by `handler`; every request
  * is recorded with the SNI its connection carried.
  */
-export async function startTlsFront(
+export function startTlsFront(
   cert: TestCert,
   handler: (req: Request) => Response | Promise<Response>,
 ): Promise<TlsFront> {
@@ -175,7 +175,7 @@ export async function startTlsFront(
       });
     }
   })().catch(() => {});
-  return {
+  return Promise.resolve({
     port: (listener.addr as Deno.NetAddr).port,
     records,
     async close() {
@@ -187,5 +187,5 @@ export async function startTlsFront(
       }
       await backend.shutdown();
     },
-  };
+  });
 }
