@@ -12,7 +12,7 @@
  * @module
  */
 
-/** A session description as it crosses the broker (`{"type":"offer","sdp":"..."}`). */
+/** A session description (lib/snowflake/messages.ts serializes it for the broker). */
 export interface SessionDescription {
   type: "offer" | "answer" | "pranswer" | "rollback";
   sdp: string;
@@ -127,29 +127,6 @@ export async function gatherLocalDescription(
   const local = pc.localDescription;
   if (!local) throw new Error("no local description after gathering");
   return { type: local.type as SessionDescription["type"], sdp: local.sdp };
-}
-
-/** Parses `{"type":...,"sdp":...}` as it arrives from the broker (SyntaxError when malformed). */
-export function parseSessionDescription(text: string): SessionDescription {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new SyntaxError("session description is not JSON");
-  }
-  const d = v as Partial<SessionDescription> | null;
-  if (!d || typeof d !== "object" || typeof d.sdp !== "string") {
-    throw new SyntaxError("session description without sdp");
-  }
-  if (!["offer", "answer", "pranswer", "rollback"].includes(d.type as string)) {
-    throw new SyntaxError(`unknown session description type ${JSON.stringify(d.type)}`);
-  }
-  return { type: d.type as SessionDescription["type"], sdp: d.sdp };
-}
-
-/** Serializes a session description the way the broker carries it. */
-export function serializeSessionDescription(d: SessionDescription): string {
-  return JSON.stringify({ type: d.type, sdp: d.sdp });
 }
 
 function ipv4Octets(ip: string): number[] | null {
