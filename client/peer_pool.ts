@@ -74,30 +74,31 @@ export class PeerPool<P extends PoolPeer> {
     const signal = this.#abort.signal;
     while (!signal.aborted && this.#live.size + this.#dialing < this.#max) {
       this.#dialing++;
-      this.#dialOne(signal).finally(() => this.#dialing--);
+      this.#dialOne(signal);
     }
   }
 
   async #dialOne(signal: AbortSignal): Promise<void> {
-    const wait = this.#nextDialAt - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    if (signal.aborted) return;
-    let peer: P;
+    let peer: P | null = null;
     try {
-      peer = await this.#dial(signal);
+      const wait = this.#nextDialAt - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (!signal.aborted) peer = await this.#dial(signal);
     } catch (e) {
-      if (signal.aborted) return;
-      this.failures++;
-      this.#log(`collecting a proxy failed: ${(e as Error).message}; retrying`);
-      this.#nextDialAt = Date.now() + this.#backoff;
-      this.#backoff = Math.min(this.#backoff * 2, this.#options.maxBackoffMs ?? 10_000);
-      queueMicrotask(() => this.#fill());
-      return;
+      if (!signal.aborted) {
+        this.failures++;
+        this.#log(`collecting a proxy failed: ${(e as Error).message}; retrying`);
+        this.#nextDialAt = Date.now() + this.#backoff;
+        this.#backoff = Math.min(this.#backoff * 2, this.#options.maxBackoffMs ?? 10_000);
+      }
+    } finally {
+      this.#dialing--;
     }
     if (signal.aborted) {
-      peer.close();
+      peer?.close();
       return;
     }
+    if (!peer) return this.#fill();
     this.connected++;
     this.#backoff = this.#options.backoffMs ?? 1000;
     this.#nextDialAt = 0;

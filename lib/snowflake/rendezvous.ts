@@ -6,12 +6,14 @@
  *
  * @module
  */
-import { decodeClientPollResponse, encodeClientPollRequest, type NatType } from "./messages.ts";
 import {
-  parseSessionDescription,
+  decodeClientPollResponse,
+  deserializeSessionDescription,
+  encodeClientPollRequest,
+  type NatType,
   serializeSessionDescription,
   type SessionDescription,
-} from "./webrtc.ts";
+} from "./messages.ts";
 
 /** A way to get one client poll to the broker and its reply back. */
 export interface RendezvousMethod {
@@ -83,6 +85,6 @@ export class BrokerChannel {
     const reply = await this.method.exchange(encoder.encode(body), signal);
     const resp = decodeClientPollResponse(decoder.decode(reply));
     if (resp.error) throw new BrokerError(resp.error);
-    return { answer: parseSessionDescription(resp.answer!), sentNat, actualNat };
+    return { answer: deserializeSessionDescription(resp.answer!), sentNat, actualNat };
   }
 }

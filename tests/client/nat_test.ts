@@ -42,6 +42,10 @@ function coturn(pair: NsPair, extra: string[] = []) {
     "--log-file",
     "stdout",
     "--simple-log",
+    "--pidfile",
+    `${pair.dir}/coturn.pid`,
+    "--db",
+    `${pair.dir}/turndb`,
     ...extra,
   ]);
 }
@@ -105,6 +109,10 @@ Deno.test({
         "3478",
         "--log-file",
         "stdout",
+        "--pidfile",
+        `${pair.dir}/coturn.pid`,
+        "--db",
+        `${pair.dir}/turndb`,
       ]);
       await wait(1000);
       const r = await probe(pair, `${pair.ipA}:3478`);
