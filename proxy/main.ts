@@ -5,6 +5,7 @@
  * @module
  */
 import { runBroker } from "./broker/main.ts";
+import { runProxy } from "./relay/main.ts";
 
 const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flags)";
 
@@ -15,8 +16,7 @@ export async function main(args: string[]): Promise<number> {
     case "broker":
       return await runBroker(rest);
     case "proxy":
-      console.error("proxy: not implemented yet");
-      return 1;
+      return await runProxy(rest);
     default:
       console.error(USAGE);
       return 2;

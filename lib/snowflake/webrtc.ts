@@ -160,6 +160,11 @@ export function isLocalAddress(address: string): boolean {
   if (!ip.includes(":") || !/^[0-9a-f:.]+$/.test(ip)) return false;
   const groups = expandIPv6(ip);
   if (!groups) return false;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    // IPv4-mapped in hex form, as URL normalizes it (::ffff:a00:1).
+    const [hi, lo] = [groups[6]!, groups[7]!];
+    return isLocalAddress(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+  }
   if (groups.every((g) => g === 0)) return true; // ::
   if (groups.slice(0, 7).every((g) => g === 0) && groups[7] === 1) return true; // ::1
   const first = groups[0]!;

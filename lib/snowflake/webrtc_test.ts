@@ -32,6 +32,7 @@ Deno.test("webrtc: local addresses are those Go's proxy and client treat as loca
       "fc00::1",
       "fe80::1%eth0",
       "::ffff:10.0.0.1",
+      "::ffff:a00:1",
       "[fd00::2]",
     ]
   ) {
@@ -46,6 +47,7 @@ Deno.test("webrtc: local addresses are those Go's proxy and client treat as loca
       "2001:db8::1",
       "snowflake.torproject.net",
       "::ffff:8.8.8.8",
+      "::ffff:808:808",
     ]
   ) {
     assert(!isLocalAddress(ip), ip);
