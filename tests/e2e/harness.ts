@@ -675,6 +675,9 @@ async function startBrokers(ns: string, dir: string, bridgeFingerprint: string):
     `/CN=${PROBE_HOST}`,
     "-addext",
     `subjectAltName=DNS:${PROBE_HOST}`,
+    // Not a CA: rustls (Deno's fetch, our proxy) refuses a CA certificate as the server's own.
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
     "-keyout",
     `${dir}/probe.key`,
     "-out",

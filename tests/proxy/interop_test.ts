@@ -1,133 +1,139 @@
 /**
- * `interop:go-client-our-proxy`: Debian's snowflake-client (Go 2.5.1) as tor's pluggable
- * transport → our broker → our proxy → our server (the bridge's transport) → the private Tor
- * network of tests/e2e/harness.ts. Everything runs in the harness's namespace, whose addresses
- * are private (10.77.0.0/24): both WebRTC peers keep local candidates and our proxy is allowed
- * to relay to a private, non-TLS server, as an operator testing a LAN bridge would configure it.
+ * Our proxy among real foreign peers, in the shared e2e network (tests/e2e/harness.ts: a
+ * private Tor network, our broker, a TLS NAT-probe instance at the URL Debian's proxy hard-codes,
+ * a coturn STUN server and our server as the bridge's transport):
+ *
+ * - `interop:go-client-our-proxy`: Debian's snowflake-client (Go 2.5.1) as tor's pluggable
+ *   transport → our broker → OUR proxy → our server → tor. The namespace's addresses are
+ *   private (10.77.0.0/24), so our proxy keeps local candidates and may relay to a private,
+ *   non-TLS server, as an operator testing a LAN bridge would configure it.
+ * - `probe:` our proxy, with its default probe URL (Go's), gets the same answer from our /probe
+ *   as Debian's snowflake-proxy does (tests/interop/go_peers_test.ts).
  *
  * @module
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { runArgs } from "../../tools/permissions.ts";
-import { CAN_RUN, DENO, IP, type Proc, progress, readOr, torNetwork } from "../e2e/harness.ts";
+import {
+  CAN_RUN,
+  DENO,
+  FILE_SIZE,
+  IP,
+  type Proc,
+  progress,
+  readOr,
+  type TorNetwork,
+  torNetwork,
+  waitFor,
+} from "../e2e/harness.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const CAN_RUN_GO = CAN_RUN && readOr("/usr/bin/snowflake-client").length > 0;
+const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
+
+/** Starts our proxy in the network; its log is `<dir>/<name>.log`. */
+function startOurProxy(net: TorNetwork, name: string): { proc: Proc; log: () => string } {
+  const logPath = `${net.dir}/${name}.log`;
+  const proc = net.spawn(name, [
+    "env",
+    // Trust the probe instance's self-signed certificate (Deno reads DENO_CERT).
+    `DENO_CERT=${net.probeCert}`,
+    DENO,
+    ...runArgs("broker-proxy", [
+      "proxy",
+      "-broker",
+      net.brokerUrl,
+      "-relay",
+      net.serverUrl,
+      "-allow-non-tls-relay",
+      "-allow-proxying-to-private-addresses",
+      "-allowed-relay-hostname-pattern",
+      `^${IP}$`,
+      "-keep-local-addresses",
+      "-stun",
+      net.stunUrl,
+      "-summary-interval",
+      "10s",
+      "-verbose",
+      "-unsafe-logging",
+      "-log",
+      logPath,
+    ]),
+  ]);
+  return { proc, log: () => readOr(logPath) };
+}
 
 Deno.test({
-  name:
-    "interop:go-client-our-proxy: Go client → our broker → OUR proxy → our server → tor, 10 MB intact",
-  ignore: !CAN_RUN || !readOr("/usr/bin/snowflake-client").length,
+  name: "probe: our proxy, with Go's default probe URL, is found unrestricted by our /probe",
+  ignore: !CAN_RUN,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
     const net = await torNetwork();
-    const relay = net.serverUrl; // ws://10.77.0.1:8080/
-    const relayHost = new URL(relay).host;
-    const brokerPort = 20000 + (Deno.pid % 20000);
-    const broker = `http://${IP}:${brokerPort}/`;
-    const tag = `ours-${Deno.pid}`;
-    const bridgeList = `${net.dir}/bridges-${tag}.json`;
-    await Deno.writeTextFile(
-      bridgeList,
-      JSON.stringify({
-        displayName: "local",
-        webSocketAddress: relay,
-        fingerprint: net.bridgeFingerprint,
-      }) + "\n",
-    );
-    const procs: Proc[] = [];
-    const brokerProc = net.spawn(`broker-${tag}`, [
-      DENO,
-      ...runArgs("broker-proxy", [
-        "broker",
-        "--addr",
-        `${IP}:${brokerPort}`,
-        "--disable-tls",
-        "--bridge-list-path",
-        bridgeList,
-        "--allowed-relay-pattern",
-        `^${relayHost}$`,
-        "--unsafe-logging",
-      ]),
-    ]);
-    procs.push(brokerProc);
-    const proxyLog = `${net.dir}/proxy-${tag}.log`;
-    const proxy = net.spawn(`proxy-${tag}`, [
-      DENO,
-      ...runArgs("broker-proxy", [
-        "proxy",
-        "-broker",
-        broker,
-        "-nat-probe-server",
-        `${broker}probe`,
-        "-stun",
-        "",
-        "-allowed-relay-hostname-pattern",
-        `^${relayHost}$`,
-        "-allow-non-tls-relay",
-        "-allow-proxying-to-private-addresses",
-        "-keep-local-addresses",
-        "-summary-interval",
-        "10s",
-        "-unsafe-logging",
-        "-verbose",
-        "-log",
-        proxyLog,
-      ]),
-    ]);
-    procs.push(proxy);
-    const clientLog = `${net.dir}/snowflake-client-${tag}.log`;
+    const proxy = startOurProxy(net, `our-proxy-probe-${Deno.pid}`);
     try {
-      // The broker answers proxies only once it listens; our proxy retries its polls anyway.
-      for (let i = 0; i < 100 && !/NAT type: unknown ->/.test(readOr(proxyLog)); i++) {
-        await sleep(200);
-      }
+      await waitFor(
+        () => /NAT type: unknown -> \w+/.test(proxy.log()),
+        60_000,
+        () => proxy.proc.exited ? "our proxy exited" : null,
+      ).catch((e) => {
+        throw new Error(`${(e as Error).message}\n--- our proxy:\n${tail(proxy.log())}`);
+      });
+      const nat = /NAT type: unknown -> (\w+)/.exec(proxy.log())![1];
+      progress(`our proxy: NAT type ${nat}`);
+      assertEquals(nat, "unrestricted", proxy.log());
+      assert(/snowflake-broker\.torproject\.net:8443\/probe/.test(proxy.log()), "Go's probe URL");
+      await net.waitForBrokerProxies("unrestricted");
+    } finally {
+      await proxy.proc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "interop:go-client-our-proxy: tor with Debian's snowflake-client bootstraps through our broker, OUR proxy and our server, and fetches 10 MB",
+  ignore: !CAN_RUN_GO,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const net = await torNetwork();
+    const proxy = startOurProxy(net, `our-proxy-chain-${Deno.pid}`);
+    const clientLog = `${net.dir}/go-client-our-proxy.log`;
+    try {
+      await net.waitForBrokerProxies("unrestricted").catch((e) => {
+        throw new Error(`${(e as Error).message}\n--- our proxy:\n${tail(proxy.log())}`);
+      });
       const client = await net.startClient({
         bridge: net.bridgeLine(),
-        transportPlugin: [
-          "snowflake exec /usr/bin/snowflake-client",
-          `-url ${broker}`,
-          // Any valid STUN URL (2.5.1 refuses none); unreachable here, host candidates suffice.
-          `-ice stun:${IP}:3478`,
-          "-keep-local-addresses",
-          "-unsafe-logging",
-          `-log ${clientLog}`,
-        ].join(" "),
+        transportPlugin: net.goClientTransportPlugin(clientLog),
         timeoutMs: 180_000,
       }).catch((e) => {
-        const tail = (t: string) => t.split("\n").slice(-15).join("\n");
         throw new Error(
           `${(e as Error).message}\n--- snowflake-client:\n${tail(readOr(clientLog))}` +
-            `\n--- our proxy:\n${tail(readOr(proxyLog))}` +
-            `\n--- our broker:\n${tail(readOr(`${net.dir}/broker-${tag}.out`))}`,
+            `\n--- our proxy:\n${tail(proxy.log())}\n--- broker:\n${tail(net.brokerLog())}` +
+            `\n--- server:\n${tail(net.serverLog())}`,
         );
       });
       try {
-        const got = await net.curl(client, net.fileUrl, `via-our-proxy-${tag}.bin`);
+        const got = await net.curl(client, net.fileUrl, "via-go-client-our-proxy.bin");
         progress(
-          `go client → our proxy: bootstrapped in ${client.bootstrapSeconds.toFixed(1)} s, ` +
-            `10 MB in ${got.seconds.toFixed(1)} s (${
-              (got.bytes / 1e6 / got.seconds).toFixed(2)
-            } MB/s)`,
+          `Go client → our broker → OUR proxy → our server: bootstrapped in ` +
+            `${client.bootstrapSeconds.toFixed(1)} s; ${got.bytes} bytes in ` +
+            `${got.seconds.toFixed(1)} s (${(got.bytes / got.seconds / 1e6).toFixed(2)} MB/s)`,
         );
+        assertEquals(got.bytes, FILE_SIZE);
         assertEquals(got.sha256, net.fileSha256, "the file arrived intact");
-        const log = readOr(proxyLog);
-        assert(/client connected/.test(log), `our proxy served the client:\n${log}`);
-        assert(
-          /NAT type: unknown -> unrestricted/.test(log),
-          `our proxy probed our broker:\n${log}`,
-        );
+        assert(/client connected/.test(proxy.log()), `our proxy served it:\n${proxy.log()}`);
       } finally {
         await client.stop();
       }
-      for (let i = 0; i < 50 && !/In the last 10s, there were [1-9]/.test(readOr(proxyLog)); i++) {
-        await sleep(200);
-      }
-      assert(/Traffic Relayed ↓ [1-9]/.test(readOr(proxyLog)), "the summary counts the bytes");
-      await proxy.stop();
-      assertEquals((await proxy.status).code, 0, "our proxy exits 0 on SIGTERM");
+      await waitFor(() => /Traffic Relayed ↓ [1-9]/.test(proxy.log()), 15_000).catch(() => {
+        throw new Error(`no summary with the relayed bytes:\n${tail(proxy.log())}`);
+      });
+      await proxy.proc.stop();
+      assertEquals((await proxy.proc.status).code, 0, "our proxy exits 0 on SIGTERM");
     } finally {
-      for (const p of procs) await p.stop();
+      await proxy.proc.stop();
     }
   },
 });
