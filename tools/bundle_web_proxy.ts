@@ -1,5 +1,5 @@
 /**
- * Builds the web proxy page's one script, proxy/web/dist/web-proxy.js, from proxy/web/page.ts
+ * Builds the web proxy page's one script, proxy/web/web-proxy.js, from proxy/web/page.ts
  * and everything it imports (the proxy core included) with esbuild from node_modules (no
  * network). `deno task bundle-web-proxy` writes it; tests/web_proxy/bundle_test.ts rebuilds it
  * in memory and fails when the committed file differs.
@@ -10,7 +10,7 @@ import * as esbuild from "esbuild";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 export const WEB_PROXY_ENTRY = "proxy/web/page.ts";
-export const WEB_PROXY_BUNDLE = "proxy/web/dist/web-proxy.js";
+export const WEB_PROXY_BUNDLE = "proxy/web/web-proxy.js";
 
 /** The bundle's text and the source files it was built from (paths relative to the repo). */
 export async function bundleWebProxy(): Promise<{ code: string; inputs: string[] }> {
@@ -38,7 +38,6 @@ export async function bundleWebProxy(): Promise<{ code: string; inputs: string[]
 
 if (import.meta.main) {
   const { code, inputs } = await bundleWebProxy();
-  await Deno.mkdir(new URL("proxy/web/dist/", `file://${ROOT}`), { recursive: true });
   await Deno.writeTextFile(`${ROOT}${WEB_PROXY_BUNDLE}`, code);
   console.log(`${WEB_PROXY_BUNDLE}: ${code.length} bytes from ${inputs.length} sources`);
 }

@@ -1,5 +1,5 @@
 /**
- * The web proxy page's script (docs/web-proxy.md), bundled into proxy/web/dist/web-proxy.js by
+ * The web proxy page's script (docs/web-proxy.md), bundled into proxy/web/web-proxy.js by
  * `deno task bundle-web-proxy`: the switch, the volunteer's consent, the counters, and the
  * proxy core (proxy/relay/core.ts) run with the browser's WebRTC (proxy/web/env.ts).
  *

@@ -35,7 +35,7 @@ export async function webProxyHandler(
 ): Promise<(req: Request) => Response | null> {
   const dir = new URL("./", import.meta.url);
   const html = await Deno.readTextFile(new URL("index.html", dir));
-  const script = await Deno.readTextFile(new URL("dist/web-proxy.js", dir));
+  const script = await Deno.readTextFile(new URL("web-proxy.js", dir));
   const file = (body: string, type: string) =>
     new Response(body, { headers: { ...SECURITY_HEADERS, "Content-Type": type } });
   return (req) => {

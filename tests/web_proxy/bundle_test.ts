@@ -1,5 +1,5 @@
 /**
- * `web-proxy:bundle`: the committed page script (proxy/web/dist/web-proxy.js) is exactly what
+ * `web-proxy:bundle`: the committed page script (proxy/web/web-proxy.js) is exactly what
  * `deno task bundle-web-proxy` builds from the sources now, so it never drifts; it is built from
  * the proxy core the binary runs, and nothing Deno- or Node-only got into it.
  *
