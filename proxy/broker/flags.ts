@@ -66,7 +66,8 @@ export interface BrokerFlags {
   probeStun: string[];
   disableProbe: boolean;
   serveWebProxy: boolean;
-  webProxyStun: string[];
+  /** Absent: the page's defaults (Go's proxy's); `""`: none. */
+  webProxyStun?: string[];
   webProxyKeepLocalAddresses: boolean;
   clientTimeoutMs: number;
   proxyTimeoutMs: number;
@@ -189,7 +190,7 @@ export function parseBrokerFlags(argv: string[]): BrokerFlags {
     probeStun: (v["probe-stun"] ?? "").split(",").filter((u) => u !== ""),
     disableProbe: v["disable-probe"] ?? false,
     serveWebProxy: v["serve-web-proxy"] ?? false,
-    webProxyStun: (v["web-proxy-stun"] ?? "").split(",").filter((u) => u !== ""),
+    webProxyStun: v["web-proxy-stun"]?.split(",").filter((u) => u !== ""),
     webProxyKeepLocalAddresses: v["web-proxy-keep-local-addresses"] ?? false,
     clientTimeoutMs: parseDuration(v["client-timeout"] ?? "5s"),
     proxyTimeoutMs: parseDuration(v["proxy-timeout"] ?? "10s"),

@@ -15,7 +15,8 @@ export interface WebProxyServeOptions {
   /** The bridge list's relays, read on every request (SIGHUP may change the list). */
   bridgeRelays(): string[];
   relayPattern: string;
-  stunURLs: string[];
+  /** Undefined: the page's defaults. */
+  stunURLs?: string[];
   keepLocalAddresses: boolean;
   /** True when this broker answers `/probe`. */
   probe: boolean;
@@ -58,7 +59,7 @@ export async function webProxyHandler(
           brokerURL: "../",
           relayPattern: options.relayPattern || undefined,
           bridgeRelays: options.bridgeRelays(),
-          stunURLs: options.stunURLs.length ? options.stunURLs : undefined,
+          stunURLs: options.stunURLs,
           natProbeURL: options.probe ? "../probe" : undefined,
           keepLocalAddresses: options.keepLocalAddresses,
         };
