@@ -10,7 +10,13 @@
  */
 import type { Conn } from "../../lib/net/types.ts";
 import { webSocketConn } from "../../lib/net/websocket.ts";
-import type { PeerConnection, Timers } from "../../lib/snowflake/webrtc.ts";
+import {
+  closePeer,
+  gatherLocalDescription,
+  type PeerConnection,
+  type Timers,
+  type WebRTC,
+} from "../../lib/snowflake/webrtc.ts";
 import type { ProxyEnv } from "../relay/core.ts";
 
 /** What a browser provides (the globals of a page). */
@@ -110,4 +116,30 @@ function dialBrowserWebSocket(
     signal.addEventListener("abort", onAbort);
     if (signal.aborted) onAbort();
   });
+}
+
+/** How long {@link webrtcGathers} waits for ICE candidates. */
+const GATHER_CHECK_MS = 5000;
+
+/**
+ * True when a peer connection gathers at least one ICE candidate with these STUN servers: false
+ * when WebRTC exists but a setting, policy or extension keeps it from using the network
+ * (e.g. Chromium's `disable_non_proxied_udp` without a proxy), and a proxy could serve no one.
+ */
+export async function webrtcGathers(
+  webrtc: WebRTC,
+  stunURLs: string[],
+  timers: Timers,
+): Promise<boolean> {
+  let pc: PeerConnection | undefined;
+  try {
+    pc = webrtc.newPeerConnection({ iceServers: stunURLs.length ? [{ urls: stunURLs }] : [] });
+    pc.createDataChannel("check");
+    const offer = await gatherLocalDescription(pc, await pc.createOffer(), GATHER_CHECK_MS, timers);
+    return /^a=candidate:/m.test(offer.sdp);
+  } catch {
+    return false;
+  } finally {
+    closePeer(pc);
+  }
 }

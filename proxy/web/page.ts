@@ -10,7 +10,7 @@
  */
 import { SnowflakeProxy } from "../relay/core.ts";
 import { pageProxyConfig, type WebProxySettings } from "./config.ts";
-import { globalPlatform, pageProxyEnv } from "./env.ts";
+import { globalPlatform, pageProxyEnv, webrtcGathers } from "./env.ts";
 
 const ENABLED_KEY = "snowflake-web-proxy-enabled";
 const CONSENT_KEY = "snowflake-web-proxy-consent";
@@ -37,6 +37,8 @@ const consent = $<HTMLDialogElement>("consent");
 let proxy: SnowflakeProxy | null = null;
 let running: Promise<void> = Promise.resolve();
 let brokerDown = false;
+/** WebRTC exists but gathered no candidate: shown instead of the proxy's state. */
+let webrtcBlocked = false;
 /** Counters of proxies already stopped this session, so that totals survive off/on. */
 const past = { connections: 0, bytes: 0 };
 
@@ -69,6 +71,7 @@ function render(): void {
   setCounter("active", s?.active ?? 0);
   setCounter("bytes", bytes, formatBytes(bytes));
   $("nat").textContent = proxy?.natType ?? $("nat").textContent;
+  if (webrtcBlocked) return setState("no-webrtc");
   if (!proxy) return;
   if (brokerDown) setState("broker-down");
   else if (s!.active > 0) setState("relaying");
@@ -87,25 +90,28 @@ function hasWebRTC(): boolean {
   }
 }
 
-function start(settings: WebProxySettings): void {
+/** Starts the proxy (after consent) unless WebRTC turns out unable to reach the network. */
+async function start(settings: WebProxySettings): Promise<void> {
   if (proxy) return;
   const config = pageProxyConfig(settings, location.href);
   brokerDown = false;
-  const p = new SnowflakeProxy(
-    config,
-    pageProxyEnv(globalPlatform(), config.brokerURL, {
-      log: (m) => console.log(`snowflake: ${m}`),
-      brokerReachable: (ok) => (brokerDown = !ok),
-    }),
-  );
+  const env = pageProxyEnv(globalPlatform(), config.brokerURL, {
+    log: (m) => console.log(`snowflake: ${m}`),
+    brokerReachable: (ok) => (brokerDown = !ok),
+  });
+  setState("starting");
+  webrtcBlocked = !await webrtcGathers(env.webrtc, config.stunURLs, env.timers!);
+  if (webrtcBlocked || !toggle.checked || proxy) return render();
+  const p = new SnowflakeProxy(config, env);
   proxy = p;
   running = p.run().catch((e) => console.error("snowflake proxy:", e));
   render();
 }
 
 async function stop(): Promise<void> {
+  webrtcBlocked = false;
   const p = proxy;
-  if (!p) return;
+  if (!p) return setState("off");
   p.stop();
   await running;
   past.connections += p.stats.connections;
@@ -165,14 +171,14 @@ async function main(): Promise<void> {
       return;
     }
     localStorage.setItem(ENABLED_KEY, "on");
-    start(settings);
+    await start(settings);
   });
   addEventListener("pagehide", () => proxy?.stop());
   setInterval(render, RENDER_MS);
   const enabled = localStorage.getItem(ENABLED_KEY) === "on" &&
     localStorage.getItem(CONSENT_KEY) === "yes";
   toggle.checked = enabled;
-  if (enabled) start(settings);
+  if (enabled) await start(settings);
   else setState("off");
 }
 

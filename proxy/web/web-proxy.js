@@ -1112,6 +1112,20 @@ function dialBrowserWebSocket(platform, url, signal) {
     if (signal.aborted) onAbort();
   });
 }
+var GATHER_CHECK_MS = 5e3;
+async function webrtcGathers(webrtc, stunURLs, timers) {
+  let pc;
+  try {
+    pc = webrtc.newPeerConnection({ iceServers: stunURLs.length ? [{ urls: stunURLs }] : [] });
+    pc.createDataChannel("check");
+    const offer = await gatherLocalDescription(pc, await pc.createOffer(), GATHER_CHECK_MS, timers);
+    return /^a=candidate:/m.test(offer.sdp);
+  } catch {
+    return false;
+  } finally {
+    closePeer(pc);
+  }
+}
 
 // proxy/web/page.ts
 var ENABLED_KEY = "snowflake-web-proxy-enabled";
@@ -1134,6 +1148,7 @@ var consent = $("consent");
 var proxy = null;
 var running = Promise.resolve();
 var brokerDown = false;
+var webrtcBlocked = false;
 var past = { connections: 0, bytes: 0 };
 function setState(state) {
   status.dataset.state = state;
@@ -1161,6 +1176,7 @@ function render() {
   setCounter("active", s?.active ?? 0);
   setCounter("bytes", bytes, formatBytes(bytes));
   $("nat").textContent = proxy?.natType ?? $("nat").textContent;
+  if (webrtcBlocked) return setState("no-webrtc");
   if (!proxy) return;
   if (brokerDown) setState("broker-down");
   else if (s.active > 0) setState("relaying");
@@ -1176,24 +1192,26 @@ function hasWebRTC() {
     return false;
   }
 }
-function start(settings) {
+async function start(settings) {
   if (proxy) return;
   const config = pageProxyConfig(settings, location.href);
   brokerDown = false;
-  const p = new SnowflakeProxy(
-    config,
-    pageProxyEnv(globalPlatform(), config.brokerURL, {
-      log: (m) => console.log(`snowflake: ${m}`),
-      brokerReachable: (ok) => brokerDown = !ok
-    })
-  );
+  const env = pageProxyEnv(globalPlatform(), config.brokerURL, {
+    log: (m) => console.log(`snowflake: ${m}`),
+    brokerReachable: (ok) => brokerDown = !ok
+  });
+  setState("starting");
+  webrtcBlocked = !await webrtcGathers(env.webrtc, config.stunURLs, env.timers);
+  if (webrtcBlocked || !toggle.checked || proxy) return render();
+  const p = new SnowflakeProxy(config, env);
   proxy = p;
   running = p.run().catch((e) => console.error("snowflake proxy:", e));
   render();
 }
 async function stop() {
+  webrtcBlocked = false;
   const p = proxy;
-  if (!p) return;
+  if (!p) return setState("off");
   p.stop();
   await running;
   past.connections += p.stats.connections;
@@ -1249,13 +1267,13 @@ async function main() {
       return;
     }
     localStorage.setItem(ENABLED_KEY, "on");
-    start(settings);
+    await start(settings);
   });
   addEventListener("pagehide", () => proxy?.stop());
   setInterval(render, RENDER_MS);
   const enabled = localStorage.getItem(ENABLED_KEY) === "on" && localStorage.getItem(CONSENT_KEY) === "yes";
   toggle.checked = enabled;
-  if (enabled) start(settings);
+  if (enabled) await start(settings);
   else setState("off");
 }
 main();

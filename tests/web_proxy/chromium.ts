@@ -39,12 +39,18 @@ export interface Browser {
 export interface LaunchOptions {
   /** Remove `RTCPeerConnection` before any script runs (a browser with WebRTC disabled). */
   withoutWebRTC?: boolean;
+  /** Profile preferences written before the launch (Default/Preferences). */
+  prefs?: Record<string, unknown>;
   /** Lines the page logs to its console go here. */
   onConsole?: (line: string) => void;
 }
 
 export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
   const userDataDir = await Deno.makeTempDir({ prefix: "web-proxy-chromium-" });
+  if (options.prefs) {
+    await Deno.mkdir(`${userDataDir}/Default`);
+    await Deno.writeTextFile(`${userDataDir}/Default/Preferences`, JSON.stringify(options.prefs));
+  }
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     args: CHROMIUM_ARGS,

@@ -15,7 +15,7 @@ import { runArgs } from "../../tools/permissions.ts";
 import { freeTcpPort } from "../../lib/testing/util.ts";
 import { DEFAULT_BRIDGE_FINGERPRINT } from "../../lib/snowflake/messages.ts";
 import { dialThroughBroker, RelaySink } from "../proxy/fixtures.ts";
-import { launchBrowser, type PageView, readView, waitForView } from "./chromium.ts";
+import { launchBrowser, type PageView, readView, switchOn, waitForView } from "./chromium.ts";
 
 const [A, outDir] = Deno.args as [string, string];
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -98,6 +98,17 @@ async function waitForBrokerWaiting(n: number): Promise<void> {
   throw new Error(`the broker never held ${n} polls`);
 }
 
+/** The broker's /debug page once it holds no poll (the abort reaches it over TCP), or after 5 s. */
+async function brokerLetsGo(): Promise<string> {
+  let debug = "";
+  for (let i = 0; i < 50; i++) {
+    debug = await (await fetch(`${brokerURL}debug`)).text();
+    if (/current snowflakes available: 0/.test(debug)) break;
+    await sleep(100);
+  }
+  return debug;
+}
+
 async function stopBroker(child: Deno.ChildProcess): Promise<void> {
   try {
     child.kill("SIGTERM");
@@ -158,7 +169,7 @@ try {
   findings.clientClosed = await Promise.race([clientClosed, sleep(10_000).then(() => false)]);
   for (let i = 0; i < 100 && relay.open > 0; i++) await sleep(100);
   findings.relayOpenAfterOff = relay.open;
-  findings.brokerDebugAfterOff = await (await fetch(`${brokerURL}debug`)).text();
+  findings.brokerDebugAfterOff = await brokerLetsGo();
   await sleep(7000); // longer than the poll interval
   findings.pollsAfterOff = polls - pollsAtOff;
   await shot("5-switched-off");
@@ -180,7 +191,7 @@ try {
   abortedPolls = 0;
   await page.click("#toggle");
   await waitForView(page, (v) => v.state === "off");
-  findings.brokerDebugOffWhilePolling = await (await fetch(`${brokerURL}debug`)).text();
+  findings.brokerDebugOffWhilePolling = await brokerLetsGo();
   for (let i = 0; i < 50 && abortedPolls === 0; i++) await sleep(100);
   findings.abortedPolls = abortedPolls;
   await page.click("#toggle");
@@ -198,6 +209,19 @@ try {
   findings.noWebRTC = await waitForView(bare.page, (v) => v.state !== "loading");
   await bare.page.screenshot({ path: `${outDir}/8-no-webrtc.png` });
   await bare.close();
+
+  // WebRTC present but kept off the network by a setting (as privacy extensions set it): found
+  // when switched on.
+  const fenced = await launchBrowser({
+    prefs: { webrtc: { ip_handling_policy: "disable_non_proxied_udp" } },
+  });
+  await fenced.page.goto(pageURL);
+  await waitForView(fenced.page, (v) => v.state === "off");
+  await switchOn(fenced.page);
+  findings.webrtcFenced = await waitForView(fenced.page, (v) => v.state === "no-webrtc", 20_000)
+    .catch((e) => (e as Error).message);
+  await fenced.page.screenshot({ path: `${outDir}/9-webrtc-fenced.png` });
+  await fenced.close();
   client.close();
 } catch (e) {
   findings.error = `${(e as Error).message}`;
