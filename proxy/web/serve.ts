@@ -30,17 +30,24 @@ const SECURITY_HEADERS = {
   "Cache-Control": "no-cache",
 };
 
+/** The part of a request the page's handler looks at (the broker's HTTP/1.1 server has it). */
+export interface PageRequest {
+  readonly method: string;
+  /** Path and query, as sent. */
+  readonly target: string;
+}
+
 /** Reads the page's files once; the handler answers its paths and returns null for others. */
 export async function webProxyHandler(
   options: WebProxyServeOptions,
-): Promise<(req: Request) => Response | null> {
+): Promise<(req: PageRequest) => Response | null> {
   const dir = new URL("./", import.meta.url);
   const html = await Deno.readTextFile(new URL("index.html", dir));
   const script = await Deno.readTextFile(new URL("web-proxy.js", dir));
   const file = (body: string, type: string) =>
     new Response(body, { headers: { ...SECURITY_HEADERS, "Content-Type": type } });
   return (req) => {
-    const path = new URL(req.url).pathname;
+    const path = req.target.split("?")[0]!;
     if (path === "/web-proxy") {
       return new Response(null, { status: 301, headers: { Location: WEB_PROXY_PATH } });
     }

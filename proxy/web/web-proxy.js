@@ -375,6 +375,7 @@ async function postText(fetchFn, url, body, signal) {
 }
 
 // proxy/relay/probe.ts
+var PROBE_LINGER_MS = 250;
 async function probeNATType(env, probeURL) {
   const pc = env.webrtc.newPeerConnection(env.peerConfig);
   try {
@@ -393,14 +394,21 @@ async function probeNATType(env, probeURL) {
     const answer = deserializeSessionDescription(decodeAnswerRequest(reply).answer);
     await pc.setRemoteDescription(answer);
     let timer;
-    const timedOut = new Promise((resolve) => {
-      timer = env.timers.setTimeout(() => resolve(true), env.openTimeoutMs);
-      env.signal?.addEventListener("abort", () => resolve(true));
+    let onAbort = () => {
+    };
+    const outcome = new Promise((resolve) => {
+      timer = env.timers.setTimeout(() => resolve("late"), env.openTimeoutMs);
+      onAbort = () => resolve("aborted");
+      env.signal?.addEventListener("abort", onAbort);
     });
-    const late = await Promise.race([opened.then(() => false), timedOut]);
+    const result = await Promise.race([opened.then(() => "open"), outcome]);
     env.timers.clearTimeout(timer);
+    env.signal?.removeEventListener("abort", onAbort);
     channel.removeEventListener("open", onOpen);
-    return late ? "restricted" : "unrestricted";
+    if (result === "aborted") throw new Error("stopped");
+    if (result === "late") return "restricted";
+    await sleep(PROBE_LINGER_MS, env.timers);
+    return "unrestricted";
   } finally {
     closePeer(pc);
   }
@@ -633,31 +641,33 @@ var SnowflakeProxy = class {
   }
   /** Probes the NAT, then polls and serves clients until {@link stop}. */
   async run() {
-    const signal = this.#stop.signal;
-    const timers = [];
-    if (this.#cfg.summaryIntervalMs > 0) {
-      const summary = () => {
-        this.#env.log(this.stats.takeSummary(this.#cfg.summaryIntervalMs));
-        timers.push(this.#timers.setTimeout(summary, this.#cfg.summaryIntervalMs));
-      };
-      timers.push(this.#timers.setTimeout(summary, this.#cfg.summaryIntervalMs));
-    }
+    const stopSummary = this.#every(
+      this.#cfg.summaryIntervalMs,
+      () => this.#env.log(this.stats.takeSummary(this.#cfg.summaryIntervalMs))
+    );
     await this.probeNAT();
-    if (this.#cfg.natRetestIntervalMs > 0) {
-      const retest = async () => {
-        await this.probeNAT();
-        if (!signal.aborted) {
-          timers.push(this.#timers.setTimeout(retest, this.#cfg.natRetestIntervalMs));
-        }
-      };
-      timers.push(this.#timers.setTimeout(retest, this.#cfg.natRetestIntervalMs));
-    }
+    const stopRetest = this.#every(this.#cfg.natRetestIntervalMs, () => this.probeNAT());
     try {
       await this.#pollLoop();
     } finally {
-      for (const t of timers) this.#timers.clearTimeout(t);
+      stopSummary();
+      stopRetest();
       await Promise.all(this.#sessions);
     }
+  }
+  /** Runs `task` every `ms` (0 = never), each run after the previous one ended; returns a stop. */
+  #every(ms, task) {
+    let timer;
+    let stopped = ms <= 0;
+    const tick = async () => {
+      await task();
+      if (!stopped && !this.#stop.signal.aborted) timer = this.#timers.setTimeout(tick, ms);
+    };
+    if (!stopped) timer = this.#timers.setTimeout(tick, ms);
+    return () => {
+      stopped = true;
+      this.#timers.clearTimeout(timer);
+    };
   }
   /** Stops polling and closes every client connection; `run()` then resolves. */
   stop() {
@@ -779,7 +789,18 @@ var SnowflakeProxy = class {
       pc = this.#env.webrtc.newPeerConnection(this.#peerConfig);
       this.#peers.add(pc);
       if (this.#stop.signal.aborted) return;
-      const channel = arrivingChannel(pc);
+      const activity = { last: this.#now() };
+      const arrival = arrivingConn(pc, {
+        timers: this.#timers,
+        onRead: (n) => {
+          this.stats.addFromClient(n);
+          activity.last = this.#now();
+        },
+        onWrite: (n) => {
+          this.stats.addToClient(n);
+          activity.last = this.#now();
+        }
+      });
       await pc.setRemoteDescription(offer);
       const answer = await gatherLocalDescription(
         pc,
@@ -798,7 +819,7 @@ var SnowflakeProxy = class {
         this.#env.log("the broker says the client is gone");
         return;
       }
-      const open = await this.#deadline(channel.then(waitOpen), this.#cfg.dataChannelTimeoutMs);
+      const open = await this.#deadline(arrival.then(waitOpen), this.#cfg.dataChannelTimeoutMs);
       if (!open) {
         if (!this.#stop.signal.aborted) {
           this.stats.openTimeouts++;
@@ -806,7 +827,7 @@ var SnowflakeProxy = class {
         }
         return;
       }
-      await this.#relay(open, relayURL, offer.sdp);
+      await this.#relay(open, activity, relayURL, offer.sdp);
     } catch (e) {
       if (!this.#stop.signal.aborted) this.#env.log(`client session: ${errorText(e)}`);
     } finally {
@@ -832,26 +853,17 @@ var SnowflakeProxy = class {
       signal.removeEventListener("abort", onAbort);
     }
   }
-  async #relay(channel, relayURL, offerSDP) {
+  async #relay(dc, activity, relayURL, offerSDP) {
     const url = new URL(relayURL);
     const clientIP = remoteIPFromSDP(offerSDP);
     if (clientIP) url.searchParams.set("client_ip", clientIP);
-    let last = this.#now();
-    const dc = dataChannelConn(channel, {
-      timers: this.#timers,
-      onRead: (n) => {
-        this.stats.addFromClient(n);
-        last = this.#now();
-      },
-      onWrite: (n) => {
-        this.stats.addToClient(n);
-        last = this.#now();
-      }
-    });
+    activity.last = this.#now();
     this.stats.connected();
     this.#env.log("client connected");
     let ws;
     let idleTimer;
+    let onStop = () => {
+    };
     try {
       try {
         ws = await this.#env.dialRelay(url.toString(), this.#stop.signal);
@@ -863,7 +875,7 @@ var SnowflakeProxy = class {
       const inactivity = this.#cfg.inactivityTimeoutMs;
       const idle = new Promise((resolve) => {
         const check = () => {
-          const quiet = this.#now() - last;
+          const quiet = this.#now() - activity.last;
           if (quiet < inactivity) {
             idleTimer = this.#timers.setTimeout(check, inactivity - quiet);
             return;
@@ -875,8 +887,9 @@ var SnowflakeProxy = class {
         idleTimer = this.#timers.setTimeout(check, inactivity);
       });
       const stopped = new Promise((resolve) => {
+        onStop = () => resolve();
         if (this.#stop.signal.aborted) resolve();
-        this.#stop.signal.addEventListener("abort", () => resolve());
+        this.#stop.signal.addEventListener("abort", onStop);
       });
       const why = (reason2) => (e) => e instanceof Error ? `${reason2}: ${e.message}` : reason2;
       const reason = await Promise.race([
@@ -889,6 +902,7 @@ var SnowflakeProxy = class {
       this.#env.debug?.(`relay ended: ${reason}`);
     } finally {
       this.#timers.clearTimeout(idleTimer);
+      this.#stop.signal.removeEventListener("abort", onStop);
       dc.close();
       ws?.close();
       this.stats.active--;
@@ -904,21 +918,23 @@ function sessionID() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
 }
-function arrivingChannel(pc) {
+function arrivingConn(pc, options) {
   return new Promise((resolve) => {
     const onChannel = (e) => {
       pc.removeEventListener("datachannel", onChannel);
-      resolve(e.channel);
+      const channel = e.channel;
+      resolve(dataChannelConn(channel, options));
     };
     pc.addEventListener("datachannel", onChannel);
   });
 }
-function waitOpen(channel) {
-  if (channel.readyState === "open") return Promise.resolve(channel);
+function waitOpen(conn) {
+  const channel = conn.channel;
+  if (channel.readyState === "open") return Promise.resolve(conn);
   return new Promise((resolve) => {
     const onOpen = () => {
       channel.removeEventListener("open", onOpen);
-      resolve(channel);
+      resolve(conn);
     };
     channel.addEventListener("open", onOpen);
   });
