@@ -18,6 +18,7 @@ import {
 } from "../../lib/snowflake/messages.ts";
 import type { Broker } from "./broker.ts";
 import type { HttpRequest } from "./http1.ts";
+import { isIPAddress, isLocalAddress } from "../../lib/snowflake/webrtc.ts";
 
 /** Largest request body read, as the Go broker's (enforced by http1.ts). */
 export const BODY_LIMIT = 100_000;
@@ -34,6 +35,25 @@ export type ProbeHandler = (body: string) => Promise<{ status: number; body: str
 export interface BrokerHttpOptions {
   broker: Broker;
   probe?: ProbeHandler;
+}
+
+/**
+ * The address a request comes from, for the unique-proxy counts, as the Go broker finds it
+ * behind a front: the leftmost public address in `Forwarded` (`for=`), then in
+ * `X-Forwarded-For`, else the TCP peer.
+ */
+export function clientIp(req: HttpRequest, remoteIp: string): string {
+  const candidates = [
+    ...(req.header("Forwarded") ?? "").split(/[,;]/).map((p) =>
+      /^\s*for="?\[?([^\]";]+)/i.exec(p)?.[1]
+    ),
+    ...(req.header("X-Forwarded-For") ?? "").split(",").map((a) => a.trim()),
+  ];
+  for (const c of candidates) {
+    const ip = c?.replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, "$1");
+    if (ip && isIPAddress(ip) && !isLocalAddress(ip)) return ip;
+  }
+  return remoteIp;
 }
 
 function text(body: string, status = 200, extra: Record<string, string> = {}): Response {
@@ -94,7 +114,7 @@ export function brokerHandler(
       case "/client":
         return await client(req);
       case "/proxy": {
-        const r = await broker.proxyPoll(req.body, remoteIp, req.signal);
+        const r = await broker.proxyPoll(req.body, clientIp(req, remoteIp), req.signal);
         return text(r.body, r.status);
       }
       case "/answer": {
