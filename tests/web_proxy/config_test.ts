@@ -1,16 +1,21 @@
 /**
  * `web-proxy:limits`: the page's config obeys the binary's limits, and it relays to a private
- * or plain ws:// address only when the broker's bridge list names it; `--serve-web-proxy`
+ * or plain ws:// address only when the broker's bridge list names it (checked on the policy, and
+ * on the core under the page's adapter against a broker handing such a relay); `--serve-web-proxy`
  * serves the page, its script and a config built from the bridge list.
  *
  * @module
  */
 import { assert, assertEquals, assertThrows } from "../../lib/testing/assert.ts";
-import { PROXY_DEFAULTS } from "../../proxy/relay/core.ts";
+import { serializeSessionDescription } from "../../lib/snowflake/messages.ts";
+import { MemoryRTCPeerConnection } from "../../lib/snowflake/webrtc_memory.ts";
+import { PROXY_DEFAULTS, SnowflakeProxy } from "../../proxy/relay/core.ts";
 import { relayRefusal } from "../../proxy/relay/safeguards.ts";
 import { parseBrokerFlags } from "../../proxy/broker/flags.ts";
 import { PAGE_CAPACITY, PAGE_PROXY_TYPE, pageProxyConfig } from "../../proxy/web/config.ts";
 import { webProxyHandler } from "../../proxy/web/serve.ts";
+import { type BrowserPlatform, pageProxyEnv } from "../../proxy/web/env.ts";
+import { RelaySink, RendezvousBroker } from "../proxy/fixtures.ts";
 
 const PAGE = "https://broker.example/web-proxy/";
 
@@ -94,4 +99,59 @@ Deno.test("web-proxy:limits --serve-web-proxy serves the page, its script and th
   assertEquals(get("/web-proxy")!.status, 301);
   assertEquals(get("/web-proxy/config.json?x=1")!.status, 200);
   assertEquals(handle({ method: "POST", target: "/web-proxy/" })!.status, 405);
+});
+
+Deno.test({
+  name: "web-proxy:limits the page's core refuses a private ws:// relay its bridge list lacks",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const relay = new RelaySink("127.0.0.1");
+    const client = new MemoryRTCPeerConnection();
+    client.createDataChannel("snowflake-0123456789abcdef");
+    const offer = await client.createOffer();
+    const broker = new RendezvousBroker({
+      hostname: "127.0.0.1",
+      relayURL: relay.url,
+      cannedOffer: serializeSessionDescription({ type: "offer", sdp: offer.sdp }),
+    });
+    const before = MemoryRTCPeerConnection.open;
+    const config = pageProxyConfig({
+      brokerURL: broker.url,
+      relayPattern: "$",
+      bridgeRelays: ["wss://snowflake.example/"],
+      stunURLs: [],
+      natProbeURL: broker.url + "probe",
+    }, PAGE);
+    const platform: BrowserPlatform = {
+      RTCPeerConnection: MemoryRTCPeerConnection,
+      WebSocket: globalThis.WebSocket,
+      fetch: (input, init) => fetch(input, init),
+      timers: {
+        setTimeout: (f, ms) => setTimeout(f, ms),
+        clearTimeout: (id) => clearTimeout(id as number),
+      },
+    };
+    const proxy = new SnowflakeProxy(
+      { ...config, pollIntervalMs: 2000 },
+      pageProxyEnv(platform, broker.url, { log: () => {} }),
+    );
+    const running = proxy.run();
+    try {
+      for (let i = 0; i < 100 && broker.polls.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert(broker.polls.length >= 2, "the page polled twice");
+      assert(proxy.stats.refusedRelays >= 1, "the offer was refused");
+      assertEquals(broker.answersReceived, 0, "never answered");
+      assertEquals(relay.clientIPs.length, 0, "the relay was never dialed");
+      assertEquals(MemoryRTCPeerConnection.open, before, "no peer connection was made");
+    } finally {
+      proxy.stop();
+      await running;
+      client.close();
+      await broker.close();
+      await relay.close();
+    }
+  },
 });
