@@ -9,6 +9,8 @@
 export interface BinarySpec {
   entry: string;
   flags: string[];
+  /** Files read at run time that `deno compile` must embed (`--include`). */
+  include?: string[];
 }
 
 /** The flags every binary has, plus FFI and subprocesses for those that ask. */
@@ -45,6 +47,8 @@ export const BINARIES: Record<string, BinarySpec> = {
       ...flags({ ffi: true }),
       "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=20",
     ],
+    // The web proxy page `--serve-web-proxy` serves (proxy/web/serve.ts).
+    include: ["proxy/web/index.html", "proxy/web/web-proxy.js"],
   },
   pytunnel: { entry: "pytunnel/main.ts", flags: flags({ ffi: true, run: true }) },
 };
