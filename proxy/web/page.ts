@@ -135,12 +135,16 @@ function askConsent(): Promise<boolean> {
   });
 }
 
+/** The broker's settings, checked against the binary's limits; null when unusable. */
 async function loadSettings(): Promise<WebProxySettings | null> {
   try {
     const res = await fetch("config.json", { cache: "no-store" });
     if (res.status !== 200) return null;
-    return await res.json() as WebProxySettings;
-  } catch {
+    const settings = await res.json() as WebProxySettings;
+    pageProxyConfig(settings, location.href);
+    return settings;
+  } catch (e) {
+    console.error("snowflake: unusable config.json:", e);
     return null;
   }
 }

@@ -1252,8 +1252,11 @@ async function loadSettings() {
   try {
     const res = await fetch("config.json", { cache: "no-store" });
     if (res.status !== 200) return null;
-    return await res.json();
-  } catch {
+    const settings = await res.json();
+    pageProxyConfig(settings, location.href);
+    return settings;
+  } catch (e) {
+    console.error("snowflake: unusable config.json:", e);
     return null;
   }
 }
