@@ -182,9 +182,12 @@ try {
   );
   await waitForView(page, on);
   await page.reload();
-  findings.reloadedOn = await waitForView(page, (v) => v.state !== "loading");
+  const reloadedOn = await waitForView(page, (v) => v.state !== "loading");
+  findings.reloadedOn = reloadedOn;
+  // Transient (the WebRTC check, then the NAT probe): captured when caught.
+  if (reloadedOn.state === "starting") await shot("6-starting");
   findings.reloadedOnPolling = await waitForView(page, on);
-  await shot("6-reloaded-on");
+  await shot("6-reloaded-on-polling");
 
   // Off while a poll is held by the broker: the request is aborted, the broker lets go of it.
   await waitForBrokerWaiting(1);

@@ -92,7 +92,7 @@ Deno.test({
         "3-polling",
         "4-relaying",
         "5-switched-off",
-        "6-reloaded-on",
+        "6-reloaded-on-polling",
         "7-broker-down",
         "8-no-webrtc",
         "9-webrtc-fenced",
