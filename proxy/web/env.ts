@@ -18,11 +18,18 @@ import {
   type WebRTC,
 } from "../../lib/snowflake/webrtc.ts";
 import type { ProxyEnv } from "../relay/core.ts";
+import { dialRelay, type WebSocketStreamCtor } from "../relay/relay_dial.ts";
 
 /** What a browser provides (the globals of a page). */
 export interface BrowserPlatform {
   RTCPeerConnection: new (config: RTCConfiguration) => unknown;
   WebSocket: new (url: string) => WebSocket;
+  /**
+   * Where the browser has it (Chromium does), the relay is read through `WebSocketStream`, as in
+   * the binary: reads are pulled, so a slow client holds the relay back through TCP instead of
+   * filling the tab's memory. Otherwise through `WebSocket`, whose messages queue as they come.
+   */
+  WebSocketStream?: WebSocketStreamCtor;
   fetch: typeof fetch;
   timers: Timers;
 }
@@ -32,6 +39,7 @@ export function globalPlatform(): BrowserPlatform {
   return {
     RTCPeerConnection: globalThis.RTCPeerConnection,
     WebSocket: globalThis.WebSocket,
+    WebSocketStream: (globalThis as { WebSocketStream?: WebSocketStreamCtor }).WebSocketStream,
     fetch: (input, init) => globalThis.fetch(input, init),
     timers: {
       setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
@@ -76,7 +84,10 @@ export function pageProxyEnv(
         return new platform.RTCPeerConnection(standard) as PeerConnection;
       },
     },
-    dialRelay: (url, signal) => dialBrowserWebSocket(platform, url, signal),
+    dialRelay: (url, signal) =>
+      platform.WebSocketStream
+        ? dialRelay(url, signal, RELAY_OPEN_TIMEOUT_MS, platform.WebSocketStream)
+        : dialBrowserWebSocket(platform, url, signal),
     fetch: observed,
     timers,
     log: hooks.log,

@@ -149,6 +149,12 @@ var ClosedError = class extends Error {
     this.name = "ClosedError";
   }
 };
+var TimeoutError = class extends Error {
+  constructor(what = "operation") {
+    super(`${what} timed out`);
+    this.name = "TimeoutError";
+  }
+};
 
 // lib/snowflake/webrtc.ts
 var globalTimers = {
@@ -1057,12 +1063,87 @@ function webSocketConn(ws, options = {}) {
     close
   };
 }
+async function dialWebSocket(url, options = {}) {
+  const ws = new WebSocket(url, options.protocols);
+  ws.binaryType = "arraybuffer";
+  const signal = options.signal;
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => fail(new TimeoutError(`WebSocket to ${url}`)),
+      options.timeoutMs ?? 3e4
+    );
+    const onAbort = () => fail(signal?.reason ?? new TimeoutError(`WebSocket to ${url}`));
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      ws.removeEventListener("open", onOpen);
+      ws.removeEventListener("close", onClose);
+    };
+    function fail(e) {
+      cleanup();
+      try {
+        ws.close();
+      } catch {
+      }
+      reject(e);
+    }
+    const onOpen = () => {
+      cleanup();
+      resolve();
+    };
+    const onClose = () => fail(new ClosedError(`WebSocket to ${url}`));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    ws.addEventListener("open", onOpen);
+    ws.addEventListener("close", onClose);
+  });
+  return webSocketConn(ws, { ...options, remoteAddr: options.remoteAddr ?? urlAddr(url) });
+}
+function urlAddr(url) {
+  return new NamedAddr("websocket", String(url));
+}
+
+// proxy/relay/relay_dial.ts
+var encoder2 = new TextEncoder();
+async function dialRelay(url, signal, timeoutMs = 1e4, Ctor = globalThis.WebSocketStream) {
+  if (!Ctor) return await dialWebSocket(url, { signal, timeoutMs });
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  const wss = new Ctor(url, { signal: deadline });
+  wss.closed.catch(() => {
+  });
+  const { readable, writable } = await wss.opened;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      wss.close();
+    } catch {
+    }
+  };
+  return {
+    readable: readable.pipeThrough(
+      new TransformStream({
+        transform(chunk, controller) {
+          controller.enqueue(
+            typeof chunk === "string" ? encoder2.encode(chunk) : new Uint8Array(chunk)
+          );
+        }
+      })
+    ),
+    writable,
+    localAddr: new NamedAddr("websocket", "local"),
+    remoteAddr: new NamedAddr("websocket", url),
+    close
+  };
+}
 
 // proxy/web/env.ts
 function globalPlatform() {
   return {
     RTCPeerConnection: globalThis.RTCPeerConnection,
     WebSocket: globalThis.WebSocket,
+    WebSocketStream: globalThis.WebSocketStream,
     fetch: (input, init) => globalThis.fetch(input, init),
     timers: {
       setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
@@ -1092,7 +1173,7 @@ function pageProxyEnv(platform, brokerURL, hooks) {
         return new platform.RTCPeerConnection(standard);
       }
     },
-    dialRelay: (url, signal) => dialBrowserWebSocket(platform, url, signal),
+    dialRelay: (url, signal) => platform.WebSocketStream ? dialRelay(url, signal, RELAY_OPEN_TIMEOUT_MS, platform.WebSocketStream) : dialBrowserWebSocket(platform, url, signal),
     fetch: observed,
     timers,
     log: hooks.log

@@ -1,10 +1,10 @@
 /**
  * `web-proxy:same-core`: the binary and the page run one proxy core (proxy/relay/core.ts). The
  * same relay script runs the core under the binary's adapter (proxy/relay/env.ts: its relay
- * dialer on Deno's WebSocketStream) and under the page's (proxy/web/env.ts: a browser-style
- * WebSocket, the page's config from proxy/web/config.ts), both over the in-memory WebRTC twin
- * (lib/snowflake/webrtc_memory.ts), a real HTTP broker and a real WebSocket echo relay on
- * loopback, and the findings must be the same.
+ * dialer on Deno's WebSocketStream) and under the page's (proxy/web/env.ts, with a browser-style
+ * WebSocket and with WebSocketStream; the page's config from proxy/web/config.ts), over the
+ * in-memory WebRTC twin (lib/snowflake/webrtc_memory.ts), a real HTTP broker and a real
+ * WebSocket echo relay on loopback, and the findings must be the same.
  *
  * @module
  */
@@ -22,7 +22,7 @@ import { dataChannelConn } from "../../lib/snowflake/datachannel.ts";
 import { MemoryRTCPeerConnection } from "../../lib/snowflake/webrtc_memory.ts";
 import { type ProxyConfig, type ProxyEnv, SnowflakeProxy } from "../../proxy/relay/core.ts";
 import { binaryProxyEnv } from "../../proxy/relay/env.ts";
-import { dialRelay } from "../../proxy/relay/relay_dial.ts";
+import { dialRelay, type WebSocketStreamCtor } from "../../proxy/relay/relay_dial.ts";
 import { pageProxyConfig } from "../../proxy/web/config.ts";
 import { type BrowserPlatform, pageProxyEnv } from "../../proxy/web/env.ts";
 import { RelaySink, RendezvousBroker } from "../proxy/fixtures.ts";
@@ -158,12 +158,18 @@ Deno.test({
     const binaryEnv = (log: (m: string) => void) => binaryProxyEnv({ log }, memoryWebRTC);
     const pageEnv = (log: (m: string) => void) =>
       pageProxyEnv(browserTwin, `http://${HOST}:`, { log });
+    const WebSocketStream = (globalThis as { WebSocketStream?: WebSocketStreamCtor })
+      .WebSocketStream;
+    assert(WebSocketStream, "Deno has WebSocketStream (--unstable-net)");
+    const pageStreamEnv = (log: (m: string) => void) =>
+      pageProxyEnv({ ...browserTwin, WebSocketStream }, `http://${HOST}:`, { log });
     // The adapters really differ where the issue says they do.
     assert(binaryEnv(() => {}).dialRelay === dialRelay, "the binary dials with relay_dial.ts");
     assert(pageEnv(() => {}).dialRelay !== dialRelay, "the page dials with its own WebSocket");
 
     const binary = await relayScript(binaryEnv, pageConfig);
     const page = await relayScript(pageEnv, pageConfig);
+    const pageStream = await relayScript(pageStreamEnv, pageConfig);
     assertEquals(binary.intact, true, `binary: ${JSON.stringify(binary)}`);
     assertEquals(binary.relayWasOpen, 1);
     assertEquals(binary.clientClosed, true, "stop() closes the client's channel");
@@ -173,6 +179,7 @@ Deno.test({
     assertEquals(binary.pollsSentRelayPattern, true);
     assertEquals(binary.fromClients, SIZE);
     assertEquals(binary.toClients, SIZE);
-    assertEquals(page, binary, "the page's adapter gives the binary's findings");
+    assertEquals(page, binary, "the page's adapter (WebSocket) gives the binary's findings");
+    assertEquals(pageStream, binary, "the page's adapter (WebSocketStream) too");
   },
 });
