@@ -231,6 +231,8 @@ export class Chain {
         this.stunUrl,
         "-summary-interval",
         "1h",
+        "-nat-probe-server",
+        `${this.brokerUrl}probe`,
         "-log",
         `${this.net.dir}/our-proxy${n}-safe.log`,
         ...extra,
