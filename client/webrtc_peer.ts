@@ -34,7 +34,7 @@ const GATHER_TIMEOUT_MS = 10_000;
  * ICE "disconnected" for this long closes the peer: libwebrtc reports it a few seconds after
  * packets stop, so a killed proxy is noticed in seconds rather than after 20 s of silence.
  */
-const DISCONNECTED_GRACE_MS = 3_000;
+const DISCONNECTED_GRACE_MS = 1_000;
 
 /** Options for {@link dialPeer}. */
 export interface PeerOptions {
