@@ -3,13 +3,14 @@
  * one JSON line with the body's size and sha256, the time to the first body byte, the total
  * time and the longest gap between two reads (a stall), plus a stall histogram.
  *
- * Usage: deno run --allow-net socks_fetch.ts SOCKS_PORT URL [READ_RATE_BYTES_PER_S]
- * A read rate (optional) paces the reader so that a download lasts long enough to kill a
- * proxy in the middle of it.
+ * Usage: deno run --allow-net --allow-write socks_fetch.ts SOCKS_PORT URL [RATE [PROGRESS_FILE]]
+ * A read rate in bytes/s (optional, 0 = none) paces the reader so that a download lasts long
+ * enough to kill a proxy in the middle of it; the byte count so far is written to
+ * PROGRESS_FILE about ten times a second (for the demo's progress lines).
  *
  * @module
  */
-const [portArg, urlArg, rateArg] = Deno.args;
+const [portArg, urlArg, rateArg, progressFile] = Deno.args;
 if (!portArg || !urlArg) throw new TypeError("usage: socks_fetch.ts SOCKS_PORT URL [RATE]");
 const url = new URL(urlArg);
 const rate = rateArg ? Number(rateArg) : 0;
@@ -69,6 +70,7 @@ const histogram: Record<string, number> = {
   ">12s": 0,
 };
 const tStart = performance.now();
+let lastReport = 0;
 while (length < 0 || bytes < length) {
   const { value, done } = await reader.read();
   if (done) break;
@@ -83,6 +85,10 @@ while (length < 0 || bytes < length) {
   else if (gap >= 0.5) histogram["0.5-1s"]!++;
   parts.push(value);
   bytes += value.length;
+  if (progressFile && now - lastReport > 100) {
+    Deno.writeTextFileSync(progressFile, String(bytes));
+    lastReport = now;
+  }
   if (rate > 0) {
     const ahead = bytes / rate - (performance.now() - tStart) / 1000;
     if (ahead > 0) await new Promise((r) => setTimeout(r, ahead * 1000));
