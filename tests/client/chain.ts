@@ -278,6 +278,41 @@ export class Chain {
   }
 
   /**
+   * Starts Debian's Go snowflake-client in `a` as tor would (PT environment, `-max` as
+   * given); resolves with its SOCKS port once it printed its CMETHOD. Its streams end at the
+   * far SOCKS server, so fetch through it with `${port}+inner`.
+   */
+  async goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number }> {
+    const n = this.#clients++;
+    const state = `${this.net.dir}/go-client${n}-state`;
+    await Deno.mkdir(state);
+    const proc = this.net.spawn(this.net.a, `go-client${n}`, [
+      "snowflake-client",
+      "-url",
+      this.brokerUrl,
+      "-ice",
+      this.stunUrl,
+      "-log",
+      `${this.net.dir}/go-client${n}-safe.log`,
+      ...extra,
+    ], {
+      TOR_PT_MANAGED_TRANSPORT_VER: "1",
+      TOR_PT_CLIENT_TRANSPORTS: "snowflake",
+      TOR_PT_STATE_LOCATION: state,
+    });
+    let port = 0;
+    await waitUntil(
+      () => {
+        port = Number(/CMETHOD snowflake socks5 127\.0\.0\.1:(\d+)/.exec(proc.log())?.[1] ?? 0);
+        return port > 0;
+      },
+      30_000,
+      () => proc.exited ? `go client exited: ${proc.log()}` : null,
+    );
+    return { proc, port };
+  }
+
+  /**
    * Fetches the origin's file with curl through a SOCKS port (in `a`); resolves with its
    * size, sha256 and timing. `proto` is curl's SOCKS flag.
    */
@@ -317,7 +352,7 @@ export class Chain {
    * Downloads the origin's file through a SOCKS port with tests/client/socks_fetch.ts (in
    * `a`), optionally paced to `rate` bytes/s; resolves with its measurements.
    */
-  async fetch(port: number, rate = 0): Promise<FetchResult> {
+  async fetch(port: number | string, rate = 0): Promise<FetchResult> {
     const out = await this.net.exec(this.net.a, [
       DENO,
       "run",

@@ -4,6 +4,8 @@
  * time and the longest gap between two reads (a stall), plus a stall histogram.
  *
  * Usage: deno run --allow-net --allow-write socks_fetch.ts SOCKS_PORT URL [RATE [PROGRESS_FILE]]
+ * With SOCKS_PORT written `PORT+inner`, a second SOCKS5 CONNECT is sent through the first
+ * (for a PT client such as Go's snowflake-client, whose stream ends at the far SOCKS server).
  * A read rate in bytes/s (optional, 0 = none) paces the reader so that a download lasts long
  * enough to kill a proxy in the middle of it; the byte count so far is written to
  * PROGRESS_FILE about ten times a second (for the demo's progress lines).
@@ -16,12 +18,12 @@ const url = new URL(urlArg);
 const rate = rateArg ? Number(rateArg) : 0;
 
 const t0 = performance.now();
-const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(portArg) });
+const inner = portArg.endsWith("+inner");
+const conn = await Deno.connect({ hostname: "127.0.0.1", port: parseInt(portArg) });
 const host = new TextEncoder().encode(url.hostname);
 const port = Number(url.port || 80);
-await conn.write(
-  new Uint8Array([5, 1, 0, 5, 1, 0, 3, host.length, ...host, port >> 8, port & 0xff]),
-);
+const connect = new Uint8Array([5, 1, 0, 5, 1, 0, 3, host.length, ...host, port >> 8, port & 0xff]);
+await conn.write(connect);
 const reader = conn.readable.getReader();
 let buf = new Uint8Array(0);
 async function fill(n: number): Promise<void> {
@@ -34,6 +36,12 @@ async function fill(n: number): Promise<void> {
 await fill(2 + 10);
 if (buf[1] !== 0 || buf[3] !== 0) throw new Error(`SOCKS refused: ${buf.slice(0, 4)}`);
 buf = buf.subarray(12);
+if (inner) {
+  await conn.write(connect);
+  await fill(2 + 10);
+  if (buf[1] !== 0 || buf[3] !== 0) throw new Error(`inner SOCKS refused: ${buf.slice(0, 4)}`);
+  buf = buf.subarray(12);
+}
 const w = conn.writable.getWriter();
 await w.write(
   new TextEncoder().encode(`GET ${url.pathname} HTTP/1.0\r\nHost: ${url.host}\r\n\r\n`),

@@ -1,0 +1,99 @@
+/**
+ * `deno task bench client`: our client + our proxy beside Debian's snowflake-client +
+ * snowflake-proxy (Go 2.5.1), same run, same broker, server and namespaces
+ * (tests/client/chain.ts: WebRTC and the proxy's WebSocket cross a veth; no tor in the path):
+ *
+ * - single-stream download throughput (30 MB) and SOCKS connect to first byte;
+ * - the longest stall when the proxy carrying a paced download is killed, with `--max 1`
+ *   and a second proxy waiting at the broker.
+ *
+ * Needs root (namespaces). Figures only; nothing is asserted (docs/client.md).
+ */
+import { Chain, type FetchResult } from "../client/chain.ts";
+import { CAN_NETNS, type NsProc } from "../client/netns.ts";
+
+const SIZE = 30_000_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function line(label: string, r: FetchResult): string {
+  return `${label.padEnd(34)} ${(r.bytes / r.seconds / 1e6).toFixed(2).padStart(6)} MB/s  ` +
+    `first byte ${r.firstByteSeconds.toFixed(2)} s  ${r.bytes === SIZE ? "intact" : "SHORT"}`;
+}
+
+/** Kills the proxy carrying a paced download midway; the fetch's measurements. */
+async function stall(
+  chain: Chain,
+  port: number | string,
+  spare: () => NsProc,
+): Promise<FetchResult> {
+  const fetching = chain.fetch(port, 2_000_000);
+  await sleep(4000);
+  spare();
+  await sleep(3000);
+  const pid = await chain.busiestProxyPid();
+  if (pid) Deno.kill(pid, "SIGKILL");
+  return await fetching;
+}
+
+export async function run(): Promise<void> {
+  if (!CAN_NETNS) {
+    console.log("client bench: needs root (network namespaces); skipped");
+    return;
+  }
+  const chain = await Chain.start({ subnet: 33, fileSize: SIZE });
+  try {
+    const ours: FetchResult[] = [];
+    const go: FetchResult[] = [];
+    // Throughput, alternating, one proxy of the kind at the broker at a time.
+    for (let round = 0; round < 2; round++) {
+      const p = chain.ourProxy();
+      const c = await chain.ourClient();
+      ours.push(await chain.fetch(c.port));
+      await c.proc.stop();
+      await p.stop();
+      const gp = chain.debianProxy();
+      const gc = await chain.goClient();
+      go.push(await chain.fetch(`${gc.port}+inner`));
+      await gc.proc.stop();
+      await gp.stop();
+    }
+    for (const r of ours) console.log(line("ours (client + proxy)", r));
+    for (const r of go) console.log(line("Go 2.5.1 (client + proxy)", r));
+    const med = (rs: FetchResult[]) =>
+      rs.map((r) => r.bytes / r.seconds / 1e6).sort((a, b) => a - b)[Math.floor(rs.length / 2)]!;
+    console.log(
+      `throughput ratio ours/Go (best of 2): ${(med(ours) / med(go)).toFixed(2)}x (target >= 5x)`,
+    );
+
+    // Longest stall when the proxy in use dies, --max 1.
+    {
+      chain.ourProxy();
+      const c = await chain.ourClient();
+      const r = await stall(chain, c.port, () => chain.ourProxy());
+      console.log(
+        `ours --max 1, proxy killed: longest stall ${r.longestStall.toFixed(1)} s, ` +
+          `stalls ${JSON.stringify(r.histogram)}, ${
+            r.bytes === SIZE ? "intact" : "SHORT"
+          } (target <= 12 s)`,
+      );
+      await c.proc.stop();
+      for (const p of chain.net.procs.filter((p) => /proxy/.test(p.name))) await p.stop();
+    }
+    {
+      chain.debianProxy();
+      const c = await chain.goClient();
+      const r = await stall(chain, `${c.port}+inner`, () => chain.debianProxy());
+      console.log(
+        `Go --max 1, proxy killed: longest stall ${r.longestStall.toFixed(1)} s, ` +
+          `stalls ${JSON.stringify(r.histogram)}, ${
+            r.bytes === SIZE ? "intact" : "SHORT"
+          } (Go reference 30.6 s)`,
+      );
+      await c.proc.stop();
+    }
+  } finally {
+    await chain.stop();
+  }
+}
+
+if (import.meta.main) await run();
