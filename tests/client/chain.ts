@@ -277,6 +277,21 @@ export class Chain {
     return { proc, port, log };
   }
 
+  /** Waits until the broker has at least `n` proxies waiting for a client. */
+  async waitForProxies(n = 1, timeoutMs = 60_000): Promise<void> {
+    await waitUntil(async () => {
+      const page = await this.net.exec(this.net.a, [
+        "curl",
+        "-sS",
+        "--max-time",
+        "3",
+        `${this.brokerUrl}debug`,
+      ])
+        .catch(() => "");
+      return Number(/snowflakes available: (\d+)/.exec(page)?.[1] ?? 0) >= n;
+    }, timeoutMs);
+  }
+
   /**
    * Starts Debian's Go snowflake-client in `a` as tor would (PT environment, `-max` as
    * given); resolves with its SOCKS port once it printed its CMETHOD. Its streams end at the
