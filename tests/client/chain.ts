@@ -43,7 +43,15 @@ export interface ChainOptions {
   subnet: number;
   /** Size of the origin's file. Default 10 MB. */
   fileSize?: number;
+  /** Also run fauxqs (SQS) on 127.0.0.1:4566 in `a` and have the broker take polls from it. */
+  sqs?: boolean;
 }
+
+/** The SQS queue the broker reads when the chain runs fauxqs, and credentials for it. */
+export const SQS_QUEUE_URL = "http://127.0.0.1:4566/000000000000/snowflake-broker";
+export const SQS_CREDS = btoa(
+  JSON.stringify({ "aws-access-key-id": "test", "aws-secret-key": "test" }),
+);
 
 /** A running chain. */
 export class Chain {
@@ -72,7 +80,7 @@ export class Chain {
     const net = await NsPair.create(options.subnet, [second]);
     const chain = new Chain(net, options.fileSize ?? 10_000_000);
     try {
-      await chain.#boot(second);
+      await chain.#boot(second, options.sqs ?? false);
     } catch (e) {
       await net.delete(Deno.env.get("SFCLIENT_KEEP") === "1");
       throw e;
@@ -80,7 +88,7 @@ export class Chain {
     return chain;
   }
 
-  async #boot(second: string): Promise<void> {
+  async #boot(second: string, sqs: boolean): Promise<void> {
     const { net } = this;
     const d = net.dir;
     await Deno.writeTextFile(
@@ -153,6 +161,24 @@ export class Chain {
       "--db",
       `${d}/turndb`,
     ]);
+    if (sqs) {
+      net.spawn(net.a, "fauxqs", [DENO, "run", "-A", `${ROOT}/node_modules/fauxqs/dist/cli.js`], {
+        FAUXQS_PORT: "4566",
+        FAUXQS_HOST: "127.0.0.1",
+        FAUXQS_LOGGER: "false",
+      });
+      await waitUntil(() => this.#listening("127.0.0.1", 4566), 30_000);
+    }
+    const sqsArgs = sqs
+      ? [
+        "--broker-sqs-name",
+        "snowflake-broker",
+        "--broker-sqs-region",
+        "us-east-1",
+        "--broker-sqs-endpoint",
+        "http://127.0.0.1:4566",
+      ]
+      : [];
     net.spawn(net.a, "broker", [
       DENO,
       ...rooted(runArgs("broker-proxy", [
@@ -166,8 +192,9 @@ export class Chain {
         `${RELAY_HOST}$`,
         "--log",
         `${d}/broker-safe.log`,
+        ...sqsArgs,
       ])),
-    ]);
+    ], { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" });
     await Deno.mkdir(`${d}/server-state`);
     net.spawn(net.a, "server", [
       DENO,
@@ -251,7 +278,10 @@ export class Chain {
   }
 
   /** Starts our client in standalone mode in `a`; resolves with its SOCKS port once it listens. */
-  async ourClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
+  async ourClient(
+    extra: string[] = [],
+    rendezvous: string[] = ["--url", this.brokerUrl],
+  ): Promise<{ proc: NsProc; port: number; log: string }> {
     const n = this.#clients++;
     const port = 1090 + n;
     const log = `${this.net.dir}/client${n}-safe.log`;
@@ -260,8 +290,7 @@ export class Chain {
       ...rooted(runArgs("client", [
         "--socks",
         `127.0.0.1:${port}`,
-        "--url",
-        this.brokerUrl,
+        ...rendezvous,
         "--ice",
         this.stunUrl,
         "--log",
