@@ -5,7 +5,7 @@
  *
  * - single-stream download throughput (30 MB) and SOCKS connect to first byte;
  * - the longest stall when the proxy carrying a paced download is killed, with `--max 1`
- *   and a second proxy waiting at the broker.
+ *   and a second proxy already waiting at the broker.
  *
  * Needs root (namespaces). Figures only; nothing is asserted (docs/client.md).
  */
@@ -33,7 +33,8 @@ async function stall(
   for (let i = 0; i < 300 && (await chain.busiestProxyPid()) === null; i++) await sleep(200);
   await sleep(2000);
   spare();
-  await sleep(3000);
+  await chain.waitForProxies(1); // the replacement waits at the broker before the kill
+  await sleep(1000);
   const pid = await chain.busiestProxyPid();
   if (pid) Deno.kill(pid, "SIGKILL");
   return await fetching;
