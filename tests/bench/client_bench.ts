@@ -52,9 +52,12 @@ async function measured(
   chain: Chain,
   port: number | string,
   pid: number,
-): Promise<FetchResult & { idleMB: number; peakMB: number; cpuPerMB: number }> {
+): Promise<
+  FetchResult & { idleMB: number; peakMB: number; cpuPerMB: number; relayed: number }
+> {
   await sleep(1000);
   const idle = usage(pid);
+  const relayedBefore = await chain.proxyBytesFromServer();
   let peak = idle.rssMB;
   let done = false;
   const sampler = (async () => {
@@ -67,11 +70,13 @@ async function measured(
   done = true;
   await sampler;
   const after = usage(pid);
+  const relayed = (await chain.proxyBytesFromServer()) - relayedBefore;
   return {
     ...r,
     idleMB: idle.rssMB,
     peakMB: peak,
     cpuPerMB: (after.cpuS - idle.cpuS) / (r.bytes / 1e6),
+    relayed: relayed / r.bytes,
   };
 }
 
@@ -102,7 +107,7 @@ export async function run(): Promise<void> {
     }
     const mem = (r: Measured) =>
       `  client RSS idle ${r.idleMB.toFixed(0)} MB, peak ${r.peakMB.toFixed(0)} MB, ` +
-      `CPU ${r.cpuPerMB.toFixed(3)} s/MB`;
+      `CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy got ${r.relayed.toFixed(2)} bytes per payload byte`;
     for (const r of ours) console.log(line("ours (client + proxy)", r) + mem(r));
     for (const r of go) console.log(line("Go 2.5.1 (client + proxy)", r) + mem(r));
     const med = (rs: FetchResult[]) => Math.max(...rs.map(mbps));
