@@ -18,8 +18,7 @@
  * @module
  */
 import process from "node:process";
-import { HostPortAddr, MemoryPacketConn, memoryPacketPair, NamedAddr } from "../../lib/net/mod.ts";
-import type { PacketConn } from "../../lib/net/mod.ts";
+import { HostPortAddr, memoryPacketPair, MemorySwitch, NamedAddr } from "../../lib/net/mod.ts";
 import { UdpPacketConn } from "../../lib/net/udp.ts";
 import { dialKcp, type KcpSession, listenKcp, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER } from "../../lib/smux/mod.ts";
@@ -324,19 +323,10 @@ function collectGarbage(): void {
 }
 
 export async function idleSessions(count: number, withSmux: boolean): Promise<string> {
-  // One server conn routing replies by address to `count` client conns.
-  const serverEnd = new MemoryPacketConn(new NamedAddr("memory", "server"), 1 << 20);
-  const clients = new Map<string, MemoryPacketConn>();
-  const hub: PacketConn = {
-    localAddr: serverEnd.localAddr,
-    readFrom: (signal) => serverEnd.readFrom(signal),
-    writeTo: (data, addr) => {
-      clients.get(addr.toString())?.inbox.push({ data: data.slice(), addr: serverEnd.localAddr });
-      return Promise.resolve();
-    },
-    close: () => serverEnd.close(),
-  };
-  const listener = listenKcp(hub, SNOWFLAKE_KCP);
+  // One server endpoint and `count` client endpoints on one switch.
+  const net = new MemorySwitch();
+  const serverEnd = net.bind(new NamedAddr("memory", "server"), 1 << 20);
+  const listener = listenKcp(serverEnd, SNOWFLAKE_KCP);
   const serverSessions: SmuxSession[] = [];
   const accepting = (async () => {
     for (let i = 0; i < count; i++) {
@@ -353,9 +343,7 @@ export async function idleSessions(count: number, withSmux: boolean): Promise<st
   const kcps: KcpSession[] = [];
   const smuxes: SmuxSession[] = [];
   for (let i = 0; i < count; i++) {
-    const c = new MemoryPacketConn(new NamedAddr("memory", `c${i}`));
-    c.peer = serverEnd;
-    clients.set(c.localAddr.toString(), c);
+    const c = net.bind(new NamedAddr("memory", `c${i}`));
     const kcp = dialKcp(c, serverEnd.localAddr, SNOWFLAKE_KCP);
     kcps.push(kcp);
     if (withSmux) {

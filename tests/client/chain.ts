@@ -28,12 +28,30 @@ export const DANTE_PORT = 1080;
 const rooted = (args: string[]) =>
   args.map((a) => (/^[a-z]+\/main\.ts$/.test(a) ? `${ROOT}/${a}` : a));
 
+/** What tests/client/socks_fetch.ts measured. */
+export interface FetchResult {
+  bytes: number;
+  sha256: string;
+  firstByteSeconds: number;
+  seconds: number;
+  longestStall: number;
+  histogram: Record<string, number>;
+}
+
 /** Options for {@link Chain.start}. */
 export interface ChainOptions {
   subnet: number;
   /** Size of the origin's file. Default 10 MB. */
   fileSize?: number;
+  /** Also run fauxqs (SQS) on 127.0.0.1:4566 in `a` and have the broker take polls from it. */
+  sqs?: boolean;
 }
+
+/** The SQS queue the broker reads when the chain runs fauxqs, and credentials for it. */
+export const SQS_QUEUE_URL = "http://127.0.0.1:4566/000000000000/snowflake-broker";
+export const SQS_CREDS = btoa(
+  JSON.stringify({ "aws-access-key-id": "test", "aws-secret-key": "test" }),
+);
 
 /** A running chain. */
 export class Chain {
@@ -62,7 +80,7 @@ export class Chain {
     const net = await NsPair.create(options.subnet, [second]);
     const chain = new Chain(net, options.fileSize ?? 10_000_000);
     try {
-      await chain.#boot(second);
+      await chain.#boot(second, options.sqs ?? false);
     } catch (e) {
       await net.delete(Deno.env.get("SFCLIENT_KEEP") === "1");
       throw e;
@@ -70,7 +88,7 @@ export class Chain {
     return chain;
   }
 
-  async #boot(second: string): Promise<void> {
+  async #boot(second: string, sqs: boolean): Promise<void> {
     const { net } = this;
     const d = net.dir;
     await Deno.writeTextFile(
@@ -143,6 +161,24 @@ export class Chain {
       "--db",
       `${d}/turndb`,
     ]);
+    if (sqs) {
+      net.spawn(net.a, "fauxqs", [DENO, "run", "-A", `${ROOT}/node_modules/fauxqs/dist/cli.js`], {
+        FAUXQS_PORT: "4566",
+        FAUXQS_HOST: "127.0.0.1",
+        FAUXQS_LOGGER: "false",
+      });
+      await waitUntil(() => this.#listening("127.0.0.1", 4566), 30_000);
+    }
+    const sqsArgs = sqs
+      ? [
+        "--broker-sqs-name",
+        "snowflake-broker",
+        "--broker-sqs-region",
+        "us-east-1",
+        "--broker-sqs-endpoint",
+        "http://127.0.0.1:4566",
+      ]
+      : [];
     net.spawn(net.a, "broker", [
       DENO,
       ...rooted(runArgs("broker-proxy", [
@@ -156,8 +192,9 @@ export class Chain {
         `${RELAY_HOST}$`,
         "--log",
         `${d}/broker-safe.log`,
+        ...sqsArgs,
       ])),
-    ]);
+    ], { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" });
     await Deno.mkdir(`${d}/server-state`);
     net.spawn(net.a, "server", [
       DENO,
@@ -231,6 +268,8 @@ export class Chain {
         this.stunUrl,
         "-summary-interval",
         "1h",
+        "-nat-probe-server",
+        `${this.brokerUrl}probe`,
         "-log",
         `${this.net.dir}/our-proxy${n}-safe.log`,
         ...extra,
@@ -239,7 +278,10 @@ export class Chain {
   }
 
   /** Starts our client in standalone mode in `a`; resolves with its SOCKS port once it listens. */
-  async ourClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
+  async ourClient(
+    extra: string[] = [],
+    rendezvous: string[] = ["--url", this.brokerUrl],
+  ): Promise<{ proc: NsProc; port: number; log: string }> {
     const n = this.#clients++;
     const port = 1090 + n;
     const log = `${this.net.dir}/client${n}-safe.log`;
@@ -248,8 +290,7 @@ export class Chain {
       ...rooted(runArgs("client", [
         "--socks",
         `127.0.0.1:${port}`,
-        "--url",
-        this.brokerUrl,
+        ...rendezvous,
         "--ice",
         this.stunUrl,
         "--log",
@@ -263,6 +304,67 @@ export class Chain {
       () => proc.exited ? `client exited: ${proc.log()}` : null,
     );
     return { proc, port, log };
+  }
+
+  /** Bytes the proxies in `b` have received from the server so far (kernel TCP counters). */
+  async proxyBytesFromServer(): Promise<number> {
+    const out = await this.net.exec(this.net.b, [
+      "ss",
+      "-tiH",
+      "dst",
+      `${this.net.ipA}:${SERVER_PORT}`,
+    ]);
+    return [...out.matchAll(/bytes_received:(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  }
+
+  /** Waits until the broker has at least `n` proxies waiting for a client. */
+  async waitForProxies(n = 1, timeoutMs = 60_000): Promise<void> {
+    await waitUntil(async () => {
+      const page = await this.net.exec(this.net.a, [
+        "curl",
+        "-sS",
+        "--max-time",
+        "3",
+        `${this.brokerUrl}debug`,
+      ])
+        .catch(() => "");
+      return Number(/snowflakes available: (\d+)/.exec(page)?.[1] ?? 0) >= n;
+    }, timeoutMs);
+  }
+
+  /**
+   * Starts Debian's Go snowflake-client in `a` as tor would (PT environment, `-max` as
+   * given); resolves with its SOCKS port once it printed its CMETHOD. Its streams end at the
+   * far SOCKS server, so fetch through it with `${port}+inner`.
+   */
+  async goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number }> {
+    const n = this.#clients++;
+    const state = `${this.net.dir}/go-client${n}-state`;
+    await Deno.mkdir(state);
+    const proc = this.net.spawn(this.net.a, `go-client${n}`, [
+      "snowflake-client",
+      "-url",
+      this.brokerUrl,
+      "-ice",
+      this.stunUrl,
+      "-log",
+      `${this.net.dir}/go-client${n}-safe.log`,
+      ...extra,
+    ], {
+      TOR_PT_MANAGED_TRANSPORT_VER: "1",
+      TOR_PT_CLIENT_TRANSPORTS: "snowflake",
+      TOR_PT_STATE_LOCATION: state,
+    });
+    let port = 0;
+    await waitUntil(
+      () => {
+        port = Number(/CMETHOD snowflake socks5 127\.0\.0\.1:(\d+)/.exec(proc.log())?.[1] ?? 0);
+        return port > 0;
+      },
+      30_000,
+      () => proc.exited ? `go client exited: ${proc.log()}` : null,
+    );
+    return { proc, port };
   }
 
   /**
@@ -299,6 +401,45 @@ export class Chain {
       seconds,
       firstByteSeconds: Number(r),
     };
+  }
+
+  /**
+   * Downloads the origin's file through a SOCKS port with tests/client/socks_fetch.ts (in
+   * `a`), optionally paced to `rate` bytes/s; resolves with its measurements.
+   */
+  async fetch(port: number | string, rate = 0): Promise<FetchResult> {
+    const out = await this.net.exec(this.net.a, [
+      DENO,
+      "run",
+      "--allow-net",
+      `${ROOT}/tests/client/socks_fetch.ts`,
+      String(port),
+      this.fileUrl,
+      ...(rate ? [String(rate)] : []),
+    ]);
+    return JSON.parse(out) as FetchResult;
+  }
+
+  /**
+   * The pid of the proxy in `b` whose WebSocket to the server has received the most bytes:
+   * the one carrying the session (read from the kernel's TCP counters with `ss -tinp`).
+   */
+  async busiestProxyPid(): Promise<number | null> {
+    const out = await this.net.exec(this.net.b, [
+      "ss",
+      "-tinpH",
+      "dst",
+      `${this.net.ipA}:${SERVER_PORT}`,
+    ]);
+    let best: { pid: number; bytes: number } | null = null;
+    const lines = out.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const pid = /pid=(\d+)/.exec(lines[i]!)?.[1];
+      const info = lines[i + 1] ?? "";
+      const bytes = Number(/bytes_received:(\d+)/.exec(info)?.[1] ?? 0);
+      if (pid && (!best || bytes > best.bytes)) best = { pid: Number(pid), bytes };
+    }
+    return best?.pid ?? null;
   }
 
   /** Stops everything and deletes the namespaces (keeps logs with SFCLIENT_KEEP=1). */

@@ -17,7 +17,7 @@ const STREAMS = 8;
 const TOTAL = 20 * 1024 * 1024;
 const IMPAIRMENT = { loss: 0.1, delayMs: 50, jitterMs: 5, reorder: 0.05 };
 
-// Tuning a kcp-go peer also accepts (PROTOCOL.md §3): nodelay with fast resend, so a lossy
+// Tuning a kcp-go peer also accepts (docs/PROTOCOL.md §3): nodelay with fast resend, so a lossy
 // link recovers in about one RTT instead of a 100 ms+ RTO; Snowflake's windows and MTU.
 // Both runs print their time and retransmissions.
 const FAST_KCP: KcpOptions = {
