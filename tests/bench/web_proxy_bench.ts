@@ -9,6 +9,7 @@
  * @module
  */
 import { NetnsPair } from "../proxy/netns.ts";
+import { HAS_CHROMIUM } from "../web_proxy/has_chromium.ts";
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -17,8 +18,8 @@ const median = (xs: number[]) => {
 };
 
 export async function run(): Promise<void> {
-  if (Deno.uid() !== 0) {
-    console.log("web proxy bench: needs root (namespaces); skipped");
+  if (Deno.uid() !== 0 || !HAS_CHROMIUM) {
+    console.log("web proxy bench: needs root (namespaces) and Chromium; skipped");
     return;
   }
   const mb = Deno.env.get("WEB_PROXY_BENCH_MB") ?? "20";

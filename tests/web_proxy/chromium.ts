@@ -6,13 +6,12 @@
  * @module
  */
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-
-export const CHROMIUM = "/usr/bin/chromium";
+import { CHROMIUM } from "./has_chromium.ts";
 
 /**
  * Quiet, reproducible headless flags; and host ICE candidates as plain addresses rather than
- * mDNS names, since a namespace has no STUN-mapped address to offer instead (a volunteer's
- * browser behind a NAT offers its STUN-mapped one).
+ * mDNS names, which no peer in a namespace could resolve (a volunteer's browser behind a NAT
+ * offers its STUN-mapped address anyway).
  */
 export const CHROMIUM_ARGS = [
   "--headless",

@@ -28,6 +28,7 @@ import {
   waitFor,
 } from "../e2e/harness.ts";
 import { PageNs } from "./page_ns.ts";
+import { HAS_CHROMIUM } from "./has_chromium.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const BROKER_PORT = 8110;
@@ -129,7 +130,7 @@ async function throughThePage(
 
 Deno.test({
   name: "web-proxy:e2e Debian's snowflake-client → our broker → the page in Chromium → tor",
-  ignore: !CAN_RUN || !readOr("/usr/bin/snowflake-client").length,
+  ignore: !CAN_RUN || !HAS_CHROMIUM || !readOr("/usr/bin/snowflake-client").length,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>
@@ -145,7 +146,7 @@ Deno.test({
 
 Deno.test({
   name: "web-proxy:e2e our client → our broker → the page in Chromium → tor",
-  ignore: !CAN_RUN,
+  ignore: !CAN_RUN || !HAS_CHROMIUM,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () =>

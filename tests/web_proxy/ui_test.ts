@@ -10,10 +10,11 @@
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { CAN_NETNS, Netns, ROOT } from "../proxy/netns.ts";
+import { HAS_CHROMIUM } from "./has_chromium.ts";
 
 Deno.test({
   name: "web-proxy:ui switch, consent, reload memory, broker down and no-WebRTC states",
-  ignore: !CAN_NETNS,
+  ignore: !CAN_NETNS || !HAS_CHROMIUM,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
