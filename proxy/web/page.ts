@@ -14,6 +14,7 @@ import { globalPlatform, pageProxyEnv, webrtcGathers } from "./env.ts";
 
 const ENABLED_KEY = "snowflake-web-proxy-enabled";
 const CONSENT_KEY = "snowflake-web-proxy-consent";
+const TOTALS_KEY = "snowflake-web-proxy-totals";
 const RENDER_MS = 500;
 
 /** What the status line says; `data-state` on #status carries the key. */
@@ -39,8 +40,18 @@ let running: Promise<void> = Promise.resolve();
 let brokerDown = false;
 /** WebRTC exists but gathered no candidate: shown instead of the proxy's state. */
 let webrtcBlocked = false;
-/** Counters of proxies already stopped this session, so that totals survive off/on. */
-const past = { connections: 0, bytes: 0 };
+/** Totals of proxies already stopped, kept in this browser so they survive off/on and reloads. */
+const past = loadTotals();
+
+function loadTotals(): { connections: number; bytes: number } {
+  try {
+    const t = JSON.parse(localStorage.getItem(TOTALS_KEY) ?? "{}");
+    const n = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? v as number : 0);
+    return { connections: n(t.connections), bytes: n(t.bytes) };
+  } catch {
+    return { connections: 0, bytes: 0 };
+  }
+}
 
 function setState(state: State): void {
   status.dataset.state = state;
@@ -67,7 +78,9 @@ function setCounter(id: string, value: number, text = String(value)): void {
 function render(): void {
   const s = proxy?.stats;
   const bytes = past.bytes + (s ? s.bytesFromClients + s.bytesToClients : 0);
-  setCounter("clients", past.connections + (s?.connections ?? 0));
+  const connections = past.connections + (s?.connections ?? 0);
+  localStorage.setItem(TOTALS_KEY, JSON.stringify({ connections, bytes }));
+  setCounter("clients", connections);
   setCounter("active", s?.active ?? 0);
   setCounter("bytes", bytes, formatBytes(bytes));
   $("nat").textContent = proxy?.natType ?? $("nat").textContent;
@@ -178,6 +191,7 @@ async function main(): Promise<void> {
     await start(settings);
   });
   addEventListener("pagehide", () => proxy?.stop());
+  render();
   setInterval(render, RENDER_MS);
   const enabled = localStorage.getItem(ENABLED_KEY) === "on" &&
     localStorage.getItem(CONSENT_KEY) === "yes";

@@ -1227,6 +1227,7 @@ async function webrtcGathers(webrtc, stunURLs, timers) {
 // proxy/web/page.ts
 var ENABLED_KEY = "snowflake-web-proxy-enabled";
 var CONSENT_KEY = "snowflake-web-proxy-consent";
+var TOTALS_KEY = "snowflake-web-proxy-totals";
 var RENDER_MS = 500;
 var STATES = {
   loading: "Loading…",
@@ -1246,7 +1247,16 @@ var proxy = null;
 var running = Promise.resolve();
 var brokerDown = false;
 var webrtcBlocked = false;
-var past = { connections: 0, bytes: 0 };
+var past = loadTotals();
+function loadTotals() {
+  try {
+    const t = JSON.parse(localStorage.getItem(TOTALS_KEY) ?? "{}");
+    const n = (v) => Number.isSafeInteger(v) && v >= 0 ? v : 0;
+    return { connections: n(t.connections), bytes: n(t.bytes) };
+  } catch {
+    return { connections: 0, bytes: 0 };
+  }
+}
 function setState(state) {
   status.dataset.state = state;
   status.textContent = STATES[state];
@@ -1269,7 +1279,9 @@ function setCounter(id, value, text = String(value)) {
 function render() {
   const s = proxy?.stats;
   const bytes = past.bytes + (s ? s.bytesFromClients + s.bytesToClients : 0);
-  setCounter("clients", past.connections + (s?.connections ?? 0));
+  const connections = past.connections + (s?.connections ?? 0);
+  localStorage.setItem(TOTALS_KEY, JSON.stringify({ connections, bytes }));
+  setCounter("clients", connections);
   setCounter("active", s?.active ?? 0);
   setCounter("bytes", bytes, formatBytes(bytes));
   $("nat").textContent = proxy?.natType ?? $("nat").textContent;
@@ -1370,6 +1382,7 @@ async function main() {
     await start(settings);
   });
   addEventListener("pagehide", () => proxy?.stop());
+  render();
   setInterval(render, RENDER_MS);
   const enabled = localStorage.getItem(ENABLED_KEY) === "on" && localStorage.getItem(CONSENT_KEY) === "yes";
   toggle.checked = enabled;

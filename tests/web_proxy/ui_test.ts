@@ -79,6 +79,11 @@ Deno.test({
       ["off", false],
       "off survives a reload",
     );
+    assertEquals(
+      [f.reloadedOff.clients, f.reloadedOff.bytes],
+      [f.off.clients, f.off.bytes],
+      "the totals survive a reload",
+    );
     assertEquals(f.consentAskedAgain, false, "consent is remembered");
     assertEquals(f.reloadedOn.checked, true, "on survives a reload");
     assertEquals(f.reloadedOnPolling.state, "polling");
