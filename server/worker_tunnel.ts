@@ -31,6 +31,7 @@ export type ToWorker =
     target: OrTarget;
     srcaddr: string | null;
     index: number;
+    unsafeLogging: boolean;
     kcp?: KcpOptions;
     smux?: Partial<SmuxConfig>;
   }
@@ -149,6 +150,7 @@ export class WorkerTunnel implements TunnelPort {
       target: opts.target,
       srcaddr: opts.srcaddr,
       index: opts.index,
+      unsafeLogging: opts.log.unsafe,
       kcp: opts.kcp,
       smux: opts.smux,
     });

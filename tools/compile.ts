@@ -13,7 +13,14 @@ for (const name of only) {
   }
   console.log(`compiling ${name} from ${spec.entry}`);
   const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["compile", ...spec.flags, "--output", `dist/${name}`, spec.entry],
+    args: [
+      "compile",
+      ...spec.flags,
+      ...(spec.include ?? []).flatMap((file) => ["--include", file]),
+      "--output",
+      `dist/${name}`,
+      spec.entry,
+    ],
     stdout: "inherit",
     stderr: "inherit",
   }).output();

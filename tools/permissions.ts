@@ -9,6 +9,8 @@
 export interface BinarySpec {
   entry: string;
   flags: string[];
+  /** Files read at run time that `deno compile` must embed (`--include`). */
+  include?: string[];
 }
 
 /**
@@ -48,6 +50,8 @@ export const BINARIES: Record<string, BinarySpec> = {
       ...flags(),
       "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=20",
     ],
+    // The web proxy page `--serve-web-proxy` serves (proxy/web/serve.ts).
+    include: ["proxy/web/index.html", "proxy/web/web-proxy.js"],
   },
   // The static-cookie ExtORPort in front of each tor instance of a multi-tor bridge.
   "extor-static-cookie": { entry: "server/extor_static_cookie.ts", flags: flags() },

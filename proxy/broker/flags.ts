@@ -30,6 +30,9 @@ a certificate file (--cert and --key), or is disabled (--disable-tls).
   --probe-addr ADDR             also serve /probe (only) on this address, with the same TLS
   --probe-stun URL1,URL2        STUN servers for the NAT probe's own candidates (default none)
   --disable-probe               don't answer /probe
+  --serve-web-proxy             serve the web proxy page at /web-proxy/ (volunteers open it to be proxies)
+  --web-proxy-stun URL1,URL2    STUN servers the page uses (default Go's proxy defaults)
+  --web-proxy-keep-local-addresses  the page keeps LAN ICE candidates (testing on a LAN)
   --client-timeout DURATION     how long a client waits for its proxy's answer (default 5s)
   --proxy-timeout DURATION      how long a proxy's poll is held (default 10s)
   --proxy-poll-interval DURATION shortest NextPoll sent to proxies (default 5s)
@@ -62,6 +65,10 @@ export interface BrokerFlags {
   probeAddr?: { hostname: string; port: number };
   probeStun: string[];
   disableProbe: boolean;
+  serveWebProxy: boolean;
+  /** Absent: the page's defaults (Go's proxy's); `""`: none. */
+  webProxyStun?: string[];
+  webProxyKeepLocalAddresses: boolean;
   clientTimeoutMs: number;
   proxyTimeoutMs: number;
   pollIntervalMs: number;
@@ -131,6 +138,9 @@ export function parseBrokerFlags(argv: string[]): BrokerFlags {
       "probe-addr": str,
       "probe-stun": str,
       "disable-probe": bool,
+      "serve-web-proxy": bool,
+      "web-proxy-stun": str,
+      "web-proxy-keep-local-addresses": bool,
       "client-timeout": str,
       "proxy-timeout": str,
       "proxy-poll-interval": str,
@@ -179,6 +189,9 @@ export function parseBrokerFlags(argv: string[]): BrokerFlags {
     probeAddr: v["probe-addr"] ? parseAddr(v["probe-addr"]) : undefined,
     probeStun: (v["probe-stun"] ?? "").split(",").filter((u) => u !== ""),
     disableProbe: v["disable-probe"] ?? false,
+    serveWebProxy: v["serve-web-proxy"] ?? false,
+    webProxyStun: v["web-proxy-stun"]?.split(",").filter((u) => u !== ""),
+    webProxyKeepLocalAddresses: v["web-proxy-keep-local-addresses"] ?? false,
     clientTimeoutMs: parseDuration(v["client-timeout"] ?? "5s"),
     proxyTimeoutMs: parseDuration(v["proxy-timeout"] ?? "10s"),
     pollIntervalMs: parseDuration(v["proxy-poll-interval"] ?? "5s"),

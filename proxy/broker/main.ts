@@ -14,6 +14,7 @@ import { BODY_LIMIT, brokerHandler } from "./http.ts";
 import { type Http1Handler, serveHttp1 } from "./http1.ts";
 import { PollPacer } from "./pacer.ts";
 import { probeHandler } from "./probe.ts";
+import { webProxyHandler } from "../web/serve.ts";
 
 export const BROKER_VERSION = "2.11.0-deno";
 
@@ -109,10 +110,21 @@ export async function runBroker(argv: string[]): Promise<number> {
     iceServers: flags.probeStun,
     log,
   });
-  const handler: Handler = brokerHandler({ broker, probe });
+  const handle = brokerHandler({ broker, probe });
+  const webPage = flags.serveWebProxy
+    ? await webProxyHandler({
+      bridgeRelays: () => [...bridges.values()].map((b) => b.webSocketAddress),
+      relayPattern: flags.allowedRelayPattern,
+      stunURLs: flags.webProxyStun,
+      keepLocalAddresses: flags.webProxyKeepLocalAddresses,
+      probe: probe !== undefined,
+    })
+    : undefined;
+  const handler: Handler = (req, remoteIp) =>
+    Promise.resolve(webPage?.(req) ?? handle(req, remoteIp));
   const probeOnly: Handler = (req, remoteIp) =>
     req.target.split("?")[0] === "/probe"
-      ? handler(req, remoteIp)
+      ? handle(req, remoteIp)
       : Promise.resolve(new Response("404 page not found\n", { status: 404 }));
 
   const closers: (() => Promise<void> | void)[] = [() => broker.close()];
@@ -197,7 +209,8 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   Deno.addSignalListener("SIGHUP", async () => {
     try {
-      broker.setBridges(await loadBridges(flags.bridgeListPath));
+      bridges = await loadBridges(flags.bridgeListPath);
+      broker.setBridges(bridges);
       log.log("SIGHUP: bridge list reloaded");
     } catch (e) {
       log.log(`SIGHUP: keeping the old bridge list: ${(e as Error).message}`);

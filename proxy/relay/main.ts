@@ -6,9 +6,8 @@
  * @module
  */
 import { fileSink, Logger, writeStderr } from "../../lib/log/mod.ts";
-import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import { SnowflakeProxy } from "./core.ts";
-import { dialRelay } from "./relay_dial.ts";
+import { binaryProxyEnv } from "./env.ts";
 import { parseProxyFlags, PROXY_USAGE, type ProxyFlags } from "./flags.ts";
 
 export const PROXY_VERSION = "2.11.0-deno";
@@ -40,12 +39,13 @@ export async function runProxy(args: string[]): Promise<number> {
     }
   }
   const logger = new Logger({ unsafe: flags.unsafeLogging, write });
-  const proxy = new SnowflakeProxy(flags.config, {
-    webrtc: wrtcWebRTC,
-    dialRelay,
-    log: (m) => logger.log(m),
-    debug: flags.verbose ? (m) => logger.log(m) : undefined,
-  });
+  const proxy = new SnowflakeProxy(
+    flags.config,
+    binaryProxyEnv({
+      log: (m) => logger.log(m),
+      debug: flags.verbose ? (m) => logger.log(m) : undefined,
+    }),
+  );
 
   let metrics: Deno.HttpServer | undefined;
   if (flags.metrics) {

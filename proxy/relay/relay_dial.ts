@@ -19,20 +19,23 @@ interface WebSocketStreamLike {
   close(info?: { closeCode?: number; reason?: string }): void;
 }
 
-type WebSocketStreamCtor = new (
+export type WebSocketStreamCtor = new (
   url: string,
   options?: { signal?: AbortSignal },
 ) => WebSocketStreamLike;
 
 const encoder = new TextEncoder();
 
-/** Opens the relay WebSocket; rejects if it is not open within `timeoutMs`. */
+/**
+ * Opens the relay WebSocket; rejects if it is not open within `timeoutMs`. `Ctor` is the
+ * runtime's `WebSocketStream` (the web page passes its own, proxy/web/env.ts).
+ */
 export async function dialRelay(
   url: string,
   signal: AbortSignal,
   timeoutMs = 10_000,
+  Ctor = (globalThis as { WebSocketStream?: WebSocketStreamCtor }).WebSocketStream,
 ): Promise<Conn> {
-  const Ctor = (globalThis as { WebSocketStream?: WebSocketStreamCtor }).WebSocketStream;
   if (!Ctor) return await dialWebSocket(url, { signal, timeoutMs });
   const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
   const wss = new Ctor(url, { signal: deadline });

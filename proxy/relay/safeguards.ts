@@ -16,6 +16,11 @@ export interface RelayPolicy {
   allowPrivateAddresses: boolean;
   /** Relay over plain `ws://`. Default false. */
   allowNonTLS: boolean;
+  /**
+   * Relay URLs the broker's bridge list names (the web page gets them from its broker): these
+   * may be private or plain `ws://`, since the operator listed them; the host pattern still holds.
+   */
+  listedRelays?: readonly string[];
 }
 
 /** The Tor Project's relays, Go's default. */
@@ -39,13 +44,14 @@ export function relayRefusal(relayURL: string, policy: RelayPolicy): string | nu
   if (url.protocol !== "wss:" && url.protocol !== "ws:") {
     return "relay URL is not a WebSocket URL";
   }
-  if (url.protocol === "ws:" && !policy.allowNonTLS) {
+  const listed = policy.listedRelays?.some((r) => URL.canParse(r) && new URL(r).href === url.href);
+  if (url.protocol === "ws:" && !policy.allowNonTLS && !listed) {
     return "relay URL is not TLS (ws://) and --allow-non-tls-relay is not set";
   }
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   const privateHost = hostname === "localhost" || hostname.endsWith(".localhost") ||
     (isIPAddress(hostname) && isLocalAddress(hostname));
-  if (privateHost && !policy.allowPrivateAddresses) {
+  if (privateHost && !policy.allowPrivateAddresses && !listed) {
     return "relay URL is a private address and --allow-proxying-to-private-addresses is not set";
   }
   // The host with its port (newer Go proxies) or without (Go 2.5.1, and brokers whose
