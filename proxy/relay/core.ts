@@ -23,7 +23,11 @@ import {
   STATUS_BAD_RELAY_PATTERN,
   STATUS_CLIENT_MATCH,
 } from "../../lib/snowflake/messages.ts";
-import { dataChannelConn } from "../../lib/snowflake/datachannel.ts";
+import {
+  type DataChannelConn,
+  dataChannelConn,
+  type DataChannelConnOptions,
+} from "../../lib/snowflake/datachannel.ts";
 import {
   closePeer,
   type DataChannel,
@@ -302,7 +306,20 @@ export class SnowflakeProxy {
       pc = this.#env.webrtc.newPeerConnection(this.#peerConfig);
       this.#peers.add(pc);
       if (this.#stop.signal.aborted) return;
-      const channel = arrivingChannel(pc);
+      // The conn is made inside the datachannel event, so no message sent right after the
+      // channel opens is missed (the client's Turbo Tunnel token comes first).
+      const activity = { last: this.#now() };
+      const arrival = arrivingConn(pc, {
+        timers: this.#timers,
+        onRead: (n) => {
+          this.stats.addFromClient(n);
+          activity.last = this.#now();
+        },
+        onWrite: (n) => {
+          this.stats.addToClient(n);
+          activity.last = this.#now();
+        },
+      });
       await pc.setRemoteDescription(offer);
       const answer = await gatherLocalDescription(
         pc,
@@ -321,7 +338,7 @@ export class SnowflakeProxy {
         this.#env.log("the broker says the client is gone");
         return;
       }
-      const open = await this.#deadline(channel.then(waitOpen), this.#cfg.dataChannelTimeoutMs);
+      const open = await this.#deadline(arrival.then(waitOpen), this.#cfg.dataChannelTimeoutMs);
       if (!open) {
         if (!this.#stop.signal.aborted) {
           this.stats.openTimeouts++;
@@ -329,7 +346,7 @@ export class SnowflakeProxy {
         }
         return;
       }
-      await this.#relay(open, relayURL, offer.sdp);
+      await this.#relay(open, activity, relayURL, offer.sdp);
     } catch (e) {
       if (!this.#stop.signal.aborted) this.#env.log(`client session: ${errorText(e)}`);
     } finally {
@@ -356,22 +373,16 @@ export class SnowflakeProxy {
     }
   }
 
-  async #relay(channel: DataChannel, relayURL: string, offerSDP: string): Promise<void> {
+  async #relay(
+    dc: DataChannelConn,
+    activity: { last: number },
+    relayURL: string,
+    offerSDP: string,
+  ): Promise<void> {
     const url = new URL(relayURL);
     const clientIP = remoteIPFromSDP(offerSDP);
     if (clientIP) url.searchParams.set("client_ip", clientIP);
-    let last = this.#now();
-    const dc = dataChannelConn(channel, {
-      timers: this.#timers,
-      onRead: (n) => {
-        this.stats.addFromClient(n);
-        last = this.#now();
-      },
-      onWrite: (n) => {
-        this.stats.addToClient(n);
-        last = this.#now();
-      },
-    });
+    activity.last = this.#now();
     this.stats.connected();
     this.#env.log("client connected");
     let ws: Conn | undefined;
@@ -387,7 +398,7 @@ export class SnowflakeProxy {
       const inactivity = this.#cfg.inactivityTimeoutMs;
       const idle = new Promise<void>((resolve) => {
         const check = () => {
-          const quiet = this.#now() - last;
+          const quiet = this.#now() - activity.last;
           if (quiet < inactivity) {
             idleTimer = this.#timers.setTimeout(check, inactivity - quiet);
             return;
@@ -434,24 +445,29 @@ function sessionID(): string {
   return btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
 }
 
-/** The data channel the client opens towards a peer connection. */
-function arrivingChannel(pc: PeerConnection): Promise<DataChannel> {
+/** The client's data channel, wrapped as a Conn the moment it arrives. */
+function arrivingConn(
+  pc: PeerConnection,
+  options: DataChannelConnOptions,
+): Promise<DataChannelConn> {
   return new Promise((resolve) => {
     const onChannel = (e: Event) => {
       pc.removeEventListener("datachannel", onChannel);
-      resolve((e as RTCDataChannelEvent).channel as unknown as DataChannel);
+      const channel = (e as RTCDataChannelEvent).channel as unknown as DataChannel;
+      resolve(dataChannelConn(channel, options));
     };
     pc.addEventListener("datachannel", onChannel);
   });
 }
 
-/** Resolves with the channel once it is open. */
-function waitOpen(channel: DataChannel): Promise<DataChannel> {
-  if (channel.readyState === "open") return Promise.resolve(channel);
+/** Resolves with the conn once its channel is open. */
+function waitOpen(conn: DataChannelConn): Promise<DataChannelConn> {
+  const channel = conn.channel;
+  if (channel.readyState === "open") return Promise.resolve(conn);
   return new Promise((resolve) => {
     const onOpen = () => {
       channel.removeEventListener("open", onOpen);
-      resolve(channel);
+      resolve(conn);
     };
     channel.addEventListener("open", onOpen);
   });
