@@ -152,31 +152,34 @@ export class SnowflakeProxy {
 
   /** Probes the NAT, then polls and serves clients until {@link stop}. */
   async run(): Promise<void> {
-    const signal = this.#stop.signal;
-    const timers: unknown[] = [];
-    if (this.#cfg.summaryIntervalMs > 0) {
-      const summary = () => {
-        this.#env.log(this.stats.takeSummary(this.#cfg.summaryIntervalMs));
-        timers.push(this.#timers.setTimeout(summary, this.#cfg.summaryIntervalMs));
-      };
-      timers.push(this.#timers.setTimeout(summary, this.#cfg.summaryIntervalMs));
-    }
+    const stopSummary = this.#every(
+      this.#cfg.summaryIntervalMs,
+      () => this.#env.log(this.stats.takeSummary(this.#cfg.summaryIntervalMs)),
+    );
     await this.probeNAT();
-    if (this.#cfg.natRetestIntervalMs > 0) {
-      const retest = async () => {
-        await this.probeNAT();
-        if (!signal.aborted) {
-          timers.push(this.#timers.setTimeout(retest, this.#cfg.natRetestIntervalMs));
-        }
-      };
-      timers.push(this.#timers.setTimeout(retest, this.#cfg.natRetestIntervalMs));
-    }
+    const stopRetest = this.#every(this.#cfg.natRetestIntervalMs, () => this.probeNAT());
     try {
       await this.#pollLoop();
     } finally {
-      for (const t of timers) this.#timers.clearTimeout(t);
+      stopSummary();
+      stopRetest();
       await Promise.all(this.#sessions);
     }
+  }
+
+  /** Runs `task` every `ms` (0 = never), each run after the previous one ended; returns a stop. */
+  #every(ms: number, task: () => unknown): () => void {
+    let timer: unknown;
+    let stopped = ms <= 0;
+    const tick = async () => {
+      await task();
+      if (!stopped && !this.#stop.signal.aborted) timer = this.#timers.setTimeout(tick, ms);
+    };
+    if (!stopped) timer = this.#timers.setTimeout(tick, ms);
+    return () => {
+      stopped = true;
+      this.#timers.clearTimeout(timer);
+    };
   }
 
   /** Stops polling and closes every client connection; `run()` then resolves. */
@@ -387,6 +390,7 @@ export class SnowflakeProxy {
     this.#env.log("client connected");
     let ws: Conn | undefined;
     let idleTimer: unknown;
+    let onStop = () => {};
     try {
       try {
         ws = await this.#env.dialRelay(url.toString(), this.#stop.signal);
@@ -410,8 +414,9 @@ export class SnowflakeProxy {
         idleTimer = this.#timers.setTimeout(check, inactivity);
       });
       const stopped = new Promise<void>((resolve) => {
+        onStop = () => resolve();
         if (this.#stop.signal.aborted) resolve();
-        this.#stop.signal.addEventListener("abort", () => resolve());
+        this.#stop.signal.addEventListener("abort", onStop);
       });
       const why = (reason: string) => (e?: unknown) =>
         e instanceof Error ? `${reason}: ${e.message}` : reason;
@@ -425,6 +430,7 @@ export class SnowflakeProxy {
       this.#env.debug?.(`relay ended: ${reason}`);
     } finally {
       this.#timers.clearTimeout(idleTimer);
+      this.#stop.signal.removeEventListener("abort", onStop);
       dc.close();
       ws?.close();
       this.stats.active--;

@@ -34,13 +34,19 @@ function setup(script: Script, config: Partial<ProxyConfig> = {}) {
   const pollBodies: string[] = [];
   let pollIndex = 0;
   let dialFails = false;
+  let probes = 0;
+  let probesAtFirstPoll = -1;
   const fetchFn: typeof fetch = async (input, init) => {
     const url = new URL(String(input));
     const body = String(init?.body ?? "");
-    if (url.pathname === "/probe") return new Response("", { status: script.probeStatus ?? 404 });
+    if (url.pathname === "/probe") {
+      probes++;
+      return new Response("", { status: script.probeStatus ?? 404 });
+    }
     if (url.pathname === "/answer") {
       return new Response(encodeAnswerResponse(script.answerSuccess ?? true));
     }
+    if (probesAtFirstPoll < 0) probesAtFirstPoll = probes;
     pollTimes.push(Date.now());
     pollBodies.push(body);
     const p = script.polls[pollIndex++];
@@ -93,6 +99,8 @@ function setup(script: Script, config: Partial<ProxyConfig> = {}) {
     pollBodies,
     running,
     failDials: () => (dialFails = true),
+    probes: () => probes,
+    probesAtFirstPoll: () => probesAtFirstPoll,
   };
 }
 
@@ -204,4 +212,14 @@ Deno.test("proxy: the broker's NextPoll sets when the next poll starts", async (
   await t.running;
   // The second poll came at NextPoll, not at the 60 s interval.
   assert(t.pollTimes[1]! - t.pollTimes[0]! >= 2500, "not before NextPoll");
+});
+
+Deno.test("proxy: the NAT probe runs before the first poll and again every retest interval", async () => {
+  const t = setup({ polls: [] }, { natRetestIntervalMs: 100 });
+  await until(() => t.probes() >= 3, "two retests");
+  t.proxy.stop();
+  await t.running;
+  assertEquals(t.probesAtFirstPoll(), 1, "the first probe came before the first poll");
+  assert(t.log.some((l) => l.includes("NAT probe failed")));
+  assertEquals(t.webrtc.open, 0, "every probe closed its peer connection");
 });
