@@ -3,6 +3,8 @@
  * - dialPeer with real @roamhq/wrtc: every failure path (rendezvous error, broker error
  *   answer, aborted dial) closes the peer connection it made (libwebrtc would otherwise keep
  *   the test process alive), and the offer it sends is non-trickle with the channel's label.
+ * - ICE gathering does not wait for a blocked STUN server once a working one answered
+ *   (coturn in a namespace).
  * - PeerPool with in-memory peers: keeps `max` connected, replaces a dead one at once, backs
  *   off after failures, and closes everything on close().
  */
@@ -17,6 +19,7 @@ import type { PeerConnection, WebRTC } from "../../lib/snowflake/webrtc.ts";
 import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import { dialPeer } from "../../client/webrtc_peer.ts";
 import { PeerPool, type PoolPeer } from "../../client/peer_pool.ts";
+import { CAN_NETNS, DENO, NsPair, ROOT } from "./netns.ts";
 
 /** wrtc, recording every peer connection it makes. */
 function recordingWebRTC(): { webrtc: WebRTC; pcs: PeerConnection[] } {
@@ -163,4 +166,64 @@ Deno.test("peers: closing the pool aborts a dial in flight and closes what it re
   await tick();
   assert(aborted);
   assert(late.isClosed);
+});
+
+Deno.test({
+  name: "peers: a STUN server that does not answer is left out; a reflexive candidate is kept",
+  ignore: !CAN_NETNS,
+  async fn() {
+    const pair = await NsPair.create(39);
+    try {
+      pair.spawn(pair.a, "coturn", [
+        "turnserver",
+        "-n",
+        "--no-cli",
+        "--no-tls",
+        "--no-dtls",
+        "--stun-only",
+        "--listening-ip",
+        pair.ipA,
+        "--listening-port",
+        "3478",
+        "--log-file",
+        "stdout",
+        "--pidfile",
+        `${pair.dir}/coturn.pid`,
+        "--db",
+        `${pair.dir}/turndb`,
+      ]);
+      await new Promise((r) => setTimeout(r, 1000));
+      const live = `stun:${pair.ipA}:3478`;
+      const blocked = `stun:${pair.ipA}:3999`;
+      const probe = async (...args: string[]) =>
+        JSON.parse(
+          await pair.exec(pair.b, [
+            DENO,
+            "run",
+            "--allow-all",
+            `${ROOT}/tests/client/gather_probe.ts`,
+            ...args,
+          ]),
+        ) as { answering: string[]; ms: number; srflx: boolean };
+      const r = await probe(live, blocked);
+      console.log(`answering ${JSON.stringify(r.answering)}; offer gathered in ${r.ms} ms`);
+      assertEquals(r.answering, [live]);
+      assertEquals(r.srflx, false); // no NAT: the reflexive address is the host address
+      // Behind a NAT that picks a new port (nftables fully-random), the reflexive candidate
+      // from the answering server makes it into the offer.
+      await pair.exec(
+        pair.b,
+        ["nft", "-f", "-"],
+        `table ip sfnat {
+  chain post { type nat hook postrouting priority 100; oifname "vb" meta l4proto udp masquerade fully-random; }
+}
+`,
+      );
+      const natted = await probe(live, blocked);
+      console.log(`behind NAT: offer gathered in ${natted.ms} ms, srflx ${natted.srflx}`);
+      assert(natted.srflx, "the reflexive candidate is in the offer");
+    } finally {
+      await pair.delete();
+    }
+  },
 });
