@@ -1,0 +1,200 @@
+/**
+ * The client side: one association to the server, one SCTP stream per {@link dial}. The
+ * association is set up on first use; when it is lost it is set up again, with exponential
+ * backoff, while anyone waits for a stream. Dials wait for the association instead of failing.
+ *
+ * @module
+ */
+import { HostPortAddr } from "../net/addr.ts";
+import { ClosedError } from "../net/errors.ts";
+import type { Conn, Dialer } from "../net/types.ts";
+import { Association } from "./association.ts";
+import { decodeNotification } from "./notification.ts";
+import {
+  MSG_NOTIFICATION,
+  SOCK_STREAM,
+  usrsctpPort,
+  UsrsctpSocket,
+  usrsctpStack,
+} from "./usrsctp.ts";
+
+/** Options for {@link SctpDialer}. */
+export interface SctpDialOptions {
+  /** The server's IP and UDP encapsulation port. */
+  hostname: string;
+  port: number;
+  /** The server's SCTP port (default: `port`). */
+  sctpPort?: number;
+  /** Our UDP encapsulation port (default: the process's stack, or a free one). */
+  localUdpPort?: number;
+  /** Streams asked for (default 1024). */
+  streams?: number;
+  /** Largest message sent (default 16 KiB; usrsctp's echo_server echoes up to 10,240). */
+  maxMessage?: number;
+  /** First and largest wait between attempts to set up the association (1 s, 30 s). */
+  backoffMs?: { initial: number; max: number };
+  /** Called on each association change, for logs. */
+  onEvent?: (event: "up" | "down" | "retry", detail: string) => void;
+}
+
+interface Live {
+  socket: UsrsctpSocket;
+  association: Association;
+}
+
+/** One association, reconnected on demand; each dial opens a stream on it. */
+export class SctpDialer implements Dialer {
+  readonly #options: SctpDialOptions;
+  #live: Live | null = null;
+  #connecting: Promise<Live> | null = null;
+  #closed = false;
+  #attempts = 0;
+  readonly #stop = new AbortController();
+
+  constructor(options: SctpDialOptions) {
+    this.#options = options;
+  }
+
+  /** Opens a stream, first waiting for the association if there is none. */
+  async dial(signal?: AbortSignal): Promise<Conn> {
+    for (;;) {
+      if (this.#closed) throw new ClosedError("SCTP dialer");
+      const live = this.#live ?? await this.#connect(signal);
+      try {
+        return await live.association.open(signal);
+      } catch (e) {
+        signal?.throwIfAborted();
+        if (!live.association.failed) throw e;
+      }
+    }
+  }
+
+  /** Whether an association is up now. */
+  get connected(): boolean {
+    return this.#live !== null;
+  }
+
+  #connect(signal?: AbortSignal): Promise<Live> {
+    this.#connecting ??= this.#establish().finally(() => (this.#connecting = null));
+    if (!signal) return this.#connecting;
+    return new Promise<Live>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#connecting!.then(resolve, reject).finally(() =>
+        signal.removeEventListener("abort", onAbort)
+      );
+    });
+  }
+
+  async #establish(): Promise<Live> {
+    const { initial, max } = this.#options.backoffMs ?? { initial: 1_000, max: 30_000 };
+    for (;;) {
+      if (this.#closed) throw new ClosedError("SCTP dialer");
+      if (this.#attempts > 0) {
+        const wait = Math.min(max, initial * 2 ** Math.min(this.#attempts - 1, 16));
+        this.#options.onEvent?.("retry", `in ${wait} ms`);
+        await abortableSleep(wait, this.#stop.signal).catch(() => {});
+        if (this.#closed) throw new ClosedError("SCTP dialer");
+      }
+      this.#attempts++;
+      try {
+        const live = await this.#attempt();
+        this.#attempts = 0;
+        this.#live = live;
+        return live;
+      } catch (e) {
+        this.#options.onEvent?.("down", (e as Error).message);
+      }
+    }
+  }
+
+  async #attempt(): Promise<Live> {
+    const o = this.#options;
+    const ffi = usrsctpStack(o.localUdpPort ?? usrsctpPort() ?? freeUdpPort());
+    const socket = new UsrsctpSocket(ffi, SOCK_STREAM, {
+      streams: o.streams ?? 1024,
+      remoteUdpPort: o.port,
+    });
+    try {
+      await socket.connect(o.hostname, o.sctpPort ?? o.port);
+    } catch (e) {
+      socket.close();
+      throw e;
+    }
+    // COMM_UP is the first thing to read; it says how many streams the server accepts.
+    let streams = o.streams ?? 1024;
+    const first = await socket.recv();
+    if (first && first.flags & MSG_NOTIFICATION) {
+      const ev = decodeNotification(first.data);
+      if (ev?.kind === "up") streams = Math.min(streams, ev.outboundStreams);
+    }
+    const remoteAddr = new HostPortAddr("sctp", o.hostname, o.port);
+    const association = new Association({
+      localAddr: new HostPortAddr("sctp", "0.0.0.0", usrsctpPort() ?? 0),
+      remoteAddr,
+      streams,
+      maxMessage: o.maxMessage,
+      send: (sid, ppid, data) => socket.send(0, sid, ppid, data),
+    });
+    const live = { socket, association };
+    this.#options.onEvent?.("up", `${streams} streams`);
+    this.#receiveLoop(live);
+    return live;
+  }
+
+  async #receiveLoop(live: Live): Promise<void> {
+    let reason = "closed";
+    for (;;) {
+      const recv = live.socket.recv();
+      this.#pending = recv;
+      const m = await recv;
+      if (!m) break;
+      if (m.flags & MSG_NOTIFICATION) {
+        const ev = decodeNotification(m.data);
+        if (ev?.kind === "down") {
+          reason = ev.reason;
+          break;
+        }
+        continue;
+      }
+      const { wait } = live.association.receive(m.sid, m.ppid, m.data, false);
+      if (wait) await wait;
+    }
+    if (this.#live === live) this.#live = null;
+    live.association.fail(new ClosedError(`SCTP association (${reason})`));
+    live.socket.close();
+    this.#options.onEvent?.("down", reason);
+  }
+
+  #pending: Promise<unknown> | undefined;
+
+  /** Ends the association and fails every stream and waiting dial. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stop.abort();
+    const live = this.#live;
+    this.#live = null;
+    if (live) {
+      live.association.fail(new ClosedError("SCTP dialer"));
+      live.socket.close(this.#pending);
+    }
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+function freeUdpPort(): number {
+  const c = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+  const port = (c.addr as Deno.NetAddr).port;
+  c.close();
+  return port;
+}
