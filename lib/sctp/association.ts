@@ -19,7 +19,7 @@ export const PPID_OPEN = 0x73637001;
 export const PPID_FIN = 0x73637002;
 
 /** Largest message we send; larger writes are split. */
-export const MAX_MESSAGE = 16 * 1024;
+export const MAX_MESSAGE = 64 * 1024;
 /** Bytes a stream may hold unread before the association's receive loop waits for it. */
 export const STREAM_HIGH_WATER = 1024 * 1024;
 

@@ -11,6 +11,7 @@ import type { Conn, Dialer } from "../net/types.ts";
 import { Association } from "./association.ts";
 import { decodeNotification } from "./notification.ts";
 import {
+  freeUdpPort,
   MSG_NOTIFICATION,
   SOCK_STREAM,
   usrsctpPort,
@@ -110,7 +111,7 @@ export class SctpDialer implements Dialer {
 
   async #attempt(): Promise<Live> {
     const o = this.#options;
-    const ffi = usrsctpStack(o.localUdpPort ?? usrsctpPort() ?? freeUdpPort());
+    const ffi = usrsctpStack(o.localUdpPort ?? usrsctpPort() ?? freeUdpPort("0.0.0.0"));
     const socket = new UsrsctpSocket(ffi, SOCK_STREAM, {
       streams: o.streams ?? 1024,
       remoteUdpPort: o.port,
@@ -190,11 +191,4 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
       reject(signal.reason);
     }, { once: true });
   });
-}
-
-function freeUdpPort(): number {
-  const c = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
-  const port = (c.addr as Deno.NetAddr).port;
-  c.close();
-  return port;
 }

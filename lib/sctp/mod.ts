@@ -22,6 +22,7 @@ export {
   PPID_OPEN,
   SctpStream,
 } from "./association.ts";
+export { freeUdpPort } from "./usrsctp.ts";
 export { SctpDialer, type SctpDialOptions } from "./dialer.ts";
 export {
   listenSctp,

@@ -63,7 +63,6 @@ const SYMBOLS = {
   usrsctp_sysctl_set_sctp_assoc_rtx_max_default: { parameters: ["u32"], result: "i32" },
   usrsctp_sysctl_set_sctp_path_rtx_max_default: { parameters: ["u32"], result: "i32" },
   usrsctp_sysctl_set_sctp_init_rtx_max_default: { parameters: ["u32"], result: "i32" },
-  usrsctp_sysctl_set_sctp_blackhole: { parameters: ["u32"], result: "i32" },
   usrsctp_sysctl_set_sctp_no_csum_on_loopback: { parameters: ["u32"], result: "i32" },
   usrsctp_sysctl_set_sctp_sendspace: { parameters: ["u32"], result: "i32" },
   usrsctp_sysctl_set_sctp_recvspace: { parameters: ["u32"], result: "i32" },
@@ -136,7 +135,6 @@ export function usrsctpStack(udpPort: number): Symbols {
   }
   const symbols = Deno.dlopen(LIBRARY, SYMBOLS).symbols;
   symbols.usrsctp_init(udpPort, null, null);
-  symbols.usrsctp_sysctl_set_sctp_blackhole(2); // no ABORT for stray packets: less reflection
   symbols.usrsctp_sysctl_set_sctp_no_csum_on_loopback(0); // CRC32c always: peers check it
   symbols.usrsctp_sysctl_set_sctp_ecn_enable(0); // no IP ECN bits through a UDP socket
   symbols.usrsctp_sysctl_set_sctp_asconf_enable(0); // no address changes: one path over UDP
@@ -157,6 +155,14 @@ export function usrsctpStack(udpPort: number): Symbols {
 /** The UDP port the process's stack runs on, or null before {@link usrsctpStack}. */
 export function usrsctpPort(): number | null {
   return stack?.udpPort ?? null;
+}
+
+/** A UDP port on `hostname` that was free a moment ago (for port 0 in a bind address). */
+export function freeUdpPort(hostname: string): number {
+  const c = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+  const port = (c.addr as Deno.NetAddr).port;
+  c.close();
+  return port;
 }
 
 /** A socket address: IPv4 as sockaddr_in, anything else as sockaddr_in6. */
