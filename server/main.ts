@@ -21,6 +21,8 @@ import { PtStdout } from "../lib/pt/stdout.ts";
 import { parseIPCIDR } from "./orport.ts";
 import { SnowflakeServer } from "./server.ts";
 import { METHOD_NAME } from "./turbotunnel.ts";
+import { runSctpServer, SCTP_METHOD } from "./sctp/run.ts";
+import { freeUdpPort } from "../lib/sctp/mod.ts";
 
 export const VERSION = "2.11.0-deno";
 
@@ -142,7 +144,10 @@ async function main(): Promise<number> {
   }
   const log = new Logger({ unsafe: flags.unsafeLogging, write });
   log.log(`snowflake-server ${VERSION}`);
-  if (!flags.disableTls && flags.acmeHostnames.length === 0) {
+  // Only the snowflake transport has TLS; a bridge that runs sctp alone needs no ACME.
+  const transports = (Deno.env.get("TOR_PT_SERVER_TRANSPORTS") ?? "").split(",");
+  const wantsTls = transports.some((t) => t !== SCTP_METHOD);
+  if (!flags.disableTls && wantsTls && flags.acmeHostnames.length === 0) {
     log.log("the --acme-hostnames option is required");
     return 1;
   }
@@ -192,6 +197,19 @@ async function main(): Promise<number> {
   let acmeError: string | null = null;
 
   for (const bindaddr of info.bindaddrs) {
+    if (bindaddr.methodName === SCTP_METHOD) {
+      try {
+        const port = bindaddr.addr.port || freeUdpPort(bindaddr.addr.hostname);
+        const bind = { hostname: bindaddr.addr.hostname, port };
+        const sctp = runSctpServer({ bind, or: target, log: (m) => log.log(m) });
+        closers.push(() => sctp.close());
+        out.smethod(SCTP_METHOD, formatAddr(bind));
+      } catch (e) {
+        log.log(`error opening sctp listener: ${(e as Error).message}`);
+        out.smethodError(SCTP_METHOD, (e as Error).message);
+      }
+      continue;
+    }
     if (bindaddr.methodName !== METHOD_NAME) {
       out.smethodError(bindaddr.methodName, "no such method");
       continue;

@@ -32,7 +32,8 @@ export const BINARIES: Record<string, BinarySpec> = {
     // A young generation capped at 4 MiB per semi-space (V8 grows it to 32 MiB under load):
     // with thousands of mostly idle sessions that is ~40 MiB of RSS for nothing, and
     // throughput is the same. gc() for server/churn_gc.ts (tests/bench/server_bench.ts).
-    flags: [...flags({ ffi: false }), "--v8-flags=--max-semi-space-size=4,--expose-gc"],
+    // FFI for the sctp transport's usrsctp (lib/sctp/usrsctp.ts).
+    flags: [...flags({ ffi: true }), "--v8-flags=--max-semi-space-size=4,--expose-gc"],
   },
   "broker-proxy": { entry: "proxy/main.ts", flags: flags({ ffi: true }) },
   pytunnel: { entry: "pytunnel/main.ts", flags: flags({ ffi: true, run: true }) },
