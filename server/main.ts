@@ -121,6 +121,12 @@ function parseNumTurbotunnel(value: string): number {
   return n;
 }
 
+/** A whole number of seconds from a transport option (0 = never). */
+function parseSeconds(s: string, name: string): number {
+  if (!/^\d{1,9}$/.test(s)) throw new RangeError(`${name}: ${JSON.stringify(s)} is not seconds`);
+  return Number(s);
+}
+
 async function main(): Promise<number> {
   let flags: Flags;
   try {
@@ -201,7 +207,13 @@ async function main(): Promise<number> {
       try {
         const port = bindaddr.addr.port || freeUdpPort(bindaddr.addr.hostname);
         const bind = { hostname: bindaddr.addr.hostname, port };
-        const sctp = runSctpServer({ bind, or: target, log: (m) => log.log(m) });
+        const idle = getArg(bindaddr.options, "idle-timeout");
+        const sctp = runSctpServer({
+          bind,
+          or: target,
+          log: (m) => log.log(m),
+          autocloseSeconds: idle === undefined ? undefined : parseSeconds(idle, "idle-timeout"),
+        });
         closers.push(() => sctp.close());
         out.smethod(SCTP_METHOD, formatAddr(bind));
       } catch (e) {
