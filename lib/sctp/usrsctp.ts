@@ -411,6 +411,9 @@ export class UsrsctpSocket {
     v.setUint32(4, ppid); // sent as-is: network byte order
     v.setUint32(12, assocId, true);
     const len = BigInt(data.length);
+    // usrsctp refuses a NULL buffer (EFAULT) even for an empty ABORT; an empty typed array
+    // would be passed as NULL.
+    if (data.length === 0) data = new Uint8Array(1);
     const ffi = this.#ffi;
     if (this.#sendBufferUsed(assocId) + data.length <= SOCKET_BUFFER) {
       const n = ffi.usrsctp_sendv(this.#so, data, len, null, 0, info, 16, SCTP_SENDV_SNDINFO, 0);

@@ -40,6 +40,8 @@ Deno.test({
       for (let off = 0; off < payload.length; off += 65536) {
         crypto.getRandomValues(payload.subarray(off, off + 65536));
       }
+      // Bytes that never come back fail the test instead of hanging it.
+      const deadline = setTimeout(() => conn.close(), 60_000);
       const reading = (async () => {
         const got = new Uint8Array(payload.length);
         let n = 0;
@@ -56,6 +58,7 @@ Deno.test({
         await conn.write(payload.subarray(off, off + 30_000));
       }
       const { got, n } = await reading;
+      clearTimeout(deadline);
       conn.close();
       assertEquals(n, payload.length);
       assertEquals(await sha256Hex(got), await sha256Hex(payload));
