@@ -51,6 +51,8 @@ export class SctpDialer implements Dialer {
   #closed = false;
   #attempts = 0;
   readonly #stop = new AbortController();
+  /** The receive loop's outstanding recv, for close(). */
+  #pending: Promise<unknown> | undefined;
 
   constructor(options: SctpDialOptions) {
     this.#options = options;
@@ -152,8 +154,8 @@ export class SctpDialer implements Dialer {
       if (!m) break;
       if (m.flags & MSG_NOTIFICATION) {
         const ev = decodeNotification(m.data);
-        if (ev?.kind === "down") {
-          reason = ev.reason;
+        if (ev?.kind === "down" || ev?.kind === "restart") {
+          reason = ev.kind === "down" ? ev.reason : "restart"; // a restarted peer knows no streams
           break;
         }
         continue;
@@ -166,8 +168,6 @@ export class SctpDialer implements Dialer {
     live.socket.close();
     this.#options.onEvent?.("down", reason);
   }
-
-  #pending: Promise<unknown> | undefined;
 
   /** Ends the association and fails every stream and waiting dial. */
   close(): void {
