@@ -121,9 +121,9 @@ function parseNumTurbotunnel(value: string): number {
   return n;
 }
 
-/** A whole number of seconds from a transport option (0 = never). */
-function parseSeconds(s: string, name: string): number {
-  if (!/^\d{1,9}$/.test(s)) throw new RangeError(`${name}: ${JSON.stringify(s)} is not seconds`);
+/** A whole number (seconds, a count) from a transport option. */
+function parseCount(s: string, name: string): number {
+  if (!/^\d{1,9}$/.test(s)) throw new RangeError(`${name}: ${JSON.stringify(s)} is not a number`);
   return Number(s);
 }
 
@@ -208,11 +208,13 @@ async function main(): Promise<number> {
         const port = bindaddr.addr.port || freeUdpPort(bindaddr.addr.hostname);
         const bind = { hostname: bindaddr.addr.hostname, port };
         const idle = getArg(bindaddr.options, "idle-timeout");
+        const max = getArg(bindaddr.options, "max-associations");
         const sctp = runSctpServer({
           bind,
           or: target,
           log: (m) => log.log(m),
-          autocloseSeconds: idle === undefined ? undefined : parseSeconds(idle, "idle-timeout"),
+          autocloseSeconds: idle === undefined ? undefined : parseCount(idle, "idle-timeout"),
+          maxAssociations: max === undefined ? undefined : parseCount(max, "max-associations"),
         });
         closers.push(() => sctp.close());
         out.smethod(SCTP_METHOD, formatAddr(bind));

@@ -3,7 +3,8 @@
  * burst of spoofed INIT chunks (and malformed chunks, forged cookies, bad checksums) while
  * the real client downloads through the server: the download is intact, the server still
  * serves afterwards, and its memory stays bounded (SCTP's state cookie: an INIT costs the
- * server no state). Associations that go idle are closed after `idle-timeout`.
+ * server no state). Associations that go idle are closed after `idle-timeout`; those beyond
+ * `max-associations` are aborted.
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { must, waitUntil } from "../client/netns.ts";
@@ -87,6 +88,44 @@ Deno.test({
       await waitUntil(() => idle.log().includes("SCTP_SHUTDOWN_COMP"), 30_000);
       // The server still takes new associations afterwards.
       assertEquals((await chain.curl("--socks5-hostname")).sha256, chain.fileSha256);
+    } catch (e) {
+      chain.dumpLogs();
+      throw e;
+    } finally {
+      await chain.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "sctp:flood associations beyond max-associations are aborted",
+  ignore: !CAN_NETNS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const chain = await SctpChain.start(65, 100_000);
+    const { net } = chain;
+    try {
+      await chain.server!.stop();
+      await chain.startServer("sctp:max-associations=2");
+      // Our client holds one association; two more from usrsctp's client: the second is one
+      // too many.
+      assertEquals((await chain.curl("--socks5-hostname")).sha256, chain.fileSha256);
+      const peers = [0, 1].map((i) =>
+        net.spawn(net.b, `peer${i}`, [
+          "bash",
+          "-c",
+          `sleep 60 | stdbuf -oL ${USRSCTP}/client ${net.ipA} ${SERVER_UDP_PORT} 0 ${
+            9901 + i
+          } ${SERVER_UDP_PORT}`,
+        ])
+      );
+      const lost = () => peers.filter((p) => p.log().includes("SCTP_COMM_LOST")).length;
+      await waitUntil(() => peers.every((p) => p.log().includes("SCTP_COMM_UP")), 20_000);
+      await waitUntil(() => lost() > 0, 20_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      assertEquals(lost(), 1); // whichever came second
+      assertEquals((await chain.curl("--socks4a")).sha256, chain.fileSha256);
     } catch (e) {
       chain.dumpLogs();
       throw e;
