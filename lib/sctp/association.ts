@@ -20,8 +20,12 @@ export const PPID_FIN = 0x73637002;
 
 /** Largest message we send; larger writes are split. */
 export const MAX_MESSAGE = 64 * 1024;
-/** Bytes a stream may hold unread before the association's receive loop waits for it. */
-export const STREAM_HIGH_WATER = 1024 * 1024;
+/**
+ * Bytes one association may hold that its streams' readers have not taken. A client's
+ * receive loop waits above it; a server aborts the association instead (README: sctp
+ * transport), so that one stuck reader never stalls every other client.
+ */
+export const ASSOCIATION_QUEUE_LIMIT = 16 * 1024 * 1024;
 
 /** Sends one message on a stream of this association. */
 export type SendMessage = (sid: number, ppid: number, data: Uint8Array) => Promise<void>;
@@ -29,16 +33,52 @@ export type SendMessage = (sid: number, ppid: number, data: Uint8Array) => Promi
 const CONTROL_BODY = new Uint8Array([0]);
 const UNKNOWN_PEER = new NamedAddr("sctp", "unknown");
 
+/** Bytes received but not yet taken by a reader, against a limit; wakes waiters at half. */
+export class ByteBudget {
+  #queued = 0;
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly limit: number) {}
+
+  get queued(): number {
+    return this.#queued;
+  }
+
+  get over(): boolean {
+    return this.#queued > this.limit;
+  }
+
+  /** Counts bytes in (positive) or taken (negative). */
+  add(delta: number): void {
+    this.#queued += delta;
+    if (this.#queued <= this.limit / 2 && this.#waiters.length) {
+      for (const w of this.#waiters.splice(0)) w();
+    }
+  }
+
+  /** Resolves once the queue is at half the limit or less. */
+  drained(): Promise<void> {
+    if (this.#queued <= this.limit / 2) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+}
+
 /** A stream of an association as a {@link Conn}. */
 export class SctpStream implements Conn {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #readDone = false;
+  readonly #queue: Uint8Array[] = [];
+  #queued = 0;
+  #wake: (() => void) | null = null;
+  /** Nothing more will be handed to the reader after the queue (peer FIN or local close). */
+  #ended = false;
+  /** Incoming data is dropped: the reader cancelled or we closed. */
+  #discard = false;
+  #failed: Error | null = null;
   #finSent = false;
   #finReceived = false;
-  #pulled: (() => void) | null = null;
   readonly #onFree: () => void;
+  readonly #account: (delta: number) => void;
 
   constructor(
     readonly sid: number,
@@ -47,22 +87,17 @@ export class SctpStream implements Conn {
     readonly maxMessage: number,
     readonly send: SendMessage,
     onFree: () => void,
+    account: (delta: number) => void,
   ) {
     this.#onFree = onFree;
+    this.#account = account;
     this.readable = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        this.#controller = c;
-      },
-      pull: () => {
-        this.#pulled?.();
-        this.#pulled = null;
-      },
+      pull: (c) => this.#pull(c),
       cancel: () => {
-        this.#readDone = true;
-        this.#pulled?.();
-        this.#pulled = null;
+        this.#discard = this.#ended = true;
+        this.#drop();
       },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: STREAM_HIGH_WATER }));
+    }, { highWaterMark: 0 });
     this.writable = new WritableStream<Uint8Array>({
       write: async (chunk) => {
         if (this.#finSent) throw new ClosedError("SCTP stream");
@@ -75,47 +110,63 @@ export class SctpStream implements Conn {
     });
   }
 
-  /** Data from the peer; resolves when the stream has room again (backpressure). */
-  deliver(data: Uint8Array): Promise<void> | undefined {
-    if (this.#readDone) return;
-    this.#controller.enqueue(data);
-    if ((this.#controller.desiredSize ?? 1) > 0) return;
-    return new Promise((resolve) => (this.#pulled = resolve));
+  async #pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    for (;;) {
+      const chunk = this.#queue.shift();
+      if (chunk) {
+        this.#queued -= chunk.length;
+        this.#account(-chunk.length);
+        c.enqueue(chunk);
+        return;
+      }
+      if (this.#failed) return c.error(this.#failed);
+      if (this.#ended) return c.close();
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  #wakeReader() {
+    this.#wake?.();
+    this.#wake = null;
+  }
+
+  /** Gives back the budget of bytes no reader will take. */
+  #drop() {
+    this.#queue.length = 0;
+    this.#account(-this.#queued);
+    this.#queued = 0;
+  }
+
+  /** Data from the peer, queued for the reader (dropped after a local close). */
+  deliver(data: Uint8Array): void {
+    if (this.#discard || this.#ended) return;
+    this.#queue.push(data);
+    this.#queued += data.length;
+    this.#account(data.length);
+    this.#wakeReader();
   }
 
   /** The peer's FIN: end of its bytes. */
   receiveFin(): void {
-    this.#finReceived = true;
-    this.#endRead();
+    this.#finReceived = this.#ended = true;
+    this.#wakeReader();
     this.#maybeFree();
   }
 
   /** The association is gone: both directions fail. */
   fail(reason: Error): void {
-    if (!this.#readDone) {
-      this.#readDone = true;
-      this.#controller.error(reason);
-    }
+    this.#failed ??= reason;
+    this.#drop();
     this.#finSent = this.#finReceived = true;
     this.writable.abort(reason).catch(() => {});
-    this.#pulled?.();
+    this.#wakeReader();
   }
 
   close(): void {
-    this.#endRead();
+    this.#discard = this.#ended = true;
+    this.#drop();
+    this.#wakeReader();
     this.#sendFin();
-    if (this.#pulled) {
-      this.#pulled();
-      this.#pulled = null;
-    }
-  }
-
-  #endRead() {
-    if (this.#readDone) return;
-    this.#readDone = true;
-    try {
-      this.#controller.close();
-    } catch { /* cancelled */ }
   }
 
   #sendFin(): Promise<void> {
@@ -140,6 +191,10 @@ export interface AssociationOptions {
   /** Streams the peer accepts (the COMM_UP outbound count). */
   streams: number;
   maxMessage?: number;
+  /** Unread bytes allowed for this association (default {@link ASSOCIATION_QUEUE_LIMIT}). */
+  queueLimit?: number;
+  /** A budget shared with other associations (a listener's), counted as well. */
+  shared?: ByteBudget;
 }
 
 /** The streams of one association, on either side. */
@@ -148,9 +203,12 @@ export class Association {
   readonly #freeWaiters: (() => void)[] = [];
   #failed: Error | null = null;
   #remoteAddr: Addr | null;
+  /** Bytes its streams hold that no reader has taken yet. */
+  readonly budget: ByteBudget;
 
   constructor(readonly options: AssociationOptions) {
     this.#remoteAddr = options.remoteAddr ?? null;
+    this.budget = new ByteBudget(options.queueLimit ?? ASSOCIATION_QUEUE_LIMIT);
   }
 
   get remoteAddr(): Addr {
@@ -192,24 +250,19 @@ export class Association {
   }
 
   /**
-   * One message from the peer. Returns the stream it opened (server side: the first
-   * message on an unused id), and a promise when the receive loop should wait.
+   * One message from the peer; returns the stream it opened (server side: the first message
+   * on an unused id). The caller watches {@link budget}.
    */
-  receive(
-    sid: number,
-    ppid: number,
-    data: Uint8Array,
-    accept: boolean,
-  ): { opened: SctpStream | null; wait: Promise<void> | undefined } {
+  receive(sid: number, ppid: number, data: Uint8Array, accept: boolean): SctpStream | null {
     let stream = this.#streams.get(sid);
     let opened: SctpStream | null = null;
     if (!stream) {
-      if (!accept || ppid === PPID_FIN) return { opened: null, wait: undefined };
+      if (!accept || ppid === PPID_FIN) return null;
       stream = opened = this.#create(sid);
     }
     if (ppid === PPID_FIN) stream.receiveFin();
-    else if (ppid !== PPID_OPEN) return { opened, wait: stream.deliver(data) };
-    return { opened, wait: undefined };
+    else if (ppid !== PPID_OPEN) stream.deliver(data);
+    return opened;
   }
 
   /** The association ended: every stream fails; waiters for a free id wake up and fail. */
@@ -235,6 +288,10 @@ export class Association {
         if (this.#streams.get(sid) !== stream) return;
         this.#streams.delete(sid);
         this.#freeWaiters.shift()?.();
+      },
+      (delta) => {
+        this.budget.add(delta);
+        this.options.shared?.add(delta);
       },
     );
     this.#streams.set(sid, stream);

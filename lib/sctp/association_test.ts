@@ -1,6 +1,13 @@
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { NamedAddr } from "../net/addr.ts";
-import { Association, PPID_DATA, PPID_FIN, PPID_OPEN, type SctpStream } from "./association.ts";
+import {
+  Association,
+  ByteBudget,
+  PPID_DATA,
+  PPID_FIN,
+  PPID_OPEN,
+  type SctpStream,
+} from "./association.ts";
 import { decodeNotification } from "./notification.ts";
 import { decodeSockaddr, encodeSockaddr } from "./usrsctp.ts";
 
@@ -17,7 +24,7 @@ function pair(streams = 4) {
     maxMessage: 4,
     send: (sid, ppid, data) => {
       log.push(["up", sid, ppid]);
-      const { opened } = server.receive(sid, ppid, data.slice(), true);
+      const opened = server.receive(sid, ppid, data.slice(), true);
       if (opened) accepted.push(opened);
       return Promise.resolve();
     },
@@ -86,9 +93,38 @@ Deno.test("sctp:unit a failed association fails its streams and waiting opens", 
 
 Deno.test("sctp:unit data for an unknown stream opens it on the server only", () => {
   const { client, server } = pair();
-  assertEquals(client.receive(3, PPID_DATA, new Uint8Array([1]), false).opened, null);
-  assertEquals(server.receive(3, PPID_FIN, new Uint8Array([0]), true).opened, null);
-  assertEquals(server.receive(3, PPID_DATA, new Uint8Array([1]), true).opened?.sid, 3);
+  assertEquals(client.receive(3, PPID_DATA, new Uint8Array([1]), false), null);
+  assertEquals(server.receive(3, PPID_FIN, new Uint8Array([0]), true), null);
+  assertEquals(server.receive(3, PPID_DATA, new Uint8Array([1]), true)?.sid, 3);
+});
+
+Deno.test("sctp:unit unread bytes count against the association's budget until read", async () => {
+  const { server } = pair();
+  const stream = server.receive(1, PPID_DATA, new Uint8Array(10), true)!;
+  server.receive(1, PPID_DATA, new Uint8Array(20), true);
+  assertEquals(server.budget.queued, 30);
+  const reader = stream.readable.getReader();
+  assertEquals((await reader.read()).value?.length, 10);
+  assertEquals(server.budget.queued, 20);
+  reader.releaseLock();
+  stream.close(); // what is left is dropped, and given back
+  assertEquals(server.budget.queued, 0);
+  server.receive(1, PPID_DATA, new Uint8Array(5), true); // after close: discarded
+  assertEquals(server.budget.queued, 0);
+});
+
+Deno.test("sctp:unit a budget wakes its waiters once drained to half", async () => {
+  const b = new ByteBudget(100);
+  b.add(150);
+  assert(b.over);
+  let woke = false;
+  const waiting = b.drained().then(() => (woke = true));
+  b.add(-60);
+  await Promise.resolve();
+  assertEquals(woke, false);
+  b.add(-40);
+  await waiting;
+  assertEquals(woke, true);
 });
 
 Deno.test("sctp:unit sockaddrs round-trip; IPv4-mapped IPv6 reads as IPv4", () => {

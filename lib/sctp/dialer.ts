@@ -160,8 +160,8 @@ export class SctpDialer implements Dialer {
         }
         continue;
       }
-      const { wait } = live.association.receive(m.sid, m.ppid, m.data, false);
-      if (wait) await wait;
+      live.association.receive(m.sid, m.ppid, m.data, false);
+      if (live.association.budget.over) await live.association.budget.drained();
     }
     if (this.#live === live) this.#live = null;
     live.association.fail(new ClosedError(`SCTP association (${reason})`));

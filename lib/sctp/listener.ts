@@ -13,7 +13,7 @@ import { HostPortAddr } from "../net/addr.ts";
 import { ClosedError } from "../net/errors.ts";
 import { AsyncQueue } from "../net/queue.ts";
 import type { Addr, Conn, Listener } from "../net/types.ts";
-import { Association, type SctpStream } from "./association.ts";
+import { Association, ByteBudget, type SctpStream } from "./association.ts";
 import { decodeNotification } from "./notification.ts";
 import { MSG_NOTIFICATION, SOCK_SEQPACKET, UsrsctpSocket, usrsctpStack } from "./usrsctp.ts";
 
@@ -32,13 +32,22 @@ export interface SctpListenOptions {
   autocloseSeconds?: number;
   /** Streams accepted but not yet taken by the consumer (default 1,024). */
   backlog?: number;
+  /** Unread bytes across all associations before the listener stops reading (256 MiB). */
+  queueLimit?: number;
+  /** Where aborted associations are reported. */
+  log?: (message: string) => void;
 }
+
+/** 256 MiB: the server's memory bound for bytes its readers have not taken yet. */
+const LISTENER_QUEUE_LIMIT = 256 * 1024 * 1024;
 
 /** Counters for logs and tests. */
 export interface SctpListenerStats {
   associations: number;
   associationsTotal: number;
   associationsRefused: number;
+  /** Aborted because their streams' readers fell 16 MiB behind (association.ts). */
+  associationsOverrun: number;
   streams: number;
 }
 
@@ -53,10 +62,13 @@ export class SctpListener implements Listener {
     associations: 0,
     associationsTotal: 0,
     associationsRefused: 0,
+    associationsOverrun: 0,
     streams: 0,
   };
   readonly #socket: UsrsctpSocket;
   readonly #associations = new Map<number, Association>();
+  /** Unread bytes across every association; above it the receive loop waits. */
+  readonly #budget: ByteBudget;
   readonly #accepted: AsyncQueue<Conn>;
   readonly #options: SctpListenOptions;
   readonly #loop: Promise<void>;
@@ -64,6 +76,7 @@ export class SctpListener implements Listener {
 
   constructor(options: SctpListenOptions) {
     this.#options = options;
+    this.#budget = new ByteBudget(options.queueLimit ?? LISTENER_QUEUE_LIMIT);
     const ffi = usrsctpStack(options.port);
     this.#socket = new UsrsctpSocket(ffi, SOCK_SEQPACKET, {
       streams: options.streams ?? 1024,
@@ -90,9 +103,10 @@ export class SctpListener implements Listener {
       if (m.from && !assoc.remoteKnown) {
         assoc.remoteAddr = new HostPortAddr("sctp", m.from.hostname, m.from.port);
       }
-      const { opened, wait } = assoc.receive(m.sid, m.ppid, m.data, true);
+      const opened = assoc.receive(m.sid, m.ppid, m.data, true);
       if (opened) this.#offer(opened);
-      if (wait) await wait;
+      if (assoc.budget.over) this.#abort(m.assocId, assoc, "its readers fell behind");
+      if (this.#budget.over) await this.#budget.drained();
     }
     const closed = new ClosedError("SCTP listener");
     for (const a of this.#associations.values()) a.fail(closed);
@@ -122,11 +136,13 @@ export class SctpListener implements Listener {
     if (existing) return existing;
     if (this.#associations.size >= (this.#options.maxAssociations ?? 10_000)) {
       this.stats.associationsRefused++;
+      this.#options.log?.(`SCTP association refused: ${this.#associations.size} already`);
       this.#socket.send(assocId, 0, 0, new Uint8Array(0), true).catch(() => {});
       return null;
     }
     const assoc = new Association({
       localAddr: this.addr,
+      shared: this.#budget,
       streams: outboundStreams || (this.#options.streams ?? 1024),
       send: (sid, ppid, data) => this.#socket.send(assocId, sid, ppid, data),
     });
@@ -134,6 +150,16 @@ export class SctpListener implements Listener {
     this.stats.associations++;
     this.stats.associationsTotal++;
     return assoc;
+  }
+
+  /** Aborts one association: its peer sent more than its streams' readers took. */
+  #abort(assocId: number, assoc: Association, why: string) {
+    this.stats.associationsOverrun++;
+    this.#options.log?.(`SCTP association from ${assoc.remoteAddr} aborted: ${why}`);
+    this.#socket.send(assocId, 0, 0, new Uint8Array(0), true).catch(() => {});
+    assoc.fail(new ClosedError(`SCTP association (aborted: ${why})`));
+    this.#associations.delete(assocId);
+    this.stats.associations--;
   }
 
   #offer(stream: SctpStream) {

@@ -40,6 +40,7 @@ export function runSctpServer(options: SctpServerOptions): SctpServer {
     port: options.bind.port,
     maxAssociations: options.maxAssociations,
     autocloseSeconds: options.autocloseSeconds,
+    log: options.log,
   });
   let streams = 0;
   const done = (async () => {

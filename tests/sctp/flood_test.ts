@@ -4,11 +4,23 @@
  * the real client downloads through the server: the download is intact, the server still
  * serves afterwards, and its memory stays bounded (SCTP's state cookie: an INIT costs the
  * server no state). Associations that go idle are closed after `idle-timeout`; those beyond
- * `max-associations` are aborted.
+ * `max-associations` are aborted, and so is a client whose stream nobody reads, while the
+ * other clients go on.
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { must, waitUntil } from "../client/netns.ts";
-import { CAN_NETNS, DENO, ROOT, USRSCTP } from "./peers.ts";
+import { readFull } from "../../lib/net/io.ts";
+import { freeTcpPort, freeUdpPort } from "../../lib/testing/util.ts";
+import {
+  CAN_NETNS,
+  clientPtCommand,
+  DENO,
+  Proc,
+  ROOT,
+  serverCommand,
+  socks5Connect,
+  USRSCTP,
+} from "./peers.ts";
 import { SctpChain, SERVER_UDP_PORT } from "./chain.ts";
 
 const FLOOD_PACKETS = 1_000_000;
@@ -131,6 +143,71 @@ Deno.test({
       throw e;
     } finally {
       await chain.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "sctp:flood a client whose stream nobody reads is aborted; other clients go on",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // The "ORPort" never reads its first connection, and echoes every later one.
+    const orPort = freeTcpPort();
+    const or = Deno.listen({ hostname: "127.0.0.1", port: orPort });
+    const held: Deno.Conn[] = [];
+    const serving = (async () => {
+      for await (const c of or) {
+        if (held.length === 0) held.push(c);
+        else c.readable.pipeTo(c.writable).catch(() => {});
+      }
+    })().catch(() => {});
+    const udp = freeUdpPort();
+    const state = await Deno.makeTempDir({ prefix: "sctp-overrun-" });
+    const { cmd, env } = serverCommand(`127.0.0.1:${udp}`, `127.0.0.1:${orPort}`, state);
+    const server = new Proc("server", cmd, env, true);
+    const clients = [0, 1].map((i) => {
+      const c = clientPtCommand(state);
+      return new Proc(`client${i}`, c.cmd, c.env, true);
+    });
+    try {
+      await server.waitFor(/SMETHODS DONE/);
+      const ports = await Promise.all(
+        clients.map(async (c) => Number((await c.waitFor(/CMETHOD sctp socks5 [\d.]+:(\d+)/))[1])),
+      );
+      const stuck = await socks5Connect(ports[0]!, "127.0.0.1", udp);
+      // Far more than TCP's buffers and the association's 16 MiB: the server must give up on
+      // this client rather than buffer it or stall.
+      const chunk = new Uint8Array(1 << 20);
+      const pushing = (async () => {
+        for (let i = 0; i < 256; i++) await stuck.write(chunk);
+      })().catch((e) => e as Error);
+      await server.waitFor(
+        /SCTP association from 127\.0\.0\.1:\d+ aborted: its readers fell behind/,
+        60_000,
+      );
+      await clients[0]!.waitFor(/sctp association down/);
+      assert(await pushing instanceof Error, "the stuck client could write 256 MiB");
+      stuck.close();
+      // The other client's association was never touched.
+      const other = await socks5Connect(ports[1]!, "127.0.0.1", udp);
+      const hello = new TextEncoder().encode("still served");
+      await other.write(hello);
+      const back = await readFull(other, hello.length, "echo");
+      assertEquals(new TextDecoder().decode(back), "still served");
+      other.close();
+    } catch (e) {
+      for (const p of [server, ...clients]) {
+        console.error(`--- ${p.name}\n${p.output.slice(-2000)}`);
+      }
+      throw e;
+    } finally {
+      for (const c of clients) await c.stop();
+      await server.stop();
+      held.forEach((c) => c.close());
+      or.close();
+      await serving;
+      await Deno.remove(state, { recursive: true });
     }
   },
 });
