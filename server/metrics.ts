@@ -16,7 +16,6 @@ export interface Counters {
   idleTimeouts: number;
   floodCloses: number;
   sessions: number;
-  sessionIdleCloses: number;
   streams: number;
   orportErrors: number;
   bytesFromClients: number;
@@ -32,6 +31,8 @@ export interface Gauges {
   connectionsActive: number;
   sessionsActive: number;
   streamsActive: number;
+  /** Bytes waiting in the clients' send queues. */
+  queuedBytes: number;
 }
 
 const HELP: Record<keyof Counters | keyof Gauges, [string, string]> = {
@@ -56,10 +57,6 @@ const HELP: Record<keyof Counters | keyof Gauges, [string, string]> = {
     "connections closed for an oversize message",
   ],
   sessions: ["snowflake_server_sessions_total", "KCP sessions accepted"],
-  sessionIdleCloses: [
-    "snowflake_server_session_idle_closes_total",
-    "KCP sessions closed after their client went silent",
-  ],
   streams: ["snowflake_server_streams_total", "smux streams accepted"],
   orportErrors: ["snowflake_server_orport_errors_total", "failed ORPort/ExtORPort connections"],
   bytesFromClients: [
@@ -83,6 +80,7 @@ const HELP: Record<keyof Counters | keyof Gauges, [string, string]> = {
   connectionsActive: ["snowflake_server_connections", "open WebSocket connections"],
   sessionsActive: ["snowflake_server_sessions", "live KCP sessions"],
   streamsActive: ["snowflake_server_streams", "open smux streams"],
+  queuedBytes: ["snowflake_server_send_queue_bytes", "bytes waiting in clients' send queues"],
 };
 
 export class Metrics {
@@ -96,7 +94,6 @@ export class Metrics {
     idleTimeouts: 0,
     floodCloses: 0,
     sessions: 0,
-    sessionIdleCloses: 0,
     streams: 0,
     orportErrors: 0,
     bytesFromClients: 0,
@@ -106,7 +103,12 @@ export class Metrics {
     incomingDrops: 0,
     outgoingDrops: 0,
   };
-  readonly gauges: Gauges = { connectionsActive: 0, sessionsActive: 0, streamsActive: 0 };
+  readonly gauges: Gauges = {
+    connectionsActive: 0,
+    sessionsActive: 0,
+    streamsActive: 0,
+    queuedBytes: 0,
+  };
 
   /** Prometheus text exposition format 0.0.4. */
   render(): string {

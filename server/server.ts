@@ -1,6 +1,7 @@
 /**
  * The Snowflake server without the PT glue: HTTP(S) listeners that upgrade to WebSocket,
- * N Turbo Tunnel instances (num-turbotunnel) and the routing between them.
+ * the carriers (any byte-stream Conn: {@link SnowflakeServer.serveConn}), N Turbo Tunnel
+ * instances (num-turbotunnel) and the routing between them (docs/ARCHITECTURE.md).
  *
  * @module
  */
@@ -8,18 +9,18 @@ import { createHmac } from "node:crypto";
 import { Buffer } from "node:buffer";
 import type { KcpOptions } from "../lib/kcp/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
+import type { Conn, Listener } from "../lib/net/mod.ts";
 import type { OrTarget } from "../lib/pt/extorport.ts";
-import { isIP } from "../lib/pt/server_env.ts";
-import { ReloadableTlsServer } from "../lib/acme/mod.ts";
+import { ReloadableTlsServer } from "../lib/acme/tls_reload.ts";
 import type { SmuxConfig } from "../lib/smux/mod.ts";
 import type { ClientID } from "../lib/turbotunnel/mod.ts";
 import { ClientIPs } from "./client_ips.ts";
 import { Metrics } from "./metrics.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
-import { type TunnelPort, WsConnections, type WsLimits } from "./websocket.ts";
+import { type CarrierLimits, Carriers, type ConnInfo, type TunnelPort } from "./carriers.ts";
+import { upgradeToConn } from "./websocket.ts";
 import { WorkerTunnel } from "./worker_tunnel.ts";
 import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
-import { OutboxPacketConn } from "./outbox.ts";
 
 export interface ServerOptions {
   target: OrTarget;
@@ -35,11 +36,9 @@ export interface ServerOptions {
   workers?: boolean;
   unsafeLogging?: boolean;
   metrics?: Metrics;
-  limits?: Partial<WsLimits>;
+  limits?: Partial<CarrierLimits>;
   kcp?: KcpOptions;
   smux?: Partial<SmuxConfig>;
-  /** Close a session after this long without a packet from its client (default 90 s). */
-  clientIdleMs?: number;
 }
 
 /** A listener the server opened. */
@@ -49,26 +48,13 @@ interface Listening {
   reload?(cert: string, key: string): void;
 }
 
-/** The WebSocket side's view of an in-thread instance: packets go straight into KCP. */
-function inThreadPort(instance: TurbotunnelInstance): TunnelPort {
-  const { outboxes } = instance.pconn as OutboxPacketConn;
-  return {
-    queueIncoming(data, addr) {
-      instance.input(data, addr);
-      return true;
-    },
-    attach: (addr) => outboxes.attach(addr.toString()),
-    release: (addr, box) => outboxes.release(addr.toString(), box),
-  };
-}
-
 export class SnowflakeServer {
   readonly metrics: Metrics;
   readonly clientIps = new ClientIPs();
   #instances: TurbotunnelInstance[] = [];
   #workers: WorkerTunnel[] = [];
   #ports: TunnelPort[];
-  #conns: WsConnections;
+  #carriers: Carriers;
   #hmacKey = crypto.getRandomValues(new Uint8Array(32));
   #listeners: Listening[] = [];
   #log: Logger;
@@ -83,9 +69,10 @@ export class SnowflakeServer {
         new WorkerTunnel({
           target: opts.target,
           srcaddr: opts.srcaddr ?? null,
-          clientIdleMs: opts.clientIdleMs,
           index,
-          unsafeLogging: opts.unsafeLogging ?? false,
+          log: opts.log,
+          kcp: opts.kcp,
+          smux: opts.smux,
         }));
       this.#ports = this.#workers;
     } else {
@@ -99,12 +86,11 @@ export class SnowflakeServer {
           connect,
           kcp: opts.kcp,
           smux: opts.smux,
-          clientIdleMs: opts.clientIdleMs,
           index,
         }));
-      this.#ports = this.#instances.map((i) => inThreadPort(i));
+      this.#ports = this.#instances;
     }
-    this.#conns = new WsConnections({
+    this.#carriers = new Carriers({
       route: (id) => this.#ports[this.instanceIndex(id)]!,
       onClientIp: (id, ip) => this.#workers[this.instanceIndex(id)]?.noteClientIp(id.hex, ip),
       clientIps: this.clientIps,
@@ -114,7 +100,7 @@ export class SnowflakeServer {
     });
   }
 
-  /** Which instance serves `id` (PROTOCOL.md §5). */
+  /** Which instance serves `id` (docs/PROTOCOL.md §5). */
   instanceIndex(id: ClientID): number {
     if (this.#ports.length === 1) return 0;
     const mac = createHmac("sha256", Buffer.from(this.#hmacKey)).update(id.bytes).digest();
@@ -122,18 +108,32 @@ export class SnowflakeServer {
   }
 
   /** Upgrades WebSocket requests; anything else gets 400 like the Go server. */
-  handler = (req: Request): Response => {
+  handler = (req: Request, info?: Deno.ServeHandlerInfo): Response => {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("Bad Request\n", { status: 400 });
     }
-    const ip = new URL(req.url).searchParams.get("client_ip");
-    // No Deno ping timer (idleTimeout 0): WsConnections closes silent connections itself,
-    // and Deno's timer is not cleared on close, so it kept every closed connection's
-    // objects alive for another 30 s.
-    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
-    this.#conns.handle(socket, ip && isIP(ip) ? ip : null);
+    const remote = info?.remoteAddr as Deno.NetAddr | undefined;
+    const connInfo: ConnInfo = {
+      url: req.url,
+      remoteAddr: remote ? `${remote.hostname}:${remote.port}` : undefined,
+    };
+    const { conn, response } = upgradeToConn(req, this.#carriers.limits.maxMessage, this.metrics);
+    void this.serveConn(conn, connInfo);
     return response;
   };
+
+  /**
+   * Serves one carrier: any byte-stream Conn that starts with the Turbo Tunnel token and
+   * ClientID (a WebSocket's messages, a memory twin). Resolves when it ends; closes it.
+   */
+  serveConn(conn: Conn, info: ConnInfo = {}): Promise<void> {
+    return this.#carriers.serve(conn, info);
+  }
+
+  /** Serves every Conn `listener` accepts until it closes (`info` tells about each). */
+  async serve(listener: Listener, info: (conn: Conn) => ConnInfo = () => ({})): Promise<void> {
+    for await (const conn of listener) void this.serveConn(conn, info(conn));
+  }
 
   /** Listens on `addr`, with TLS when `tls` is given. Resolves with the bound address. */
   listen(
@@ -183,13 +183,17 @@ export class SnowflakeServer {
 
   /** Current metrics, with the queue drop counters and the workers' counters folded in. */
   renderMetrics(): string {
+    this.#carriers.foldLive();
     const m = new Metrics();
     Object.assign(m.counters, this.metrics.counters);
     Object.assign(m.gauges, this.metrics.gauges);
     m.counters.outgoingDrops = this.#instances.reduce((n, i) => n + i.outgoingDrops, 0) +
       this.#workers.reduce((n, w) => n + w.outgoingDrops, 0);
+    m.counters.incomingDrops += this.#workers.reduce((n, w) => n + w.incomingDrops, 0);
+    m.gauges.queuedBytes = this.#instances.reduce((n, i) => n + i.pconn.queues.bytes, 0) +
+      this.#workers.reduce((n, w) => n + w.queues.bytes, 0);
     for (const w of this.#workers) {
-      for (const k of ["sessions", "sessionIdleCloses", "streams", "orportErrors"] as const) {
+      for (const k of ["sessions", "streams", "orportErrors"] as const) {
         m.counters[k] += w.counters[k] ?? 0;
       }
       m.gauges.sessionsActive += w.gauges.sessionsActive ?? 0;
@@ -199,7 +203,7 @@ export class SnowflakeServer {
   }
 
   async close(): Promise<void> {
-    this.#conns.close();
+    this.#carriers.close();
     for (const i of this.#instances) i.close();
     for (const w of this.#workers) w.close();
     this.clientIps.close();

@@ -1,7 +1,12 @@
 /**
- * One Turbo Tunnel instance of the server (PROTOCOL.md §5): a QueuePacketConn fed by the
- * WebSocket side, a KCP listener over it, a smux server session per KCP session, and for
+ * One Turbo Tunnel instance of the server (docs/ARCHITECTURE.md): a QueuePacketConn fed
+ * by the carriers, a KCP listener over it, a smux server session per KCP session, and for
  * every stream a connection to tor's ExtORPort (or ORPort) carrying the client's USERADDR.
+ *
+ * A session lives as long as upstream lets it: until smux's keepalive timeout (4 min
+ * without a frame from the client) or KCP's dead link. While its client has no carrier,
+ * its KCP sender is paused ({@link TurbotunnelInstance.setPath}), so it neither
+ * retransmits into the void nor backs off, and resumes at once on the next carrier.
  *
  * @module
  */
@@ -12,15 +17,16 @@ import {
   listenKcp,
   SNOWFLAKE_KCP,
 } from "../lib/kcp/mod.ts";
-import { type Addr, type Conn, NamedAddr, type PacketConn } from "../lib/net/mod.ts";
+import { type Addr, type Conn, NamedAddr } from "../lib/net/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import { type SmuxConfig, SmuxSession, SNOWFLAKE_SMUX_SERVER } from "../lib/smux/mod.ts";
 import { dialOr, type OrTarget, type TcpConnect, userAddrFromIP } from "../lib/pt/extorport.ts";
 import type { ClientIPs } from "./client_ips.ts";
 import type { Metrics } from "./metrics.ts";
 import { denoConnect, pipeStream } from "./orport.ts";
-import { OutboxPacketConn } from "./outbox.ts";
 import { ChurnGc } from "./churn_gc.ts";
+import { type ClientID, QueuePacketConn } from "../lib/turbotunnel/mod.ts";
+import type { CarrierEndpoint } from "../lib/turbotunnel/mod.ts";
 
 /** PT method name reported to tor in TRANSPORT. */
 export const METHOD_NAME = "snowflake";
@@ -29,7 +35,8 @@ export interface TurbotunnelOptions {
   target: OrTarget;
   clientIps: ClientIPs;
   metrics: Metrics;
-  log: Logger;
+  /** Log sink; ClientIDs appear in it only when `unsafe` (they link a user's connections). */
+  log: Pick<Logger, "log" | "unsafe">;
   /** Connector for tor (binds orport-srcaddr when set). Default Deno.connect. */
   connect?: TcpConnect;
   kcp?: KcpOptions;
@@ -37,64 +44,57 @@ export interface TurbotunnelOptions {
   /** Instance number, for logs. */
   index?: number;
   /**
-   * Close a session after this long without a packet from its client. Clients send smux
-   * keepalives every 10 s, so silence means the client is gone; without this its session
-   * would wait for the 4-minute smux keepalive timeout. Default 90 s; 0 disables.
+   * Where KCP's packets go instead of this instance's own send queues (a Worker posts them
+   * to the main thread, where the carriers are).
    */
-  clientIdleMs?: number;
-  /**
-   * The PacketConn KCP writes to. Default a new OutboxPacketConn (in-thread instance).
-   * Packets from clients come in through {@link TurbotunnelInstance.input}.
-   */
-  pconn?: PacketConn;
-}
-
-// Implementation constants.
-export const DEFAULT_CLIENT_IDLE_MS = 90_000;
-
-interface LiveSession {
-  kcp: KcpSession;
-  packetsIn: number;
-  lastHeard: number;
+  send?: (data: Uint8Array, addr: Addr) => void;
 }
 
 export class TurbotunnelInstance {
-  readonly pconn: PacketConn;
+  readonly pconn: QueuePacketConn;
   #listener: KcpListener;
   #opts: TurbotunnelOptions;
-  #sessions = new Map<SmuxSession, LiveSession>();
+  #sessions = new Set<SmuxSession>();
+  /** Each client's live KCP session, for {@link setPath}. */
+  #kcpOf = new Map<string, KcpSession>();
+  /** Clients whose carriers are all gone. */
+  #down = new Set<string>();
   #gc = new ChurnGc();
-  #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: TurbotunnelOptions) {
     this.#opts = opts;
-    this.pconn = opts.pconn ??
-      new OutboxPacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`));
+    this.pconn = new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`), {
+      send: opts.send,
+      onPath: (key, up) => this.setPath(key, up),
+      onExpire: (key) => this.forgetPath(key),
+    });
     this.#listener = listenKcp(this.pconn, { ...SNOWFLAKE_KCP, ...opts.kcp });
     void this.#acceptLoop();
-    const idle = opts.clientIdleMs ?? DEFAULT_CLIENT_IDLE_MS;
-    if (idle > 0) {
-      this.#timer = setInterval(() => this.#sweep(idle), Math.max(100, Math.min(10_000, idle / 4)));
-      Deno.unrefTimer(Number(this.#timer));
-    }
   }
 
-  #sweep(idleMs: number): void {
-    const now = Date.now();
-    for (const [smux, s] of this.#sessions) {
-      if (s.kcp.stats.packetsIn !== s.packetsIn) {
-        s.packetsIn = s.kcp.stats.packetsIn;
-        s.lastHeard = now;
-      } else if (now - s.lastHeard > idleMs) {
-        this.#opts.metrics.counters.sessionIdleCloses++;
-        smux.close();
-      }
-    }
+  /** Hands a packet from client `addr` to KCP; false if the receive queue dropped it. */
+  input(data: Uint8Array, addr: Addr): boolean {
+    return this.pconn.deliver(data, addr);
   }
 
-  /** Hands a packet from client `addr` to KCP (synchronously; never throws). */
-  input(data: Uint8Array, addr: Addr): void {
-    this.#listener.input(data, addr);
+  /** A carrier of `id`, draining this instance's own send queue for it. */
+  endpoint(id: ClientID): CarrierEndpoint {
+    return this.pconn.endpoint(id);
+  }
+
+  /**
+   * Client `key` gained its first carrier (`up`) or lost its last one: its KCP sender
+   * resumes at once, or pauses instead of retransmitting into the void.
+   */
+  setPath(key: string, up: boolean): void {
+    if (up) this.#down.delete(key);
+    else this.#down.add(key);
+    this.#kcpOf.get(key)?.setPathUp(up);
+  }
+
+  /** Client `key` is gone from the carriers' side (its send queue expired). */
+  forgetPath(key: string): void {
+    this.#down.delete(key);
   }
 
   /** Live KCP sessions. */
@@ -115,17 +115,32 @@ export class TurbotunnelInstance {
       config: { ...SNOWFLAKE_SMUX_SERVER, ...this.#opts.smux },
     });
     const kcp = conn as KcpSession;
-    this.#sessions.set(smux, { kcp, packetsIn: kcp.stats.packetsIn, lastHeard: Date.now() });
+    const key = conn.remoteAddr.toString();
+    this.#sessions.add(smux);
+    this.#kcpOf.set(key, kcp);
+    if (this.#down.has(key)) kcp.setPathUp(false);
+    const opened = Date.now();
+    let streams = 0;
+    let reason = "closed";
+    const who = this.#opts.log.unsafe ? `session ${key}` : "a session";
+    this.#opts.log.log(`${who} opened (instance ${this.#opts.index ?? 0})`);
     try {
       for (;;) {
         const stream = await smux.acceptStream();
+        streams++;
         void this.#serveStream(stream, conn.remoteAddr.toString());
       }
-    } catch {
+    } catch (e) {
       // The session ended: keepalive timeout, KCP dead link, protocol error or close.
+      reason = (e as Error)?.message ?? String(e);
     } finally {
+      this.#opts.log.log(
+        `${who} closed (${reason}) after ${((Date.now() - opened) / 1000).toFixed(0)} s, ` +
+          `${streams} streams`,
+      );
       smux.close();
       this.#sessions.delete(smux);
+      if (this.#kcpOf.get(key) === kcp) this.#kcpOf.delete(key);
       this.#gc.closed();
       metrics.gauges.sessionsActive--;
     }
@@ -158,12 +173,16 @@ export class TurbotunnelInstance {
 
   /** Packets KCP wanted to send that a full client queue dropped. */
   get outgoingDrops(): number {
-    return this.pconn instanceof OutboxPacketConn ? this.pconn.outboxes.drops : 0;
+    return this.pconn.outgoingDrops;
+  }
+
+  /** Packets from clients dropped because KCP's receive queue was full. */
+  get incomingDrops(): number {
+    return this.pconn.incomingDrops;
   }
 
   close(): void {
-    clearInterval(this.#timer);
-    for (const s of this.#sessions.keys()) s.close();
+    for (const s of this.#sessions) s.close();
     this.#listener.close();
     this.pconn.close();
   }

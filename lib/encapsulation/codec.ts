@@ -1,6 +1,6 @@
 /**
  * Snowflake's encapsulation: variable-size packets and padding over a byte stream
- * (PROTOCOL.md §2).
+ * (docs/PROTOCOL.md §2).
  *
  * Each chunk is a 1–3 byte length prefix then that many bytes. The first prefix byte is
  * `d c xxxxxx` (d=1 data, d=0 padding; c=1 another prefix byte follows); continuation bytes
@@ -9,7 +9,7 @@
  * @module
  */
 
-// Spec constants (PROTOCOL.md §2).
+// Spec constants (docs/PROTOCOL.md §2).
 /** Largest length a 3-byte prefix can carry. */
 export const MAX_PACKET_LENGTH = 0xfffff;
 const DATA_BIT = 0x80;
@@ -33,26 +33,43 @@ export function prefixLength(n: number): 1 | 2 | 3 {
   return 3;
 }
 
-/** Writes a `len`-byte prefix for `n` (padding may use a longer prefix than minimal). */
-function writePrefix(out: Uint8Array, n: number, data: boolean, len = prefixLength(n)): number {
+/** Writes a `len`-byte prefix for `n` at `out[o]` (padding may use a longer one than minimal). */
+function writePrefix(
+  out: Uint8Array,
+  o: number,
+  n: number,
+  data: boolean,
+  len = prefixLength(n),
+): number {
   const d = data ? DATA_BIT : 0;
   if (len === 1) {
-    out[0] = d | n;
+    out[o] = d | n;
   } else if (len === 2) {
-    out[0] = d | FIRST_MORE_BIT | (n >>> 7);
-    out[1] = n & NEXT_VALUE_MASK;
+    out[o] = d | FIRST_MORE_BIT | (n >>> 7);
+    out[o + 1] = n & NEXT_VALUE_MASK;
   } else {
-    out[0] = d | FIRST_MORE_BIT | (n >>> 14);
-    out[1] = NEXT_MORE_BIT | ((n >>> 7) & NEXT_VALUE_MASK);
-    out[2] = n & NEXT_VALUE_MASK;
+    out[o] = d | FIRST_MORE_BIT | (n >>> 14);
+    out[o + 1] = NEXT_MORE_BIT | ((n >>> 7) & NEXT_VALUE_MASK);
+    out[o + 2] = n & NEXT_VALUE_MASK;
   }
   return len;
+}
+
+/**
+ * Encodes one data packet into `out` at `o` (minimal prefix + data) and returns the bytes
+ * written; `out` needs room for `data.length + 3`. For writers that pack many packets into
+ * one buffer.
+ */
+export function encodePacketInto(out: Uint8Array, o: number, data: Uint8Array): number {
+  const p = writePrefix(out, o, data.length, true);
+  out.set(data, o + p);
+  return p + data.length;
 }
 
 /** Encodes one data packet: minimal prefix + data, in one new buffer. */
 export function encodePacket(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(prefixLength(data.length) + data.length);
-  out.set(data, writePrefix(out, data.length, true));
+  encodePacketInto(out, 0, data);
   return out;
 }
 
@@ -70,7 +87,7 @@ export function encodePadding(n: number): Uint8Array {
     // prefix for 63 bytes (legal; readers accept any prefix up to 3 bytes).
     const prefix = total - 1 <= FIRST_VALUE_MASK ? 1 : 2;
     const body = total - prefix;
-    pos += writePrefix(out.subarray(pos), body, false, prefix) + body;
+    pos += writePrefix(out, pos, body, false, prefix) + body;
   }
   return out;
 }
@@ -79,6 +96,16 @@ export function encodePadding(n: number): Uint8Array {
 const enum State {
   Prefix,
   Body,
+}
+
+/** Options for {@link PacketDecoder}. */
+export interface PacketDecoderOptions {
+  /**
+   * Largest chunk (data or padding) accepted. A longer length prefix is a fault as soon as
+   * the prefix is complete, before any of its body is buffered. Default
+   * {@link MAX_PACKET_LENGTH}.
+   */
+  maxLength?: number;
 }
 
 /**
@@ -101,6 +128,11 @@ export class PacketDecoder {
   /** Body of a data packet that spans chunks; null while skipping padding. */
   #body: Uint8Array | null = null;
   #filled = 0;
+  readonly #maxLength: number;
+
+  constructor(options: PacketDecoderOptions = {}) {
+    this.#maxLength = options.maxLength ?? MAX_PACKET_LENGTH;
+  }
 
   /** Feeds bytes. Ignored after an error or after {@link end}. */
   push(chunk: Uint8Array): void {
@@ -130,6 +162,12 @@ export class PacketDecoder {
           continue;
         }
         this.#prefixBytes = 0;
+        if (this.#length > this.#maxLength) {
+          this.#error = new SyntaxError(
+            `encapsulated chunk of ${this.#length} bytes is longer than ${this.#maxLength}`,
+          );
+          return;
+        }
         if (this.#length === 0) {
           if (this.#isData) this.#emit(new Uint8Array(0));
           continue;

@@ -1,6 +1,5 @@
 /**
- * Snowflake's encapsulation of packets in a byte stream (PROTOCOL.md §2) and a PacketConn
- * adapter over any Conn.
+ * Snowflake's encapsulation of packets in a byte stream (docs/PROTOCOL.md §2).
  *
  * @example
  * ```ts
@@ -14,9 +13,10 @@
  */
 export {
   encodePacket,
+  encodePacketInto,
   encodePadding,
   MAX_PACKET_LENGTH,
   PacketDecoder,
+  type PacketDecoderOptions,
   prefixLength,
 } from "./codec.ts";
-export { EncapsulatedPacketConn, type EncapsulatedPacketConnOptions } from "./packet_conn.ts";

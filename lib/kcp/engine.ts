@@ -52,6 +52,19 @@ const LIMIT_GROWTH = 1 / 16;
  * bottleneck's, so the queue stays near one BDP.
  */
 const LIMIT_BDP_FLOOR = 2;
+/**
+ * A queue is forming when the smallest RTT sample of a round of
+ * acknowledgements exceeds the minimum RTT by this share, clamped to
+ * [QUEUE_RISE_MIN_MS, QUEUE_RISE_MAX_MS]: slow start ends (HyStart-like) and
+ * the limit stops growing until the queue drains, before it overflows (on
+ * loopback: the receiver's socket buffer). The smallest sample of a round
+ * ignores the spikes of a busy event loop.
+ */
+const QUEUE_RISE = 1 / 8;
+const QUEUE_RISE_MIN_MS = 4;
+const QUEUE_RISE_MAX_MS = 16;
+/** RTT samples a round needs before it may tell a queue. */
+const ROUND_SAMPLES = 8;
 /** Per-RTT decay of the best delivery rate, so it follows a path that slows down. */
 const RATE_DECAY = 0.95;
 /** How long a minimum RTT sample stays valid. */
@@ -60,6 +73,19 @@ const MIN_RTT_WINDOW_MS = 10_000;
 const RACK_REORDER_MS = 5;
 /** Share of the limit that RTO retransmissions may use in one flush. */
 const RETRANS_SHARE = 0.25;
+/**
+ * Silence from the peer at least this long (and at least two RTOs) while a
+ * retransmitted segment waits for its acknowledgement is an outage: the next
+ * packet from the peer restarts the retransmission timers (see resume).
+ */
+const OUTAGE_GAP_MS = 1000;
+/**
+ * A flush this much later than an interval after the engine last ran (flush or
+ * input) follows a stall of this process (GC, a busy CPU): acknowledgements may
+ * be waiting unread in the socket, so RTO retransmissions wait one more tick
+ * (never two ticks in a row, so a loop that is always late still retransmits).
+ */
+const STALL_SLACK_MS = 20;
 
 /** Signed distance a - b between two u32 sequence numbers or timestamps. */
 function diff(a: number, b: number): number {
@@ -100,6 +126,13 @@ export interface KcpStats {
   dupSegs: number;
   /** Packets output. */
   packetsOut: number;
+  /** Outstanding segments resent when the path came back (setPathUp or the peer heard again). */
+  resumeRetrans: number;
+  /**
+   * Retransmissions shown unnecessary, because the acknowledgement echoed an earlier
+   * transmission (a lower bound: an acknowledgement covered by `una` tells nothing).
+   */
+  spuriousRetrans: number;
 }
 
 /**
@@ -168,11 +201,26 @@ export class KcpEngine {
   #maxRate = 0;
   #minRtt = 0;
   #minRttAt = 0;
+  // Slow-start exit: the smallest RTT sample of the current round (until una passes roundEnd).
+  #roundEnd = 0;
+  #roundMinRtt = Infinity;
+  #roundSamples = 0;
+  #queueing = false;
   // Time-based loss detection (RACK-like): the newest send time that was acknowledged.
   #rackTs = 0;
   #rackSeen = false;
   #hasResend = false;
   #fastackHit = false;
+  #windowSlid = false;
+  // Path state (local): while down nothing but acknowledgements is sent, and no
+  // timer advances; #resume makes the next flush resend what is outstanding.
+  #pathUp = true;
+  #resume = false;
+  #lastInput = 0;
+  #inputSeen = false;
+  /** When the engine last ran (flush or input), to tell a stall from a timeout. */
+  #lastActive = 0;
+  #rtoDeferred = false;
 
   readonly stats: KcpStats = {
     segsSent: 0,
@@ -180,6 +228,8 @@ export class KcpEngine {
     fastRetrans: 0,
     dupSegs: 0,
     packetsOut: 0,
+    resumeRetrans: 0,
+    spuriousRetrans: 0,
   };
 
   constructor(conv: number, output: (packet: Uint8Array) => void, reserved = 0) {
@@ -226,10 +276,38 @@ export class KcpEngine {
   get dead(): boolean {
     return this.#dead;
   }
-  /** Nothing to send, acknowledge or probe: no timer is needed until input or send. */
+  /**
+   * Nothing to send, acknowledge or probe (or the path is down and no
+   * acknowledgement is pending): no timer is needed until input, send or setPathUp.
+   */
   get idle(): boolean {
-    return this.#sndBuf.length === 0 && this.#sndQueue.length === 0 && this.#ackCount === 0 &&
-      this.#probe === 0;
+    if (this.#ackCount > 0) return false;
+    return !this.#pathUp ||
+      (this.#sndBuf.length === 0 && this.#sndQueue.length === 0 && this.#probe === 0);
+  }
+  get pathUp(): boolean {
+    return this.#pathUp;
+  }
+  /**
+   * Tells the engine whether a carrier exists. While down, flush() sends only
+   * acknowledgements: no new segment, retransmission or probe, and no RTO
+   * backoff or dead-link count advances. Going up makes the next flush resend
+   * every outstanding segment with its RTO reset to the current estimate.
+   * Local scheduling only; the wire format is unchanged.
+   */
+  setPathUp(up: boolean): void {
+    if (up === this.#pathUp) return;
+    this.#pathUp = up;
+    if (up) this.#resume = true;
+  }
+  /** Whether flush() (not only the acknowledgements) has work now: the window slid or a resume is due. */
+  get flushDue(): boolean {
+    return this.#pathUp && (this.#resume || (this.#windowSlid && this.#sndQueue.length > 0));
+  }
+  /** Segments held in memory: queued, in flight, and received but not yet read. */
+  get bufferedSegments(): number {
+    return this.#sndQueue.length + this.#sndBuf.length + this.#rcvBuf.count +
+      this.#rcvQueue.length;
   }
   /** Acknowledgements waiting for the next flush. */
   get pendingAcks(): number {
@@ -378,6 +456,8 @@ export class KcpEngine {
       this.#minRtt = rtt;
       this.#minRttAt = this.#current;
     }
+    if (rtt < this.#roundMinRtt) this.#roundMinRtt = rtt;
+    this.#roundSamples++;
     if (this.#rxSrtt === 0) {
       this.#rxSrtt = rtt;
       this.#rxRttvar = rtt >> 1;
@@ -424,6 +504,16 @@ export class KcpEngine {
       this.#ackedInBuf++;
       this.#delivered++;
     }
+  }
+
+  /** An acknowledgement that echoes an earlier transmission of a retransmitted segment. */
+  #countSpurious(sn: number, ts: number): void {
+    const buf = this.#sndBuf;
+    if (buf.length === 0) return;
+    const i = (sn - buf.at(0).sn) >>> 0;
+    if (i >= buf.length) return;
+    const seg = buf.at(i);
+    if (!seg.acked && seg.xmit > 1 && diff(ts, seg.ts) < 0) this.stats.spuriousRetrans++;
   }
 
   #parseFastack(sn: number, ts: number): void {
@@ -478,7 +568,8 @@ export class KcpEngine {
    */
   input(packet: Uint8Array, nowMs?: number): number {
     if (nowMs !== undefined) this.#current = Math.floor(nowMs) >>> 0;
-    if (packet.length < OVERHEAD) return -1;
+    if (packet.length < OVERHEAD || readU32(packet, 0) !== this.conv) return -1;
+    this.#noteHeard();
     const prevUna = this.#sndUna;
     let maxack = 0;
     let latestTs = 0;
@@ -498,6 +589,7 @@ export class KcpEngine {
       if (len > n - o) return -2;
       if (cmd < CMD_PUSH || cmd > CMD_WINS) return -3;
       this.#rmtWnd = wnd;
+      if (cmd === CMD_ACK) this.#countSpurious(sn, ts);
       this.#parseUna(una);
       this.#shrinkBuf();
       if (cmd === CMD_ACK) {
@@ -531,15 +623,52 @@ export class KcpEngine {
     if (this.#smart && this.#sndBuf.length > 0 && diff(this.#rackTs, this.#sndBuf.at(0).ts) > 0) {
       this.#fastackHit = true;
     }
+    if (diff(this.#sndUna, this.#roundEnd) >= 0) this.#endRound();
     if (this.#delivered > 0) {
       const d = this.#delivered;
       this.#delivered = 0;
-      this.#limit += this.#limit < this.#limitThresh ? d : d * LIMIT_GROWTH;
+      if (this.#limit < this.#limitThresh) this.#limit += d;
+      else if (!this.#queueing) this.#limit += d * LIMIT_GROWTH;
       if (this.#limit > this.#sndWnd) this.#limit = this.#sndWnd;
       this.#sampleRate(d);
     }
-    if (!this.#nocwnd && diff(this.#sndUna, prevUna) > 0) this.#growCwnd();
+    this.#windowSlid = diff(this.#sndUna, prevUna) > 0;
+    if (!this.#nocwnd && this.#windowSlid) this.#growCwnd();
     return 0;
+  }
+
+  /**
+   * The peer was heard. After a silence long enough to be an outage, the
+   * retransmission timers of outstanding segments may be backed off for tens
+   * of seconds: resume at once instead (what to resend and when is local).
+   */
+  #noteHeard(): void {
+    const now = this.#current;
+    const gap = diff(now, this.#lastInput);
+    if (
+      (!this.#inputSeen || gap >= Math.max(OUTAGE_GAP_MS, 2 * this.#rxRto)) &&
+      this.#sndBuf.length > 0 && this.#sndBuf.at(0).xmit >= 2
+    ) {
+      this.#resume = true;
+    }
+    this.#lastInput = now;
+    this.#inputSeen = true;
+    this.#lastActive = now;
+  }
+
+  /** One round of acknowledgements is over: did the RTT rise (a queue)? */
+  #endRound(): void {
+    if (this.#roundSamples >= ROUND_SAMPLES) {
+      const rise = Math.min(
+        QUEUE_RISE_MAX_MS,
+        Math.max(QUEUE_RISE_MIN_MS, this.#minRtt * QUEUE_RISE),
+      );
+      this.#queueing = this.#roundMinRtt >= this.#minRtt + rise;
+      if (this.#queueing && this.#limitThresh === Infinity) this.#limitThresh = this.#limit;
+    }
+    this.#roundEnd = this.#sndNxt;
+    this.#roundMinRtt = Infinity;
+    this.#roundSamples = 0;
   }
 
   #growCwnd(): void {
@@ -601,7 +730,7 @@ export class KcpEngine {
       ptr = encodeHeader(this.#buffer, ptr, conv, CMD_ACK, 0, wnd, acks[i * 2 + 1]!, sn, rcvNxt, 0);
     }
     this.#ackCount = 0;
-    if (ackOnly) {
+    if (ackOnly || !this.#pathUp) {
       this.#emit(ptr, true);
       return;
     }
@@ -650,7 +779,15 @@ export class KcpEngine {
     const resent = this.#fastresend > 0 ? this.#fastresend : 0xffffffff;
     // ikcp's extra delay before the first retransmission when nodelay is off.
     const rtomin = this.#nodelay === 0 ? this.#rxRto >> 3 : 0;
-    const fullScan = this.#fastackHit || (this.#hasResend && diff(current, this.#nextResend) >= 0);
+    const resume = this.#resume;
+    this.#resume = false;
+    const stalled = !this.#rtoDeferred &&
+      diff(current, this.#lastActive) > 2 * this.#interval + STALL_SLACK_MS;
+    this.#rtoDeferred = stalled;
+    this.#lastActive = current;
+    this.#windowSlid = false;
+    const fullScan = resume || this.#fastackHit ||
+      (this.#hasResend && diff(current, this.#nextResend) >= 0);
     let start = 0;
     if (!fullScan && sndBuf.length > 0) {
       start = (firstNew - sndBuf.at(0).sn) >>> 0;
@@ -672,7 +809,14 @@ export class KcpEngine {
         seg.rto = this.#rxRto;
         seg.resendts = (current + seg.rto + rtomin) >>> 0;
         this.stats.segsSent++;
-      } else if (diff(current, seg.resendts) >= 0 && retransBudget > 0) {
+      } else if (resume) {
+        // The path is back: resend as if new, with the RTO of the current estimate.
+        send = true;
+        seg.fastack = 0;
+        seg.rto = this.#rxRto;
+        seg.resendts = (current + seg.rto + rtomin) >>> 0;
+        this.stats.resumeRetrans++;
+      } else if (diff(current, seg.resendts) >= 0 && retransBudget > 0 && !stalled) {
         send = true;
         retransBudget--;
         seg.rto += this.#nodelay === 0
@@ -814,13 +958,9 @@ export class KcpEngine {
     let tsFlush = this.#tsFlush;
     if (diff(current, tsFlush) >= 10000 || diff(current, tsFlush) < -10000) tsFlush = current;
     if (diff(current, tsFlush) >= 0) return 0;
-    let minimal = diff(tsFlush, current);
-    if (this.#hasResend && this.#sndBuf.length > 0) {
-      const tm = diff(this.#nextResend, current);
-      if (tm <= 0) return 0;
-      if (tm < minimal) minimal = tm;
-    }
-    return Math.min(minimal, this.#interval);
+    // update() flushes only at interval ticks, where due retransmissions go out:
+    // unlike ikcp, a due retransmission does not ask for a wakeup before the tick.
+    return Math.min(diff(tsFlush, current), this.#interval);
   }
 
   /** Drops all queued data (after close). */

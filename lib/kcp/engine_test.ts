@@ -251,3 +251,22 @@ Deno.test("lossy: smart sending avoids retransmission storms at a bottleneck, ik
   assert(smart.ratio < plain.ratio, `smart ${smart.ratio} vs plain ${plain.ratio}`);
   assert(smart.ms < plain.ms, `smart took ${smart.ms} ms, plain ${plain.ms} ms`);
 });
+
+Deno.test("lossy: after a stall of the process, RTO retransmissions wait one tick for unread acks", () => {
+  let packets = 0;
+  const a = new KcpEngine(1, () => packets++);
+  a.setNoDelay(0, 10, 0, 1);
+  a.send(new Uint8Array(10));
+  a.update(0);
+  assertEquals(packets, 1);
+  a.update(500); // the timer fired 490 ms late: the ack may be waiting in the socket
+  assertEquals(a.stats.rtoRetrans, 0);
+  a.update(510);
+  assertEquals(a.stats.rtoRetrans, 1, "no ack came: retransmit on the next tick");
+  // A loop that is always late still retransmits, every other tick at worst.
+  const b = new KcpEngine(2, () => {});
+  b.setNoDelay(0, 10, 0, 1);
+  b.send(new Uint8Array(10));
+  for (let t = 0; t <= 3000; t += 100) b.update(t);
+  assert(b.stats.rtoRetrans >= 3, `${b.stats.rtoRetrans} retransmissions`);
+});

@@ -54,17 +54,36 @@ Deno.test("fuzz: 100,000 random and mutated packets into engine.input neither th
   e.stream = true;
   let now = 0;
   let received = 0;
+  let heapBase = 0;
+  let peakBuffered = 0;
+  let bytesIn = 0;
   for (let i = 0; i < 100_000; i++) {
-    const r = e.input(packet(random, random() < 0.9 ? 0xabc : 0xabd, i >> 4), now);
+    const p = packet(random, random() < 0.9 ? 0xabc : 0xabd, i >> 4);
+    bytesIn += p.length;
+    const r = e.input(p, now);
     assert(r <= 0 && r >= -3, `code ${r}`);
     if (i % 50 === 0) {
       now += 10;
       if (e.waitSnd < 64) e.send(new Uint8Array(2000));
       e.update(now);
-      for (let m = e.recv(); m !== null; m = e.recv()) received += m.length;
+      // Half the time the application does not read: the receive side must stay within its window.
+      if ((i / 50) % 200 < 100) {
+        for (let m = e.recv(); m !== null; m = e.recv()) received += m.length;
+      }
       assert(e.waitSnd <= 64 + 2, `waitSnd ${e.waitSnd}`);
+      peakBuffered = Math.max(peakBuffered, e.bufferedSegments);
+      // Send side (66) + receive buffer and queue (a window each).
+      assert(e.bufferedSegments <= 66 + 2 * e.rcvWnd, `${e.bufferedSegments} segments held`);
     }
+    if (i === 10_000) heapBase = Deno.memoryUsage().heapUsed;
   }
+  const growth = Deno.memoryUsage().heapUsed - heapBase;
+  console.log(
+    `${(bytesIn / 1e6).toFixed(0)} MB in; peak ${peakBuffered} segments held; heap ` +
+      `${(growth / 1e6).toFixed(1)} MB above its level after 10,000 packets`,
+  );
+  // Keeping even a fifth of what went in would show.
+  assert(growth < bytesIn / 5, `heap grew ${growth} bytes`);
   assert(out > 0);
   assert(received > 0, "some fuzzed PUSH segments should have been delivered");
 });

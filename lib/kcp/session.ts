@@ -126,7 +126,11 @@ export class KcpSession implements Conn {
       }
     }
     if (this.engine.input(body, this.#now()) < 0) this.stats.badPackets++;
-    if (this.#opts.ackNoDelay || this.engine.pendingAcks >= this.engine.mss / 24) {
+    if (this.engine.flushDue) {
+      // The window slid (or the path came back): refill it now, as kcp-go does,
+      // rather than at the next interval (sndWnd segments per interval otherwise).
+      this.engine.flush();
+    } else if (this.#opts.ackNoDelay || this.engine.pendingAcks >= this.engine.mss / 24) {
       this.engine.flush(true);
     } else if (this.engine.pendingAcks > 0 && this.#ackTimer === undefined) {
       // Acknowledge at the end of this burst of packets rather than at the next
@@ -135,6 +139,19 @@ export class KcpSession implements Conn {
     }
     this.#deliver();
     this.#afterEngine();
+  }
+
+  /**
+   * Whether the path to the peer has a carrier (the server calls this when a
+   * ClientID's send queue gains its first carrier or loses its last). While
+   * down the session sends nothing but acknowledgements and no retransmission
+   * timer, backoff or dead-link count advances, so it costs only its buffers.
+   * On up, every outstanding segment is resent at once with a fresh RTO.
+   */
+  setPathUp(up: boolean): void {
+    if (this.#isClosed || up === this.engine.pathUp) return;
+    this.engine.setPathUp(up);
+    if (up) this.#flushNow();
   }
 
   async #readLoop(): Promise<void> {

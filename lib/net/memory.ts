@@ -7,41 +7,101 @@ import { NamedAddr } from "./addr.ts";
 import { ClosedError } from "./errors.ts";
 import { AsyncQueue } from "./queue.ts";
 import { packetSlab } from "./slab.ts";
-import type { Addr, Conn, Packet, PacketConn } from "./types.ts";
+import type { Addr, Conn, Listener, Packet, PacketConn } from "./types.ts";
 
-/** One end of a {@link memoryPacketPair}. Packets written to it arrive at its peer. */
+/**
+ * A lossless in-memory switch for datagrams: endpoints bound at addresses (keyed by their
+ * string form), and a packet written to an address arrives at the endpoint bound there,
+ * from the writer's address. Packets to nobody, or to a full inbox, are dropped and
+ * counted. A `tap` sees every packet first (captures, tampering, outages).
+ */
+export class MemorySwitch {
+  #endpoints = new Map<string, MemoryPacketConn>();
+  /** Packets addressed to nobody, or refused by a full inbox. */
+  dropped = 0;
+  /** Called with every packet before delivery; return false to drop it. */
+  tap: ((data: Uint8Array, from: Addr, to: Addr) => boolean) | null = null;
+
+  /** A new endpoint at `addr`, whose inbox holds `capacity` packets (full → drop). */
+  bind(addr: Addr, capacity = 4096): MemoryPacketConn {
+    const e = new MemoryPacketConn(this, addr, capacity);
+    this.#attach(e, addr);
+    return e;
+  }
+
+  /** Sends a packet with any source address (spoofing, replays). */
+  deliver(data: Uint8Array, from: Addr, to: Addr): void {
+    if (this.tap && !this.tap(data, from, to)) return;
+    const e = this.#endpoints.get(to.toString());
+    if (!e || !e.inbox.push({ data: packetSlab.copy(data), addr: from })) this.dropped++;
+  }
+
+  #attach(e: MemoryPacketConn, addr: Addr): void {
+    if (this.#endpoints.has(addr.toString())) throw new RangeError(`${addr} is already bound`);
+    this.#endpoints.set(addr.toString(), e);
+  }
+
+  /** @internal Moves `e` from `from` to `to`. */
+  move(e: MemoryPacketConn, from: Addr, to: Addr): void {
+    this.#attach(e, to);
+    this.#endpoints.delete(from.toString());
+  }
+
+  /** @internal */
+  remove(e: MemoryPacketConn): void {
+    if (this.#endpoints.get(e.localAddr.toString()) === e) {
+      this.#endpoints.delete(e.localAddr.toString());
+    }
+  }
+}
+
+/** An endpoint of a {@link MemorySwitch}. */
 export class MemoryPacketConn implements PacketConn {
   readonly inbox: AsyncQueue<Packet>;
-  peer: MemoryPacketConn | null = null;
+  #switch: MemorySwitch;
+  #addr: Addr;
 
-  constructor(readonly localAddr: Addr, capacity = 4096) {
+  constructor(sw: MemorySwitch, addr: Addr, capacity: number) {
+    this.#switch = sw;
+    this.#addr = addr;
     this.inbox = new AsyncQueue(capacity);
+  }
+
+  get localAddr(): Addr {
+    return this.#addr;
   }
 
   readFrom(signal?: AbortSignal): Promise<Packet> {
     return this.inbox.shift(signal);
   }
 
-  writeTo(data: Uint8Array, _addr: Addr): Promise<void> {
+  writeTo(data: Uint8Array, addr: Addr): Promise<void> {
     if (this.inbox.closed) return Promise.reject(new ClosedError("packet conn"));
-    this.peer?.inbox.push({ data: packetSlab.copy(data), addr: this.localAddr });
+    this.#switch.deliver(data, this.#addr, addr);
     return Promise.resolve();
   }
 
+  /** Moves this endpoint to `addr` (roaming): later packets leave from and arrive at it. */
+  rebind(addr: Addr): void {
+    this.#switch.move(this, this.#addr, addr);
+    this.#addr = addr;
+  }
+
   close(): void {
+    this.#switch.remove(this);
     this.inbox.close(new ClosedError("packet conn"));
   }
 }
 
-/** Two packet conns wired to each other, each with a bounded inbox (full → drop). */
+/** Two endpoints of a new {@link MemorySwitch}, `memory:a` and `memory:b`. */
 export function memoryPacketPair(
   capacity = 4096,
 ): [MemoryPacketConn, MemoryPacketConn] {
-  const a = new MemoryPacketConn(new NamedAddr("memory", "a"), capacity);
-  const b = new MemoryPacketConn(new NamedAddr("memory", "b"), capacity);
-  a.peer = b;
-  b.peer = a;
-  return [a, b];
+  const sw = new MemorySwitch();
+  return [
+    sw.bind(new NamedAddr("memory", "a"), capacity),
+    sw.bind(new NamedAddr("memory", "b"), capacity),
+  ];
 }
 
 /** Impairments applied by {@link LossyPacketConn} to packets it writes. */
@@ -183,4 +243,39 @@ export function memoryConnPair(): [MemoryConn, MemoryConn] {
     make(ba.readable, ab.writable, aAddr, bAddr, [abCtl, baCtl]),
     make(ab.readable, ba.writable, bAddr, aAddr, [abCtl, baCtl]),
   ];
+}
+
+/**
+ * A {@link Listener} twin: {@link dial} makes a {@link memoryConnPair} and hands one end to
+ * whoever iterates the listener.
+ */
+export class MemoryListener implements Listener {
+  readonly addr: Addr;
+  #accepts = new AsyncQueue<Conn>();
+
+  constructor(addr: Addr = new NamedAddr("memory", "listener")) {
+    this.addr = addr;
+  }
+
+  /** Connects: resolves with the client end; the server end goes to the listener. */
+  dial(): Promise<MemoryConn> {
+    const [client, server] = memoryConnPair();
+    if (!this.#accepts.push(server)) return Promise.reject(new ClosedError("memory listener"));
+    return Promise.resolve(client);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Conn> {
+    for (;;) {
+      try {
+        yield await this.#accepts.shift();
+      } catch (e) {
+        if (e instanceof ClosedError) return;
+        throw e;
+      }
+    }
+  }
+
+  close(): void {
+    this.#accepts.close(new ClosedError("memory listener"));
+  }
 }

@@ -12,8 +12,10 @@ export {
   LossyPacketConn,
   type MemoryConn,
   memoryConnPair,
+  MemoryListener,
   MemoryPacketConn,
   memoryPacketPair,
+  MemorySwitch,
 } from "./memory.ts";
 export { UdpPacketConn } from "./udp.ts";
 export {

@@ -1,5 +1,5 @@
 /**
- * The client side of the PT environment (pt-spec §3.2, PROTOCOL.md §8): which transports
+ * The client side of the PT environment (pt-spec §3.2, docs/PROTOCOL.md §8): which transports
  * tor wants, where state goes, whether to exit when stdin closes, and the upstream proxy
  * (TOR_PT_PROXY). Errors name the stdout line that reports them, like goptlib's ClientSetup.
  *

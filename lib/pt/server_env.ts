@@ -1,5 +1,5 @@
 /**
- * The server side of the PT environment (pt-spec §3.2, PROTOCOL.md §8), parsed the way
+ * The server side of the PT environment (pt-spec §3.2, docs/PROTOCOL.md §8), parsed the way
  * goptlib's ServerSetup does: the same checks in the same order, the same error lines.
  *
  * @module

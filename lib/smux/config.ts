@@ -32,7 +32,7 @@ export const DEFAULT_SMUX_CONFIG: Readonly<SmuxConfig> = Object.freeze({
   keepAliveDisabled: false,
 });
 
-/** Snowflake client's smux settings (PROTOCOL.md §4). */
+/** Snowflake client's smux settings (docs/PROTOCOL.md §4). */
 export const SNOWFLAKE_SMUX_CLIENT: Readonly<SmuxConfig> = Object.freeze({
   ...DEFAULT_SMUX_CONFIG,
   version: 2,
@@ -40,7 +40,7 @@ export const SNOWFLAKE_SMUX_CLIENT: Readonly<SmuxConfig> = Object.freeze({
   maxStreamBuffer: 1024 * 1024,
 });
 
-/** Snowflake server's smux settings (PROTOCOL.md §4). */
+/** Snowflake server's smux settings (docs/PROTOCOL.md §4). */
 export const SNOWFLAKE_SMUX_SERVER: Readonly<SmuxConfig> = Object.freeze({
   ...DEFAULT_SMUX_CONFIG,
   version: 2,

@@ -21,7 +21,7 @@ Deno.test("config: defaults mirror xtaci/smux DefaultConfig", () => {
   validateSmuxConfig(DEFAULT_SMUX_CONFIG);
 });
 
-Deno.test("config: Snowflake presets (PROTOCOL.md §4)", () => {
+Deno.test("config: Snowflake presets (docs/PROTOCOL.md §4)", () => {
   for (const c of [SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER]) {
     validateSmuxConfig(c);
     assertEquals(c.version, 2);

@@ -1,5 +1,5 @@
 /**
- * smux frame codec (xtaci/smux v1.5.x, PROTOCOL.md §4):
+ * smux frame codec (xtaci/smux v1.5.x, docs/PROTOCOL.md §4):
  * `ver u8 | cmd u8 | length u16 LE | sid u32 LE | data`.
  *
  * @module

@@ -1,6 +1,6 @@
 /**
  * smux v1/v2 stream multiplexing, wire-compatible with xtaci/smux v1.5.x
- * (PROTOCOL.md §4): a streaming frame codec, a validated config with the
+ * (docs/PROTOCOL.md §4): a streaming frame codec, a validated config with the
  * Snowflake presets, and {@link SmuxSession} / {@link SmuxStream} over any Conn.
  *
  * @example

@@ -24,14 +24,14 @@ async function topology() {
       { name: "b", publicKey: tunnelPublicKey(bk), tunnelIp: "10.9.0.3" },
     ],
     tun: st.device,
-    bind: net.bind(SERVER.hostname, SERVER.port),
+    bind: net.bindHostPort(SERVER.hostname, SERVER.port),
     tickMs: 20,
     onEvent: (e) => events.push(e),
   });
   await server.start();
   const mk = async (key: Uint8Array, host: string) => {
     const t = memoryTunPair(host);
-    const bind = net.bind(host, 40000);
+    const bind = net.bindHostPort(host, 40000);
     const c = new TunnelClient({
       privateKey: key,
       serverPublicKey: server.publicKey,
@@ -112,7 +112,9 @@ Deno.test("e2e:tunnel: a spoofed inner source is dropped as acl, then traffic go
 Deno.test("e2e:tunnel: roaming to a new source port moves the server's endpoint", async () => {
   const t = await topology();
   try {
-    (t.a.bind as TunnelMemoryEndpoint).rebind(40001);
+    (t.a.bind as TunnelMemoryEndpoint).rebind(
+      new HostPortAddr("udp", (t.a.bind.localAddr as HostPortAddr).hostname, 40001),
+    );
     t.a.host.write(ipv4Packet("10.9.0.2", "10.9.0.1", text("from new port")));
     assertEquals(decode(await t.st.host.read()), "from new port");
     const pa = t.server.stats().peers.find((p) => p.name === "a")!;

@@ -11,7 +11,7 @@
  * const clientKey = generateTunnelPrivateKey();
  * const server = new TunnelServer({
  *   privateKey: serverKey, tunnelIp: "10.9.0.1", tun: memoryTunPair("s").device,
- *   bind: net.bind("192.0.2.1", 51820),
+ *   bind: net.bindHostPort("192.0.2.1", 51820),
  *   peers: [{ name: "a", publicKey: tunnelPublicKey(clientKey), tunnelIp: "10.9.0.2" }],
  * });
  * await server.start();
@@ -48,7 +48,7 @@ export {
 export * as tunnelMessages from "./messages.ts";
 export {
   memoryTunPair,
-  TunnelMemoryEndpoint,
+  type TunnelMemoryEndpoint,
   TunnelMemoryNetwork,
   TunnelMemoryTun,
 } from "./memory.ts";

@@ -1,6 +1,6 @@
 import type { Addr } from "../net/mod.ts";
 
-// Spec constants (PROTOCOL.md §1).
+// Spec constants (docs/PROTOCOL.md §1).
 /** Sent first on every new proxy connection, before the ClientID. */
 export const TOKEN: Uint8Array = new Uint8Array([0x12, 0x93, 0x60, 0x5d, 0x27, 0x81, 0x75, 0xf5]);
 /** Length of a ClientID in bytes. */

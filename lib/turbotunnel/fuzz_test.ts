@@ -1,31 +1,8 @@
 import { encodePacket } from "../encapsulation/mod.ts";
-import { ClosedError, NamedAddr } from "../net/mod.ts";
-import type { Conn } from "../net/mod.ts";
 import { assert } from "../testing/assert.ts";
 import { xorshift32 } from "../testing/fuzz.ts";
+import { CarrierError, CarrierParser } from "./carrier_parser.ts";
 import { ClientID, TOKEN } from "./client_id.ts";
-import { acceptTurbotunnel } from "./handshake.ts";
-
-const addr = new NamedAddr("memory", "fuzz");
-
-/** A Conn whose readable yields `bytes` in random pieces, then EOF. */
-function scriptedConn(rand: () => number, bytes: Uint8Array): Conn {
-  let pos = 0;
-  return {
-    readable: new ReadableStream<Uint8Array>({
-      pull(c) {
-        if (pos >= bytes.length) return c.close();
-        const n = 1 + ((rand() * 40) | 0);
-        c.enqueue(bytes.slice(pos, pos + n));
-        pos += n;
-      },
-    }, { highWaterMark: 0 }),
-    writable: new WritableStream<Uint8Array>(),
-    localAddr: addr,
-    remoteAddr: addr,
-    close() {},
-  };
-}
 
 function streamBytes(rand: () => number): Uint8Array {
   const parts: number[] = [...TOKEN, ...ClientID.random().bytes];
@@ -43,29 +20,30 @@ function streamBytes(rand: () => number): Uint8Array {
   return m;
 }
 
-Deno.test("fuzz: 100,000 random and mutated streams into acceptTurbotunnel", async () => {
+Deno.test("fuzz: 100,000 random and mutated streams into the carrier parser", () => {
   const rand = xorshift32(0xacce97);
-  const outcomes = { accepted: 0, badHeader: 0, cleanEnd: 0, badStream: 0 };
+  const outcomes = { accepted: 0, badToken: 0, badEncapsulation: 0, oversize: 0 };
   for (let i = 0; i < 100_000; i++) {
     const bytes = streamBytes(rand);
-    const conn = scriptedConn(rand, bytes);
-    let accepted;
+    const parser = new CarrierParser({ maxLength: 80 });
+    let got = 0;
     try {
-      accepted = await acceptTurbotunnel(conn);
+      for (let pos = 0; pos < bytes.length;) {
+        const n = 1 + ((rand() * 40) | 0);
+        parser.push(bytes.slice(pos, pos + n));
+        pos += n;
+        for (let p = parser.next(); p !== null; p = parser.next()) {
+          assert(p.length <= 80, `stream ${i}: a packet over maxLength`);
+          got += p.length;
+        }
+      }
+      parser.end();
+      assert(got <= bytes.length);
+      outcomes.accepted++;
     } catch (e) {
-      assert(e instanceof SyntaxError, `stream ${i}: ${e}`);
-      outcomes.badHeader++;
-      continue;
+      assert(e instanceof CarrierError, `stream ${i}: ${e}`);
+      outcomes[e.fault]++;
     }
-    outcomes.accepted++;
-    try {
-      for (;;) assert((await accepted.packets.readFrom()).data.length <= bytes.length);
-    } catch (e) {
-      if (e instanceof ClosedError) outcomes.cleanEnd++;
-      else if (e instanceof SyntaxError) outcomes.badStream++;
-      else throw e;
-    }
-    accepted.packets.close();
   }
   assert(
     Object.values(outcomes).every((n) => n > 100),

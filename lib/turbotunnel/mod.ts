@@ -1,39 +1,62 @@
 /**
- * Turbo Tunnel plumbing (PROTOCOL.md §1, §5): the token and ClientID that start every proxy
- * connection, the server's QueuePacketConn/ClientMap and the client's RedialPacketConn, so
- * one KCP session outlives any single proxy.
+ * Turbo Tunnel plumbing (docs/PROTOCOL.md §5, docs/ARCHITECTURE.md): one KCP
+ * session outlives any single proxy because every proxy connection (a *carrier*) names
+ * its client with a ClientID, and packets wait in that client's send queue between
+ * carriers.
+ *
+ * - {@link ClientID}, {@link TOKEN}: what starts every carrier.
+ * - {@link CarrierParser}: the sans-I/O parser of a carrier's incoming bytes (header, then
+ *   encapsulated packets, with a `maxLength` that refuses an oversized prefix at once).
+ * - {@link SendQueue}/{@link SendQueues}: the one per-ClientID send queue (bounded in
+ *   packets and bytes, several fair carriers at once, injected clock, expiry).
+ * - {@link serveCarrier}/{@link runCarrier}: the one carrier pump, server and client side.
+ * - {@link QueuePacketConn}: the server's PacketConn under a KCP listener.
+ * - {@link RedialPacketConn}: the client's PacketConn, redialing a carrier when one ends.
  *
  * @example Client: one ClientID, a fresh proxy per dial, KCP on top.
  * ```ts ignore
  * const id = ClientID.random();
- * const pconn = new RedialPacketConn(serverAddr, async (signal) =>
- *   openTurbotunnel(await proxyDialer.dial(signal), id));
+ * const pconn = new RedialPacketConn(id, serverAddr, (signal) => proxyDialer.dial(signal));
  * const kcp = dialKcp(pconn, serverAddr, SNOWFLAKE_KCP);
  * ```
  *
- * @example Server: every accepted connection feeds one QueuePacketConn under a KCP listener.
+ * @example Server: every carrier feeds one QueuePacketConn under a KCP listener.
  * ```ts ignore
- * const queues = new QueuePacketConn(localAddr);
- * const listener = listenKcp(queues, SNOWFLAKE_KCP);
- * // per WebSocket connection `conn`:
- * const { id, packets } = await acceptTurbotunnel(conn);
- * await pumpTurbotunnel(packets, id, queues);
+ * const pconn = new QueuePacketConn(localAddr, { onPath: (id, up) => ... });
+ * const listener = listenKcp(pconn, SNOWFLAKE_KCP);
+ * // per accepted Conn `conn` (a WebSocket, a data channel, a memory twin):
+ * const end = await serveCarrier(conn, (id) => pconn.endpoint(id));
  * ```
  *
  * @module
  */
 export { CLIENT_ID_LENGTH, ClientID, TOKEN } from "./client_id.ts";
 export {
-  CLIENT_MAP_TIMEOUT_MS,
-  ClientMap,
-  type ClientMapOptions,
-  QUEUE_SIZE,
-} from "./client_map.ts";
-export { QueuePacketConn } from "./queue_packet_conn.ts";
-export { type RedialOptions, RedialPacketConn } from "./redial_packet_conn.ts";
+  CarrierError,
+  type CarrierFault,
+  CarrierParser,
+  type CarrierParserOptions,
+  encodeCarrierHeader,
+  HEADER_LENGTH,
+} from "./carrier_parser.ts";
 export {
-  type AcceptedTurbotunnel,
-  acceptTurbotunnel,
-  openTurbotunnel,
-  pumpTurbotunnel,
-} from "./handshake.ts";
+  type Batch,
+  CLIENT_MAP_TIMEOUT_MS,
+  DEFAULT_SEND_QUEUE_LIMITS,
+  QUEUE_SIZE,
+  SendQueue,
+  type SendQueueLimits,
+  SendQueues,
+  type SendQueuesOptions,
+} from "./send_queue.ts";
+export {
+  type CarrierEnd,
+  type CarrierEndpoint,
+  type CarrierOptions,
+  type CarrierStats,
+  carrierStats,
+  runCarrier,
+  serveCarrier,
+} from "./carrier.ts";
+export { QueuePacketConn, type QueuePacketConnOptions } from "./queue_packet_conn.ts";
+export { type RedialOptions, RedialPacketConn } from "./redial_packet_conn.ts";

@@ -1,73 +1,105 @@
-import { AsyncQueue, ClosedError } from "../net/mod.ts";
-import type { Addr, Packet, PacketConn } from "../net/mod.ts";
-import { ClientMap, type ClientMapOptions, QUEUE_SIZE } from "./client_map.ts";
-
 /**
- * The server's PacketConn for KCP (PROTOCOL.md §5): one receive queue shared by all
- * clients, and one send queue per client address (a {@link ClientMap}). The server's
- * per-connection code pushes decoded packets in with {@link queueIncoming} and drains
- * {@link nextOutgoing} into whichever proxy connection the client currently uses.
- * Every queue is bounded and drops when full; KCP retransmits.
+ * The server's PacketConn for KCP (docs/PROTOCOL.md §5): one bounded receive
+ * queue shared by all clients, fed by the carriers, and one {@link SendQueue} per
+ * ClientID, drained by them. What KCP writes is encapsulated at once into a shared slab
+ * and queued as a view, so a carrier sends a whole KCP flush as one chunk without copying.
+ *
+ * @module
  */
+import { encodePacketInto } from "../encapsulation/mod.ts";
+import { type Addr, AsyncQueue, ClosedError, type Packet, type PacketConn } from "../net/mod.ts";
+import type { CarrierEndpoint } from "./carrier.ts";
+import type { ClientID } from "./client_id.ts";
+import { SendQueues, type SendQueuesOptions } from "./send_queue.ts";
+
+// Implementation constants.
+/** Bytes of encapsulated packets packed per slab. */
+const SLAB_BYTES = 64 * 1024;
+/**
+ * Default depth of the receive queue. Go's is 512; one 64 KiB message from a busy
+ * carrier is ~48 packets and the listener drains the queue between messages.
+ */
+const RECEIVE_QUEUE = 1024;
+
+/** Options for {@link QueuePacketConn}. */
+export interface QueuePacketConnOptions extends SendQueuesOptions {
+  /** Depth of the receive queue; a full queue drops (KCP retransmits). Default 1024. */
+  receiveQueue?: number;
+  /**
+   * Where KCP's packets go instead of this conn's send queues (a Worker posts them to the
+   * main thread). KCP never reuses a packet it handed over.
+   */
+  send?: (data: Uint8Array, addr: Addr) => void;
+}
+
 export class QueuePacketConn implements PacketConn {
   readonly localAddr: Addr;
+  readonly queues: SendQueues;
   #recv: AsyncQueue<Packet>;
-  #clients: ClientMap;
+  #send: (data: Uint8Array, addr: Addr) => void;
+  #slab = new Uint8Array(0);
+  #pos = 0;
   #closed = false;
   /** Packets dropped because the receive queue was full. */
   incomingDrops = 0;
-  /** Packets dropped because a client's send queue was full. */
-  outgoingDrops = 0;
 
-  constructor(localAddr: Addr, options: ClientMapOptions = {}) {
+  constructor(localAddr: Addr, options: QueuePacketConnOptions = {}) {
     this.localAddr = localAddr;
-    this.#recv = new AsyncQueue(options.queueSize ?? QUEUE_SIZE);
-    this.#clients = new ClientMap(options);
+    this.queues = new SendQueues(options);
+    this.#recv = new AsyncQueue(options.receiveQueue ?? RECEIVE_QUEUE);
+    this.#send = options.send ?? ((data, addr) => this.#queue(data, addr));
   }
 
-  /** Hands a packet received from `addr` to KCP. False if dropped (full or closed). */
-  queueIncoming(data: Uint8Array, addr: Addr): boolean {
+  /** Hands a packet from `addr` to KCP. False if dropped (full or closed). */
+  deliver(data: Uint8Array, addr: Addr): boolean {
     if (this.#closed) return false;
-    const ok = this.#recv.push({ data, addr });
-    if (!ok) this.incomingDrops++;
-    return ok;
+    if (this.#recv.push({ data, addr })) return true;
+    this.incomingDrops++;
+    return false;
   }
 
-  /** The current send queue for `addr` (created on demand; touching it keeps it alive). */
-  outgoing(addr: Addr): AsyncQueue<Uint8Array> {
-    return this.#clients.sendQueue(addr);
+  /** A carrier of `id`: its packets come here, and it drains `id`'s send queue. */
+  endpoint(id: ClientID): CarrierEndpoint {
+    const key = id.toString();
+    const queue = this.queues.attach(key);
+    return {
+      deliver: (data) => this.deliver(data, id),
+      queue,
+      release: () => this.queues.release(key, queue),
+    };
   }
 
-  /**
-   * Waits for the next packet to send to `addr`. Survives the client's queue expiring
-   * while waiting; rejects with ClosedError once this conn is closed, or the signal's reason.
-   */
-  async nextOutgoing(addr: Addr, signal?: AbortSignal): Promise<Uint8Array> {
-    for (;;) {
-      if (this.#closed) throw new ClosedError("queue packet conn");
-      try {
-        return await this.#clients.sendQueue(addr).shift(signal);
-      } catch (e) {
-        if (signal?.aborted || this.#closed || !(e instanceof ClosedError)) throw e;
-      }
-    }
+  /** Packets KCP wanted to send that a full send queue dropped. */
+  get outgoingDrops(): number {
+    return this.queues.drops;
   }
 
   readFrom(signal?: AbortSignal): Promise<Packet> {
     return this.#recv.shift(signal);
   }
 
-  /** Queues a copy of `data` for `addr` (KCP may reuse its buffer). Never waits. */
+  /** Queues `data` for `addr` (or hands it to the `send` option). Never waits. */
   writeTo(data: Uint8Array, addr: Addr): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError("queue packet conn"));
-    if (!this.#clients.sendQueue(addr).push(data.slice())) this.outgoingDrops++;
+    this.#send(data, addr);
     return Promise.resolve();
+  }
+
+  #queue(data: Uint8Array, addr: Addr): void {
+    const need = data.length + 3;
+    if (this.#slab.length - this.#pos < need) {
+      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, need));
+      this.#pos = 0;
+    }
+    const start = this.#pos;
+    this.#pos += encodePacketInto(this.#slab, start, data);
+    this.queues.push(addr.toString(), this.#slab.subarray(start, this.#pos), 1);
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.queues.close();
     this.#recv.close(new ClosedError("queue packet conn"));
-    this.#clients.close();
   }
 }

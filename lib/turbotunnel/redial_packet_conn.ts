@@ -1,64 +1,94 @@
-import { AsyncQueue, ClosedError, NamedAddr } from "../net/mod.ts";
-import type { Addr, Packet, PacketConn } from "../net/mod.ts";
-import { QUEUE_SIZE } from "./client_map.ts";
+/**
+ * The client's PacketConn for KCP (docs/ARCHITECTURE.md "Turbo Tunnel"): one ClientID,
+ * one carrier at a time, redialed whenever the current one ends.
+ *
+ * @module
+ */
+import { encodePacket } from "../encapsulation/mod.ts";
+import { type Addr, AsyncQueue, ClosedError, type Conn, NamedAddr } from "../net/mod.ts";
+import type { Packet, PacketConn } from "../net/mod.ts";
+import { type CarrierEndpoint, type CarrierOptions, runCarrier } from "./carrier.ts";
+import type { ClientID } from "./client_id.ts";
+import { QUEUE_SIZE, SendQueue, type SendQueueLimits } from "./send_queue.ts";
+import { DEFAULT_SEND_QUEUE_LIMITS } from "./send_queue.ts";
 
 /** Options for {@link RedialPacketConn}. */
 export interface RedialOptions {
-  /** Depth of the receive and send queues; full queues drop. Default 512. */
+  /** Depth of the receive queue; a full queue drops. Default 512. */
   queueSize?: number;
+  /** Bounds of the send queue (see {@link SendQueue}); `timeoutMs` is not used here. */
+  sendLimits?: Partial<SendQueueLimits>;
   /**
    * Wait after a failed dial, and the minimum time between two dials, so that a dialer whose
    * conns die at once cannot spin. Default 1000 ms.
    */
   retryDelayMs?: number;
+  /**
+   * Carriers kept up at once, all draining the one send queue in turn (multipath).
+   * Default 1.
+   */
+  carriers?: number;
   /** Local address reported by this conn. Default `turbotunnel:redial`. */
   localAddr?: Addr;
-  /** Called with each dial or conn error (already handled; for logs and tests). */
+  /** Passed to every carrier's pump (maxLength, batchBytes). */
+  carrier?: Omit<CarrierOptions, "signal">;
+  /** Called with each dial or carrier error (already handled; for logs and tests). */
   onError?: (e: unknown) => void;
 }
 
 /**
- * The client's PacketConn for KCP (PROTOCOL.md §5): it uses one underlying PacketConn (one
- * proxy) until a read or write on it fails, then dials a new one. Errors never reach KCP:
- * packets written while no conn is up wait in a bounded send queue (dropped when full) and
- * KCP retransmits whatever was lost. Only {@link close} ends it.
+ * Dials a carrier (a byte-stream Conn through a fresh proxy), runs the carrier pump over
+ * it ({@link runCarrier}: token and ClientID first, then encapsulated packets both ways),
+ * and when it ends dials the next one; with `carriers` > 1, keeps that many up at once. Errors never reach KCP: what KCP writes waits in
+ * one bounded {@link SendQueue} (full → dropped, KCP retransmits) for whichever carrier is
+ * current. Only {@link close} ends it.
  */
 export class RedialPacketConn implements PacketConn {
   readonly localAddr: Addr;
   readonly remote: Addr;
-  #dial: (signal: AbortSignal) => Promise<PacketConn>;
+  readonly id: ClientID;
+  #dial: (signal: AbortSignal) => Promise<Conn>;
   #recv: AsyncQueue<Packet>;
-  #send: AsyncQueue<Uint8Array>;
+  #send: SendQueue;
   #retryDelayMs: number;
+  #carrier: Omit<CarrierOptions, "signal">;
   #onError: (e: unknown) => void;
   #abort = new AbortController();
-  #current: PacketConn | null = null;
   #done: Promise<void>;
   /** Successful dials, the first included. */
   dials = 0;
   /** Failed dials. */
   dialErrors = 0;
-  /** Packets dropped because a queue was full. */
+  /** Packets dropped because the receive queue was full. */
   drops = 0;
 
   constructor(
+    id: ClientID,
     remote: Addr,
-    dial: (signal: AbortSignal) => Promise<PacketConn>,
+    dial: (signal: AbortSignal) => Promise<Conn>,
     options: RedialOptions = {},
   ) {
+    this.id = id;
     this.remote = remote;
     this.#dial = dial;
     this.localAddr = options.localAddr ?? new NamedAddr("turbotunnel", "redial");
     this.#recv = new AsyncQueue(options.queueSize ?? QUEUE_SIZE);
-    this.#send = new AsyncQueue(options.queueSize ?? QUEUE_SIZE);
+    this.#send = new SendQueue(Date.now(), { ...DEFAULT_SEND_QUEUE_LIMITS, ...options.sendLimits });
     this.#retryDelayMs = options.retryDelayMs ?? 1000;
+    this.#carrier = options.carrier ?? {};
     this.#onError = options.onError ?? (() => {});
-    this.#done = this.#run();
+    const n = options.carriers ?? 1;
+    this.#done = Promise.all(Array.from({ length: n }, () => this.#run())).then(() => {});
   }
 
-  /** Resolves once closed and the current conn is torn down. */
+  /** Resolves once closed and the current carrier is torn down. */
   get done(): Promise<void> {
     return this.#done;
+  }
+
+  /** Packets dropped because the send queue was full. */
+  get sendDrops(): number {
+    return this.#send.drops;
   }
 
   async #run(): Promise<void> {
@@ -68,7 +98,7 @@ export class RedialPacketConn implements PacketConn {
       const wait = lastDial + this.#retryDelayMs - Date.now();
       if (wait > 0 && !(await sleep(wait, signal))) break;
       lastDial = Date.now();
-      let conn: PacketConn;
+      let conn: Conn;
       try {
         conn = await this.#dial(signal);
       } catch (e) {
@@ -77,60 +107,38 @@ export class RedialPacketConn implements PacketConn {
         this.#onError(e);
         continue;
       }
-      if (signal.aborted) {
-        conn.close();
-        break;
-      }
       this.dials++;
-      this.#current = conn;
-      await this.#serve(conn, signal);
-      this.#current = null;
-      conn.close();
+      this.#send.attach(Date.now());
+      const endpoint: CarrierEndpoint = {
+        deliver: (data) => {
+          if (this.#recv.push({ data, addr: this.remote })) return true;
+          this.drops++;
+          return false;
+        },
+        queue: this.#send,
+        release: () => this.#send.detach(Date.now()),
+      };
+      const end = await runCarrier(conn, this.id, endpoint, { ...this.#carrier, signal });
+      if (end.reason !== "aborted" && end.reason !== "eof") this.#onError(end.error ?? end.reason);
     }
-  }
-
-  /** Pumps both directions over `conn` until either fails or we close. */
-  async #serve(conn: PacketConn, outer: AbortSignal): Promise<void> {
-    const ac = new AbortController();
-    const stop = () => ac.abort(new ClosedError("redial packet conn"));
-    outer.addEventListener("abort", stop, { once: true });
-    const fail = (e: unknown) => {
-      if (!ac.signal.aborted) this.#onError(e);
-      stop();
-    };
-    const reader = (async () => {
-      for (;;) {
-        const p = await conn.readFrom(ac.signal);
-        if (!this.#recv.push({ data: p.data, addr: this.remote })) this.drops++;
-      }
-    })().catch(fail);
-    const writer = (async () => {
-      for (;;) {
-        const data = await this.#send.shift(ac.signal);
-        await conn.writeTo(data, this.remote);
-      }
-    })().catch(fail);
-    await Promise.all([reader, writer]);
-    outer.removeEventListener("abort", stop);
   }
 
   readFrom(signal?: AbortSignal): Promise<Packet> {
     return this.#recv.shift(signal);
   }
 
-  /** Queues a copy of `data` for whichever conn is current. Never waits, never fails until closed. */
+  /** Queues `data` for whichever carrier is current. Never waits, never fails until closed. */
   writeTo(data: Uint8Array, _addr: Addr): Promise<void> {
     if (this.#abort.signal.aborted) return Promise.reject(new ClosedError("redial packet conn"));
-    if (!this.#send.push(data.slice())) this.drops++;
+    this.#send.push(encodePacket(data), 1, Date.now());
     return Promise.resolve();
   }
 
   close(): void {
     if (this.#abort.signal.aborted) return;
     this.#abort.abort(new ClosedError("redial packet conn"));
-    this.#current?.close();
     this.#recv.close(new ClosedError("redial packet conn"));
-    this.#send.close(new ClosedError("redial packet conn"));
+    this.#send.close();
   }
 }
 

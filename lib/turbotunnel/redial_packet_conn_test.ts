@@ -1,136 +1,114 @@
-import { AsyncQueue, ClosedError, NamedAddr } from "../net/mod.ts";
-import type { Addr, Packet, PacketConn } from "../net/mod.ts";
+import { ClosedError, type MemoryConn, memoryConnPair, NamedAddr } from "../net/mod.ts";
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
+import { ClientID } from "./client_id.ts";
+import { QueuePacketConn } from "./queue_packet_conn.ts";
 import { RedialPacketConn } from "./redial_packet_conn.ts";
+import { serveCarrier } from "./carrier.ts";
 
 const remote = new NamedAddr("turbotunnel", "server");
 
-/** A PacketConn whose reads and writes the test controls. */
-class FakeConn implements PacketConn {
-  readonly localAddr = new NamedAddr("fake", "local");
-  inbox = new AsyncQueue<Packet>();
-  written: Uint8Array[] = [];
-  writeError: Error | null = null;
-  closed = false;
-  readFrom(signal?: AbortSignal): Promise<Packet> {
-    return this.inbox.shift(signal);
-  }
-  writeTo(data: Uint8Array, _addr: Addr): Promise<void> {
-    if (this.writeError) return Promise.reject(this.writeError);
-    this.written.push(data);
-    return Promise.resolve();
-  }
-  close(): void {
-    this.closed = true;
-    this.inbox.close();
-  }
-}
-
-/** A dialer handing out FakeConns, with a way to wait for the n-th dial. */
-function fakeDialer() {
-  const conns: FakeConn[] = [];
+/** A server QueuePacketConn and a dialer whose every carrier is a memory pair served by it. */
+function serverAndDialer() {
+  const server = new QueuePacketConn(new NamedAddr("turbotunnel", "server"), { autoSweep: false });
+  const carriers: MemoryConn[] = [];
   const waiters: (() => void)[] = [];
   return {
-    conns,
-    dial: (_signal: AbortSignal): Promise<PacketConn> => {
-      const c = new FakeConn();
-      conns.push(c);
+    server,
+    carriers,
+    dial: (_signal: AbortSignal): Promise<MemoryConn> => {
+      const [c, s] = memoryConnPair();
+      carriers.push(c);
+      void serveCarrier(s, (id) => server.endpoint(id));
       for (const w of waiters.splice(0)) w();
       return Promise.resolve(c);
     },
-    async dialed(n: number): Promise<FakeConn> {
-      while (conns.length < n) await new Promise<void>((r) => waiters.push(r));
-      return conns[n - 1]!;
+    async dialed(n: number): Promise<MemoryConn> {
+      while (carriers.length < n) await new Promise<void>((r) => waiters.push(r));
+      return carriers[n - 1]!;
     },
   };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
+Deno.test("redial: sends the ClientID on every carrier and packets both ways", async () => {
+  const d = serverAndDialer();
+  const id = ClientID.random();
+  const r = new RedialPacketConn(id, remote, d.dial, { retryDelayMs: 0 });
+  await r.writeTo(new Uint8Array([1, 2, 3]), remote);
+  const p = await d.server.readFrom();
+  assertEquals(p.data, new Uint8Array([1, 2, 3]));
+  assertEquals(p.addr.toString(), id.hex);
+  await d.server.writeTo(new Uint8Array([4]), p.addr);
+  const back = await r.readFrom();
+  assertEquals(back.data, new Uint8Array([4]));
+  assertEquals(back.addr, remote);
+  r.close();
+  await r.done;
+  d.server.close();
+});
 
-Deno.test("redial: redials after a read error, without surfacing it", async () => {
-  const d = fakeDialer();
+Deno.test("redial: a carrier that dies is replaced with the same ClientID", async () => {
+  const d = serverAndDialer();
+  const id = ClientID.random();
   const errors: unknown[] = [];
-  const r = new RedialPacketConn(remote, d.dial, {
+  const r = new RedialPacketConn(id, remote, d.dial, {
     retryDelayMs: 0,
     onError: (e) => errors.push(e),
   });
   const c1 = await d.dialed(1);
-  c1.inbox.push({ data: new Uint8Array([1]), addr: c1.localAddr });
-  const got = await r.readFrom();
-  assertEquals(got.data, new Uint8Array([1]));
-  assertEquals(got.addr, remote);
-  c1.inbox.close(new Error("proxy went away")); // the next read fails
-  const c2 = await d.dialed(2);
-  assert(c1.closed, "the failed conn is closed");
-  c2.inbox.push({ data: new Uint8Array([2]), addr: c2.localAddr });
-  assertEquals((await r.readFrom()).data, new Uint8Array([2]));
-  await r.writeTo(new Uint8Array([3]), remote);
-  await tick();
-  assertEquals(c2.written, [new Uint8Array([3])]);
-  assertEquals(r.dials, 2);
-  assertEquals((errors[0] as Error).message, "proxy went away");
-  r.close();
-  await r.done;
-});
-
-Deno.test("redial: redials after a write error and keeps sending on the new conn", async () => {
-  const d = fakeDialer();
-  const r = new RedialPacketConn(remote, d.dial, { retryDelayMs: 0 });
-  const c1 = await d.dialed(1);
   await r.writeTo(new Uint8Array([1]), remote);
-  await tick();
-  assertEquals(c1.written, [new Uint8Array([1])]);
-  c1.writeError = new Error("broken pipe");
-  await r.writeTo(new Uint8Array([2]), remote); // lost with c1; KCP would retransmit
-  const c2 = await d.dialed(2);
-  await r.writeTo(new Uint8Array([3]), remote);
-  await tick();
-  assertEquals(c2.written, [new Uint8Array([3])]);
-  assert(c1.closed);
+  assertEquals((await d.server.readFrom()).data, new Uint8Array([1]));
+  c1.close();
+  await d.dialed(2);
+  await r.writeTo(new Uint8Array([2]), remote);
+  const p = await d.server.readFrom();
+  assertEquals(p.data, new Uint8Array([2]));
+  assertEquals(p.addr.toString(), id.hex, "same ClientID on the new carrier");
+  assertEquals(r.dials, 2);
+  assert(errors.length <= 1);
   r.close();
   await r.done;
+  d.server.close();
 });
 
-Deno.test("redial: retries a failed dial and queues writes meanwhile", async () => {
+Deno.test("redial: retries a failed dial with the delay", async () => {
+  const d = serverAndDialer();
   let attempts = 0;
-  const conn = new FakeConn();
-  const r = new RedialPacketConn(remote, () => {
+  const r = new RedialPacketConn(ClientID.random(), remote, (signal) => {
     attempts++;
-    return attempts < 3 ? Promise.reject(new Error("no proxy")) : Promise.resolve(conn);
+    return attempts < 3 ? Promise.reject(new Error("no proxy")) : d.dial(signal);
   }, { retryDelayMs: 5 });
   await r.writeTo(new Uint8Array([7]), remote);
-  while (conn.written.length === 0) await new Promise((res) => setTimeout(res, 5));
-  assertEquals(conn.written, [new Uint8Array([7])]);
+  assertEquals((await d.server.readFrom()).data, new Uint8Array([7]));
   assertEquals([attempts, r.dialErrors, r.dials], [3, 2, 1]);
   r.close();
   await r.done;
+  d.server.close();
 });
 
-Deno.test("redial: drops writes beyond the queue while no conn is up", async () => {
+Deno.test("redial: the send queue stays bounded while no carrier is up", async () => {
   const r = new RedialPacketConn(
+    ClientID.random(),
     remote,
     (signal) =>
       new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
-    {
-      queueSize: 4,
-    },
+    { sendLimits: { packets: 4 } },
   );
   for (let i = 0; i < 10; i++) await r.writeTo(new Uint8Array([i]), remote);
-  assertEquals(r.drops, 6);
+  assertEquals(r.sendDrops, 6);
   r.close();
   await r.done;
 });
 
-Deno.test("redial: close stops reads, writes, the current conn and dialing", async () => {
-  const d = fakeDialer();
-  const r = new RedialPacketConn(remote, d.dial, { retryDelayMs: 0 });
+Deno.test("redial: close stops reads, writes, the current carrier and dialing", async () => {
+  const d = serverAndDialer();
+  const r = new RedialPacketConn(ClientID.random(), remote, d.dial, { retryDelayMs: 0 });
   const c1 = await d.dialed(1);
   const pending = r.readFrom();
   r.close();
   await assertRejects(() => pending, ClosedError);
   await assertRejects(() => r.writeTo(new Uint8Array(1), remote), ClosedError);
   await r.done;
-  assert(c1.closed);
-  await tick();
-  assertEquals(d.conns.length, 1);
+  await c1.closed;
+  assertEquals(d.carriers.length, 1);
+  d.server.close();
 });

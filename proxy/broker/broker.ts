@@ -70,8 +70,14 @@ interface WaitingProxy {
   clients: number;
   seq: number;
   heapIndex: number;
+  /** When the poll is answered "no match" (ms since the epoch). */
+  deadline: number;
+  done: boolean;
   deliver(offer: ClientOffer | null): void;
 }
+
+/** How often expired polls are swept (one timer for all proxies, not one each). */
+const SWEEP_MS = 100;
 
 export class Broker {
   readonly metrics: BrokerMetrics;
@@ -89,6 +95,10 @@ export class Broker {
   /** Matched proxies whose answer a client awaits, by sid. */
   #awaitingAnswer = new Map<string, (answer: string) => void>();
   #seq = 0;
+  /** Waiting proxies in poll order; all share one timeout, so deadlines only grow. */
+  #expiry: WaitingProxy[] = [];
+  #expiryHead = 0;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: BrokerOptions) {
     this.#bridges = options.bridges;
@@ -171,18 +181,44 @@ export class Broker {
         clients,
         seq: this.#seq++,
         heapIndex: -1,
+        deadline: Date.now() + this.#proxyTimeoutMs,
+        done: false,
         deliver: (offer) => {
-          clearTimeout(timer);
+          if (proxy.done) return;
+          proxy.done = true;
           signal?.removeEventListener("abort", onAbort);
           resolve(offer);
         },
       };
       const onAbort = () => this.#leave(proxy, null);
-      const timer = setTimeout(() => this.#leave(proxy, null), this.#proxyTimeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       (nat === "unrestricted" ? this.#unrestricted : this.#restricted).push(proxy);
       this.#waiting.set(sid, proxy);
+      this.#expiry.push(proxy);
+      this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
     });
+  }
+
+  /** Answers "no match" to every poll past its deadline. */
+  #sweep(): void {
+    const now = Date.now();
+    const q = this.#expiry;
+    while (this.#expiryHead < q.length) {
+      const p = q[this.#expiryHead]!;
+      if (!p.done && p.deadline > now) break;
+      this.#expiryHead++;
+      if (!p.done) this.#leave(p, null);
+    }
+    if (this.#expiryHead > 1024 && this.#expiryHead * 2 > q.length) {
+      this.#expiry = q.slice(this.#expiryHead);
+      this.#expiryHead = 0;
+    }
+    if (this.#expiryHead === this.#expiry.length) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+      this.#expiry = [];
+      this.#expiryHead = 0;
+    }
   }
 
   /** Takes a waiting proxy out of its heap and resolves its poll with `offer`. */
@@ -312,5 +348,7 @@ export class Broker {
   /** Answers every waiting proxy with "no match" (shutdown). */
   close(): void {
     for (const p of [...this.#waiting.values()]) this.#leave(p, null);
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 }

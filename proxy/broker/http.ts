@@ -17,6 +17,7 @@ import {
   legacyClientPollRequest,
 } from "../../lib/snowflake/messages.ts";
 import type { Broker } from "./broker.ts";
+import { concatBytes } from "../../lib/net/bytes.ts";
 
 /** Largest request body read, as the Go broker's. */
 export const BODY_LIMIT = 100_000;
@@ -37,8 +38,11 @@ export interface BrokerHttpOptions {
 
 /** Reads a request body as text; null when it is larger than {@link BODY_LIMIT}. */
 export async function readLimited(req: Request, limit = BODY_LIMIT): Promise<string | null> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > limit) return null;
+  const length = req.headers.get("content-length");
+  if (length !== null) {
+    // The common case: one read of a declared length.
+    return Number(length) > limit ? null : await req.text();
+  }
   if (!req.body) return "";
   const chunks: Uint8Array[] = [];
   let n = 0;
@@ -47,13 +51,7 @@ export async function readLimited(req: Request, limit = BODY_LIMIT): Promise<str
     if (n > limit) return null;
     chunks.push(chunk);
   }
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
-  return new TextDecoder().decode(all);
+  return new TextDecoder().decode(concatBytes(chunks));
 }
 
 function text(body: string, status = 200, extra: Record<string, string> = {}): Response {

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { AcmeCertManager, ReloadableTlsServer } from "../../lib/acme/mod.ts";
+import type { AcmeCertManager } from "../../lib/acme/mod.ts";
+import { ReloadableTlsServer } from "../../lib/acme/tls_reload.ts";
 import { fileSink, Logger, writeStderr } from "../../lib/log/mod.ts";
 import { Broker } from "./broker.ts";
 import { BridgeList, DEFAULT_BRIDGE_LIST } from "./bridge_list.ts";
@@ -13,7 +14,6 @@ import { BROKER_USAGE, type BrokerFlags, parseBrokerFlags } from "./flags.ts";
 import { brokerHandler } from "./http.ts";
 import { PollPacer } from "./pacer.ts";
 import { probeHandler } from "./probe.ts";
-import { SqsRendezvous } from "./sqs.ts";
 
 export const BROKER_VERSION = "2.11.0-deno";
 
@@ -102,6 +102,8 @@ export async function runBroker(argv: string[]): Promise<number> {
       tls = { cert: await Deno.readTextFile(flags.cert), key: await Deno.readTextFile(flags.key) };
     } else if (!flags.disableTls) {
       await Deno.mkdir(flags.acmeCertCache, { recursive: true, mode: 0o700 });
+      // Loaded only when used: it (and the SQS SDK below) would cost RSS on every broker.
+      const { AcmeCertManager } = await import("../../lib/acme/manager.ts");
       acme = new AcmeCertManager({
         directoryUrl: flags.acmeDirectoryUrl,
         hostnames: flags.acmeHostnames,
@@ -145,6 +147,7 @@ export async function runBroker(argv: string[]): Promise<number> {
       log.log("--broker-sqs-name needs --broker-sqs-region");
       return 1;
     }
+    const { SqsRendezvous } = await import("./sqs.ts");
     const sqs = new SqsRendezvous({
       broker,
       queueName: flags.sqsName,

@@ -199,7 +199,7 @@ export class SnowflakeProxy {
       }, this.#cfg.natProbeURL);
       this.#env.log(`NAT type: ${before} -> ${this.#nat}`);
     } catch (e) {
-      this.#env.log(`NAT probe failed (${(e as Error).message}); NAT type stays ${this.#nat}`);
+      this.#env.log(`NAT probe failed (${errorText(e)}); NAT type stays ${this.#nat}`);
     }
     return this.#nat;
   }
@@ -261,7 +261,7 @@ export class SnowflakeProxy {
       } catch (e) {
         if (!signal.aborted) {
           this.stats.pollErrors++;
-          this.#env.log(`error polling broker: ${(e as Error).message}`);
+          this.#env.log(`error polling broker: ${errorText(e)}`);
         }
       } finally {
         if (!handedOff) this.#releaseSlot();
@@ -331,7 +331,7 @@ export class SnowflakeProxy {
       }
       await this.#relay(open, relayURL, offer.sdp);
     } catch (e) {
-      if (!this.#stop.signal.aborted) this.#env.log(`client session: ${(e as Error).message}`);
+      if (!this.#stop.signal.aborted) this.#env.log(`client session: ${errorText(e)}`);
     } finally {
       closePeer(pc);
       if (pc) this.#peers.delete(pc);
@@ -381,7 +381,7 @@ export class SnowflakeProxy {
         ws = await this.#env.dialRelay(url.toString(), this.#stop.signal);
       } catch (e) {
         this.stats.relayDialErrors++;
-        this.#env.log(`error dialing relay ${relayURL}: ${(e as Error).message}`);
+        this.#env.log(`error dialing relay ${relayURL}: ${errorText(e)}`);
         return;
       }
       const inactivity = this.#cfg.inactivityTimeoutMs;
@@ -402,13 +402,16 @@ export class SnowflakeProxy {
         if (this.#stop.signal.aborted) resolve();
         this.#stop.signal.addEventListener("abort", () => resolve());
       });
-      await Promise.race([
-        dc.readable.pipeTo(ws.writable).catch(() => {}),
-        ws.readable.pipeTo(dc.writable).catch(() => {}),
-        dc.closed,
-        idle,
-        stopped,
+      const why = (reason: string) => (e?: unknown) =>
+        e instanceof Error ? `${reason}: ${e.message}` : reason;
+      const reason = await Promise.race([
+        dc.readable.pipeTo(ws.writable).then(why("client closed"), why("relay write failed")),
+        ws.readable.pipeTo(dc.writable).then(why("relay closed"), why("client write failed")),
+        dc.closed.then(why("data channel closed")),
+        idle.then(why("idle")),
+        stopped.then(why("stopping")),
       ]);
+      this.#env.debug?.(`relay ended: ${reason}`);
     } finally {
       this.#timers.clearTimeout(idleTimer);
       dc.close();
@@ -417,6 +420,12 @@ export class SnowflakeProxy {
       this.#env.log("client disconnected");
     }
   }
+}
+
+/** An error's message with its cause (fetch says only "fetch failed"; the cause says why). */
+function errorText(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  return e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message;
 }
 
 /** Go's session ids: base64 of 16 random bytes, padding trimmed. */

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { dialWebSocket } from "../../lib/net/websocket.ts";
 import { fileSink, Logger, writeStderr } from "../../lib/log/mod.ts";
 import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import { SnowflakeProxy } from "./core.ts";
+import { dialRelay } from "./relay_dial.ts";
 import { parseProxyFlags, PROXY_USAGE, type ProxyFlags } from "./flags.ts";
 
 export const PROXY_VERSION = "2.11.0-deno";
@@ -42,7 +42,7 @@ export async function runProxy(args: string[]): Promise<number> {
   const logger = new Logger({ unsafe: flags.unsafeLogging, write });
   const proxy = new SnowflakeProxy(flags.config, {
     webrtc: wrtcWebRTC,
-    dialRelay: (url, signal) => dialWebSocket(url, { signal, timeoutMs: 10_000 }),
+    dialRelay,
     log: (m) => logger.log(m),
     debug: flags.verbose ? (m) => logger.log(m) : undefined,
   });

@@ -10,7 +10,7 @@ import { isIPAddress, isLocalAddress } from "../../lib/snowflake/webrtc.ts";
 
 /** What the operator allows. */
 export interface RelayPolicy {
-  /** `suffix$` or `^exact$` over the URL's host (and port, when it has one). */
+  /** `suffix$` or `^exact$` over the URL's hostname, with or without its port. */
   allowedHostPattern: string;
   /** Relay to loopback, RFC 1918, link-local, CGN and unique-local addresses. Default false. */
   allowPrivateAddresses: boolean;
@@ -48,7 +48,10 @@ export function relayRefusal(relayURL: string, policy: RelayPolicy): string | nu
   if (privateHost && !policy.allowPrivateAddresses) {
     return "relay URL is a private address and --allow-proxying-to-private-addresses is not set";
   }
-  if (!new NameMatcher(policy.allowedHostPattern).matches(url.host)) {
+  // The host with its port (newer Go proxies) or without (Go 2.5.1, and brokers whose
+  // patterns name no port): a pattern of either form works, as operators write both.
+  const matcher = new NameMatcher(policy.allowedHostPattern);
+  if (!matcher.matches(url.host) && !matcher.matches(url.hostname)) {
     return `relay host does not match the allowed pattern ${policy.allowedHostPattern}`;
   }
   return null;

@@ -82,7 +82,7 @@ async function core(cipher: TunnelCipher): Promise<void> {
     tunnelIp: "10.9.0.1",
     peers: [{ publicKey: tunnelPublicKey(ck), tunnelIp: "10.9.0.2" }],
     tun: st.device,
-    bind: net.bind(addr.hostname, addr.port),
+    bind: net.bindHostPort(addr.hostname, addr.port),
     cipher,
   });
   const client = new TunnelClient({
@@ -90,7 +90,7 @@ async function core(cipher: TunnelCipher): Promise<void> {
     serverPublicKey: tunnelPublicKey(sk),
     server: addr,
     tun: ct.device,
-    bind: net.bind("198.51.100.2", 40000),
+    bind: net.bindHostPort("198.51.100.2", 40000),
     cipher,
   });
   await server.start();

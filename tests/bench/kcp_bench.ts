@@ -5,22 +5,26 @@
  * 2. One stream, KCP+smux over UDP loopback: ours (this process dialing, a child Deno
  *    process serving) vs kcptun-client <-> kcptun-server with the same settings.
  *    MB/s, ratio, CPU-seconds per GB of both ends.
- * 3. KCP+smux in one process over the memory twin (target >= 200 MB/s).
+ * 3. KCP+smux in one process over the memory twin (target >= 200 MB/s); KCP alone in
+ *    one process over UDP loopback, where both ends share one event loop and a sender
+ *    that overshoots fills the receiver's socket buffer (segments sent per payload segment).
  * 4. 1,000 idle KCP+smux sessions: memory per session (target <= 64 KiB).
+ * 5. Resume after a 30 s outage (virtual clock, RTT 40 ms): first acknowledgement
+ *    after the carrier is back, with setPathUp and with only the peer's next packet.
  *
- * `deno run --unstable-net -A tests/bench/kcp_bench.ts [udp|ours|kcptun|memory|idle]...`
+ * `deno run --unstable-net -A tests/bench/kcp_bench.ts [udp|ours|kcptun|memory|loopback|idle|resume]...`
  * (default: all) or `deno task bench kcp`.
  *
  * @module
  */
 import process from "node:process";
-import { HostPortAddr, MemoryPacketConn, memoryPacketPair, NamedAddr } from "../../lib/net/mod.ts";
-import type { PacketConn } from "../../lib/net/mod.ts";
+import { HostPortAddr, memoryPacketPair, MemorySwitch, NamedAddr } from "../../lib/net/mod.ts";
 import { UdpPacketConn } from "../../lib/net/udp.ts";
 import { dialKcp, type KcpSession, listenKcp, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER } from "../../lib/smux/mod.ts";
 import { freeTcpPort, freeUdpPort } from "../../lib/testing/util.ts";
 import { KCPTUN_KCP, KCPTUN_SMUX, kcptunAvailable, startKcptun } from "../interop/kcptun_util.ts";
+import { DELAY, msToFirstAck, runOutage } from "../../lib/kcp/outage_sim.ts";
 
 const MB = 1e6;
 const CHUNK = new Uint8Array(32768);
@@ -141,6 +145,7 @@ async function writeN(writable: WritableStream<Uint8Array>, n: number): Promise<
 interface Figure {
   mbps: number;
   cpuPerGB: number;
+  detail?: string;
 }
 
 /** Child process role: KCP listener + smux server that drains one stream and answers "done". */
@@ -208,14 +213,15 @@ export async function oursOverUdp(bytes: number): Promise<Figure> {
     clearInterval(diag);
     const cpu = selfCpuSeconds() - cpu0 + procCpuSeconds(child.pid) - childCpu0;
     const st = kcp.engine.stats;
-    console.log(
-      `  ours: ${st.segsSent} segments, ${st.rtoRetrans} RTO + ${st.fastRetrans} loss-detected ` +
-        `retransmissions = ${
-          ((st.segsSent + st.rtoRetrans + st.fastRetrans) / st.segsSent).toFixed(3)
-        }x sent per segment`,
-    );
+    const sentPerSegment = (st.segsSent + st.rtoRetrans + st.fastRetrans) / st.segsSent;
     smux.close();
-    return { mbps: bytes / dt / MB, cpuPerGB: cpu / (bytes / 1e9) };
+    return {
+      mbps: bytes / dt / MB,
+      cpuPerGB: cpu / (bytes / 1e9),
+      detail: `${st.segsSent} payload segments, ${st.rtoRetrans} RTO + ${st.fastRetrans} ` +
+        `loss-detected retransmissions (${st.spuriousRetrans} shown spurious) = ` +
+        `${sentPerSegment.toFixed(3)} segments sent per payload segment`,
+    };
   } finally {
     await child.status;
   }
@@ -285,25 +291,42 @@ export async function inProcess(bytes: number): Promise<Figure> {
   return { mbps: bytes / dt / MB, cpuPerGB: cpu / (bytes / 1e9) };
 }
 
+/** One KCP session each way in this process over UDP loopback (Snowflake's settings). */
+export async function oneProcessUdp(bytes: number): Promise<Figure> {
+  const opts = { socketBuffer: SOCKET_BUFFER, batch: {} };
+  const a = UdpPacketConn.listen("127.0.0.1", 0, opts);
+  const b = UdpPacketConn.listen("127.0.0.1", 0, opts);
+  const listener = listenKcp(b, SNOWFLAKE_KCP);
+  const cpu0 = selfCpuSeconds();
+  const t0 = performance.now();
+  const kcp = dialKcp(a, new HostPortAddr("udp", "127.0.0.1", b.localAddr.port), SNOWFLAKE_KCP);
+  const writing = writeN(kcp.writable, bytes);
+  await drain((await listener.accept()).readable, bytes);
+  await writing;
+  const dt = (performance.now() - t0) / 1000;
+  const cpu = selfCpuSeconds() - cpu0;
+  const st = kcp.engine.stats;
+  kcp.close();
+  listener.close();
+  return {
+    mbps: bytes / dt / MB,
+    cpuPerGB: cpu / (bytes / 1e9),
+    detail: `${st.rtoRetrans} RTO + ${st.fastRetrans} loss-detected retransmissions = ` +
+      `${((st.segsSent + st.rtoRetrans + st.fastRetrans) / st.segsSent).toFixed(3)} segments ` +
+      `sent per payload segment`,
+  };
+}
+
 /** Runs a full GC when started with --v8-flags=--expose-gc; otherwise figures include garbage. */
 function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
 export async function idleSessions(count: number, withSmux: boolean): Promise<string> {
-  // One server conn routing replies by address to `count` client conns.
-  const serverEnd = new MemoryPacketConn(new NamedAddr("memory", "server"), 1 << 20);
-  const clients = new Map<string, MemoryPacketConn>();
-  const hub: PacketConn = {
-    localAddr: serverEnd.localAddr,
-    readFrom: (signal) => serverEnd.readFrom(signal),
-    writeTo: (data, addr) => {
-      clients.get(addr.toString())?.inbox.push({ data: data.slice(), addr: serverEnd.localAddr });
-      return Promise.resolve();
-    },
-    close: () => serverEnd.close(),
-  };
-  const listener = listenKcp(hub, SNOWFLAKE_KCP);
+  // One server endpoint and `count` client endpoints on one switch.
+  const net = new MemorySwitch();
+  const serverEnd = net.bind(new NamedAddr("memory", "server"), 1 << 20);
+  const listener = listenKcp(serverEnd, SNOWFLAKE_KCP);
   const serverSessions: SmuxSession[] = [];
   const accepting = (async () => {
     for (let i = 0; i < count; i++) {
@@ -320,9 +343,7 @@ export async function idleSessions(count: number, withSmux: boolean): Promise<st
   const kcps: KcpSession[] = [];
   const smuxes: SmuxSession[] = [];
   for (let i = 0; i < count; i++) {
-    const c = new MemoryPacketConn(new NamedAddr("memory", `c${i}`));
-    c.peer = serverEnd;
-    clients.set(c.localAddr.toString(), c);
+    const c = net.bind(new NamedAddr("memory", `c${i}`));
     const kcp = dialKcp(c, serverEnd.localAddr, SNOWFLAKE_KCP);
     kcps.push(kcp);
     if (withSmux) {
@@ -379,7 +400,7 @@ export async function run(only: string[] = []): Promise<string[]> {
     ours = await oursOverUdp(bytes);
     say(
       `KCP+smux over UDP loopback, 1 stream, ${bytes / MB} MB, ours: ${ours.mbps.toFixed(1)} ` +
-        `MB/s, ${ours.cpuPerGB.toFixed(1)} CPU-s/GB (both ends)`,
+        `MB/s, ${ours.cpuPerGB.toFixed(1)} CPU-s/GB (both ends); ${ours.detail}`,
     );
   }
   if (!want("kcptun")) {
@@ -401,7 +422,32 @@ export async function run(only: string[] = []): Promise<string[]> {
         `(target >= 200), ${mem.cpuPerGB.toFixed(1)} CPU-s/GB`,
     );
   }
+  if (want("loopback")) {
+    const one = await oneProcessUdp(100 * MB);
+    say(
+      `KCP alone, both ends in one process over UDP loopback, 100 MB: ${one.mbps.toFixed(1)} ` +
+        `MB/s, ${one.cpuPerGB.toFixed(1)} CPU-s/GB; ${one.detail} (was 1.19-1.20: slow start ` +
+        `overflowed the receiver's socket buffer)`,
+    );
+  }
+  if (want("resume")) say(resumeAfterOutage());
   return lines;
+}
+
+/** First acknowledgement after a 30 s outage, on a virtual clock (see lib/kcp/outage_sim.ts). */
+export function resumeAfterOutage(): string {
+  const signalled = runOutage(true, 200_000).p;
+  signalled.setLink(true);
+  signalled.a.setPathUp(true);
+  const withSignal = msToFirstAck(signalled);
+  const unsignalled = runOutage(false, 4000).p;
+  unsignalled.setLink(true);
+  unsignalled.b.send(new Uint8Array(8)); // the peer's next packet, e.g. a smux keepalive
+  unsignalled.b.flush();
+  const withoutSignal = msToFirstAck(unsignalled);
+  return `resume after a 30 s outage (RTT ${2 * DELAY} ms): first acknowledgement ` +
+    `${withSignal} ms after setPathUp(true); ${withoutSignal} ms after the peer's next packet ` +
+    `without it (was ~21 s: RTO backoff carried across the outage; the Go server resumes at once)`;
 }
 
 if (import.meta.main) {

@@ -24,7 +24,7 @@ import { ClientID, TOKEN } from "../../lib/turbotunnel/mod.ts";
 import { connectClient } from "../server/ws_client.ts";
 import { procUsage } from "../server/proc.ts";
 
-// KCP (PROTOCOL.md §3) and smux (§4) constants the lite client needs.
+// KCP (docs/PROTOCOL.md §3) and smux (§4) constants the lite client needs.
 const OVERHEAD = 24;
 const PUSH = 81;
 const ACK = 82;

@@ -4,7 +4,7 @@
  *
  * It speaks PT v1 to tor (CMETHOD snowflake socks5 127.0.0.1:PORT) and carries each SOCKS
  * connection from tor as one smux stream of its own session, like the Go client:
- * WebSocket dial → openTurbotunnel(conn, clientId) → RedialPacketConn → KcpSession
+ * WebSocket dial → RedialPacketConn (runCarrier: token + ClientID, packets) → KcpSession
  * (SNOWFLAKE_KCP) → SmuxSession client (SNOWFLAKE_SMUX_CLIENT).
  *
  * Usage (torrc): ClientTransportPlugin snowflake exec deno run -A test_pt_client.ts
@@ -21,7 +21,7 @@ import { clientSetup, wantsMethod } from "../../lib/pt/client_env.ts";
 import { acceptSocks, SOCKS5_REPLY } from "../../lib/pt/socks.ts";
 import { PtStdout } from "../../lib/pt/stdout.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../../lib/smux/mod.ts";
-import { ClientID, openTurbotunnel, RedialPacketConn } from "../../lib/turbotunnel/mod.ts";
+import { ClientID, RedialPacketConn } from "../../lib/turbotunnel/mod.ts";
 
 const METHOD = "snowflake";
 
@@ -53,8 +53,9 @@ async function openSession(url: string): Promise<{ smux: SmuxSession; stream: Co
   const id = ClientID.random();
   const remote = new NamedAddr("websocket", url);
   const pconn = new RedialPacketConn(
+    id,
     remote,
-    async (signal) => openTurbotunnel(await dialWebSocket(url, { signal }), id),
+    (signal) => dialWebSocket(url, { signal }),
     { onError: (e) => log.log(`session ${id.hex}: ${(e as Error).message}`) },
   );
   const kcp = dialKcp(pconn, remote, SNOWFLAKE_KCP);

@@ -51,6 +51,17 @@ export const KCPTUN_SMUX: Partial<SmuxConfig> = {
   maxStreamBuffer: 2 * 1024 * 1024,
 };
 
+/**
+ * Arguments that make kcptun acknowledge every packet at once (kcp-go's
+ * ackNoDelay, settable only through its JSON config); by default it
+ * acknowledges once per interval, which caps any sender at one window per 10 ms.
+ */
+export function kcptunAckNoDelayArgs(): string[] {
+  const path = Deno.makeTempFileSync({ prefix: "kcptun-acknodelay-", suffix: ".json" });
+  Deno.writeTextFileSync(path, JSON.stringify({ acknodelay: true }));
+  return ["-c", path];
+}
+
 export function kcptunAvailable(): boolean {
   try {
     Deno.statSync("/usr/bin/kcptun-server");
@@ -67,9 +78,21 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export function startKcptun(binary: "kcptun-client" | "kcptun-server", args: string[]): Proc {
+/** {@link KCPTUN_FLAGS} with some values replaced, e.g. `{ "--sndwnd": "32" }`. */
+export function kcptunFlags(overrides: Record<string, string> = {}): string[] {
+  return KCPTUN_FLAGS.map((f, i) => {
+    const flag = KCPTUN_FLAGS[i - 1];
+    return flag !== undefined && flag in overrides ? overrides[flag]! : f;
+  });
+}
+
+export function startKcptun(
+  binary: "kcptun-client" | "kcptun-server",
+  args: string[],
+  overrides: Record<string, string> = {},
+): Proc {
   const child = new Deno.Command(`/usr/bin/${binary}`, {
-    args: [...args, ...KCPTUN_FLAGS],
+    args: [...args, ...kcptunFlags(overrides)],
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -18,6 +18,9 @@ Deno.test("safety: relay URLs are checked for scheme, TLS, private addresses and
     }),
     null,
   );
+  const lan = { ...strict, allowedHostPattern: "^10.77.0.1$", allowPrivateAddresses: true };
+  assertEquals(relayRefusal("wss://10.77.0.1:8080/", lan), null);
+  assert(relayRefusal("wss://10.77.0.10:8080/", lan)?.includes("does not match"));
   assert(relayRefusal("ws://snowflake.torproject.net/", strict)?.includes("not TLS"));
   assert(relayRefusal("https://snowflake.torproject.net/", strict)?.includes("not a WebSocket"));
   assert(relayRefusal("wss://evil.example/", strict)?.includes("does not match"));

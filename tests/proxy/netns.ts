@@ -77,3 +77,61 @@ export class Netns {
     await Deno.remove(`/etc/netns/${this.name}`, { recursive: true }).catch(() => {});
   }
 }
+
+/** Two namespaces joined by a veth pair: `a` in the first, `b` in the second. */
+export class NetnsPair {
+  private constructor(
+    readonly first: string,
+    readonly second: string,
+    readonly a: string,
+    readonly b: string,
+  ) {}
+
+  /** Creates `sfproxy-<pid>-<n>a` and `…b` on 198.18.<subnet>.0/24. */
+  static async create(subnet = 1): Promise<NetnsPair> {
+    const base = `sfproxy-${Deno.pid}-${counter++}`;
+    const pair = new NetnsPair(`${base}a`, `${base}b`, `198.18.${subnet}.1`, `198.18.${subnet}.2`);
+    try {
+      for (const ns of [pair.first, pair.second]) {
+        await must("ip", ["netns", "add", ns]);
+        await must("ip", ["-n", ns, "link", "set", "lo", "up"]);
+      }
+      await must("ip", [
+        "-n",
+        pair.first,
+        "link",
+        "add",
+        "va",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vb",
+        "netns",
+        pair.second,
+      ]);
+      await must("ip", ["-n", pair.first, "addr", "add", `${pair.a}/24`, "dev", "va"]);
+      await must("ip", ["-n", pair.second, "addr", "add", `${pair.b}/24`, "dev", "vb"]);
+      await must("ip", ["-n", pair.first, "link", "set", "va", "up"]);
+      await must("ip", ["-n", pair.second, "link", "set", "vb", "up"]);
+    } catch (e) {
+      await pair.delete();
+      throw e;
+    }
+    return pair;
+  }
+
+  /** Kills whatever still runs in either namespace and deletes both. */
+  async delete(): Promise<void> {
+    for (const ns of [this.first, this.second]) {
+      const pids = (await must("ip", ["netns", "pids", ns]).catch(() => ""))
+        .split(/\s+/).filter(Boolean).map(Number);
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      await must("ip", ["netns", "del", ns]).catch(() => {});
+    }
+  }
+}

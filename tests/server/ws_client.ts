@@ -1,83 +1,52 @@
 /**
  * Test-only Snowflake client pieces that talk Turbo Tunnel straight to the server over a
- * WebSocket (no WebRTC, no broker): a WebSocket Conn and a KCP + smux session on top.
+ * WebSocket (no WebRTC, no broker): lib/turbotunnel's RedialPacketConn over lib/net's
+ * WebSocket Conn, and a KCP + smux session on top.
  *
  * @module
  */
-import { type Conn, NamedAddr } from "../../lib/net/mod.ts";
+import { dialWebSocket, NamedAddr } from "../../lib/net/mod.ts";
 import { dialKcp, type KcpSession, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../../lib/smux/mod.ts";
-import { ClientID, openTurbotunnel } from "../../lib/turbotunnel/mod.ts";
+import { ClientID, RedialPacketConn } from "../../lib/turbotunnel/mod.ts";
 
-/** Opens a WebSocket and adapts it to a Conn (binary messages ↔ byte chunks). */
-export async function dialWebSocket(url: string): Promise<Conn & { ws: WebSocket }> {
-  const ws = new WebSocket(url);
-  ws.binaryType = "arraybuffer";
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error(`WebSocket to ${url} failed`));
-  });
-  const addr = new NamedAddr("websocket", url);
-  const readable = new ReadableStream<Uint8Array>({
-    start(c) {
-      ws.onmessage = (e) => {
-        try {
-          c.enqueue(new Uint8Array(e.data as ArrayBuffer));
-        } catch { /* reader cancelled */ }
-      };
-      ws.onclose = () => {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      };
-    },
-    cancel() {
-      ws.close();
-    },
-  });
-  const writable = new WritableStream<Uint8Array>({
-    async write(chunk) {
-      if (ws.readyState !== WebSocket.OPEN) throw new Error("WebSocket closed");
-      ws.send(chunk as Uint8Array<ArrayBuffer>);
-      while (ws.bufferedAmount > 1 << 20 && ws.readyState === WebSocket.OPEN) {
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    },
-    close() {
-      ws.close();
-    },
-    abort() {
-      ws.close();
-    },
-  });
-  return { ws, readable, writable, localAddr: addr, remoteAddr: addr, close: () => ws.close() };
-}
-
-/** One simulated Snowflake client: WebSocket → Turbo Tunnel → KCP → smux. */
+/** One simulated Snowflake client: WebSocket carriers → Turbo Tunnel → KCP → smux. */
 export interface TestClient {
   id: ClientID;
-  ws: WebSocket;
+  pconn: RedialPacketConn;
   kcp: KcpSession;
   smux: SmuxSession;
   close(): void;
 }
 
+/**
+ * A client whose carriers are WebSockets to `url` (redialed if one ends). Resolves once
+ * the first one is open.
+ */
 export async function connectClient(url: string, id = ClientID.random()): Promise<TestClient> {
-  const conn = await dialWebSocket(url);
-  const pconn = await openTurbotunnel(conn, id);
-  const kcp = dialKcp(pconn, conn.remoteAddr, SNOWFLAKE_KCP);
+  let opened!: () => void;
+  const first = new Promise<void>((r) => (opened = r));
+  const remote = new NamedAddr("websocket", url);
+  const pconn = new RedialPacketConn(id, remote, async (signal) => {
+    const conn = await dialWebSocket(url, { signal });
+    opened();
+    return conn;
+  });
+  const kcp = dialKcp(pconn, remote, SNOWFLAKE_KCP);
   const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
-  return {
+  const client = {
     id,
-    ws: conn.ws,
+    pconn,
     kcp,
     smux,
     close() {
       smux.close();
       kcp.close();
-      conn.close();
+      pconn.close();
     },
   };
+  await first;
+  return client;
 }
 
 /** Writes `data` on a new stream, half-closes, and reads everything back. */

@@ -7,19 +7,17 @@ import { type MemoryConn, memoryConnPair, NamedAddr } from "../../lib/net/mod.ts
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER } from "../../lib/smux/mod.ts";
 import { assertEquals } from "../../lib/testing/assert.ts";
 import {
-  acceptTurbotunnel,
   ClientID,
-  openTurbotunnel,
-  pumpTurbotunnel,
   QueuePacketConn,
   RedialPacketConn,
+  serveCarrier,
 } from "../../lib/turbotunnel/mod.ts";
 import { receiveAll, sendRandom } from "./util.ts";
 
 const TOTAL = 20 * 1024 * 1024;
 const REPLACEMENTS = 3;
 
-// The real client's and server's settings (PROTOCOL.md §3).
+// The real client's and server's settings (docs/PROTOCOL.md §3).
 const KCP: KcpOptions = SNOWFLAKE_KCP;
 
 Deno.test({
@@ -28,26 +26,25 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const serverAddr = new NamedAddr("turbotunnel", "server");
-    // The server, as in server/: every proxy connection is accepted with the Turbo Tunnel
-    // handshake and pumped into one QueuePacketConn that a KCP listener runs over.
+    // The server, as in server/: every carrier is served by the one carrier pump into one
+    // QueuePacketConn that a KCP listener runs over.
     const queues = new QueuePacketConn(serverAddr);
     const listener = listenKcp(queues, KCP);
-    const pumps: Promise<void>[] = [];
+    const pumps: Promise<unknown>[] = [];
     const proxies: MemoryConn[] = [];
     const clientIds: string[] = [];
-    const proxy = async (serverEnd: MemoryConn) => {
-      const { id, packets } = await acceptTurbotunnel(serverEnd);
-      clientIds.push(id.hex);
-      await pumpTurbotunnel(packets, id, queues);
+    const route = (cid: ClientID) => {
+      clientIds.push(cid.hex);
+      return queues.endpoint(cid);
     };
 
     // The client: one ClientID; each dial is a fresh "proxy" (memory conn pair).
     const id = ClientID.random();
-    const redial = new RedialPacketConn(serverAddr, (_signal) => {
+    const redial = new RedialPacketConn(id, serverAddr, (_signal) => {
       const [clientEnd, serverEnd] = memoryConnPair();
       proxies.push(clientEnd);
-      pumps.push(proxy(serverEnd));
-      return openTurbotunnel(clientEnd, id);
+      pumps.push(serveCarrier(serverEnd, route));
+      return Promise.resolve(clientEnd);
     }, { retryDelayMs: 50 });
     const kcpClient = dialKcp(redial, serverAddr, KCP);
     const client = new SmuxSession(kcpClient, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
@@ -94,7 +91,7 @@ Deno.test({
       const secs = (performance.now() - started) / 1000;
       console.log(
         `redial: ${TOTAL / 1048576} MiB over ${redial.dials} proxies in ${secs.toFixed(1)} s; ` +
-          `redial queue drops ${redial.drops}, server queue drops ` +
+          `redial queue drops ${redial.drops}+${redial.sendDrops}, server queue drops ` +
           `${queues.incomingDrops}+${queues.outgoingDrops}`,
       );
       got.smux.close();
