@@ -7,6 +7,7 @@
  */
 import { HostPortAddr } from "../net/addr.ts";
 import { ClosedError } from "../net/errors.ts";
+import { sleep } from "../net/sleep.ts";
 import type { Conn, Dialer } from "../net/types.ts";
 import { Association } from "./association.ts";
 import { decodeNotification } from "./notification.ts";
@@ -96,7 +97,7 @@ export class SctpDialer implements Dialer {
       if (this.#attempts > 0) {
         const wait = Math.min(max, initial * 2 ** Math.min(this.#attempts - 1, 16));
         this.#options.onEvent?.("retry", `in ${wait} ms`);
-        await abortableSleep(wait, this.#stop.signal).catch(() => {});
+        await sleep(wait, this.#stop.signal);
         if (this.#closed) throw new ClosedError("SCTP dialer");
       }
       this.#attempts++;
@@ -181,14 +182,4 @@ export class SctpDialer implements Dialer {
       live.socket.close(this.#pending);
     }
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
 }
