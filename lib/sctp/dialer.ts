@@ -127,7 +127,7 @@ export class SctpDialer implements Dialer {
     }
     // COMM_UP is the first thing to read; it says how many streams the server accepts.
     let streams = o.streams ?? 1024;
-    const first = await socket.recv();
+    const first = await socket.recv().catch(() => null);
     if (first && first.flags & MSG_NOTIFICATION) {
       const ev = decodeNotification(first.data);
       if (ev?.kind === "up") streams = Math.min(streams, ev.outboundStreams);
@@ -151,7 +151,7 @@ export class SctpDialer implements Dialer {
     for (;;) {
       const recv = live.socket.recv();
       this.#pending = recv;
-      const m = await recv;
+      const m = await recv.catch(() => null); // a one-to-one socket fails once its peer is gone
       if (!m) break;
       if (m.flags & MSG_NOTIFICATION) {
         const ev = decodeNotification(m.data);

@@ -11,6 +11,7 @@
  */
 import { HostPortAddr } from "../net/addr.ts";
 import { ClosedError } from "../net/errors.ts";
+import { sleep } from "../net/sleep.ts";
 import { AsyncQueue } from "../net/queue.ts";
 import type { Addr, Conn, Listener } from "../net/types.ts";
 import { Association, ByteBudget, type SctpStream } from "./association.ts";
@@ -37,6 +38,9 @@ export interface SctpListenOptions {
   /** Where aborted associations are reported. */
   log?: (message: string) => void;
 }
+
+/** Consecutive failed receives before the listener gives up. */
+const MAX_RECEIVE_FAILURES = 100;
 
 /** 256 MiB: the server's memory bound for bytes its readers have not taken yet. */
 const LISTENER_QUEUE_LIMIT = 256 * 1024 * 1024;
@@ -89,10 +93,21 @@ export class SctpListener implements Listener {
   }
 
   async #receiveLoop(): Promise<void> {
+    let failures = 0;
     for (;;) {
       const recv = this.#socket.recv();
       this.#pendingRecv = recv;
-      const m = await recv;
+      let m;
+      try {
+        m = await recv;
+        failures = 0;
+      } catch (e) {
+        // A one-to-many socket has no EOF: a failed receive is retried, unless it keeps failing.
+        if (++failures > MAX_RECEIVE_FAILURES) break;
+        this.#options.log?.(`${(e as Error).message}; retrying`);
+        await sleep(10);
+        continue;
+      }
       if (!m) break;
       if (m.flags & MSG_NOTIFICATION) {
         this.#onNotification(m.data);

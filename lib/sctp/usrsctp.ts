@@ -285,7 +285,7 @@ export interface SocketOptions {
 /** A usrsctp socket: one-to-one (client) or one-to-many (server). */
 export class UsrsctpSocket {
   readonly #ffi: Symbols;
-  #so: Deno.PointerValue;
+  readonly #so: Deno.PointerValue;
   readonly #buf = new Uint8Array(RECV_BUFFER);
   readonly #from = new Uint8Array(128);
   readonly #fromLen = new Uint32Array(1);
@@ -308,27 +308,27 @@ export class UsrsctpSocket {
     this.#set(IPPROTO_SCTP, SCTP_NODELAY, u32(1));
     this.#set(SOL_SOCKET, SO_SNDBUF, u32(SOCKET_BUFFER));
     this.#set(SOL_SOCKET, SO_RCVBUF, u32(SOCKET_BUFFER));
-    const init = new Uint8Array(8);
-    const iv = new DataView(init.buffer);
-    iv.setUint16(0, options.streams, true);
-    iv.setUint16(2, options.streams, true);
+    const init = new Uint8Array(8); // struct sctp_initmsg: outbound, inbound streams
+    const initView = new DataView(init.buffer);
+    initView.setUint16(0, options.streams, true);
+    initView.setUint16(2, options.streams, true);
     this.#set(IPPROTO_SCTP, SCTP_INITMSG, init);
     for (const type of [SCTP_ASSOC_CHANGE, SCTP_SHUTDOWN_EVENT]) {
-      const ev = new Uint8Array(8);
-      const ev_ = new DataView(ev.buffer);
-      ev_.setUint32(0, SCTP_FUTURE_ASSOC, true);
-      ev_.setUint16(4, type, true);
-      ev[6] = 1;
-      this.#set(IPPROTO_SCTP, SCTP_EVENT, ev);
+      const event = new Uint8Array(8); // struct sctp_event
+      const view = new DataView(event.buffer);
+      view.setUint32(0, SCTP_FUTURE_ASSOC, true);
+      view.setUint16(4, type, true);
+      event[6] = 1;
+      this.#set(IPPROTO_SCTP, SCTP_EVENT, event);
     }
     if (options.autocloseSeconds) {
       this.#set(IPPROTO_SCTP, SCTP_AUTOCLOSE, u32(options.autocloseSeconds));
     }
     if (options.remoteUdpPort) {
-      const encaps = new Uint8Array(136);
-      const ev = new DataView(encaps.buffer);
-      ev.setUint16(0, AF_INET6, true);
-      ev.setUint16(132, options.remoteUdpPort);
+      const encaps = new Uint8Array(136); // struct sctp_udpencaps
+      const view = new DataView(encaps.buffer);
+      view.setUint16(0, AF_INET6, true);
+      view.setUint16(132, options.remoteUdpPort);
       this.#set(IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, encaps);
     }
   }
@@ -360,8 +360,8 @@ export class UsrsctpSocket {
   }
 
   /**
-   * The next message (or notification), or null once the socket can no longer receive.
-   * Only one recv may be outstanding.
+   * The next message (or notification), or null once the socket is closed or at EOF; a
+   * failed receive rejects (its errno stays on the pool thread). One recv at a time.
    */
   async recv(): Promise<Received | null> {
     if (this.#closing) return null;
@@ -382,7 +382,8 @@ export class UsrsctpSocket {
         this.#flags,
       ),
     );
-    if (n <= 0 || this.#closing) return null;
+    if (n === 0 || this.#closing) return null;
+    if (n < 0) throw new Error("SCTP receive failed");
     const flags = this.#flags[0]!;
     const info = new DataView(this.#info.buffer);
     const hasInfo = this.#infoType[0] === SCTP_RECVV_RCVINFO;
