@@ -18,6 +18,7 @@ import {
   usrsctpPort,
   UsrsctpSocket,
   usrsctpStack,
+  type UsrsctpSymbols,
 } from "./usrsctp.ts";
 
 /** Options for {@link SctpDialer}. */
@@ -92,6 +93,9 @@ export class SctpDialer implements Dialer {
 
   async #establish(): Promise<Live> {
     const { initial, max } = this.#options.backoffMs ?? { initial: 1_000, max: 30_000 };
+    // No library or no UDP port is not worth retrying: the dial fails at once.
+    const o = this.#options;
+    const ffi = usrsctpStack(o.localUdpPort ?? usrsctpPort() ?? freeUdpPort("0.0.0.0"));
     for (;;) {
       if (this.#closed) throw new ClosedError("SCTP dialer");
       if (this.#attempts > 0) {
@@ -102,7 +106,7 @@ export class SctpDialer implements Dialer {
       }
       this.#attempts++;
       try {
-        const live = await this.#attempt();
+        const live = await this.#attempt(ffi);
         this.#attempts = 0;
         this.#live = live;
         return live;
@@ -112,9 +116,8 @@ export class SctpDialer implements Dialer {
     }
   }
 
-  async #attempt(): Promise<Live> {
+  async #attempt(ffi: UsrsctpSymbols): Promise<Live> {
     const o = this.#options;
-    const ffi = usrsctpStack(o.localUdpPort ?? usrsctpPort() ?? freeUdpPort("0.0.0.0"));
     const socket = new UsrsctpSocket(ffi, SOCK_STREAM, {
       streams: o.streams ?? 1024,
       remoteUdpPort: o.port,

@@ -72,7 +72,8 @@ const SYMBOLS = {
   usrsctp_sysctl_set_sctp_max_chunks_on_queue: { parameters: ["u32"], result: "i32" },
 } as const;
 
-type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+/** The library's symbols, as {@link usrsctpStack} returns them. */
+export type UsrsctpSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 // Linux and usrsctp.h constants.
 export const AF_INET = 2;
@@ -116,14 +117,14 @@ const ASSOC_RTX_MAX = 6;
 /** Socket buffers of 2 MiB: enough for ~20 MB/s at 100 ms RTT, bounded per association. */
 export const SOCKET_BUFFER = 2 * 1024 * 1024;
 
-let stack: { symbols: Symbols; udpPort: number } | undefined;
+let stack: { symbols: UsrsctpSymbols; udpPort: number } | undefined;
 
 /**
  * Starts the process's usrsctp stack with UDP encapsulation on `udpPort` (0.0.0.0 and ::),
  * or returns the one already started. A second call with another port is a RangeError: the
  * stack has one UDP port per process.
  */
-export function usrsctpStack(udpPort: number): Symbols {
+export function usrsctpStack(udpPort: number): UsrsctpSymbols {
   if (stack) {
     if (stack.udpPort !== udpPort) {
       throw new RangeError(`usrsctp already runs on UDP port ${stack.udpPort}, not ${udpPort}`);
@@ -284,7 +285,7 @@ export interface SocketOptions {
 
 /** A usrsctp socket: one-to-one (client) or one-to-many (server). */
 export class UsrsctpSocket {
-  readonly #ffi: Symbols;
+  readonly #ffi: UsrsctpSymbols;
   readonly #so: Deno.PointerValue;
   readonly #buf = new Uint8Array(RECV_BUFFER);
   readonly #from = new Uint8Array(128);
@@ -298,7 +299,7 @@ export class UsrsctpSocket {
   readonly #waiting = new Map<number, Promise<void>>();
   #closing = false;
 
-  constructor(ffi: Symbols, type: number, options: SocketOptions) {
+  constructor(ffi: UsrsctpSymbols, type: number, options: SocketOptions) {
     this.#ffi = ffi;
     this.#so = ffi.usrsctp_socket(AF_INET6, type, IPPROTO_SCTP, null, null, 0, null);
     if (!this.#so) throw new Error(`usrsctp_socket failed: errno ${errno()}`);
