@@ -1,7 +1,7 @@
 /**
  * One SCTP association carrying byte streams: one SCTP stream per connection, no smux.
  * SCTP streams have no open or close of their own, so each message's PPID says what it is
- * (README "sctp transport"): {@link PPID_DATA} bytes, {@link PPID_OPEN} (optional, sent
+ * (docs/PROTOCOL.md §10): {@link PPID_DATA} bytes, {@link PPID_OPEN} (optional, sent
  * before any data so that a server-first protocol works), {@link PPID_FIN} (this direction
  * is done). A stream id is free again once both sides have sent FIN; SCTP delivers each
  * stream in order, so a FIN always arrives before the first message of the stream's
