@@ -7,7 +7,7 @@
  */
 import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
 import { clientSetup, PtProxyError, wantsMethod } from "../lib/pt/client_env.ts";
-import { PtSetupError } from "../lib/pt/server_env.ts";
+import { isIPv4, isIPv6, PtSetupError } from "../lib/pt/server_env.ts";
 import { PtStdout } from "../lib/pt/stdout.ts";
 import { wrtcWebRTC } from "../lib/snowflake/webrtc_wrtc.ts";
 import { FlagError, parseClientFlags, usage } from "./flags.ts";
@@ -102,7 +102,12 @@ async function main(): Promise<number> {
   log.log(`snowflake-client ${VERSION}`);
   let sctpServer: { hostname: string; port: number } | undefined;
   try {
-    if (flags.sctpServer !== "") sctpServer = parseHostPort(flags.sctpServer, "--sctp-server");
+    if (flags.sctpServer !== "") {
+      sctpServer = parseHostPort(flags.sctpServer, "--sctp-server");
+      if (!isIPv4(sctpServer.hostname) && !isIPv6(sctpServer.hostname)) {
+        throw new FlagError(`--sctp-server ${flags.sctpServer}: expected an IP address`);
+      }
+    }
   } catch (e) {
     console.error((e as Error).message);
     return 2;
