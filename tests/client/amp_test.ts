@@ -4,7 +4,7 @@
  * client sent through its front), hands the publisher path to the broker's `/amp/client/`
  * decoding (lib/snowflake/amp.ts), and returns the broker's reply in AMP HTML armor.
  */
-import { assertEquals, assertRejects } from "../../lib/testing/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../lib/testing/assert.ts";
 import { decodeAmpPath, encodeArmor } from "../../lib/snowflake/amp.ts";
 import {
   decodeClientPollRequest,
@@ -14,6 +14,8 @@ import {
 import { BrokerChannel, BrokerError } from "../../lib/snowflake/rendezvous.ts";
 import { AmpCacheRendezvous } from "../../lib/snowflake/rendezvous_amp.ts";
 import { makeCert, startTlsFront } from "./tls_front.ts";
+import { Chain } from "./chain.ts";
+import { CAN_NETNS, DENO, ROOT, waitUntil } from "./netns.ts";
 
 const cert = await makeCert(["localhost"]);
 
@@ -100,4 +102,51 @@ Deno.test("amp: a cache error page is an error, not an answer", async () => {
   } finally {
     await front.close();
   }
+});
+
+Deno.test({
+  name: "amp: the whole chain rendezvoused through an AMP cache fixture in front of our broker",
+  ignore: !CAN_NETNS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const chain = await Chain.start({ subnet: 35, fileSize: 1_000_000 });
+    try {
+      const cache = chain.net.spawn(chain.net.a, "amp-cache", [
+        DENO,
+        "run",
+        "--allow-net",
+        `${ROOT}/tests/client/amp_cache_fixture.ts`,
+        "127.0.0.1:8443",
+        "broker.test",
+        chain.brokerUrl,
+      ]);
+      await waitUntil(() => /listening/.test(cache.log()), 30_000);
+      chain.debianProxy();
+      await chain.waitForProxies();
+      const client = await chain.ourClient([], [
+        "--url",
+        "http://broker.test/",
+        "--ampcache",
+        "http://cache.test:8443/",
+        "--front",
+        "127.0.0.1",
+      ]);
+      const got = await chain.curl(client.port);
+      assertEquals(got.sha256, chain.fileSha256);
+      const log = await Deno.readTextFile(client.log);
+      assert(/asking the broker via amp/.test(log), log);
+      assert(/served 1: 200/.test(cache.log()), cache.log());
+      console.log(
+        `1 MB through a proxy found over the AMP cache fixture; ${
+          cache.log().trim().split("\n").at(-1)
+        }`,
+      );
+    } catch (e) {
+      for (const p of chain.net.procs) console.error(`--- ${p.name}\n${p.log().slice(-2000)}`);
+      throw e;
+    } finally {
+      await chain.stop();
+    }
+  },
 });

@@ -43,7 +43,15 @@ export interface ChainOptions {
   subnet: number;
   /** Size of the origin's file. Default 10 MB. */
   fileSize?: number;
+  /** Also run fauxqs (SQS) on 127.0.0.1:4566 in `a` and have the broker take polls from it. */
+  sqs?: boolean;
 }
+
+/** The SQS queue the broker reads when the chain runs fauxqs, and credentials for it. */
+export const SQS_QUEUE_URL = "http://127.0.0.1:4566/000000000000/snowflake-broker";
+export const SQS_CREDS = btoa(
+  JSON.stringify({ "aws-access-key-id": "test", "aws-secret-key": "test" }),
+);
 
 /** A running chain. */
 export class Chain {
@@ -72,7 +80,7 @@ export class Chain {
     const net = await NsPair.create(options.subnet, [second]);
     const chain = new Chain(net, options.fileSize ?? 10_000_000);
     try {
-      await chain.#boot(second);
+      await chain.#boot(second, options.sqs ?? false);
     } catch (e) {
       await net.delete(Deno.env.get("SFCLIENT_KEEP") === "1");
       throw e;
@@ -80,7 +88,7 @@ export class Chain {
     return chain;
   }
 
-  async #boot(second: string): Promise<void> {
+  async #boot(second: string, sqs: boolean): Promise<void> {
     const { net } = this;
     const d = net.dir;
     await Deno.writeTextFile(
@@ -153,6 +161,24 @@ export class Chain {
       "--db",
       `${d}/turndb`,
     ]);
+    if (sqs) {
+      net.spawn(net.a, "fauxqs", [DENO, "run", "-A", `${ROOT}/node_modules/fauxqs/dist/cli.js`], {
+        FAUXQS_PORT: "4566",
+        FAUXQS_HOST: "127.0.0.1",
+        FAUXQS_LOGGER: "false",
+      });
+      await waitUntil(() => this.#listening("127.0.0.1", 4566), 30_000);
+    }
+    const sqsArgs = sqs
+      ? [
+        "--broker-sqs-name",
+        "snowflake-broker",
+        "--broker-sqs-region",
+        "us-east-1",
+        "--broker-sqs-endpoint",
+        "http://127.0.0.1:4566",
+      ]
+      : [];
     net.spawn(net.a, "broker", [
       DENO,
       ...rooted(runArgs("broker-proxy", [
@@ -166,8 +192,9 @@ export class Chain {
         `${RELAY_HOST}$`,
         "--log",
         `${d}/broker-safe.log`,
+        ...sqsArgs,
       ])),
-    ]);
+    ], { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" });
     await Deno.mkdir(`${d}/server-state`);
     net.spawn(net.a, "server", [
       DENO,
@@ -251,7 +278,10 @@ export class Chain {
   }
 
   /** Starts our client in standalone mode in `a`; resolves with its SOCKS port once it listens. */
-  async ourClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
+  async ourClient(
+    extra: string[] = [],
+    rendezvous: string[] = ["--url", this.brokerUrl],
+  ): Promise<{ proc: NsProc; port: number; log: string }> {
     const n = this.#clients++;
     const port = 1090 + n;
     const log = `${this.net.dir}/client${n}-safe.log`;
@@ -260,8 +290,7 @@ export class Chain {
       ...rooted(runArgs("client", [
         "--socks",
         `127.0.0.1:${port}`,
-        "--url",
-        this.brokerUrl,
+        ...rendezvous,
         "--ice",
         this.stunUrl,
         "--log",
@@ -275,6 +304,67 @@ export class Chain {
       () => proc.exited ? `client exited: ${proc.log()}` : null,
     );
     return { proc, port, log };
+  }
+
+  /** Bytes the proxies in `b` have received from the server so far (kernel TCP counters). */
+  async proxyBytesFromServer(): Promise<number> {
+    const out = await this.net.exec(this.net.b, [
+      "ss",
+      "-tiH",
+      "dst",
+      `${this.net.ipA}:${SERVER_PORT}`,
+    ]);
+    return [...out.matchAll(/bytes_received:(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  }
+
+  /** Waits until the broker has at least `n` proxies waiting for a client. */
+  async waitForProxies(n = 1, timeoutMs = 60_000): Promise<void> {
+    await waitUntil(async () => {
+      const page = await this.net.exec(this.net.a, [
+        "curl",
+        "-sS",
+        "--max-time",
+        "3",
+        `${this.brokerUrl}debug`,
+      ])
+        .catch(() => "");
+      return Number(/snowflakes available: (\d+)/.exec(page)?.[1] ?? 0) >= n;
+    }, timeoutMs);
+  }
+
+  /**
+   * Starts Debian's Go snowflake-client in `a` as tor would (PT environment, `-max` as
+   * given); resolves with its SOCKS port once it printed its CMETHOD. Its streams end at the
+   * far SOCKS server, so fetch through it with `${port}+inner`.
+   */
+  async goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number }> {
+    const n = this.#clients++;
+    const state = `${this.net.dir}/go-client${n}-state`;
+    await Deno.mkdir(state);
+    const proc = this.net.spawn(this.net.a, `go-client${n}`, [
+      "snowflake-client",
+      "-url",
+      this.brokerUrl,
+      "-ice",
+      this.stunUrl,
+      "-log",
+      `${this.net.dir}/go-client${n}-safe.log`,
+      ...extra,
+    ], {
+      TOR_PT_MANAGED_TRANSPORT_VER: "1",
+      TOR_PT_CLIENT_TRANSPORTS: "snowflake",
+      TOR_PT_STATE_LOCATION: state,
+    });
+    let port = 0;
+    await waitUntil(
+      () => {
+        port = Number(/CMETHOD snowflake socks5 127\.0\.0\.1:(\d+)/.exec(proc.log())?.[1] ?? 0);
+        return port > 0;
+      },
+      30_000,
+      () => proc.exited ? `go client exited: ${proc.log()}` : null,
+    );
+    return { proc, port };
   }
 
   /**
@@ -317,7 +407,7 @@ export class Chain {
    * Downloads the origin's file through a SOCKS port with tests/client/socks_fetch.ts (in
    * `a`), optionally paced to `rate` bytes/s; resolves with its measurements.
    */
-  async fetch(port: number, rate = 0): Promise<FetchResult> {
+  async fetch(port: number | string, rate = 0): Promise<FetchResult> {
     const out = await this.net.exec(this.net.a, [
       DENO,
       "run",

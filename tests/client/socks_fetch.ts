@@ -4,6 +4,8 @@
  * time and the longest gap between two reads (a stall), plus a stall histogram.
  *
  * Usage: deno run --allow-net --allow-write socks_fetch.ts SOCKS_PORT URL [RATE [PROGRESS_FILE]]
+ * With SOCKS_PORT written `PORT+inner`, a second SOCKS5 CONNECT is sent through the first
+ * (for a PT client such as Go's snowflake-client, whose stream ends at the far SOCKS server).
  * A read rate in bytes/s (optional, 0 = none) paces the reader so that a download lasts long
  * enough to kill a proxy in the middle of it; the byte count so far is written to
  * PROGRESS_FILE about ten times a second (for the demo's progress lines).
@@ -16,12 +18,11 @@ const url = new URL(urlArg);
 const rate = rateArg ? Number(rateArg) : 0;
 
 const t0 = performance.now();
-const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(portArg) });
+const inner = portArg.endsWith("+inner");
+const conn = await Deno.connect({ hostname: "127.0.0.1", port: parseInt(portArg) });
 const host = new TextEncoder().encode(url.hostname);
 const port = Number(url.port || 80);
-await conn.write(
-  new Uint8Array([5, 1, 0, 5, 1, 0, 3, host.length, ...host, port >> 8, port & 0xff]),
-);
+const request = new Uint8Array([5, 1, 0, 3, host.length, ...host, port >> 8, port & 0xff]);
 const reader = conn.readable.getReader();
 let buf = new Uint8Array(0);
 async function fill(n: number): Promise<void> {
@@ -31,9 +32,26 @@ async function fill(n: number): Promise<void> {
     buf = new Uint8Array([...buf, ...value]);
   }
 }
-await fill(2 + 10);
-if (buf[1] !== 0 || buf[3] !== 0) throw new Error(`SOCKS refused: ${buf.slice(0, 4)}`);
-buf = buf.subarray(12);
+/** SOCKS5 CONNECT; username/password (a harmless PT argument) when the server wants it. */
+async function socks5(user: string | null): Promise<void> {
+  await conn.write(new Uint8Array(user ? [5, 2, 0, 2] : [5, 1, 0]));
+  await fill(2);
+  if (buf[1] === 2 && user) {
+    const u = new TextEncoder().encode(user);
+    await conn.write(new Uint8Array([1, u.length, ...u, 1, 0]));
+    await fill(4);
+    if (buf[3] !== 0) throw new Error("SOCKS auth refused");
+    buf = buf.subarray(2);
+  } else if (buf[1] !== 0) throw new Error(`SOCKS method refused: ${buf[1]}`);
+  buf = buf.subarray(2);
+  await conn.write(request);
+  await fill(10);
+  if (buf[1] !== 0) throw new Error(`SOCKS refused: ${buf[1]}`);
+  buf = buf.subarray(10);
+}
+// A PT client (Go's) takes only username/password; its stream then reaches the far server.
+await socks5(inner ? "max=1" : null);
+if (inner) await socks5(null);
 const w = conn.writable.getWriter();
 await w.write(
   new TextEncoder().encode(`GET ${url.pathname} HTTP/1.0\r\nHost: ${url.host}\r\n\r\n`),

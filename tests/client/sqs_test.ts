@@ -15,6 +15,8 @@ import { freeTcpPort } from "../../lib/testing/util.ts";
 import { decodeClientPollRequest, encodeClientPollResponse } from "../../lib/snowflake/messages.ts";
 import { BrokerChannel } from "../../lib/snowflake/rendezvous.ts";
 import { parseSqsCreds, SqsRendezvous } from "../../lib/snowflake/rendezvous_sqs.ts";
+import { Chain, SQS_CREDS, SQS_QUEUE_URL } from "./chain.ts";
+import { CAN_NETNS } from "./netns.ts";
 
 const CREDS = btoa(JSON.stringify({ "aws-access-key-id": "AKIATEST", "aws-secret-key": "secret" }));
 
@@ -100,6 +102,40 @@ Deno.test({
     } finally {
       proc.kill();
       await proc.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "sqs: the whole chain rendezvoused through fauxqs and our broker's SQS channel",
+  ignore: !CAN_NETNS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const chain = await Chain.start({ subnet: 34, fileSize: 1_000_000, sqs: true });
+    try {
+      chain.debianProxy();
+      await chain.waitForProxies();
+      const client = await chain.ourClient([], [
+        "--sqsqueue",
+        SQS_QUEUE_URL,
+        "--sqscreds",
+        SQS_CREDS,
+      ]);
+      const got = await chain.curl(client.port);
+      assertEquals(got.sha256, chain.fileSha256);
+      const log = await Deno.readTextFile(client.log);
+      assert(/asking the broker via sqs/.test(log), log);
+      console.log(
+        `1 MB through a proxy found over SQS; first byte after ${
+          got.firstByteSeconds.toFixed(2)
+        } s`,
+      );
+    } catch (e) {
+      for (const p of chain.net.procs) console.error(`--- ${p.name}\n${p.log().slice(-2000)}`);
+      throw e;
+    } finally {
+      await chain.stop();
     }
   },
 });

@@ -1,0 +1,151 @@
+/**
+ * `deno task bench client`: our client + our proxy beside Debian's snowflake-client +
+ * snowflake-proxy (Go 2.5.1), same run, same broker, server and namespaces
+ * (tests/client/chain.ts: WebRTC and the proxy's WebSocket cross a veth; no tor in the path):
+ *
+ * - single-stream download throughput (30 MB) and SOCKS connect to first byte;
+ * - the longest stall when the proxy carrying a paced download is killed, with `--max 1`
+ *   and a second proxy already waiting at the broker.
+ *
+ * Needs root (namespaces). Figures only; nothing is asserted (docs/client.md).
+ */
+import { Chain, type FetchResult } from "../client/chain.ts";
+import { CAN_NETNS, type NsProc } from "../client/netns.ts";
+
+const SIZE = 30_000_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** MB/s from the first byte (the rendezvous is timed separately, as "first byte"). */
+const mbps = (r: FetchResult) => r.bytes / (r.seconds - r.firstByteSeconds) / 1e6;
+
+function line(label: string, r: FetchResult): string {
+  return `${label.padEnd(34)} ${mbps(r).toFixed(2).padStart(6)} MB/s  ` +
+    `first byte ${r.firstByteSeconds.toFixed(2)} s  ${r.bytes === SIZE ? "intact" : "SHORT"}`;
+}
+
+/** Kills the proxy carrying a paced download midway; the fetch's measurements. */
+async function stall(
+  chain: Chain,
+  port: number | string,
+  spare: () => NsProc,
+): Promise<FetchResult> {
+  const fetching = chain.fetch(port, 2_000_000);
+  for (let i = 0; i < 300 && (await chain.busiestProxyPid()) === null; i++) await sleep(200);
+  await sleep(2000);
+  spare();
+  await chain.waitForProxies(1); // the replacement waits at the broker before the kill
+  await sleep(1000);
+  const pid = await chain.busiestProxyPid();
+  if (pid) Deno.kill(pid, "SIGKILL");
+  return await fetching;
+}
+
+/** A process's resident memory (MB) and CPU time so far (s), from /proc. */
+function usage(pid: number): { rssMB: number; cpuS: number } {
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1] ?? 0);
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return { rssMB: rss / 1024, cpuS: (Number(stat[11]) + Number(stat[12])) / 100 };
+}
+
+/** Fetches while sampling the client: idle RSS, peak RSS, CPU seconds per MB. */
+async function measured(
+  chain: Chain,
+  port: number | string,
+  pid: number,
+): Promise<
+  FetchResult & { idleMB: number; peakMB: number; cpuPerMB: number; relayed: number }
+> {
+  await sleep(1000);
+  const idle = usage(pid);
+  const relayedBefore = await chain.proxyBytesFromServer();
+  let peak = idle.rssMB;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      peak = Math.max(peak, usage(pid).rssMB);
+      await sleep(200);
+    }
+  })();
+  const r = await chain.fetch(port);
+  done = true;
+  await sampler;
+  const after = usage(pid);
+  const relayed = (await chain.proxyBytesFromServer()) - relayedBefore;
+  return {
+    ...r,
+    idleMB: idle.rssMB,
+    peakMB: peak,
+    cpuPerMB: (after.cpuS - idle.cpuS) / (r.bytes / 1e6),
+    relayed: relayed / r.bytes,
+  };
+}
+
+export async function run(): Promise<void> {
+  if (!CAN_NETNS) {
+    console.log("client bench: needs root (network namespaces); skipped");
+    return;
+  }
+  const chain = await Chain.start({ subnet: 33, fileSize: SIZE });
+  try {
+    type Measured = Awaited<ReturnType<typeof measured>>;
+    const ours: Measured[] = [];
+    const go: Measured[] = [];
+    // Throughput, alternating, one proxy of the kind at the broker at a time.
+    for (let round = 0; round < 2; round++) {
+      const p = chain.ourProxy();
+      await chain.waitForProxies();
+      const c = await chain.ourClient();
+      ours.push(await measured(chain, c.port, c.proc.pid));
+      await c.proc.stop();
+      await p.stop();
+      const gp = chain.debianProxy();
+      await chain.waitForProxies();
+      const gc = await chain.goClient();
+      go.push(await measured(chain, `${gc.port}+inner`, gc.proc.pid));
+      await gc.proc.stop();
+      await gp.stop();
+    }
+    const mem = (r: Measured) =>
+      `  client RSS idle ${r.idleMB.toFixed(0)} MB, peak ${r.peakMB.toFixed(0)} MB, ` +
+      `CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy got ${r.relayed.toFixed(2)} bytes per payload byte`;
+    for (const r of ours) console.log(line("ours (client + proxy)", r) + mem(r));
+    for (const r of go) console.log(line("Go 2.5.1 (client + proxy)", r) + mem(r));
+    const med = (rs: FetchResult[]) => Math.max(...rs.map(mbps));
+    console.log(
+      `throughput ratio ours/Go (best of 2): ${(med(ours) / med(go)).toFixed(2)}x (target >= 5x)`,
+    );
+
+    // Longest stall when the proxy in use dies, --max 1.
+    {
+      chain.ourProxy();
+      await chain.waitForProxies();
+      const c = await chain.ourClient();
+      const r = await stall(chain, c.port, () => chain.ourProxy());
+      console.log(
+        `ours --max 1, proxy killed: longest stall ${r.longestStall.toFixed(1)} s, ` +
+          `stalls ${JSON.stringify(r.histogram)}, ${
+            r.bytes === SIZE ? "intact" : "SHORT"
+          } (target <= 12 s)`,
+      );
+      await c.proc.stop();
+      for (const p of chain.net.procs.filter((p) => /proxy/.test(p.name))) await p.stop();
+    }
+    {
+      chain.debianProxy();
+      await chain.waitForProxies();
+      const c = await chain.goClient();
+      const r = await stall(chain, `${c.port}+inner`, () => chain.debianProxy());
+      console.log(
+        `Go --max 1, proxy killed: longest stall ${r.longestStall.toFixed(1)} s, ` +
+          `stalls ${JSON.stringify(r.histogram)}, ${
+            r.bytes === SIZE ? "intact" : "SHORT"
+          } (Go reference 30.6 s)`,
+      );
+      await c.proc.stop();
+    }
+  } finally {
+    await chain.stop();
+  }
+}
+
+if (import.meta.main) await run();
