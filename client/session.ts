@@ -36,32 +36,28 @@ export interface Session<P extends SessionPeer> {
   readonly id: ClientID;
   readonly stream: Conn;
   readonly pool: PeerPool<P>;
-  /** The peer carrying the session now, if any. */
-  current(): P | null;
   close(): void;
 }
 
 const SERVER = new NamedAddr("snowflake", "server");
+let sessions = 0;
 
 /** Starts collecting proxies and opens the session's smux stream. */
 export async function openSession<P extends SessionPeer>(
   options: SessionOptions<P>,
 ): Promise<Session<P>> {
   const id = ClientID.random();
-  const log = (m: string) => options.log(`session ${id.hex.slice(0, 8)}: ${m}`);
+  // Numbered, not named by ClientID: the ClientID links a user's connections across proxies.
+  const n = ++sessions;
+  const log = (m: string) => options.log(`session ${n}: ${m}`);
   const pool = new PeerPool(options.dialPeer, { max: options.max, log });
-  let current: P | null = null;
   let switches = 0;
   const pconn = new RedialPacketConn(id, SERVER, async (signal) => {
     const t0 = Date.now();
     const peer = await pool.pop(signal);
-    current = peer;
     if (switches++ > 0) {
       log(`now using proxy ${peer.id} (waited ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     } else log(`using proxy ${peer.id}`);
-    peer.closed.then(() => {
-      if (current === peer) current = null;
-    });
     return peer.conn;
   }, {
     retryDelayMs: 0,
@@ -79,7 +75,8 @@ export async function openSession<P extends SessionPeer>(
       const bytesIn = peers.reduce((n, p) => n + p.bytesIn, 0);
       const bytesOut = peers.reduce((n, p) => n + p.bytesOut, 0);
       log(
-        `${peers.length} proxies live; traffic in the last ${interval} s: ` +
+        `${peers.length} proxies live (${pool.connected} connected so far); ` +
+          `traffic in the last ${interval} s: ` +
           `${Math.max(0, bytesIn - lastIn)} bytes in, ${Math.max(0, bytesOut - lastOut)} out`,
       );
       lastIn = bytesIn;
@@ -100,5 +97,5 @@ export async function openSession<P extends SessionPeer>(
     close();
     throw e;
   }
-  return { id, stream, pool, current: () => current, close };
+  return { id, stream, pool, close };
 }
