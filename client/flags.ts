@@ -37,6 +37,10 @@ export const FLAGS: Record<string, { kind: Kind; help: string }> = {
     help: "browser TLS profile for rendezvous (chrome, firefox, none); see README",
   },
   "log-stderr": { kind: "bool", help: "also log to stderr (standalone mode logs there anyway)" },
+  "sctp-server": {
+    kind: "string",
+    help: "standalone mode: carry SOCKS over SCTP to the sctp server at IP:PORT (not snowflake)",
+  },
 };
 
 /** A bad command line; main prints it with the usage and exits 2, like Go. */
@@ -59,6 +63,8 @@ export interface ClientFlags {
   /** Standalone SOCKS address, or "" for PT mode. */
   socks: string;
   logStderr: boolean;
+  /** Standalone mode over the sctp transport: the server's IP:PORT, or "" for snowflake. */
+  sctpServer: string;
   /** Arguments after the flags (ignored, as Go does). */
   rest: string[];
 }
@@ -132,6 +138,7 @@ export function parseClientFlags(argv: readonly string[]): ClientFlags {
     version: bool("version"),
     socks: str("socks"),
     logStderr: bool("log-stderr"),
+    sctpServer: str("sctp-server"),
     rest,
   };
 }

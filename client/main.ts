@@ -9,15 +9,18 @@ import "../lib/process/no_inspector.ts";
 import { programArgs } from "../lib/process/args.ts";
 import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
 import { clientSetup, PtProxyError, wantsMethod } from "../lib/pt/client_env.ts";
-import { PtSetupError } from "../lib/pt/server_env.ts";
+import { isIPv4, isIPv6, PtSetupError } from "../lib/pt/server_env.ts";
 import { PtStdout } from "../lib/pt/stdout.ts";
 import { wrtcWebRTC } from "../lib/snowflake/webrtc_wrtc.ts";
 import { FlagError, HelpRequested, parseClientFlags, usage } from "./flags.ts";
 import type { ClientFlags } from "./flags.ts";
 import { serveSocks } from "./front.ts";
+import { runSctpClient } from "./sctp/run.ts";
 
 export const VERSION = "2.11.0-deno";
-const METHOD = "snowflake";
+/** The transports this binary offers (README: sctp transport). */
+const METHODS = ["snowflake", "sctp"] as const;
+type Method = typeof METHODS[number];
 
 /** The log sink the flags ask for: a file (scrubbed unless unsafe), else nothing (Go). */
 function makeLogger(flags: ClientFlags, stateDir: string | null, standalone: boolean): Logger {
@@ -36,9 +39,9 @@ function makeLogger(flags: ClientFlags, stateDir: string | null, standalone: boo
   return new Logger({ unsafe: flags.unsafeLogging, write: (l) => sinks.forEach((s) => s(l)) });
 }
 
-function parseHostPort(s: string): { hostname: string; port: number } {
+function parseHostPort(s: string, flag = "--socks"): { hostname: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
-  if (!m || Number(m[3]) > 65535) throw new FlagError(`--socks ${s}: expected IP:PORT`);
+  if (!m || Number(m[3]) > 65535) throw new FlagError(`${flag} ${s}: expected IP:PORT`);
   return { hostname: m[1] ?? m[2]!, port: Number(m[3]) };
 }
 
@@ -63,6 +66,7 @@ async function main(): Promise<number> {
   const out = new PtStdout();
   let exitOnStdinClose = false;
   let stateDir: string | null = null;
+  let methods: Method[] = [flags.sctpServer !== "" ? "sctp" : "snowflake"];
   if (!standalone) {
     let info;
     try {
@@ -74,17 +78,21 @@ async function main(): Promise<number> {
     stateDir = info.stateLocation;
     exitOnStdinClose = info.exitOnStdinClose;
     if (info.proxy) {
-      // WebRTC (ICE over UDP) cannot be sent through TOR_PT_PROXY with @roamhq/wrtc, and
-      // rendezvous alone through it would still leak the proxies we talk to: refuse.
+      // WebRTC (ICE over UDP) and SCTP over UDP cannot be sent through TOR_PT_PROXY with
+      // @roamhq/wrtc or usrsctp, and rendezvous alone through it would still leak the proxies
+      // we talk to: refuse.
       out.proxyError(
         `${info.proxy.scheme} proxy not supported: WebRTC traffic cannot go through it (README: TOR_PT_PROXY)`,
       );
       return 1;
     }
     for (const name of info.methodNames) {
-      if (name !== METHOD && name !== "*") out.cmethodError(name, "no such method");
+      if (!(METHODS as readonly string[]).includes(name) && name !== "*") {
+        out.cmethodError(name, "no such method");
+      }
     }
-    if (!wantsMethod(info, METHOD)) {
+    methods = METHODS.filter((m) => wantsMethod(info, m));
+    if (methods.length === 0) {
       out.cmethodsDone();
       return 0;
     }
@@ -93,33 +101,48 @@ async function main(): Promise<number> {
   try {
     log = makeLogger(flags, stateDir, standalone);
   } catch (e) {
-    if (!standalone) out.cmethodError(METHOD, (e as Error).message);
+    if (!standalone) methods.forEach((m) => out.cmethodError(m, (e as Error).message));
     console.error((e as Error).message);
     return 1;
   }
   log.log(`snowflake-client ${VERSION}`);
-  const listenOn = standalone ? parseHostPort(flags.socks) : { hostname: "127.0.0.1", port: 0 };
-  let listener: Deno.Listener;
+  let sctpServer: { hostname: string; port: number } | undefined;
   try {
-    listener = Deno.listen({ ...listenOn, transport: "tcp" });
-  } catch (e) {
-    if (!standalone) {
-      out.cmethodError(METHOD, (e as Error).message);
-      out.cmethodsDone();
+    if (flags.sctpServer !== "") {
+      sctpServer = parseHostPort(flags.sctpServer, "--sctp-server");
+      if (!isIPv4(sctpServer.hostname) && !isIPv6(sctpServer.hostname)) {
+        throw new FlagError(`--sctp-server ${flags.sctpServer}: expected an IP address`);
+      }
     }
-    log.log(`cannot listen: ${(e as Error).message}`);
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
+  const listenOn = standalone ? parseHostPort(flags.socks) : { hostname: "127.0.0.1", port: 0 };
+  const listeners = new Map<Method, Deno.Listener>();
+  for (const method of methods) {
+    try {
+      listeners.set(method, Deno.listen({ ...listenOn, transport: "tcp" }));
+    } catch (e) {
+      if (!standalone) out.cmethodError(method, (e as Error).message);
+      log.log(`${method}: cannot listen: ${(e as Error).message}`);
+    }
+  }
+  if (listeners.size === 0) {
+    if (!standalone) out.cmethodsDone();
     return 1;
   }
-  const addr = listener.addr as Deno.NetAddr;
-  log.log(
-    `SOCKS listener at ${addr.hostname}:${addr.port} (${standalone ? "standalone" : "PT"} mode)`,
-  );
-  if (!standalone) {
-    out.cmethod(METHOD, "socks5", `${addr.hostname}:${addr.port}`);
-    out.cmethodsDone();
-  } else {
-    console.error(`snowflake-client: SOCKS4/4a/5 proxy on ${addr.hostname}:${addr.port}`);
+  for (const [method, listener] of listeners) {
+    const addr = listener.addr as Deno.NetAddr;
+    log.log(
+      `${method} SOCKS listener at ${addr.hostname}:${addr.port} (${
+        standalone ? "standalone" : "PT"
+      } mode)`,
+    );
+    if (!standalone) out.cmethod(method, "socks5", `${addr.hostname}:${addr.port}`);
+    else console.error(`snowflake-client: SOCKS4/4a/5 proxy on ${addr.hostname}:${addr.port}`);
   }
+  if (!standalone) out.cmethodsDone();
 
   const stop = new AbortController();
   const shutdown = (why: string) => {
@@ -138,12 +161,24 @@ async function main(): Promise<number> {
       shutdown("stdin closed");
     })();
   }
-  await serveSocks(listener, {
-    mode: standalone ? "standalone" : "pt",
-    config: flags.config,
-    env: { webrtc: wrtcWebRTC, log: (m) => log.log(m) },
-    signal: stop.signal,
-  });
+  const mode = standalone ? "standalone" : "pt";
+  await Promise.all(
+    [...listeners].map(([method, listener]) =>
+      method === "sctp"
+        ? runSctpClient(listener, {
+          mode,
+          server: sctpServer,
+          log: (m) => log.log(m),
+          signal: stop.signal,
+        })
+        : serveSocks(listener, {
+          mode,
+          config: flags.config,
+          env: { webrtc: wrtcWebRTC, log: (m) => log.log(m) },
+          signal: stop.signal,
+        })
+    ),
+  );
   log.log("snowflake-client is done");
   return 0;
 }

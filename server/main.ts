@@ -29,6 +29,8 @@ import {
   type StandaloneValues,
 } from "./standalone.ts";
 import { METHOD_NAME } from "./turbotunnel.ts";
+import { runSctpServer, SCTP_METHOD } from "./sctp/run.ts";
+import { freeUdpPort } from "../lib/sctp/mod.ts";
 
 export const VERSION = "2.11.0-deno";
 
@@ -123,6 +125,12 @@ function parseNumTurbotunnel(value: string): number {
   return n;
 }
 
+/** A whole number (seconds, a count) from a transport option. */
+function parseCount(s: string, name: string): number {
+  if (!/^\d{1,9}$/.test(s)) throw new RangeError(`${name}: ${JSON.stringify(s)} is not a number`);
+  return Number(s);
+}
+
 async function main(): Promise<number> {
   let flags: Flags;
   try {
@@ -146,7 +154,10 @@ async function main(): Promise<number> {
   }
   const log = new Logger({ unsafe: flags.unsafeLogging, write });
   log.log(`snowflake-server ${VERSION}`);
-  if (!flags.disableTls && flags.acmeHostnames.length === 0) {
+  // Only the snowflake transport has TLS; a bridge that runs sctp alone needs no ACME.
+  const transports = (Deno.env.get("TOR_PT_SERVER_TRANSPORTS") ?? "").split(",");
+  const wantsTls = transports.some((t) => t !== SCTP_METHOD);
+  if (!flags.disableTls && wantsTls && flags.acmeHostnames.length === 0) {
     log.log("the --acme-hostnames option is required");
     return 1;
   }
@@ -203,6 +214,27 @@ async function main(): Promise<number> {
   let acmeError: string | null = null;
 
   for (const bindaddr of info.bindaddrs) {
+    if (bindaddr.methodName === SCTP_METHOD) {
+      try {
+        const port = bindaddr.addr.port || freeUdpPort(bindaddr.addr.hostname);
+        const bind = { hostname: bindaddr.addr.hostname, port };
+        const idle = getArg(bindaddr.options, "idle-timeout");
+        const max = getArg(bindaddr.options, "max-associations");
+        const sctp = runSctpServer({
+          bind,
+          or: target,
+          log: (m) => log.log(m),
+          autocloseSeconds: idle === undefined ? undefined : parseCount(idle, "idle-timeout"),
+          maxAssociations: max === undefined ? undefined : parseCount(max, "max-associations"),
+        });
+        closers.push(() => sctp.close());
+        out.smethod(SCTP_METHOD, formatAddr(bind));
+      } catch (e) {
+        log.log(`error opening sctp listener: ${(e as Error).message}`);
+        out.smethodError(SCTP_METHOD, (e as Error).message);
+      }
+      continue;
+    }
     if (bindaddr.methodName !== METHOD_NAME) {
       out.smethodError(bindaddr.methodName, "no such method");
       continue;

@@ -8,7 +8,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
     tor kcptun pebble snowflake-client snowflake-proxy wireguard-go wireguard-tools \
-    iperf3 libsodium23 iproute2 iputils-ping tcpdump chromium coturn libusrsctp-examples \
+    iperf3 libsodium23 iproute2 iputils-ping tcpdump chromium coturn libusrsctp2 libusrsctp-examples \
     openssl curl ca-certificates python3 procps \
     dante-server tinyproxy nftables tshark haproxy >/dev/null
 else

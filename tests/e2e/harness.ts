@@ -7,7 +7,8 @@
  * - a v3 directory authority made with tor-gencert (also relay + exit), ORPort 5000, DirPort 7000;
  * - two exit relays (ORPort 5001, 5002);
  * - a bridge (ORPort 5003, `ExtORPort auto`, `Log info`) whose ServerTransportPlugin is our
- *   server (server/main.ts --disable-tls) listening on ws://10.77.0.1:8080/;
+ *   server (server/main.ts --disable-tls) with two transports: snowflake on
+ *   ws://10.77.0.1:8080/ and sctp on UDP 10.77.0.1:9899;
  * - a local HTTP origin on http://10.77.0.1:8000/ serving a 10 MB random file;
  * - a STUN server (coturn, `--stun-only`) on udp 10.77.0.1:3478 and 10.77.0.2:3478;
  * - our broker (`broker-proxy broker`) on http://10.77.0.1:8081/, whose bridge list maps the
@@ -44,6 +45,8 @@ export const IP = "10.77.0.1";
 export const IP2 = "10.77.0.2";
 export const ORIGIN_PORT = 8000;
 export const SNOWFLAKE_PORT = 8080;
+/** The bridge's sctp transport: UDP encapsulation (and SCTP) port on {@link IP}. */
+export const SCTP_PORT = 9899;
 export const FILE_SIZE = 10 * 1000 * 1000;
 export const BROKER_PORT = 8081;
 /**
@@ -873,8 +876,9 @@ async function writeTorConfigs(
     "Address 127.0.0.1",
     "ContactInfo e2e@localnet",
     "ExtORPort auto",
-    `ServerTransportPlugin snowflake exec ${DENO} ${serverArgs.join(" ")}`,
+    `ServerTransportPlugin snowflake,sctp exec ${DENO} ${serverArgs.join(" ")}`,
     `ServerTransportListenAddr snowflake ${IP}:${SNOWFLAKE_PORT}`,
+    `ServerTransportListenAddr sctp ${IP}:${SCTP_PORT}`,
   ]);
   return { dirAuthority: state.dirAuthority, bridgeFingerprint };
 }
