@@ -81,7 +81,7 @@ const AUTH_DIRPORT = 7000;
 const BRIDGE_ORPORT = 5003;
 const BOOT_TIMEOUT_MS = 240_000;
 
-function exists(path: string): boolean {
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
@@ -93,6 +93,13 @@ function exists(path: string): boolean {
 /** True when namespaces can be created here (Linux, root, tor installed). */
 export const CAN_RUN = Deno.build.os === "linux" && Deno.uid() === 0 &&
   ["/usr/sbin/tor", "/usr/bin/tor"].some(exists) && exists("/usr/bin/tor-gencert");
+
+/** CAN_RUN, and Debian's Go snowflake-client and snowflake-proxy are installed. */
+export const CAN_RUN_GO = CAN_RUN &&
+  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every(exists);
+
+/** The last `n` lines of a log, for assertion messages. */
+export const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
 
 const decoder = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -9,6 +9,7 @@ import { BINARIES } from "../../tools/permissions.ts";
 import { type BackendStat, type BridgeSite, startBridgeSite, startBroker } from "./bridge_site.ts";
 import {
   CAN_RUN,
+  CAN_RUN_GO,
   denoExec,
   IP,
   ORIGIN_PORT,
@@ -24,15 +25,6 @@ import {
 const CLIENTS = 20;
 /** The second broker's port (the harness's is 8081). */
 const BROKER2_PORT = 8082;
-const CAN_RUN_GO = CAN_RUN &&
-  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every((p) => {
-    try {
-      Deno.statSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 const SMALL_FILE = 2 * 1000 * 1000;
 
 /** A file of `size` random bytes served by the origin; returns its URL and sha256. */

@@ -5,7 +5,7 @@ import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { sha256Hex } from "../../lib/testing/util.ts";
 import { BINARIES } from "../../tools/permissions.ts";
 import {
-  CAN_RUN,
+  CAN_RUN_GO,
   DENO,
   EXTRA_BRIDGES,
   IP,
@@ -13,6 +13,7 @@ import {
   progress,
   readOr,
   ROOT,
+  tail,
   torNetwork,
   waitFor,
 } from "../e2e/harness.ts";
@@ -20,18 +21,6 @@ import {
 const SIZE = 50 * 1000 * 1000;
 const SINK_PORT = 9100;
 const FIXTURE = `${ROOT}/tests/interop/fixtures/go_client_2.5.1_capture.json`;
-
-const CAN_RUN_GO = CAN_RUN &&
-  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every((p) => {
-    try {
-      Deno.statSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-
-const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
 
 Deno.test({
   name:
