@@ -1,4 +1,4 @@
-/** Small helpers the tests share: digests and free loopback ports. @module */
+/** Small helpers the tests share: digests, free loopback ports, stopping a child. @module */
 
 /** The SHA-256 of `data` as lowercase hex. */
 export async function sha256Hex(data: Uint8Array): Promise<string> {
@@ -20,4 +20,18 @@ export function freeUdpPort(): number {
   const port = (c.addr as Deno.NetAddr).port;
   c.close();
   return port;
+}
+
+/** Sends `child` SIGTERM, then SIGKILL if it still runs after `graceMs`; waits for its exit. */
+export async function terminate(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* exited */ }
+  const t = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+  }, graceMs);
+  await child.status;
+  clearTimeout(t);
 }

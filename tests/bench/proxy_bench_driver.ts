@@ -10,6 +10,7 @@
  */
 import { runArgs } from "../../tools/permissions.ts";
 import { dialThroughBroker, RendezvousBroker } from "../proxy/fixtures.ts";
+import { terminate } from "../../lib/testing/util.ts";
 
 const [nsB, A, mbArg, roundsArg] = Deno.args as [string, string, string, string];
 const SIZE = Number(mbArg) * 1e6;
@@ -172,16 +173,7 @@ async function round(kind: string): Promise<Record<string, number | string>> {
       peakRssMB,
     };
   } finally {
-    try {
-      proxy.kill("SIGTERM");
-    } catch { /* exited */ }
-    const t = setTimeout(() => {
-      try {
-        proxy.kill("SIGKILL");
-      } catch { /* exited */ }
-    }, 10_000);
-    await proxy.status;
-    clearTimeout(t);
+    await terminate(proxy, 10_000);
     await broker.close();
     await relay.close();
   }

@@ -12,7 +12,7 @@
  * @module
  */
 import { runArgs } from "../../tools/permissions.ts";
-import { freeTcpPort } from "../../lib/testing/util.ts";
+import { freeTcpPort, terminate } from "../../lib/testing/util.ts";
 import { DEFAULT_BRIDGE_FINGERPRINT } from "../../lib/snowflake/messages.ts";
 import { dialThroughBroker } from "../proxy/fixtures.ts";
 
@@ -172,19 +172,6 @@ async function waitForProxy(broker: string): Promise<void> {
   throw new Error("no proxy ever polled the broker");
 }
 
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* exited */ }
-  const t = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, 15_000);
-  await child.status;
-  clearTimeout(t);
-}
-
 async function round(
   kind: Kind,
   broker: string,
@@ -235,7 +222,7 @@ async function round(
       pssMB: pss,
     };
   } finally {
-    await stop(proxy);
+    await terminate(proxy, 15_000);
   }
 }
 
@@ -287,8 +274,8 @@ try {
     for (const kind of order) results.push(await round(kind, brokerURL, relay.url, stun));
   }
 } finally {
-  await stop(broker);
-  await stop(coturn);
+  await terminate(broker, 15_000);
+  await terminate(coturn, 15_000);
   await relay.close();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import type { TorNetwork } from "../e2e/harness.ts";
+import { terminate } from "../../lib/testing/util.ts";
 
 export const PAGE_LINK_HARNESS = "198.18.41.1";
 export const PAGE_LINK_PAGE = "198.18.41.2";
@@ -89,16 +90,7 @@ export class PageNs {
         }
       },
       async stop() {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* exited */ }
-        const t = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* exited */ }
-        }, 15_000);
-        await child.status;
-        clearTimeout(t);
+        await terminate(child, 15_000);
         await done;
       },
       log: () => out,
