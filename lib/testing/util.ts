@@ -1,4 +1,4 @@
-/** Small helpers the tests share: digests, free loopback ports, stopping a child. @module */
+/** Small helpers the tests share: digests, free loopback ports, stopping a child, liveness guards. @module */
 
 /** The SHA-256 of `data` as lowercase hex. */
 export async function sha256Hex(data: Uint8Array): Promise<string> {
@@ -34,4 +34,15 @@ export async function terminate(child: Deno.ChildProcess, graceMs: number): Prom
   }, graceMs);
   await child.status;
   clearTimeout(t);
+}
+
+/** `p`'s value, or `fallback` after `ms`: a liveness guard, not a timing check. */
+export async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<T>((r) => timer = setTimeout(() => r(fallback), ms));
+  try {
+    return await Promise.race([p, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
