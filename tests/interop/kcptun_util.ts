@@ -1,6 +1,6 @@
 /**
  * Helpers for driving Debian's kcptun (kcp-go + smux) against our stack:
- * process start/stop (our own pids only), free ports, smux settings that
+ * process start/stop (our own pids only), smux settings that
  * match kcptun's defaults, and streaming SHA-256.
  *
  * @module
@@ -106,10 +106,6 @@ export function startKcptun(
       await child.status;
     },
   };
-}
-
-export function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 /** Reads a stream to its end, returning SHA-256 and length. */

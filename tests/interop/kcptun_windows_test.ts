@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { seededBytes } from "../../lib/testing/fuzz.ts";
-import { freeTcpPort, freeUdpPort } from "../../lib/testing/util.ts";
+import { freeTcpPort, freeUdpPort, sha256Hex } from "../../lib/testing/util.ts";
 import { HostPortAddr, UdpPacketConn } from "../../lib/net/mod.ts";
 import { dialKcp, type KcpStats, listenKcp } from "../../lib/kcp/mod.ts";
 import { SmuxSession } from "../../lib/smux/mod.ts";
@@ -21,7 +21,6 @@ import {
   kcptunAckNoDelayArgs,
   kcptunAvailable,
   type Proc,
-  sha256Hex,
   startKcptun,
   writeAndClose,
 } from "./kcptun_util.ts";
@@ -29,7 +28,7 @@ import {
 const BYTES = 8_000_000;
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !kcptunAvailable() };
 const data = seededBytes(BYTES, 0x51d3);
-const hash = sha256Hex(data);
+const hash = await sha256Hex(data);
 
 interface Result {
   mbps: number;
