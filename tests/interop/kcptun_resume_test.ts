@@ -15,7 +15,7 @@ import { type Addr, HostPortAddr, type Packet, type PacketConn } from "../../lib
 import { UdpPacketConn } from "../../lib/net/udp.ts";
 import { dialKcp } from "../../lib/kcp/mod.ts";
 import { SmuxSession } from "../../lib/smux/mod.ts";
-import { KCPTUN_KCP, KCPTUN_SMUX, kcptunAvailable, startKcptun } from "./kcptun_util.ts";
+import { KCPTUN_KCP, KCPTUN_SMUX, kcptunAvailable, startKcptunServer } from "./kcptun_util.ts";
 import { createHash } from "node:crypto";
 
 // kcptun's smux session dies after 30 s without a frame (its KeepAliveTimeout), so an
@@ -98,12 +98,7 @@ Deno.test({
         };
       });
     const kcpPort = freeUdpPort();
-    const server = startKcptun("kcptun-server", [
-      "-l",
-      `127.0.0.1:${kcpPort}`,
-      "-t",
-      `127.0.0.1:${tcp.port}`,
-    ]);
+    const server = startKcptunServer(kcpPort, tcp.port);
     const path = new SwitchedPacketConn(UdpPacketConn.listen());
     let smux: SmuxSession | null = null;
     try {

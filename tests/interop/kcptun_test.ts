@@ -15,7 +15,8 @@ import {
   KCPTUN_SMUX,
   kcptunAvailable,
   type Proc,
-  startKcptun,
+  startKcptunClient,
+  startKcptunServer,
   writeAndClose,
 } from "./kcptun_util.ts";
 
@@ -47,12 +48,7 @@ Deno.test({
     const udp = UdpPacketConn.listen();
     let smux: SmuxSession | null = null;
     try {
-      server = startKcptun("kcptun-server", [
-        "-l",
-        `127.0.0.1:${kcpPort}`,
-        "-t",
-        `127.0.0.1:${(sink.addr as Deno.NetAddr).port}`,
-      ]);
+      server = startKcptunServer(kcpPort, (sink.addr as Deno.NetAddr).port);
       const kcp = dialKcp(udp, new HostPortAddr("udp", "127.0.0.1", kcpPort), KCPTUN_KCP);
       smux = new SmuxSession(kcp, { client: true, config: KCPTUN_SMUX });
       const streams = await Promise.all(data.map(() => smux!.openStream()));
@@ -83,12 +79,7 @@ Deno.test({
     let client: Proc | null = null;
     const sessions: SmuxSession[] = [];
     try {
-      client = startKcptun("kcptun-client", [
-        "-l",
-        `127.0.0.1:${tcpPort}`,
-        "-r",
-        udp.localAddr.toString(),
-      ]);
+      client = startKcptunClient(tcpPort, udp.localAddr.toString());
       const received = (async () => {
         const results: Promise<{ hash: string; bytes: number }>[] = [];
         while (results.length < STREAMS) {

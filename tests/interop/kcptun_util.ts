@@ -86,7 +86,32 @@ export function kcptunFlags(overrides: Record<string, string> = {}): string[] {
   });
 }
 
-export function startKcptun(
+/** kcptun-server on 127.0.0.1:`kcpPort` (UDP), forwarding to 127.0.0.1:`targetPort` (TCP). */
+export function startKcptunServer(
+  kcpPort: number,
+  targetPort: number,
+  extraArgs: string[] = [],
+  overrides: Record<string, string> = {},
+): Proc {
+  return startKcptun("kcptun-server", [
+    "-l",
+    `127.0.0.1:${kcpPort}`,
+    "-t",
+    `127.0.0.1:${targetPort}`,
+    ...extraArgs,
+  ], overrides);
+}
+
+/** kcptun-client on 127.0.0.1:`tcpPort` (TCP), dialing KCP at `remote` (host:port). */
+export function startKcptunClient(
+  tcpPort: number,
+  remote: string,
+  overrides: Record<string, string> = {},
+): Proc {
+  return startKcptun("kcptun-client", ["-l", `127.0.0.1:${tcpPort}`, "-r", remote], overrides);
+}
+
+function startKcptun(
   binary: "kcptun-client" | "kcptun-server",
   args: string[],
   overrides: Record<string, string> = {},

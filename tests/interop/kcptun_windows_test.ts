@@ -21,7 +21,8 @@ import {
   kcptunAckNoDelayArgs,
   kcptunAvailable,
   type Proc,
-  startKcptun,
+  startKcptunClient,
+  startKcptunServer,
   writeAndClose,
 } from "./kcptun_util.ts";
 
@@ -70,13 +71,7 @@ function check(got: { hash: string; bytes: number }, t0: number): number {
 async function oursToKcptun(wnd: number, serverArgs: string[]): Promise<Result> {
   const sink = tcpSink();
   const kcpPort = freeUdpPort();
-  const server = startKcptun("kcptun-server", [
-    "-l",
-    `127.0.0.1:${kcpPort}`,
-    "-t",
-    `127.0.0.1:${sink.port}`,
-    ...serverArgs,
-  ], windowFlags(wnd));
+  const server = startKcptunServer(kcpPort, sink.port, serverArgs, windowFlags(wnd));
   const udp = UdpPacketConn.listen();
   let smux: SmuxSession | null = null;
   try {
@@ -107,12 +102,7 @@ async function kcptunToOurs(wnd: number): Promise<Result> {
   let client: Proc | null = null;
   const sessions: SmuxSession[] = [];
   try {
-    client = startKcptun("kcptun-client", [
-      "-l",
-      `127.0.0.1:${tcpPort}`,
-      "-r",
-      udp.localAddr.toString(),
-    ], windowFlags(wnd));
+    client = startKcptunClient(tcpPort, udp.localAddr.toString(), windowFlags(wnd));
     const received = (async () => {
       const smux = new SmuxSession(await listener.accept(), {
         client: false,
@@ -138,19 +128,8 @@ async function kcptunToKcptun(wnd: number, serverArgs: string[]): Promise<Result
   const sink = tcpSink();
   const udpPort = freeUdpPort();
   const tcpPort = freeTcpPort();
-  const server = startKcptun("kcptun-server", [
-    "-l",
-    `127.0.0.1:${udpPort}`,
-    "-t",
-    `127.0.0.1:${sink.port}`,
-    ...serverArgs,
-  ], windowFlags(wnd));
-  const client = startKcptun("kcptun-client", [
-    "-l",
-    `127.0.0.1:${tcpPort}`,
-    "-r",
-    `127.0.0.1:${udpPort}`,
-  ], windowFlags(wnd));
+  const server = startKcptunServer(udpPort, sink.port, serverArgs, windowFlags(wnd));
+  const client = startKcptunClient(tcpPort, `127.0.0.1:${udpPort}`, windowFlags(wnd));
   try {
     const t0 = performance.now();
     const conn = await sendTcp(tcpPort);
