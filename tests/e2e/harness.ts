@@ -35,6 +35,7 @@
  */
 import { runArgs } from "../../tools/permissions.ts";
 import { sha256Hex } from "../../lib/testing/util.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 export const DENO = Deno.execPath();
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -102,7 +103,6 @@ export const CAN_RUN_GO = CAN_RUN &&
 export const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
 
 const decoder = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 export function progress(message: string): void {
