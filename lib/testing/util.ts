@@ -1,4 +1,4 @@
-/** Small helpers the tests share: digests, free loopback ports, stopping a child, liveness guards. @module */
+/** Small helpers the tests share: random bytes, digests, free loopback ports, stopping a child, liveness guards. @module */
 
 /** The SHA-256 of `data` as lowercase hex. */
 export async function sha256Hex(data: Uint8Array): Promise<string> {
@@ -45,4 +45,11 @@ export async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** `n` random bytes (getRandomValues is limited to 64 KiB per call). */
+export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n; off += 65536) crypto.getRandomValues(out.subarray(off, off + 65536));
+  return out;
 }

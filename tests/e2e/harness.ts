@@ -34,7 +34,7 @@
  * @module
  */
 import { runArgs } from "../../tools/permissions.ts";
-import { sha256Hex } from "../../lib/testing/util.ts";
+import { randomBytes, sha256Hex } from "../../lib/testing/util.ts";
 import { sleep } from "../../lib/net/sleep.ts";
 
 export const DENO = Deno.execPath();
@@ -616,10 +616,7 @@ async function boot(ns: string, dir: string): Promise<NetworkState> {
   );
 
   // The origin's file.
-  const data = new Uint8Array(FILE_SIZE);
-  for (let off = 0; off < data.length; off += 65536) {
-    crypto.getRandomValues(data.subarray(off, off + 65536));
-  }
+  const data = randomBytes(FILE_SIZE);
   await Deno.mkdir(`${dir}/www`);
   await Deno.writeFile(`${dir}/www/file.bin`, data);
   const fileSha256 = await sha256Hex(data);

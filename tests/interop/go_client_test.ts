@@ -2,7 +2,7 @@
 // server → a local ORPort sink, 50 MB; then the same through a recording relay, whose capture
 // of the Go client's first bytes is what codec:go-vectors checks (tests/interop/fixtures).
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
-import { sha256Hex } from "../../lib/testing/util.ts";
+import { randomBytes, sha256Hex } from "../../lib/testing/util.ts";
 import { BINARIES } from "../../tools/permissions.ts";
 import {
   CAN_RUN_GO,
@@ -32,10 +32,7 @@ Deno.test({
     const net = await torNetwork();
     const d = net.dir;
     const procs: Proc[] = [];
-    const data = new Uint8Array(SIZE);
-    for (let off = 0; off < SIZE; off += 65536) {
-      crypto.getRandomValues(data.subarray(off, off + 65536));
-    }
+    const data = randomBytes(SIZE);
     await Deno.writeFile(`${d}/sink-50mb.bin`, data);
     const want = await sha256Hex(data);
     try {
