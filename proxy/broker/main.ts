@@ -9,8 +9,7 @@ import type { AcmeCertManager } from "../../lib/acme/mod.ts";
 import { fileSink, flagLogger, type Logger } from "../../lib/log/mod.ts";
 import { Broker } from "./broker.ts";
 import { BridgeList, DEFAULT_BRIDGE_LIST } from "./bridge_list.ts";
-import { BROKER_USAGE, parseBrokerFlags } from "./flags.ts";
-import { parseRoleFlags } from "../role_flags.ts";
+import { BROKER_USAGE, type BrokerFlags, parseBrokerFlags } from "./flags.ts";
 import { BODY_LIMIT, brokerHandler } from "./http.ts";
 import { type Http1Handler, serveHttp1 } from "./http1.ts";
 import { PollPacer } from "./pacer.ts";
@@ -66,13 +65,21 @@ async function loadBridges(path: string | undefined): Promise<BridgeList> {
 
 /** Runs the broker until SIGTERM/SIGINT; returns the exit code. */
 export async function runBroker(argv: string[]): Promise<number> {
-  const flags = parseRoleFlags(
-    argv,
-    parseBrokerFlags,
-    BROKER_USAGE,
-    `snowflake-broker ${BROKER_VERSION}`,
-  );
-  if (typeof flags === "number") return flags;
+  let flags: BrokerFlags;
+  try {
+    flags = parseBrokerFlags(argv);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${BROKER_USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.error(BROKER_USAGE);
+    return 0;
+  }
+  if (flags.version) {
+    console.error(`snowflake-broker ${BROKER_VERSION}`);
+    return 0;
+  }
   const log = flagLogger(flags.log, flags.unsafeLogging);
   if (!log) return 1;
   log.log(`snowflake-broker ${BROKER_VERSION}`);

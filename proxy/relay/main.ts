@@ -8,20 +8,27 @@
 import { flagLogger } from "../../lib/log/mod.ts";
 import { SnowflakeProxy } from "./core.ts";
 import { binaryProxyEnv } from "./env.ts";
-import { parseProxyFlags, PROXY_USAGE } from "./flags.ts";
-import { parseRoleFlags } from "../role_flags.ts";
+import { parseProxyFlags, PROXY_USAGE, type ProxyFlags } from "./flags.ts";
 
 export const PROXY_VERSION = "2.11.0-deno";
 
 /** Runs the proxy until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runProxy(args: string[]): Promise<number> {
-  const flags = parseRoleFlags(
-    args,
-    parseProxyFlags,
-    PROXY_USAGE,
-    `snowflake-proxy ${PROXY_VERSION}`,
-  );
-  if (typeof flags === "number") return flags;
+  let flags: ProxyFlags;
+  try {
+    flags = parseProxyFlags(args);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${PROXY_USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.error(PROXY_USAGE);
+    return 0;
+  }
+  if (flags.version) {
+    console.error(`snowflake-proxy ${PROXY_VERSION}`);
+    return 0;
+  }
   const logger = flagLogger(flags.log, flags.unsafeLogging);
   if (!logger) return 1;
   const proxy = new SnowflakeProxy(
