@@ -8,7 +8,7 @@ import "../lib/process/no_inspector.ts";
 import { parseArgs } from "node:util";
 import { programArgs } from "../lib/process/args.ts";
 import type { AcmeCertManager } from "../lib/acme/mod.ts";
-import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
+import { flagLogger } from "../lib/log/mod.ts";
 import { type OrTarget, parseAuthCookie } from "../lib/pt/extorport.ts";
 import {
   type Bindaddr,
@@ -143,16 +143,9 @@ async function main(): Promise<number> {
     console.error(`snowflake-server ${VERSION}`);
     return 0;
   }
-  let write = writeStderr;
-  if (flags.log) {
-    try {
-      write = fileSink(flags.log);
-    } catch (e) {
-      writeStderr(`can't open log file: ${(e as Error).message}`);
-      return 1;
-    }
-  }
-  const log = new Logger({ unsafe: flags.unsafeLogging, write });
+  const opened = flagLogger(flags.log, flags.unsafeLogging);
+  if (!opened) return 1;
+  const log = opened; // a const the nested functions below see as non-null
   log.log(`snowflake-server ${VERSION}`);
   // Only the snowflake transport has TLS; a bridge that runs sctp alone needs no ACME.
   const transports = (Deno.env.get("TOR_PT_SERVER_TRANSPORTS") ?? "").split(",");

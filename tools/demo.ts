@@ -11,13 +11,13 @@
  */
 import { CAN_RUN, FILE_SIZE, progress, torNetwork } from "../tests/e2e/harness.ts";
 import { TorChain } from "../tests/client/tor_chain.ts";
+import { sleep } from "../lib/net/sleep.ts";
 
 if (!CAN_RUN) {
   console.error("demo: needs Linux, root, tor and tor-gencert (run tools/setup.sh as root)");
   Deno.exit(2);
 }
 const RATE = 1_000_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const net = await torNetwork();
 const chain = await TorChain.start(net);

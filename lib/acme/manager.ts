@@ -11,6 +11,7 @@ import { type CachedCert, CertCache } from "./cache.ts";
 import { Http01Responder } from "./challenge.ts";
 import { type CertInfo, coversHostnames, readCertInfo, renewAt } from "./cert_info.ts";
 import { installAcmeHttp, trustCaFor } from "./trust.ts";
+import { sleep } from "../net/sleep.ts";
 
 export interface AcmeCertManagerOptions {
   /** ACME directory URL, e.g. Let's Encrypt's or pebble's `https://127.0.0.1:14000/dir`. */
@@ -54,8 +55,6 @@ function message(e: unknown): string {
   }
   return String(e);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class AcmeCertManager {
   #opts: AcmeCertManagerOptions;

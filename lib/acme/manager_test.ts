@@ -1,6 +1,7 @@
 import { assert, assertRejects, assertThrows } from "../testing/assert.ts";
 import { Logger } from "../log/mod.ts";
 import { AcmeCertManager } from "./manager.ts";
+import { freeTcpPort } from "../testing/util.ts";
 
 const base = { directoryUrl: "https://acme.invalid/dir", hostnames: ["a.example"], cacheDir: "/x" };
 
@@ -15,9 +16,7 @@ Deno.test("acme: manager rejects bad options", () => {
 
 Deno.test("acme: unreachable ACME server fails start with the directory URL and the cause", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "acme-unreach-" });
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = freeTcpPort();
   const lines: string[] = [];
   const directoryUrl = `https://127.0.0.1:${port}/dir`;
   const m = new AcmeCertManager({

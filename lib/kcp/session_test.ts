@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
-import { sha256Hex } from "../testing/util.ts";
+import { randomBytes, sha256Hex } from "../testing/util.ts";
 import {
   HostPortAddr,
   LossyPacketConn,
@@ -12,12 +12,6 @@ import { dialKcp, type KcpSession } from "./session.ts";
 import { listenKcp } from "./listener.ts";
 import { type KcpOptions, SNOWFLAKE_KCP } from "./options.ts";
 import { CMD_PUSH, decodePacket, encodeSegment } from "./segment.ts";
-
-function randomBytes(n: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
 
 async function readN(s: KcpSession, n: number): Promise<Uint8Array<ArrayBuffer>> {
   const out = new Uint8Array(n);

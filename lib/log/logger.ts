@@ -51,3 +51,20 @@ export class Logger {
     this.#write(`${stamp} ${this.safe(text)}`);
   }
 }
+
+/**
+ * The logger a binary's `-log FILE` and `-unsafe-logging` flags ask for (stderr when no file
+ * is named), or null, after saying so on stderr, when the file cannot be opened.
+ */
+export function flagLogger(path: string | undefined, unsafe: boolean): Logger | null {
+  let write = writeStderr;
+  if (path) {
+    try {
+      write = fileSink(path);
+    } catch (e) {
+      writeStderr(`can't open log file: ${(e as Error).message}`);
+      return null;
+    }
+  }
+  return new Logger({ unsafe, write });
+}

@@ -1,3 +1,3 @@
 /** Logging with one IP scrubber used everywhere. @module */
 export { scrub } from "./scrub.ts";
-export { fileSink, Logger, type LoggerOptions, writeStderr } from "./logger.ts";
+export { fileSink, flagLogger, Logger, type LoggerOptions, writeStderr } from "./logger.ts";

@@ -3,6 +3,7 @@ import { AsyncQueue, DEFAULT_QUEUE_CAPACITY } from "./queue.ts";
 import { ClosedError } from "./errors.ts";
 import type { Conn } from "./types.ts";
 import { dialWebSocket, READ_QUEUE_FULL, webSocketConn } from "./websocket.ts";
+import { freeTcpPort } from "../testing/util.ts";
 
 /** A local WebSocket server that hands each accepted socket, as a Conn, to `onConn`. */
 function serve(onConn: (conn: Conn) => void) {
@@ -67,9 +68,7 @@ Deno.test("websocket: a server-side close ends the client's readable; writes the
 });
 
 Deno.test("websocket: dialing a closed port rejects", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
+  const port = freeTcpPort();
   await assertRejects(() => dialWebSocket(`ws://127.0.0.1:${port}/`));
 });
 

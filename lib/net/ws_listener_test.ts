@@ -6,23 +6,14 @@ import {
   clientFrameHeader,
   rawWebSocket,
   readUntilClosed,
+  writeUntilRefused,
 } from "../testing/raw_websocket.ts";
 import { dialWebSocket } from "./websocket.ts";
 import { WsListener } from "./ws_listener.ts";
+import { sleep } from "./sleep.ts";
+import { within } from "../testing/util.ts";
 
 const MiB = 1 << 20;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves with `p`'s value, or `fallback` after `ms` (a liveness guard, not a timing check). */
-async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<T>((r) => timer = setTimeout(() => r(fallback), ms));
-  try {
-    return await Promise.race([p, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Reads server frames until a Close; resolves with its code (or -1 on EOF without one). */
 async function closeCodeOf(conn: Deno.Conn): Promise<number> {
@@ -49,19 +40,6 @@ async function closeCodeOf(conn: Deno.Conn): Promise<number> {
   } catch {
     return -1;
   }
-}
-
-/** Writes `next()` until it returns null or the connection fails; resolves with bytes written. */
-async function writeUntilRefused(conn: Deno.Conn, next: () => Uint8Array | null): Promise<number> {
-  let written = 0;
-  try {
-    for (let b = next(); b !== null; b = next()) {
-      let off = 0;
-      while (off < b.length) off += await conn.write(b.subarray(off));
-      written += b.length;
-    }
-  } catch { /* refused: reset or closed */ }
-  return written;
 }
 
 function drain(listener: WsListener): void {

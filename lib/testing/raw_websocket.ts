@@ -54,3 +54,19 @@ export async function readUntilClosed(conn: Deno.Conn): Promise<number> {
   } catch { /* reset */ }
   return total;
 }
+
+/** Writes `next()` until it returns null or the peer refuses; resolves with bytes written. */
+export async function writeUntilRefused(
+  conn: Deno.Conn,
+  next: () => Uint8Array | null,
+): Promise<number> {
+  let written = 0;
+  try {
+    for (let b = next(); b !== null; b = next()) {
+      let off = 0;
+      while (off < b.length) off += await conn.write(b.subarray(off));
+      written += b.length;
+    }
+  } catch { /* refused */ }
+  return written;
+}

@@ -6,7 +6,7 @@
  * @module
  */
 import type { AcmeCertManager } from "../../lib/acme/mod.ts";
-import { fileSink, Logger, writeStderr } from "../../lib/log/mod.ts";
+import { fileSink, flagLogger, type Logger } from "../../lib/log/mod.ts";
 import { Broker } from "./broker.ts";
 import { BridgeList, DEFAULT_BRIDGE_LIST } from "./bridge_list.ts";
 import { BROKER_USAGE, type BrokerFlags, parseBrokerFlags } from "./flags.ts";
@@ -80,9 +80,8 @@ export async function runBroker(argv: string[]): Promise<number> {
     console.error(`snowflake-broker ${BROKER_VERSION}`);
     return 0;
   }
-  let write = writeStderr;
-  if (flags.log) write = fileSink(flags.log);
-  const log = new Logger({ unsafe: flags.unsafeLogging, write });
+  const log = flagLogger(flags.log, flags.unsafeLogging);
+  if (!log) return 1;
   log.log(`snowflake-broker ${BROKER_VERSION}`);
   if (!flags.disableTls && flags.acmeHostnames.length === 0 && !flags.cert) {
     log.log("the --acme-hostnames, --cert and --key, or --disable-tls option is required");

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { fileSink, Logger, writeStderr } from "../../lib/log/mod.ts";
+import { flagLogger } from "../../lib/log/mod.ts";
 import { SnowflakeProxy } from "./core.ts";
 import { binaryProxyEnv } from "./env.ts";
 import { parseProxyFlags, PROXY_USAGE, type ProxyFlags } from "./flags.ts";
@@ -29,16 +29,8 @@ export async function runProxy(args: string[]): Promise<number> {
     console.error(`snowflake-proxy ${PROXY_VERSION}`);
     return 0;
   }
-  let write = writeStderr;
-  if (flags.log) {
-    try {
-      write = fileSink(flags.log);
-    } catch (e) {
-      writeStderr(`can't open log file: ${(e as Error).message}`);
-      return 1;
-    }
-  }
-  const logger = new Logger({ unsafe: flags.unsafeLogging, write });
+  const logger = flagLogger(flags.log, flags.unsafeLogging);
+  if (!logger) return 1;
   const proxy = new SnowflakeProxy(
     flags.config,
     binaryProxyEnv({

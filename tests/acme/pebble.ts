@@ -7,6 +7,7 @@
  * @module
  */
 import { freeTcpPort } from "../../lib/testing/util.ts";
+import { makeCert } from "../client/tls_front.ts";
 import { startDnsStub } from "./dns_stub.ts";
 
 export interface Pebble {
@@ -24,57 +25,12 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-/** Returns a port that was free on 127.0.0.1 a moment ago. */
-async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
+/** Writes ca.pem, cert.pem and key.pem for pebble's HTTPS listener (localhost, 127.0.0.1). */
 async function makeListenerCert(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "30",
-    "-subj",
-    "/CN=acme-test minica",
-  ], dir);
-  await run("openssl", [
-    "req",
-    ...ec,
-    "-keyout",
-    "key.pem",
-    "-out",
-    "req.csr",
-    "-subj",
-    "/CN=localhost",
-  ], dir);
-  await Deno.writeTextFile(`${dir}/ext`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    "req.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "cert.pem",
-    "-days",
-    "30",
-    "-extfile",
-    "ext",
-  ], dir);
+  const cert = await makeCert(["localhost"]);
+  await Deno.writeTextFile(`${dir}/ca.pem`, cert.caPem);
+  await Deno.writeTextFile(`${dir}/cert.pem`, cert.certPem);
+  await Deno.writeTextFile(`${dir}/key.pem`, cert.keyPem);
 }
 
 /** Starts pebble; `validitySeconds` sets the lifetime of the certificates it issues. */

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { connectClient, echoThrough, randomBytes } from "../server/ws_client.ts";
+import { connectClient, echoThrough } from "../server/ws_client.ts";
+import { randomBytes } from "../../lib/testing/util.ts";
 
 const [url, size] = Deno.args;
 if (!url || !size) throw new TypeError("usage: tt_echo_client.ts URL N");

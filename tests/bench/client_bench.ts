@@ -11,9 +11,9 @@
  */
 import { Chain, type FetchResult } from "../client/chain.ts";
 import { CAN_NETNS, type NsProc } from "../client/netns.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 const SIZE = 30_000_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** MB/s from the first byte (the rendezvous is timed separately, as "first byte"). */
 const mbps = (r: FetchResult) => r.bytes / (r.seconds - r.firstByteSeconds) / 1e6;

@@ -23,7 +23,13 @@ import { UdpPacketConn } from "../../lib/net/udp.ts";
 import { dialKcp, type KcpSession, listenKcp, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER } from "../../lib/smux/mod.ts";
 import { freeTcpPort, freeUdpPort } from "../../lib/testing/util.ts";
-import { KCPTUN_KCP, KCPTUN_SMUX, kcptunAvailable, startKcptun } from "../interop/kcptun_util.ts";
+import {
+  KCPTUN_KCP,
+  KCPTUN_SMUX,
+  kcptunAvailable,
+  startKcptunClient,
+  startKcptunServer,
+} from "../interop/kcptun_util.ts";
 import { DELAY, msToFirstAck, runOutage } from "../../lib/kcp/outage_sim.ts";
 
 const MB = 1e6;
@@ -231,18 +237,8 @@ async function kcptunOverUdp(bytes: number): Promise<Figure> {
   const sink = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const udpPort = freeUdpPort();
   const tcpPort = freeTcpPort();
-  const server = startKcptun("kcptun-server", [
-    "-l",
-    `127.0.0.1:${udpPort}`,
-    "-t",
-    `127.0.0.1:${(sink.addr as Deno.NetAddr).port}`,
-  ]);
-  const client = startKcptun("kcptun-client", [
-    "-l",
-    `127.0.0.1:${tcpPort}`,
-    "-r",
-    `127.0.0.1:${udpPort}`,
-  ]);
+  const server = startKcptunServer(udpPort, (sink.addr as Deno.NetAddr).port);
+  const client = startKcptunClient(tcpPort, `127.0.0.1:${udpPort}`);
   try {
     await new Promise((r) => setTimeout(r, 500));
     const cpu0 = procCpuSeconds(server.pid) + procCpuSeconds(client.pid);

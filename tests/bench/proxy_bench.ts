@@ -9,13 +9,7 @@
  *
  * @module
  */
-import { NetnsPair } from "../proxy/netns.ts";
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+import { driveInNetns, printMedians } from "./relay_bench.ts";
 
 export async function run(): Promise<void> {
   if (Deno.uid() !== 0) {
@@ -24,56 +18,11 @@ export async function run(): Promise<void> {
   }
   const mb = Deno.env.get("PROXY_BENCH_MB") ?? "30";
   const rounds = Deno.env.get("PROXY_BENCH_ROUNDS") ?? "2";
-  const pair = await NetnsPair.create(7);
-  try {
-    const out = await new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        pair.first,
-        Deno.execPath(),
-        "run",
-        "-A",
-        new URL("./proxy_bench_driver.ts", import.meta.url).pathname,
-        pair.second,
-        pair.a,
-        mb,
-        rounds,
-      ],
-      cwd: new URL("../../", import.meta.url).pathname,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-    const rows = JSON.parse(
-      new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!,
-    ) as Record<string, number | string>[];
-    console.log(`proxy relay, one client, ${mb} MB each way per round, ${rounds} rounds each:`);
-    const table = [[
-      "proxy",
-      "down MB/s",
-      "up MB/s",
-      "CPU s/MB down",
-      "CPU s/MB up",
-      "peak RSS MB",
-    ]];
-    for (const [kind, label] of [["ours", "ours (Deno)"], ["go", "Debian Go 2.5.1"]]) {
-      const r = rows.filter((x) => x.kind === kind);
-      const col = (k: string, digits: number) => median(r.map((x) => Number(x[k]))).toFixed(digits);
-      table.push([
-        label!,
-        col("downMBps", 2),
-        col("upMBps", 2),
-        col("downCpuPerMB", 4),
-        col("upCpuPerMB", 4),
-        col("peakRssMB", 0),
-      ]);
-    }
-    for (const row of table) {
-      console.log(row.map((c, i) => (i === 0 ? c.padEnd(16) : c.padStart(14))).join(""));
-    }
-    console.log("per round:", JSON.stringify(rows));
-  } finally {
-    await pair.delete();
-  }
+  const rows = await driveInNetns(7, "./proxy_bench_driver.ts", mb, rounds);
+  console.log(`proxy relay, one client, ${mb} MB each way per round, ${rounds} rounds each:`);
+  printMedians(rows, [["ours", "ours (Deno)"], ["go", "Debian Go 2.5.1"]], {
+    key: "peakRssMB",
+    header: "peak RSS MB",
+  });
+  console.log("per round:", JSON.stringify(rows));
 }

@@ -10,56 +10,13 @@
  */
 import { runArgs } from "../../tools/permissions.ts";
 import { dialThroughBroker, RendezvousBroker } from "../proxy/fixtures.ts";
+import { sourceSinkRelay, transfer } from "./source_sink.ts";
+import { terminate } from "../../lib/testing/util.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 const [nsB, A, mbArg, roundsArg] = Deno.args as [string, string, string, string];
 const SIZE = Number(mbArg) * 1e6;
 const ROUNDS = Number(roundsArg);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * The relay: a client first sends `D` or `U` and a u32 size. `D`: the relay streams that many
- * bytes to it. `U`: the relay counts that many bytes from it and answers one byte.
- */
-function benchRelay(hostname: string): { url: string; close(): Promise<void> } {
-  const server = Deno.serve({ hostname, port: 0, onListen: () => {} }, (req) => {
-    const { socket, response } = Deno.upgradeWebSocket(req);
-    socket.binaryType = "arraybuffer";
-    let header = new Uint8Array(0);
-    let mode = "";
-    let want = 0;
-    let got = 0;
-    socket.onmessage = async (e) => {
-      let data = new Uint8Array(e.data as ArrayBuffer);
-      if (mode === "") {
-        const h = new Uint8Array(header.length + data.length);
-        h.set(header);
-        h.set(data, header.length);
-        if (h.length < 5) return void (header = h);
-        mode = String.fromCharCode(h[0]!);
-        want = new DataView(h.buffer).getUint32(1);
-        data = h.subarray(5);
-        header = new Uint8Array(0);
-        if (mode === "D") {
-          mode = "";
-          const chunk = new Uint8Array(65536);
-          for (let sent = 0; sent < want; sent += chunk.length) {
-            socket.send(chunk.subarray(0, Math.min(chunk.length, want - sent)));
-            while (socket.bufferedAmount > 1 << 20) await sleep(2);
-          }
-          return;
-        }
-      }
-      got += data.length;
-      if (mode === "U" && got >= want) {
-        mode = "";
-        got = 0;
-        socket.send(new Uint8Array([1]));
-      }
-    };
-    return response;
-  });
-  return { url: `ws://${hostname}:${server.addr.port}/`, close: () => server.shutdown() };
-}
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
@@ -119,7 +76,7 @@ function startProxy(kind: string, broker: string, relay: string): Deno.ChildProc
 }
 
 async function round(kind: string): Promise<Record<string, number | string>> {
-  const relay = benchRelay(A);
+  const relay = sourceSinkRelay(A);
   const broker = new RendezvousBroker({ hostname: A, relayURL: relay.url, clientWaitMs: 30_000 });
   const proxy = startProxy(kind, broker.url, relay.url);
   try {
@@ -127,37 +84,7 @@ async function round(kind: string): Promise<Record<string, number | string>> {
     const t0 = performance.now();
     const client = await dialThroughBroker(broker.url);
     const connectSeconds = (performance.now() - t0) / 1000;
-    const w = client.conn.writable.getWriter();
-    const r = client.conn.readable.getReader();
-    const header = (mode: string) => {
-      const h = new Uint8Array(5);
-      h[0] = mode.charCodeAt(0);
-      new DataView(h.buffer).setUint32(1, SIZE);
-      return h;
-    };
-
-    let cpu = cpuSeconds(proxy.pid);
-    let t = performance.now();
-    await w.write(header("D"));
-    for (let got = 0; got < SIZE;) {
-      const { value, done } = await r.read();
-      if (done) throw new Error(`${kind}: download ended after ${got} bytes`);
-      got += value.length;
-    }
-    const downSeconds = (performance.now() - t) / 1000;
-    const downCpu = cpuSeconds(proxy.pid) - cpu;
-
-    cpu = cpuSeconds(proxy.pid);
-    t = performance.now();
-    await w.write(header("U"));
-    const payload = new Uint8Array(50_000);
-    for (let sent = 0; sent < SIZE; sent += payload.length) await w.write(payload);
-    const ack = await r.read();
-    if (ack.done) throw new Error(`${kind}: upload not acknowledged`);
-    const upSeconds = (performance.now() - t) / 1000;
-    const upCpu = cpuSeconds(proxy.pid) - cpu;
-    w.releaseLock();
-    r.releaseLock();
+    const t = await transfer(kind, client.conn, SIZE, () => cpuSeconds(proxy.pid));
     client.close();
     const status = Deno.readTextFileSync(`/proc/${proxy.pid}/status`);
     const peakRssMB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
@@ -165,23 +92,14 @@ async function round(kind: string): Promise<Record<string, number | string>> {
     return {
       kind,
       connectSeconds,
-      downMBps: mb / downSeconds,
-      upMBps: mb / upSeconds,
-      downCpuPerMB: downCpu / mb,
-      upCpuPerMB: upCpu / mb,
+      downMBps: mb / t.downSeconds,
+      upMBps: mb / t.upSeconds,
+      downCpuPerMB: t.downCpu / mb,
+      upCpuPerMB: t.upCpu / mb,
       peakRssMB,
     };
   } finally {
-    try {
-      proxy.kill("SIGTERM");
-    } catch { /* exited */ }
-    const t = setTimeout(() => {
-      try {
-        proxy.kill("SIGKILL");
-      } catch { /* exited */ }
-    }, 10_000);
-    await proxy.status;
-    clearTimeout(t);
+    await terminate(proxy, 10_000);
     await broker.close();
     await relay.close();
   }

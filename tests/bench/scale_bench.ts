@@ -9,7 +9,7 @@
  * @module
  */
 import { BINARIES } from "../../tools/permissions.ts";
-import { sha256Hex } from "../../lib/testing/util.ts";
+import { randomBytes, sha256Hex } from "../../lib/testing/util.ts";
 import { procUsage } from "../server/proc.ts";
 import { startBridgeSite } from "../e2e/bridge_site.ts";
 import {
@@ -150,10 +150,7 @@ export async function run(): Promise<void> {
     return;
   }
   const net = await torNetwork();
-  const data = new Uint8Array(FILE_BYTES);
-  for (let off = 0; off < data.length; off += 65536) {
-    crypto.getRandomValues(data.subarray(off, off + 65536));
-  }
+  const data = randomBytes(FILE_BYTES);
   await Deno.writeFile(`${net.dir}/www/bench.bin`, data);
   const url = `http://${IP}:${ORIGIN_PORT}/bench.bin`;
   const sha = await sha256Hex(data);

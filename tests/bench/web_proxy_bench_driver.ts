@@ -12,9 +12,11 @@
  * @module
  */
 import { runArgs } from "../../tools/permissions.ts";
-import { freeTcpPort } from "../../lib/testing/util.ts";
+import { freeTcpPort, terminate } from "../../lib/testing/util.ts";
 import { DEFAULT_BRIDGE_FINGERPRINT } from "../../lib/snowflake/messages.ts";
 import { dialThroughBroker } from "../proxy/fixtures.ts";
+import { sourceSinkRelay, transfer } from "./source_sink.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 const [nsB, A, mbArg, roundsArg] = Deno.args as [string, string, string, string];
 const SIZE = Number(mbArg) * 1e6;
@@ -28,48 +30,7 @@ const PROCESS: Record<Kind, RegExp> = {
   ours: /proxy\/main\.ts/,
   go: /snowflake-proxy/,
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dir = await Deno.makeTempDir({ prefix: "web-proxy-bench-" });
-
-/**
- * The relay: a client first sends `D` or `U` and a u32 size. `D`: the relay streams that many
- * bytes to it. `U`: the relay counts that many bytes from it and answers one byte.
- */
-function sourceSinkRelay(hostname: string): { url: string; close(): Promise<void> } {
-  const server = Deno.serve({ hostname, port: 0, onListen: () => {} }, (req) => {
-    const { socket, response } = Deno.upgradeWebSocket(req);
-    socket.binaryType = "arraybuffer";
-    let pending = new Uint8Array(0);
-    let uploadLeft = 0;
-    socket.onmessage = async (e) => {
-      let data = new Uint8Array(e.data as ArrayBuffer);
-      if (uploadLeft > 0) {
-        uploadLeft -= data.length;
-        if (uploadLeft <= 0) socket.send(new Uint8Array([1]));
-        return;
-      }
-      const h = new Uint8Array(pending.length + data.length);
-      h.set(pending);
-      h.set(data, pending.length);
-      if (h.length < 5) return void (pending = h);
-      pending = new Uint8Array(0);
-      const size = new DataView(h.buffer).getUint32(1);
-      data = h.subarray(5);
-      if (h[0] === 0x55) { // U
-        uploadLeft = size - data.length;
-        if (uploadLeft <= 0) socket.send(new Uint8Array([1]));
-        return;
-      }
-      const chunk = new Uint8Array(65536);
-      for (let sent = 0; sent < size; sent += chunk.length) {
-        socket.send(chunk.subarray(0, Math.min(chunk.length, size - sent)));
-        while (socket.bufferedAmount > 1 << 20) await sleep(2);
-      }
-    };
-    return response;
-  });
-  return { url: `ws://${hostname}:${server.addr.port}/`, close: () => server.shutdown() };
-}
 
 function pidsOf(kind: Kind): number[] {
   const out = new Deno.Command("ip", { args: ["netns", "pids", nsB], stdout: "piped" })
@@ -172,19 +133,6 @@ async function waitForProxy(broker: string): Promise<void> {
   throw new Error("no proxy ever polled the broker");
 }
 
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* exited */ }
-  const t = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, 15_000);
-  await child.status;
-  clearTimeout(t);
-}
-
 async function round(
   kind: Kind,
   broker: string,
@@ -195,47 +143,20 @@ async function round(
   try {
     await waitForProxy(broker);
     const client = await dialThroughBroker(broker);
-    const w = client.conn.writable.getWriter();
-    const r = client.conn.readable.getReader();
-    const header = (mode: string) => {
-      const h = new Uint8Array(5);
-      h[0] = mode.charCodeAt(0);
-      new DataView(h.buffer).setUint32(1, SIZE);
-      return h;
-    };
-    let cpu = cpuSeconds(kind);
-    let t = performance.now();
-    await w.write(header("D"));
-    for (let got = 0; got < SIZE;) {
-      const { value, done } = await r.read();
-      if (done) throw new Error(`${kind}: download ended after ${got} bytes`);
-      got += value.length;
-    }
-    const downSeconds = (performance.now() - t) / 1000;
-    const downCpu = cpuSeconds(kind) - cpu;
-    cpu = cpuSeconds(kind);
-    t = performance.now();
-    await w.write(header("U"));
-    const payload = new Uint8Array(50_000);
-    for (let sent = 0; sent < SIZE; sent += payload.length) await w.write(payload);
-    if ((await r.read()).done) throw new Error(`${kind}: upload not acknowledged`);
-    const upSeconds = (performance.now() - t) / 1000;
-    const upCpu = cpuSeconds(kind) - cpu;
+    const t = await transfer(kind, client.conn, SIZE, () => cpuSeconds(kind));
     const pss = pssMB(kind);
-    w.releaseLock();
-    r.releaseLock();
     client.close();
     const mb = SIZE / 1e6;
     return {
       kind,
-      downMBps: mb / downSeconds,
-      upMBps: mb / upSeconds,
-      downCpuPerMB: downCpu / mb,
-      upCpuPerMB: upCpu / mb,
+      downMBps: mb / t.downSeconds,
+      upMBps: mb / t.upSeconds,
+      downCpuPerMB: t.downCpu / mb,
+      upCpuPerMB: t.upCpu / mb,
       pssMB: pss,
     };
   } finally {
-    await stop(proxy);
+    await terminate(proxy, 15_000);
   }
 }
 
@@ -287,8 +208,8 @@ try {
     for (const kind of order) results.push(await round(kind, brokerURL, relay.url, stun));
   }
 } finally {
-  await stop(broker);
-  await stop(coturn);
+  await terminate(broker, 15_000);
+  await terminate(coturn, 15_000);
   await relay.close();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

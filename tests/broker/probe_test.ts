@@ -10,6 +10,7 @@ import {
 } from "../../lib/snowflake/messages.ts";
 import { probeHandler } from "../../proxy/broker/probe.ts";
 import { FakeWebRTC } from "../proxy/fake_webrtc.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 const offerBody = encodeProxyPollResponse({
   status: "client match",
@@ -18,7 +19,6 @@ const offerBody = encodeProxyPollResponse({
     sdp: "v=0\r\na=candidate:1 1 udp 1 192.0.2.1 1 typ host\r\n",
   }),
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("broker: /probe answers the offer and closes its peer on every path", async () => {
   const webrtc = new FakeWebRTC();

@@ -5,7 +5,7 @@
  * @module
  */
 import { runArgs } from "../../tools/permissions.ts";
-import { freeTcpPort } from "../../lib/testing/util.ts";
+import { freeTcpPort, terminate } from "../../lib/testing/util.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -75,16 +75,7 @@ export async function spawnBroker(
     pid: child.pid,
     log: () => text,
     async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      const t = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 5000);
-      await child.status;
-      clearTimeout(t);
+      await terminate(child, 5000);
       await pump;
     },
   };

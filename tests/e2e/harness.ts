@@ -35,7 +35,8 @@
  * @module
  */
 import { runArgs } from "../../tools/permissions.ts";
-import { sha256Hex } from "../../lib/testing/util.ts";
+import { randomBytes, sha256Hex } from "../../lib/testing/util.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 export const DENO = Deno.execPath();
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -84,7 +85,7 @@ const AUTH_DIRPORT = 7000;
 const BRIDGE_ORPORT = 5003;
 const BOOT_TIMEOUT_MS = 240_000;
 
-function exists(path: string): boolean {
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
@@ -97,8 +98,14 @@ function exists(path: string): boolean {
 export const CAN_RUN = Deno.build.os === "linux" && Deno.uid() === 0 &&
   ["/usr/sbin/tor", "/usr/bin/tor"].some(exists) && exists("/usr/bin/tor-gencert");
 
+/** CAN_RUN, and Debian's Go snowflake-client and snowflake-proxy are installed. */
+export const CAN_RUN_GO = CAN_RUN &&
+  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every(exists);
+
+/** The last `n` lines of a log, for assertion messages. */
+export const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
+
 const decoder = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 export function progress(message: string): void {
@@ -612,10 +619,7 @@ async function boot(ns: string, dir: string): Promise<NetworkState> {
   );
 
   // The origin's file.
-  const data = new Uint8Array(FILE_SIZE);
-  for (let off = 0; off < data.length; off += 65536) {
-    crypto.getRandomValues(data.subarray(off, off + 65536));
-  }
+  const data = randomBytes(FILE_SIZE);
   await Deno.mkdir(`${dir}/www`);
   await Deno.writeFile(`${dir}/www/file.bin`, data);
   const fileSha256 = await sha256Hex(data);

@@ -4,11 +4,12 @@
  */
 import { assert, assertEquals, assertNotEquals } from "../../lib/testing/assert.ts";
 import { createCookieFile } from "../../server/static_cookie.ts";
-import { sha256Hex } from "../../lib/testing/util.ts";
+import { randomBytes, sha256Hex } from "../../lib/testing/util.ts";
 import { BINARIES } from "../../tools/permissions.ts";
 import { type BackendStat, type BridgeSite, startBridgeSite, startBroker } from "./bridge_site.ts";
 import {
   CAN_RUN,
+  CAN_RUN_GO,
   denoExec,
   IP,
   ORIGIN_PORT,
@@ -24,23 +25,11 @@ import {
 const CLIENTS = 20;
 /** The second broker's port (the harness's is 8081). */
 const BROKER2_PORT = 8082;
-const CAN_RUN_GO = CAN_RUN &&
-  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every((p) => {
-    try {
-      Deno.statSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 const SMALL_FILE = 2 * 1000 * 1000;
 
 /** A file of `size` random bytes served by the origin; returns its URL and sha256. */
 async function originFile(net: TorNetwork, name: string, size: number) {
-  const full = new Uint8Array(size);
-  for (let off = 0; off < size; off += 65536) {
-    crypto.getRandomValues(full.subarray(off, off + 65536));
-  }
+  const full = randomBytes(size);
   await Deno.writeFile(`${net.dir}/www/${name}`, full);
   return { url: `http://${IP}:${ORIGIN_PORT}/${name}`, sha256: await sha256Hex(full) };
 }

@@ -3,7 +3,7 @@
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import {
   AMP_CACHE,
-  CAN_RUN,
+  CAN_RUN_GO,
   DENO,
   FILE_SIZE,
   IP,
@@ -11,20 +11,9 @@ import {
   progress,
   readOr,
   ROOT,
+  tail,
   torNetwork,
 } from "../e2e/harness.ts";
-
-const CAN_RUN_GO = CAN_RUN &&
-  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every((p) => {
-    try {
-      Deno.statSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-
-const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
 
 Deno.test({
   name:

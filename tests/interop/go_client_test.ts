@@ -2,10 +2,10 @@
 // server → a local ORPort sink, 50 MB; then the same through a recording relay, whose capture
 // of the Go client's first bytes is what codec:go-vectors checks (tests/interop/fixtures).
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
-import { sha256Hex } from "../../lib/testing/util.ts";
+import { randomBytes, sha256Hex } from "../../lib/testing/util.ts";
 import { BINARIES } from "../../tools/permissions.ts";
 import {
-  CAN_RUN,
+  CAN_RUN_GO,
   DENO,
   EXTRA_BRIDGES,
   IP,
@@ -13,6 +13,7 @@ import {
   progress,
   readOr,
   ROOT,
+  tail,
   torNetwork,
   waitFor,
 } from "../e2e/harness.ts";
@@ -20,18 +21,6 @@ import {
 const SIZE = 50 * 1000 * 1000;
 const SINK_PORT = 9100;
 const FIXTURE = `${ROOT}/tests/interop/fixtures/go_client_2.5.1_capture.json`;
-
-const CAN_RUN_GO = CAN_RUN &&
-  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every((p) => {
-    try {
-      Deno.statSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-
-const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
 
 Deno.test({
   name:
@@ -43,10 +32,7 @@ Deno.test({
     const net = await torNetwork();
     const d = net.dir;
     const procs: Proc[] = [];
-    const data = new Uint8Array(SIZE);
-    for (let off = 0; off < SIZE; off += 65536) {
-      crypto.getRandomValues(data.subarray(off, off + 65536));
-    }
+    const data = randomBytes(SIZE);
     await Deno.writeFile(`${d}/sink-50mb.bin`, data);
     const want = await sha256Hex(data);
     try {

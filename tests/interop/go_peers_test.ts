@@ -1,19 +1,15 @@
 // Debian's Go snowflake-client and snowflake-proxy (2.5.1) with our broker, probe and server,
 // in the e2e harness's namespace and private Tor network.
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
-import { CAN_RUN, FILE_SIZE, progress, readOr, torNetwork, waitFor } from "../e2e/harness.ts";
-
-const CAN_RUN_GO = CAN_RUN &&
-  ["/usr/bin/snowflake-client", "/usr/bin/snowflake-proxy"].every((p) => {
-    try {
-      Deno.statSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-
-const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
+import {
+  CAN_RUN_GO,
+  FILE_SIZE,
+  progress,
+  readOr,
+  tail,
+  torNetwork,
+  waitFor,
+} from "../e2e/harness.ts";
 
 Deno.test({
   name: "probe: Debian's snowflake-proxy, probed by our /probe, reports NAT unrestricted",

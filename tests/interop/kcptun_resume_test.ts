@@ -10,12 +10,12 @@
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { seededBytes } from "../../lib/testing/fuzz.ts";
-import { freeUdpPort } from "../../lib/testing/util.ts";
+import { freeUdpPort, sha256Hex } from "../../lib/testing/util.ts";
 import { type Addr, HostPortAddr, type Packet, type PacketConn } from "../../lib/net/mod.ts";
 import { UdpPacketConn } from "../../lib/net/udp.ts";
 import { dialKcp } from "../../lib/kcp/mod.ts";
 import { SmuxSession } from "../../lib/smux/mod.ts";
-import { KCPTUN_KCP, KCPTUN_SMUX, kcptunAvailable, sha256Hex, startKcptun } from "./kcptun_util.ts";
+import { KCPTUN_KCP, KCPTUN_SMUX, kcptunAvailable, startKcptunServer } from "./kcptun_util.ts";
 import { createHash } from "node:crypto";
 
 // kcptun's smux session dies after 30 s without a frame (its KeepAliveTimeout), so an
@@ -98,12 +98,7 @@ Deno.test({
         };
       });
     const kcpPort = freeUdpPort();
-    const server = startKcptun("kcptun-server", [
-      "-l",
-      `127.0.0.1:${kcpPort}`,
-      "-t",
-      `127.0.0.1:${tcp.port}`,
-    ]);
+    const server = startKcptunServer(kcpPort, tcp.port);
     const path = new SwitchedPacketConn(UdpPacketConn.listen());
     let smux: SmuxSession | null = null;
     try {
@@ -142,7 +137,7 @@ Deno.test({
       await w.close();
       const got = await tcp.result;
       assertEquals(got.bytes, BYTES);
-      assertEquals(got.hash, sha256Hex(data));
+      assertEquals(got.hash, await sha256Hex(data));
       assert(kcp.engine.stats.resumeRetrans > 0, "the sender should have resumed");
     } finally {
       smux?.close();

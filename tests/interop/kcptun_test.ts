@@ -4,7 +4,7 @@
  */
 import { assertEquals } from "../../lib/testing/assert.ts";
 import { seededBytes } from "../../lib/testing/fuzz.ts";
-import { freeTcpPort, freeUdpPort } from "../../lib/testing/util.ts";
+import { freeTcpPort, freeUdpPort, sha256Hex } from "../../lib/testing/util.ts";
 import { HostPortAddr, UdpPacketConn } from "../../lib/net/mod.ts";
 import { dialKcp, listenKcp } from "../../lib/kcp/mod.ts";
 import { SmuxSession } from "../../lib/smux/mod.ts";
@@ -15,8 +15,8 @@ import {
   KCPTUN_SMUX,
   kcptunAvailable,
   type Proc,
-  sha256Hex,
-  startKcptun,
+  startKcptunClient,
+  startKcptunServer,
   writeAndClose,
 } from "./kcptun_util.ts";
 
@@ -25,16 +25,16 @@ const TOTAL = 50_000_000;
 const PER_STREAM = TOTAL / STREAMS;
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !kcptunAvailable() };
 
-function payloads(): { data: Uint8Array<ArrayBuffer>[]; hashes: string[] } {
+async function payloads(): Promise<{ data: Uint8Array<ArrayBuffer>[]; hashes: string[] }> {
   const data = Array.from({ length: STREAMS }, (_, i) => seededBytes(PER_STREAM, 0x9e37 + i));
-  return { data, hashes: data.map(sha256Hex).sort() };
+  return { data, hashes: (await Promise.all(data.map((d) => sha256Hex(d)))).sort() };
 }
 
 Deno.test({
   name: "interop:kcptun our KCP+smux client -> kcptun-server -> TCP sink, 50 MB in 8 streams",
   ...opts,
   fn: async () => {
-    const { data, hashes } = payloads();
+    const { data, hashes } = await payloads();
     const sink = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const got: Promise<{ hash: string; bytes: number }>[] = [];
     const sinkDone = (async () => {
@@ -48,12 +48,7 @@ Deno.test({
     const udp = UdpPacketConn.listen();
     let smux: SmuxSession | null = null;
     try {
-      server = startKcptun("kcptun-server", [
-        "-l",
-        `127.0.0.1:${kcpPort}`,
-        "-t",
-        `127.0.0.1:${(sink.addr as Deno.NetAddr).port}`,
-      ]);
+      server = startKcptunServer(kcpPort, (sink.addr as Deno.NetAddr).port);
       const kcp = dialKcp(udp, new HostPortAddr("udp", "127.0.0.1", kcpPort), KCPTUN_KCP);
       smux = new SmuxSession(kcp, { client: true, config: KCPTUN_SMUX });
       const streams = await Promise.all(data.map(() => smux!.openStream()));
@@ -77,19 +72,14 @@ Deno.test({
   name: "interop:kcptun kcptun-client -> our KCP listener + smux server, 50 MB in 8 streams",
   ...opts,
   fn: async () => {
-    const { data, hashes } = payloads();
+    const { data, hashes } = await payloads();
     const udp = UdpPacketConn.listen();
     const listener = listenKcp(udp, KCPTUN_KCP);
     const tcpPort = freeTcpPort();
     let client: Proc | null = null;
     const sessions: SmuxSession[] = [];
     try {
-      client = startKcptun("kcptun-client", [
-        "-l",
-        `127.0.0.1:${tcpPort}`,
-        "-r",
-        udp.localAddr.toString(),
-      ]);
+      client = startKcptunClient(tcpPort, udp.localAddr.toString());
       const received = (async () => {
         const results: Promise<{ hash: string; bytes: number }>[] = [];
         while (results.length < STREAMS) {

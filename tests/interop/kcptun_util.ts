@@ -1,6 +1,6 @@
 /**
  * Helpers for driving Debian's kcptun (kcp-go + smux) against our stack:
- * process start/stop (our own pids only), free ports, smux settings that
+ * process start/stop (our own pids only), smux settings that
  * match kcptun's defaults, and streaming SHA-256.
  *
  * @module
@@ -86,7 +86,32 @@ export function kcptunFlags(overrides: Record<string, string> = {}): string[] {
   });
 }
 
-export function startKcptun(
+/** kcptun-server on 127.0.0.1:`kcpPort` (UDP), forwarding to 127.0.0.1:`targetPort` (TCP). */
+export function startKcptunServer(
+  kcpPort: number,
+  targetPort: number,
+  extraArgs: string[] = [],
+  overrides: Record<string, string> = {},
+): Proc {
+  return startKcptun("kcptun-server", [
+    "-l",
+    `127.0.0.1:${kcpPort}`,
+    "-t",
+    `127.0.0.1:${targetPort}`,
+    ...extraArgs,
+  ], overrides);
+}
+
+/** kcptun-client on 127.0.0.1:`tcpPort` (TCP), dialing KCP at `remote` (host:port). */
+export function startKcptunClient(
+  tcpPort: number,
+  remote: string,
+  overrides: Record<string, string> = {},
+): Proc {
+  return startKcptun("kcptun-client", ["-l", `127.0.0.1:${tcpPort}`, "-r", remote], overrides);
+}
+
+function startKcptun(
   binary: "kcptun-client" | "kcptun-server",
   args: string[],
   overrides: Record<string, string> = {},
@@ -106,10 +131,6 @@ export function startKcptun(
       await child.status;
     },
   };
-}
-
-export function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 /** Reads a stream to its end, returning SHA-256 and length. */

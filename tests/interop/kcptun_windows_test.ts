@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { seededBytes } from "../../lib/testing/fuzz.ts";
-import { freeTcpPort, freeUdpPort } from "../../lib/testing/util.ts";
+import { freeTcpPort, freeUdpPort, sha256Hex } from "../../lib/testing/util.ts";
 import { HostPortAddr, UdpPacketConn } from "../../lib/net/mod.ts";
 import { dialKcp, type KcpStats, listenKcp } from "../../lib/kcp/mod.ts";
 import { SmuxSession } from "../../lib/smux/mod.ts";
@@ -21,15 +21,15 @@ import {
   kcptunAckNoDelayArgs,
   kcptunAvailable,
   type Proc,
-  sha256Hex,
-  startKcptun,
+  startKcptunClient,
+  startKcptunServer,
   writeAndClose,
 } from "./kcptun_util.ts";
 
 const BYTES = 8_000_000;
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !kcptunAvailable() };
 const data = seededBytes(BYTES, 0x51d3);
-const hash = sha256Hex(data);
+const hash = await sha256Hex(data);
 
 interface Result {
   mbps: number;
@@ -71,13 +71,7 @@ function check(got: { hash: string; bytes: number }, t0: number): number {
 async function oursToKcptun(wnd: number, serverArgs: string[]): Promise<Result> {
   const sink = tcpSink();
   const kcpPort = freeUdpPort();
-  const server = startKcptun("kcptun-server", [
-    "-l",
-    `127.0.0.1:${kcpPort}`,
-    "-t",
-    `127.0.0.1:${sink.port}`,
-    ...serverArgs,
-  ], windowFlags(wnd));
+  const server = startKcptunServer(kcpPort, sink.port, serverArgs, windowFlags(wnd));
   const udp = UdpPacketConn.listen();
   let smux: SmuxSession | null = null;
   try {
@@ -108,12 +102,7 @@ async function kcptunToOurs(wnd: number): Promise<Result> {
   let client: Proc | null = null;
   const sessions: SmuxSession[] = [];
   try {
-    client = startKcptun("kcptun-client", [
-      "-l",
-      `127.0.0.1:${tcpPort}`,
-      "-r",
-      udp.localAddr.toString(),
-    ], windowFlags(wnd));
+    client = startKcptunClient(tcpPort, udp.localAddr.toString(), windowFlags(wnd));
     const received = (async () => {
       const smux = new SmuxSession(await listener.accept(), {
         client: false,
@@ -139,19 +128,8 @@ async function kcptunToKcptun(wnd: number, serverArgs: string[]): Promise<Result
   const sink = tcpSink();
   const udpPort = freeUdpPort();
   const tcpPort = freeTcpPort();
-  const server = startKcptun("kcptun-server", [
-    "-l",
-    `127.0.0.1:${udpPort}`,
-    "-t",
-    `127.0.0.1:${sink.port}`,
-    ...serverArgs,
-  ], windowFlags(wnd));
-  const client = startKcptun("kcptun-client", [
-    "-l",
-    `127.0.0.1:${tcpPort}`,
-    "-r",
-    `127.0.0.1:${udpPort}`,
-  ], windowFlags(wnd));
+  const server = startKcptunServer(udpPort, sink.port, serverArgs, windowFlags(wnd));
+  const client = startKcptunClient(tcpPort, `127.0.0.1:${udpPort}`, windowFlags(wnd));
   try {
     const t0 = performance.now();
     const conn = await sendTcp(tcpPort);

@@ -11,13 +11,13 @@ import {
 } from "../../lib/snowflake/messages.ts";
 import { PROXY_DEFAULTS, type ProxyConfig, SnowflakeProxy } from "../../proxy/relay/core.ts";
 import { FakeWebRTC } from "./fake_webrtc.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 // Peer connection 0 is the NAT probe's (run before the first poll; the fake probe server 404s).
 const OFFER = serializeSessionDescription({
   type: "offer",
   sdp: "v=0\r\na=candidate:1 1 udp 2122260223 203.0.113.9 5000 typ host\r\n",
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Script {
   /** Poll replies in order; after the last, "no match". */

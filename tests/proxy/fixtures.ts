@@ -33,8 +33,7 @@ import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import { closePeer, type DataChannel, gatherLocalDescription } from "../../lib/snowflake/webrtc.ts";
 import { type DataChannelConn, dataChannelConn } from "../../lib/snowflake/datachannel.ts";
 import { BINARIES } from "../../tools/permissions.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../../lib/net/sleep.ts";
 
 /** `p`, or `fallback` after `ms`; the timer never outlives the race. */
 async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {

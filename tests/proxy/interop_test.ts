@@ -17,19 +17,19 @@ import { runArgs } from "../../tools/permissions.ts";
 import {
   CAN_RUN,
   DENO,
+  exists,
   FILE_SIZE,
   IP,
   type Proc,
   progress,
   readOr,
+  tail,
   type TorNetwork,
   torNetwork,
   waitFor,
 } from "../e2e/harness.ts";
 
-const CAN_RUN_GO = CAN_RUN && readOr("/usr/bin/snowflake-client").length > 0;
-const tail = (text: string, n = 15) => text.split("\n").slice(-n).join("\n");
-
+const CAN_RUN_GO = CAN_RUN && exists("/usr/bin/snowflake-client");
 /** Starts our proxy in the network; its log is `<dir>/<name>.log`. */
 function startOurProxy(net: TorNetwork, name: string): { proc: Proc; log: () => string } {
   const logPath = `${net.dir}/${name}.log`;

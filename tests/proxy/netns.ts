@@ -24,6 +24,22 @@ async function must(cmd: string, args: string[]): Promise<string> {
 
 let counter = 0;
 
+/**
+ * Kills whatever runs in namespace `ns` (only its processes), deletes it and /etc/netns/<ns>.
+ * Tolerates any part being gone.
+ */
+export async function deleteNetns(ns: string): Promise<void> {
+  const pids = (await must("ip", ["netns", "pids", ns]).catch(() => ""))
+    .split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+  await must("ip", ["netns", "del", ns]).catch(() => {});
+  await Deno.remove(`/etc/netns/${ns}`, { recursive: true }).catch(() => {});
+}
+
 /** A namespace with two addresses, `a` and `b`, on a veth pair. */
 export class Netns {
   private constructor(readonly name: string, readonly a: string, readonly b: string) {}
@@ -65,16 +81,8 @@ export class Netns {
   }
 
   /** Kills whatever still runs inside (only this namespace's processes) and deletes it. */
-  async delete(): Promise<void> {
-    const pids = (await must("ip", ["netns", "pids", this.name]).catch(() => ""))
-      .split(/\s+/).filter(Boolean).map(Number);
-    for (const pid of pids) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* gone */ }
-    }
-    await must("ip", ["netns", "del", this.name]).catch(() => {});
-    await Deno.remove(`/etc/netns/${this.name}`, { recursive: true }).catch(() => {});
+  delete(): Promise<void> {
+    return deleteNetns(this.name);
   }
 }
 
@@ -123,15 +131,6 @@ export class NetnsPair {
 
   /** Kills whatever still runs in either namespace and deletes both. */
   async delete(): Promise<void> {
-    for (const ns of [this.first, this.second]) {
-      const pids = (await must("ip", ["netns", "pids", ns]).catch(() => ""))
-        .split(/\s+/).filter(Boolean).map(Number);
-      for (const pid of pids) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch { /* gone */ }
-      }
-      await must("ip", ["netns", "del", ns]).catch(() => {});
-    }
+    for (const ns of [this.first, this.second]) await deleteNetns(ns);
   }
 }

@@ -18,9 +18,9 @@ import {
   RelaySink,
   RendezvousBroker,
 } from "./fixtures.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 const [name, A] = Deno.args as [string, string];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Flags every scenario's proxy gets: no STUN, a probe URL that 404s, fast polls. */
 function baseFlags(broker: RendezvousBroker): string[] {

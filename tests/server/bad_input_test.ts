@@ -3,7 +3,8 @@ import { Logger } from "../../lib/log/mod.ts";
 import { encodePacket } from "../../lib/encapsulation/mod.ts";
 import { TOKEN } from "../../lib/turbotunnel/mod.ts";
 import { SnowflakeServer } from "../../server/server.ts";
-import { connectClient, echoThrough, randomBytes, startEcho } from "./ws_client.ts";
+import { connectClient, echoThrough, startEcho } from "./ws_client.ts";
+import { randomBytes } from "../../lib/testing/util.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

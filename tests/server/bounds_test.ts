@@ -10,39 +10,17 @@ import {
   clientFrameHeader,
   rawWebSocket,
   readUntilClosed,
+  writeUntilRefused,
 } from "../../lib/testing/raw_websocket.ts";
 import { SnowflakeServer } from "../../server/server.ts";
 import { goodEnv, smethodPort, spawnServer } from "./spawn.ts";
 import { mib, procUsage } from "./proc.ts";
 import { startEcho } from "./ws_client.ts";
+import { sleep } from "../../lib/net/sleep.ts";
+import { within } from "../../lib/testing/util.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MiB = 1 << 20;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** `p`'s value, or `fallback` after `ms`: a liveness guard, not a timing check. */
-async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<T>((r) => timer = setTimeout(() => r(fallback), ms));
-  try {
-    return await Promise.race([p, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Writes `next()` until it returns null or the server refuses; resolves with bytes written. */
-async function writeUntilRefused(conn: Deno.Conn, next: () => Uint8Array | null): Promise<number> {
-  let written = 0;
-  try {
-    for (let b = next(); b !== null; b = next()) {
-      let off = 0;
-      while (off < b.length) off += await conn.write(b.subarray(off));
-      written += b.length;
-    }
-  } catch { /* refused */ }
-  return written;
-}
 
 /** Runs `attack` against a spawned server; resolves with the server's peak RSS growth. */
 async function peakRssGrowth(attack: (port: number) => Promise<void>): Promise<number> {

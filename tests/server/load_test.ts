@@ -6,13 +6,8 @@
  */
 import { assertEquals } from "../../lib/testing/assert.ts";
 import { goodEnv, smethodPort, spawnServer } from "./spawn.ts";
-import {
-  connectClient,
-  echoThrough,
-  randomBytes,
-  startEcho,
-  type TestClient,
-} from "./ws_client.ts";
+import { connectClient, echoThrough, startEcho, type TestClient } from "./ws_client.ts";
+import { randomBytes } from "../../lib/testing/util.ts";
 import { mib, procUsage } from "./proc.ts";
 
 const CLIENTS = Number(Deno.env.get("LOAD_CLIENTS") ?? 1000);

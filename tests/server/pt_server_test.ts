@@ -7,7 +7,8 @@ import {
   safeCookieHashes,
 } from "../../lib/pt/extorport.ts";
 import { goodEnv, smethodPort, spawnServer } from "./spawn.ts";
-import { connectClient, echoThrough, randomBytes, startEcho } from "./ws_client.ts";
+import { connectClient, echoThrough, startEcho } from "./ws_client.ts";
+import { randomBytes } from "../../lib/testing/util.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

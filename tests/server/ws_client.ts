@@ -112,10 +112,3 @@ export function startEcho(): {
   })().catch(() => {});
   return state;
 }
-
-/** `n` random bytes (getRandomValues is limited to 64 KiB per call). */
-export function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let off = 0; off < n; off += 65536) crypto.getRandomValues(out.subarray(off, off + 65536));
-  return out;
-}

@@ -11,12 +11,11 @@ import { goodEnv, smethodPort } from "../server/spawn.ts";
 import { SERVER_TUN, TunnelEnv } from "../tunnel/env.ts";
 import { IS_ROOT } from "../tunnel/netns.ts";
 import { denoIn, sh, SignalNs, type Watched } from "./netns.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 const opts = { ignore: !IS_ROOT, sanitizeOps: false, sanitizeResources: false };
 const HOLD = "tests/signals/fixtures/hold.ts";
 const INSPECTOR = /:9229$/;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Sends SIGUSR1 (twice, in case the first raced the runtime's set-up) and

@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { runArgs } from "../../tools/permissions.ts";
 import { type StatusReport } from "../../pytunnel/report.ts";
+import { CHROMIUM } from "../web_proxy/has_chromium.ts";
 import { iperf } from "./iperf.ts";
 import { IS_ROOT } from "./netns.ts";
 import { newKeys, PORT, SERVER_TUN, tunnelEnv, until } from "./env.ts";
@@ -401,6 +402,7 @@ Deno.test({
     "tunnel:ui: cli: the page shows its data as it loads (--dump-dom), counters move, Stop then Start at once",
   async fn() {
     const { chromium } = await import("playwright-core");
+    const { CHROMIUM_ARGS } = await import("../web_proxy/chromium.ts");
     const env = await tunnelEnv();
     const { topo } = env;
     await env.clientB.stop();
@@ -409,7 +411,7 @@ Deno.test({
     // Chromium must run in client B's namespace to reach its 127.0.0.1.
     const wrapper = topo.file(
       "chromium.sh",
-      `#!/bin/sh\nexec ip netns exec ${topo.clientB} /usr/bin/chromium "$@"\n`,
+      `#!/bin/sh\nexec ip netns exec ${topo.clientB} ${CHROMIUM} "$@"\n`,
       0o700,
     );
     let ctx: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
@@ -421,16 +423,7 @@ Deno.test({
       ctx = await chromium.launchPersistentContext(profile, {
         executablePath: wrapper,
         headless: true,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
+        args: CHROMIUM_ARGS,
       });
       const page = await ctx.newPage();
       const res = await page.goto(url);
@@ -458,7 +451,7 @@ Deno.test({
       const up = await topo.ping(topo.clientB, SERVER_TUN, 2);
       assertEquals(up.code, 0, up.stdout);
       // The data is in the page as it loads, whatever the open log stream does.
-      const dump = await topo.run(topo.clientB, "/usr/bin/chromium", [
+      const dump = await topo.run(topo.clientB, CHROMIUM, [
         "--headless",
         "--no-sandbox",
         "--disable-gpu",

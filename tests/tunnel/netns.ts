@@ -11,6 +11,7 @@
  */
 
 import { runArgs } from "../../tools/permissions.ts";
+import { terminate } from "../../lib/testing/util.ts";
 
 const DENO = Deno.execPath();
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -68,16 +69,8 @@ export class Proc {
   }
   /** Sends SIGTERM (then SIGKILL after 3 s) and waits for exit. */
   async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch { /* gone */ }
-    const t = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 3000);
+    await terminate(this.child, 3000);
     await this.status;
-    clearTimeout(t);
   }
 }
 

@@ -8,6 +8,8 @@
  * @module
  */
 import type { TorNetwork } from "../e2e/harness.ts";
+import { terminate } from "../../lib/testing/util.ts";
+import { deleteNetns } from "../proxy/netns.ts";
 
 export const PAGE_LINK_HARNESS = "198.18.41.1";
 export const PAGE_LINK_PAGE = "198.18.41.2";
@@ -89,35 +91,16 @@ export class PageNs {
         }
       },
       async stop() {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* exited */ }
-        const t = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* exited */ }
-        }, 15_000);
-        await child.status;
-        clearTimeout(t);
+        await terminate(child, 15_000);
         await done;
       },
       log: () => out,
     };
   }
 
-  /** Kills what runs in the namespace, removes the veth pair and the namespace. */
+  /** Kills what runs in the namespace, removes the namespace and the veth pair. */
   async delete(): Promise<void> {
-    const pids = await new Deno.Command("ip", {
-      args: ["netns", "pids", this.name],
-      stderr: "null",
-    })
-      .output().then((o) => decoder.decode(o.stdout)).catch(() => "");
-    for (const pid of pids.split(/\s+/).filter(Boolean)) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
+    await deleteNetns(this.name);
     await must(["-n", this.net.ns, "link", "del", "sfwx"]).catch(() => {});
-    await must(["netns", "del", this.name]).catch(() => {});
   }
 }

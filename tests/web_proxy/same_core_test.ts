@@ -26,10 +26,10 @@ import { dialRelay, type WebSocketStreamCtor } from "../../proxy/relay/relay_dia
 import { pageProxyConfig } from "../../proxy/web/config.ts";
 import { type BrowserPlatform, pageProxyEnv } from "../../proxy/web/env.ts";
 import { RelaySink, RendezvousBroker } from "../proxy/fixtures.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 const HOST = "127.0.0.1";
 const SIZE = 1_000_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitUntil(ok: () => boolean, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -93,7 +93,10 @@ async function relayScript(
     const relayWasOpen = relay.open;
     const during = { active: proxy.stats.active, clients: proxy.clients };
     proxy.stop();
-    const clientClosed = await Promise.race([conn.closed.then(() => true), sleep(5000)]) === true;
+    const clientClosed = await Promise.race([
+      conn.closed.then(() => true),
+      sleep(5000).then(() => false),
+    ]);
     await running;
     const relayClosed = await waitUntil(() => relay.open === 0);
     return {

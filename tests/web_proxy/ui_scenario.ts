@@ -16,10 +16,10 @@ import { freeTcpPort } from "../../lib/testing/util.ts";
 import { DEFAULT_BRIDGE_FINGERPRINT } from "../../lib/snowflake/messages.ts";
 import { dialThroughBroker, RelaySink } from "../proxy/fixtures.ts";
 import { launchBrowser, type PageView, readView, switchOn, waitForView } from "./chromium.ts";
+import { sleep } from "../../lib/net/sleep.ts";
 
 const [A, outDir] = Deno.args as [string, string];
 const ROOT = new URL("../../", import.meta.url).pathname;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const findings: Record<string, unknown> = {};
 
 const relay = new RelaySink(A);
