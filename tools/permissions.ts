@@ -39,11 +39,12 @@ export const BINARIES: Record<string, BinarySpec> = {
     // churns through before they pile up (peak RSS with one busy session ~97 → ~78 MiB).
     // A 30% (not ~100%) old-generation growth step: 10,000 idle sessions' keepalives and
     // timers promote garbage that otherwise doubles the heap before a major GC (RSS ~790 →
-    // ~590 MiB). Cost: more GC under load (CPU-s per GB with 100 busy sessions rises).
+    // ~590 MiB). Old generations up to 64 MiB are left alone: with the 30% step alone, busy
+    // sessions (a small old generation) ran major GCs back to back, +35–70% CPU-s per GB.
     // gc() for server/churn_gc.ts.
     flags: [
       ...flags(),
-      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=30,--expose-gc",
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=30,--initial-old-space-size=64,--expose-gc",
     ],
   },
   "broker-proxy": {
