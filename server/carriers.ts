@@ -1,6 +1,6 @@
 /**
- * The server's ingress: every proxy connection, whatever carries it (a WebSocket, or the
- * in-memory Conn twin in tests), is a byte-stream {@link Conn} served by the one carrier
+ * The server's ingress: every proxy connection, whatever carries it (a WebSocket's light
+ * {@link ChunkLink}, or the in-memory Conn twin in tests), is a byte stream served by the one carrier
  * pump of lib/turbotunnel ({@link serveCarrier}): the token and ClientID first, then
  * encapsulated packets both ways (docs/PROTOCOL.md §1, §2). This file adds what the server needs
  * around it: routing to the client's KCP instance, the handshake and idle deadlines,
@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Conn } from "../lib/net/mod.ts";
+import type { ChunkLink, Conn } from "../lib/net/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import {
   type CarrierEndpoint,
@@ -107,7 +107,7 @@ export class Carriers {
   }
 
   /** Serves one connection until it ends; never rejects. Closes `conn`. */
-  async serve(conn: Conn, info: ConnInfo = {}): Promise<void> {
+  async serve(conn: Conn | ChunkLink, info: ConnInfo = {}): Promise<void> {
     const { metrics, log } = this.#ctx;
     metrics.counters.connections++;
     metrics.gauges.connectionsActive++;
@@ -120,7 +120,7 @@ export class Carriers {
     };
     this.#live.add(live);
     const clientIp = info.url === undefined ? null : clientIpFromUrl(info.url);
-    const from = info.remoteAddr ?? conn.remoteAddr.toString();
+    const from = info.remoteAddr ?? ("remoteAddr" in conn ? conn.remoteAddr.toString() : "?");
     const route = (id: ClientID) => {
       if (clientIp) {
         this.#ctx.clientIps.set(id.hex, clientIp);

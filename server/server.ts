@@ -131,7 +131,7 @@ export class SnowflakeServer {
     this.#listeners.push(listener);
     void (async () => {
       for await (const a of listener) {
-        void this.serveConn(a.conn, { url: a.url, remoteAddr: a.remoteAddr.toString() });
+        void this.#carriers.serve(a.link, { url: a.url, remoteAddr: a.remoteAddr.toString() });
       }
     })();
     return { transport: "tcp", hostname: listener.addr.hostname, port: listener.addr.port };

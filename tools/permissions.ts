@@ -34,10 +34,18 @@ export const BINARIES: Record<string, BinarySpec> = {
   client: { entry: "client/main.ts", flags: flags() },
   server: {
     entry: "server/main.ts",
-    // A young generation capped at 4 MiB per semi-space (V8 grows it to 32 MiB under load):
-    // with thousands of mostly idle sessions that is ~40 MiB of RSS for nothing, and
-    // throughput is the same. gc() for server/churn_gc.ts (tests/bench/server_bench.ts).
-    flags: [...flags(), "--v8-flags=--max-semi-space-size=4,--expose-gc"],
+    // GC-only flags (tests/bench/server_bench.ts, README "Server memory"). A 1 MiB young
+    // generation: scavenges come often enough to free the ArrayBuffers a busy session
+    // churns through before they pile up (peak RSS with one busy session ~97 → ~78 MiB).
+    // A 30% (not ~100%) old-generation growth step: 10,000 idle sessions' keepalives and
+    // timers promote garbage that otherwise doubles the heap before a major GC (RSS ~790 →
+    // ~590 MiB). Old generations up to 64 MiB are left alone: with the 30% step alone, busy
+    // sessions (a small old generation) ran major GCs back to back, +35–70% CPU-s per GB.
+    // gc() for server/churn_gc.ts.
+    flags: [
+      ...flags(),
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=30,--initial-old-space-size=64,--expose-gc",
+    ],
   },
   "broker-proxy": {
     entry: "proxy/main.ts",

@@ -3,7 +3,8 @@
  *
  * @module
  */
-export type { Addr, Conn, Dialer, Listener, Packet, PacketConn } from "./types.ts";
+export type { Addr, ChunkLink, Conn, Dialer, Listener, Packet, PacketConn } from "./types.ts";
+export { connLink, linkConn } from "./chunk_link.ts";
 export { HostPortAddr, NamedAddr } from "./addr.ts";
 export { ClosedError, TimeoutError } from "./errors.ts";
 export { AsyncQueue } from "./queue.ts";

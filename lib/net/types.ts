@@ -38,6 +38,24 @@ export interface Conn {
   close(): void;
 }
 
+/**
+ * A Conn's bytes without web streams: one chunk at a time each way. Much lighter per
+ * connection and per chunk than a {@link Conn} (no stream objects, queues or per-chunk
+ * promises when data is ready), for a server holding thousands of connections
+ * (docs/ARCHITECTURE.md). Adapters both ways: lib/net/chunk_link.ts.
+ */
+export interface ChunkLink {
+  /** The next chunk, or null at a clean end; rejects on failure or once closed. */
+  read(): Promise<Uint8Array | null>;
+  /**
+   * Sends one chunk, which the link keeps (the caller must not reuse it). Returns a promise
+   * when the caller should wait before writing more (backpressure); throws once closed.
+   */
+  write(chunk: Uint8Array): Promise<void> | void;
+  /** Closes the link; a pending read or write ends at once. */
+  close(): void;
+}
+
 /** Makes new connections, e.g. to a fresh Snowflake proxy. */
 export interface Dialer {
   dial(signal?: AbortSignal): Promise<Conn>;

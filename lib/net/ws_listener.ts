@@ -1,6 +1,7 @@
 /**
  * A WebSocket server that bounds everything a peer can make it hold, yielding each
- * accepted connection as a {@link Conn} plus the request URL and the peer's address.
+ * accepted connection as a light {@link ChunkLink} (or, on request, a {@link Conn}) plus
+ * the request URL and the peer's address.
  *
  * Built on the npm `ws` package over `node:http`/`node:https` (measured faster than
  * `Deno.upgradeWebSocket` here, see README "Bounds"), because Deno's own WebSocket buffers
@@ -30,7 +31,8 @@ import { type ServerOptions, WebSocket as WsSocket, WebSocketServer } from "ws";
 import { HostPortAddr } from "./addr.ts";
 import { ClosedError } from "./errors.ts";
 import { AsyncQueue } from "./queue.ts";
-import type { Addr, Conn } from "./types.ts";
+import { linkConn } from "./chunk_link.ts";
+import type { Addr, ChunkLink, Conn } from "./types.ts";
 
 /** Options for {@link WsListener.listen}. */
 export interface WsListenOptions {
@@ -57,10 +59,12 @@ export interface WsListenOptions {
   onRefused?: (reason: keyof WsRefused) => void;
 }
 
-/** One accepted WebSocket connection. */
+/** One accepted WebSocket connection: use either `link` or `conn`, not both. */
 export interface WsAccepted {
-  /** Each binary (or text) message is one chunk; each chunk written is one binary message. */
-  conn: Conn;
+  /** Each binary message is one chunk; each chunk written is one binary message. */
+  link: ChunkLink;
+  /** The same as a Conn (web streams, built on first use). */
+  readonly conn: Conn;
   /** The request URL (path and query, e.g. a proxy's `client_ip`). */
   url: URL;
   /** The TCP peer, as `conn.remoteAddr`. */
@@ -75,6 +79,20 @@ export interface WsRefused {
   text: number;
   /** The accept backlog was full (503). */
   backlog: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function accepted(link: ChunkLink, url: URL, local: Addr, remoteAddr: HostPortAddr): WsAccepted {
+  let conn: Conn | null = null;
+  return {
+    link,
+    url,
+    remoteAddr,
+    get conn() {
+      return conn ??= linkConn(link, local, remoteAddr);
+    },
+  };
 }
 
 const DEFAULTS = {
@@ -186,7 +204,7 @@ export class WsListener implements AsyncIterable<WsAccepted> {
   async close(): Promise<void> {
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
     this.#queue.close(new ClosedError("WebSocket listener"));
-    for (let a = this.#queue.tryShift(); a; a = this.#queue.tryShift()) a.conn.close();
+    for (let a = this.#queue.tryShift(); a; a = this.#queue.tryShift()) a.link.close();
     for (const ws of this.#live.keys()) ws.terminate();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeAllConnections();
@@ -212,8 +230,8 @@ export class WsListener implements AsyncIterable<WsAccepted> {
       this.#live.set(ws, state);
       ws.once("close", () => this.#live.delete(ws));
       const refuse = (reason: keyof WsRefused) => this.#refuse(reason);
-      const conn = wsConn(ws, socket, this.addr, remote, this.#opts, state, refuse);
-      if (!this.#queue.push({ conn, url, remoteAddr: remote })) ws.terminate();
+      const link = new WsLink(ws, socket, this.#opts, state, refuse);
+      if (!this.#queue.push(accepted(link, url, this.addr, remote))) ws.terminate();
     });
   }
 
@@ -229,81 +247,109 @@ export class WsListener implements AsyncIterable<WsAccepted> {
 }
 
 /**
- * A Conn over a server-side `ws` socket (on TCP `socket`), with pause/resume backpressure.
- * A refused message ends `readable` at once with an error.
+ * A {@link ChunkLink} over a server-side `ws` socket (on TCP `socket`): each binary message
+ * is one chunk, each chunk written one binary message. Reading pauses the socket while
+ * `readHighWaterMark` bytes are unread; writes wait while more than `writeHighWaterMark`
+ * are unsent. A refused message ends reading at once with an error.
  */
-function wsConn(
-  ws: WsSocket,
-  socket: Duplex,
-  localAddr: Addr,
-  remoteAddr: Addr,
-  opts: typeof DEFAULTS,
-  state: { lastMessage: number },
-  refuse: (reason: keyof WsRefused) => void,
-): Conn {
-  const close = () => {
-    if (ws.readyState === WsSocket.OPEN) ws.close(1000);
-  };
-  let ended = false;
-  const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      const fail = (e: Error) => {
-        if (ended) return;
-        ended = true;
-        controller.error(e);
-      };
-      // ws has sent a Close (1009 for an oversized message) and would read and discard
-      // whatever the peer keeps sending until the grace period ends. Stop reading it instead
-      // (ws resumes the socket on the next tick, so pause after that).
-      ws.on("error", (e: Error & { code?: string }) => {
-        if (e.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") refuse("oversize");
-        fail(e);
-        process.nextTick(() => socket.pause());
-      });
-      ws.on("message", (data: Buffer, isBinary: boolean) => {
-        state.lastMessage = Date.now();
-        if (ended) return;
-        if (!isBinary) {
-          refuse("text");
-          ws.close(1003, "binary only");
-          fail(new TypeError("websocket: text message"));
-          return;
-        }
-        controller.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        if (controller.desiredSize! <= 0 && !ws.isPaused) ws.pause();
-      });
-      ws.once("close", (code: number) => {
-        if (ended) return;
-        ended = true;
-        if (CLEAN_CLOSE.has(code)) controller.close();
-        else controller.error(new ClosedError(`websocket (close code ${code})`));
-      });
-    },
-    pull() {
-      if (ws.isPaused) ws.resume();
-    },
-    cancel() {
-      ended = true;
-      close();
-    },
-  }, { highWaterMark: opts.readHighWaterMark, size: (chunk) => chunk.byteLength });
+class WsLink implements ChunkLink {
+  #ws: WsSocket;
+  #opts: typeof DEFAULTS;
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  #unread = 0;
+  /** Set once reading has ended: null for a clean end, else the error. */
+  #end: { error: Error | null } | null = null;
+  #waiter: { resolve: (c: Uint8Array | null) => void; reject: (e: Error) => void } | null = null;
 
-  const writable = new WritableStream<Uint8Array>({
-    write(chunk) {
-      if (ws.readyState !== WsSocket.OPEN) throw new ClosedError("websocket");
-      // ws keeps a reference until the bytes are out; the caller may reuse its buffer.
-      const copy = Buffer.from(chunk);
-      if (ws.bufferedAmount + copy.length <= opts.writeHighWaterMark) {
-        ws.send(copy, { binary: true });
+  constructor(
+    ws: WsSocket,
+    socket: Duplex,
+    opts: typeof DEFAULTS,
+    state: { lastMessage: number },
+    refuse: (reason: keyof WsRefused) => void,
+  ) {
+    this.#ws = ws;
+    this.#opts = opts;
+    // ws has sent a Close (1009 for an oversized message) and would read and discard
+    // whatever the peer keeps sending until the grace period ends. Stop reading it instead
+    // (ws resumes the socket on the next tick, so pause after that).
+    ws.on("error", (e: Error & { code?: string }) => {
+      if (e.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") refuse("oversize");
+      this.#finish(e);
+      process.nextTick(() => socket.pause());
+    });
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      state.lastMessage = Date.now();
+      if (this.#end) return;
+      if (!isBinary) {
+        refuse("text");
+        ws.close(1003, "binary only");
+        this.#finish(new TypeError("websocket: text message"));
         return;
       }
-      return new Promise<void>((resolve, reject) =>
-        ws.send(copy, { binary: true }, (e) => e ? reject(new ClosedError("websocket")) : resolve())
+      const chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      if (this.#waiter) {
+        const w = this.#waiter;
+        this.#waiter = null;
+        w.resolve(chunk);
+        return;
+      }
+      this.#chunks.push(chunk);
+      this.#unread += chunk.length;
+      if (this.#unread >= opts.readHighWaterMark && !ws.isPaused) ws.pause();
+    });
+    ws.once("close", (code: number) => {
+      this.#finish(
+        CLEAN_CLOSE.has(code) ? null : new ClosedError(`websocket (close code ${code})`),
       );
-    },
-    close,
-    abort: close,
-  });
+    });
+  }
 
-  return { readable, writable, localAddr, remoteAddr, close };
+  #finish(error: Error | null): void {
+    if (this.#end) return;
+    this.#end = { error };
+    this.#chunks = [];
+    this.#head = 0;
+    this.#unread = 0;
+    const w = this.#waiter;
+    this.#waiter = null;
+    if (w) error ? w.reject(error) : w.resolve(null);
+  }
+
+  read(): Promise<Uint8Array | null> {
+    if (this.#head < this.#chunks.length) {
+      const chunk = this.#chunks[this.#head]!;
+      this.#chunks[this.#head++] = EMPTY;
+      if (this.#head === this.#chunks.length) {
+        this.#chunks = [];
+        this.#head = 0;
+      }
+      this.#unread -= chunk.length;
+      if (this.#unread < this.#opts.readHighWaterMark && this.#ws.isPaused) this.#ws.resume();
+      return Promise.resolve(chunk);
+    }
+    if (this.#end) {
+      return this.#end.error ? Promise.reject(this.#end.error) : Promise.resolve(null);
+    }
+    if (this.#ws.isPaused) this.#ws.resume();
+    return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
+  }
+
+  write(chunk: Uint8Array): Promise<void> | void {
+    const ws = this.#ws;
+    if (ws.readyState !== WsSocket.OPEN) throw new ClosedError("websocket");
+    if (ws.bufferedAmount + chunk.length <= this.#opts.writeHighWaterMark) {
+      ws.send(chunk, { binary: true });
+      return;
+    }
+    return new Promise<void>((resolve, reject) =>
+      ws.send(chunk, { binary: true }, (e) => e ? reject(new ClosedError("websocket")) : resolve())
+    );
+  }
+
+  close(): void {
+    this.#finish(new ClosedError("websocket"));
+    if (this.#ws.readyState === WsSocket.OPEN) this.#ws.close(1000);
+  }
 }

@@ -322,6 +322,9 @@ export class SmuxSession {
     const appends = this.#appends;
     this.#releaseTimer = setTimeout(() => {
       this.#releaseTimer = undefined;
+      // Frames went out meanwhile: wait another period from now (the pump that sent them
+      // found this timer armed and did not arm its own).
+      if (this.#appends !== appends && !this.#pumping) return this.#armRelease();
       if (this.#appends !== appends || this.#outEnd !== this.#outStart) return;
       this.#out = EMPTY;
       this.#outStart = this.#outEnd = 0;

@@ -1,6 +1,7 @@
 /**
  * The one carrier pump of Turbo Tunnel: moves packets between one carrier (a byte-stream
- * {@link Conn} through one proxy: a WebSocket, a data channel, a memory twin) and the
+ * {@link Conn} through one proxy: a WebSocket, a data channel, a memory twin; or the same
+ * bytes as a lighter {@link ChunkLink}, as the server's WebSocket listener gives) and the
  * client's KCP side. The server ({@link serveCarrier}) and the client ({@link runCarrier})
  * both call it; so do the tests.
  *
@@ -12,7 +13,7 @@
  *
  * @module
  */
-import type { Conn } from "../net/mod.ts";
+import { type ChunkLink, type Conn, connLink } from "../net/mod.ts";
 import {
   CarrierError,
   type CarrierFault,
@@ -86,7 +87,7 @@ export function carrierStats(now = Date.now()): CarrierStats {
  * client's endpoint, then pumps both ways until the carrier ends. Closes `conn`.
  */
 export function serveCarrier(
-  conn: Conn,
+  conn: Conn | ChunkLink,
   route: (id: ClientID) => CarrierEndpoint,
   options: CarrierOptions = {},
   stats: CarrierStats = carrierStats(),
@@ -112,7 +113,7 @@ export function runCarrier(
 }
 
 async function pump(
-  conn: Conn,
+  carrier: Conn | ChunkLink,
   parser: CarrierParser,
   preamble: Uint8Array | null,
   route: (id: ClientID) => CarrierEndpoint,
@@ -132,24 +133,19 @@ async function pump(
   if (outer?.aborted) onOuterAbort();
   outer?.addEventListener("abort", onOuterAbort, { once: true });
 
-  const reader = conn.readable.getReader();
-  const writer = conn.writable.getWriter();
-  // Releasing the locks (rather than cancelling the streams) ends a pending read or write
-  // at once and leaves the streams to the Conn, which closes them itself.
-  ac.signal.addEventListener("abort", () => {
-    conn.close();
-    reader.releaseLock();
-    writer.releaseLock();
-  }, { once: true });
+  const link = "readable" in carrier ? connLink(carrier) : carrier;
+  ac.signal.addEventListener("abort", () => link.close(), { once: true });
 
   let endpoint: CarrierEndpoint | null = null;
   let writing: Promise<void> = Promise.resolve();
   const startWriting = (queue: SendQueue) => {
     writing = (async () => {
-      if (preamble) await writer.write(preamble);
+      if (preamble) await link.write(preamble);
       for (;;) {
         const batch = await queue.next(batchBytes, ac.signal);
-        await writer.write(batch.data);
+        // The queue never touches a batch it handed out, so the link may keep it.
+        const wait = link.write(batch.data);
+        if (wait) await wait;
         stats.packetsOut += batch.packets;
         stats.bytesOut += batch.data.length;
       }
@@ -162,8 +158,8 @@ async function pump(
       startWriting(endpoint.queue);
     }
     while (!ac.signal.aborted) {
-      const { value, done } = await reader.read();
-      if (done) {
+      const value = await link.read();
+      if (value === null) {
         parser.end();
         finish({ reason: "eof" });
         break;
