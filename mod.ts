@@ -11,3 +11,4 @@ export * from "./lib/smux/mod.ts";
 export * from "./lib/kcp/mod.ts";
 export * from "./lib/acme/mod.ts";
 export * from "./lib/tunnel/mod.ts";
+export * from "./lib/snowflake/mod.ts";

@@ -1,7 +1,29 @@
-/** Entry point of the proxy binary. Not built yet: see the open issues. */
+/**
+ * The broker-proxy binary: `broker-proxy broker [flags]` runs the Snowflake broker,
+ * `broker-proxy proxy [flags]` the standalone proxy (README "Broker", "Proxy").
+ *
+ * @module
+ */
 import "../lib/process/no_inspector.ts";
+import { runBroker } from "./broker/main.ts";
+import { runProxy } from "./relay/main.ts";
+
+const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flags)";
+
+/** Dispatches on the role named by the first argument; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [role, ...rest] = args;
+  switch (role) {
+    case "broker":
+      return await runBroker(rest);
+    case "proxy":
+      return await runProxy(rest);
+    default:
+      console.error(USAGE);
+      return 2;
+  }
+}
 
 if (import.meta.main) {
-  console.error("proxy: not implemented yet");
-  Deno.exit(1);
+  Deno.exit(await main(Deno.args));
 }

@@ -37,7 +37,13 @@ export const BINARIES: Record<string, BinarySpec> = {
     // throughput is the same. gc() for server/churn_gc.ts (tests/bench/server_bench.ts).
     flags: [...flags(), "--v8-flags=--max-semi-space-size=4,--expose-gc"],
   },
-  "broker-proxy": { entry: "proxy/main.ts", flags: flags() },
+  "broker-proxy": {
+    entry: "proxy/main.ts",
+    // --allow-ffi: @roamhq/wrtc (the proxy's peers, the broker's /probe). A 1 MiB young
+    // generation: the broker holds ~10k idle long polls whose garbage is short-lived, and
+    // letting V8 grow it to 16 MiB cost ~25 MB of RSS at 10k polls (tests/bench).
+    flags: [...flags(), "--v8-flags=--max-semi-space-size=1"],
+  },
   pytunnel: { entry: "pytunnel/main.ts", flags: flags({ run: true }) },
 };
 

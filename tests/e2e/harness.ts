@@ -8,7 +8,13 @@
  * - two exit relays (ORPort 5001, 5002);
  * - a bridge (ORPort 5003, `ExtORPort auto`, `Log info`) whose ServerTransportPlugin is our
  *   server (server/main.ts --disable-tls) listening on ws://10.77.0.1:8080/;
- * - a local HTTP origin on http://10.77.0.1:8000/ serving a 10 MB random file.
+ * - a local HTTP origin on http://10.77.0.1:8000/ serving a 10 MB random file;
+ * - a STUN server (coturn, `--stun-only`) on udp 10.77.0.1:3478 and 10.77.0.2:3478;
+ * - our broker (`broker-proxy broker`) on http://10.77.0.1:8081/, whose bridge list maps the
+ *   bridge's fingerprint to our server, and a second instance serving only the NAT probe on
+ *   https://snowflake-broker.torproject.net:8443/probe (the URL Debian's snowflake-proxy 2.5.1
+ *   hard-codes; /etc/netns/<ns>/hosts points the name at 10.77.0.1, and the self-signed
+ *   certificate is `probeCert`, for SSL_CERT_FILE).
  *
  * `deno test` gives every test file its own isolate, so a module-level singleton would boot
  * once per file. Instead the first {@link torNetwork} call of a process takes a lock
@@ -39,6 +45,24 @@ export const IP2 = "10.77.0.2";
 export const ORIGIN_PORT = 8000;
 export const SNOWFLAKE_PORT = 8080;
 export const FILE_SIZE = 10 * 1000 * 1000;
+export const BROKER_PORT = 8081;
+/**
+ * Bridges in our broker's list besides the tor bridge, for tests that run their own relay
+ * target (e.g. a standalone server); a client selects one with `fingerprint=`.
+ */
+export const EXTRA_BRIDGES = {
+  interop: { name: "interop", port: 8090, fingerprint: "0000000000000000000000000000000000008090" },
+  recorder: {
+    name: "recorder",
+    port: 8091,
+    fingerprint: "0000000000000000000000000000000000008091",
+  },
+} as const;
+/** coturn's STUN port on both addresses (`stunUrl`). */
+export const STUN_PORT = 3478;
+/** The NAT probe's host and port, as Debian's snowflake-proxy 2.5.1 hard-codes them. */
+export const PROBE_HOST = "snowflake-broker.torproject.net";
+export const PROBE_PORT = 8443;
 
 const AUTH_ORPORT = 5000;
 const AUTH_DIRPORT = 7000;
@@ -350,6 +374,91 @@ export class TorNetwork {
   get fileUrl(): string {
     return `http://${IP}:${ORIGIN_PORT}/file.bin`;
   }
+  /** Our broker's rendezvous URL (plain HTTP inside the namespace). */
+  get brokerUrl(): string {
+    return `http://${IP}:${BROKER_PORT}/`;
+  }
+  /** The namespace's STUN server. */
+  get stunUrl(): string {
+    return `stun:${IP}:${STUN_PORT}`;
+  }
+  /** The self-signed certificate of the NAT probe (for SSL_CERT_FILE). */
+  get probeCert(): string {
+    return `${this.dir}/probe.crt`;
+  }
+  /** The log of our broker (`broker`) or of the probe instance (`probe`). */
+  brokerLog(which: "broker" | "probe" = "broker"): string {
+    return readOr(`${this.dir}/${which}.log`);
+  }
+  /** Our broker's /debug page, fetched inside the namespace. */
+  async brokerDebug(): Promise<string> {
+    const r = await this.exec(["curl", "-sS", "--max-time", "5", this.brokerUrl + "debug"]);
+    return new TextDecoder().decode(r.stdout);
+  }
+
+  /**
+   * Starts Debian's snowflake-proxy inside the namespace against our broker and server, with
+   * our probe's certificate trusted; its log is `<dir>/<name>.log`.
+   */
+  startGoProxy(name = "go-proxy", extraArgs: string[] = []): Proc {
+    return this.spawn(name, [
+      "env",
+      `SSL_CERT_FILE=${this.probeCert}`,
+      "snowflake-proxy",
+      "-broker",
+      this.brokerUrl,
+      "-relay",
+      this.serverUrl,
+      "-allow-non-tls-relay",
+      "-allowed-relay-hostname-pattern",
+      `^${IP}$`,
+      "-keep-local-addresses",
+      "-stun",
+      this.stunUrl,
+      "-verbose",
+      "-unsafe-logging",
+      // "0s" does not disable summaries in 2.5.1: it busy-logs.
+      "-summary-interval",
+      "1h",
+      "-log",
+      `${this.dir}/${name}.log`,
+      ...extraArgs,
+    ]);
+  }
+
+  /** Waits until our broker has `n` waiting proxies with NAT `nat`. */
+  async waitForBrokerProxies(
+    nat: "restricted" | "unrestricted" | "unknown",
+    n = 1,
+    timeoutMs = 60_000,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const re = new RegExp(`\\t${nat}: (\\d+)`);
+    for (;;) {
+      const count = Number(re.exec(await this.brokerDebug())?.[1] ?? 0);
+      if (count >= n) return;
+      if (Date.now() > deadline) throw new Error(`broker never had ${n} ${nat} proxies waiting`);
+      await sleep(500);
+    }
+  }
+
+  /** The `ClientTransportPlugin` value running Debian's snowflake-client against our broker. */
+  goClientTransportPlugin(logPath: string, extraArgs: string[] = []): string {
+    return [
+      "snowflake exec /usr/bin/snowflake-client",
+      "-url",
+      this.brokerUrl,
+      // 2.5.1 fails with "unknown scheme type" without a valid -ice.
+      "-ice",
+      this.stunUrl,
+      "-keep-local-addresses",
+      "-unsafe-logging",
+      "-log",
+      logPath,
+      ...extraArgs,
+    ].join(" ");
+  }
+
   /** ws:// URL of our server (the bridge's snowflake transport). */
   get serverUrl(): string {
     return `ws://${IP}:${SNOWFLAKE_PORT}/`;
@@ -477,7 +586,7 @@ async function boot(ns: string, dir: string): Promise<NetworkState> {
   await must("ip", ["-n", ns, "link", "set", "sfe0", "up"]);
   await must("ip", ["-n", ns, "link", "set", "sfe1", "up"]);
   await Deno.mkdir(`/etc/netns/${ns}`, { recursive: true });
-  await Deno.writeTextFile(`/etc/netns/${ns}/hosts`, "127.0.0.1 localhost\n");
+  await Deno.writeTextFile(`/etc/netns/${ns}/hosts`, `127.0.0.1 localhost\n${IP} ${PROBE_HOST}\n`);
 
   // The origin's file.
   const data = new Uint8Array(FILE_SIZE);
@@ -506,6 +615,29 @@ async function boot(ns: string, dir: string): Promise<NetworkState> {
     procs.push(spawnIn(ns, dir, `tor-${n}`, ["tor", "-f", `${dir}/${n}/torrc`]));
   }
   progress(`tor network: started in ${ns} (${dir})`);
+  procs.push(...await startBrokers(ns, dir, bridgeFingerprint));
+  // A STUN server (coturn, both addresses, RFC 5780 capable) for the WebRTC peers: without
+  // one, Debian's snowflake-proxy spends ~5 s gathering ICE before each answer, as long as
+  // the broker waits for it.
+  procs.push(spawnIn(ns, dir, "stun", [
+    "turnserver",
+    "-n",
+    "--stun-only",
+    "--no-tls",
+    "--no-dtls",
+    "--no-cli",
+    "-L",
+    IP,
+    "-L",
+    IP2,
+    "-p",
+    String(STUN_PORT),
+    "--userdb",
+    `${dir}/turndb`,
+    "--log-file",
+    "stdout",
+    "--simple-log",
+  ]));
   const dead = () => {
     const p = procs.find((p) => p.exited);
     return p ? `${p.name} exited: ${readOr(`${dir}/${p.name}.out`).slice(-2000)}` : null;
@@ -522,6 +654,87 @@ async function boot(ns: string, dir: string): Promise<NetworkState> {
   const upSeconds = (performance.now() - t0) / 1000;
   progress(`tor network: bridge has the consensus; up in ${upSeconds.toFixed(0)} s`);
   return { ns, dir, dirAuthority, bridgeFingerprint, fileSha256, consensusSeconds, upSeconds };
+}
+
+/**
+ * Starts our broker (plain HTTP, rendezvous) and a probe-only instance (TLS with a self-signed
+ * certificate for {@link PROBE_HOST}); resolves once both listen.
+ */
+async function startBrokers(ns: string, dir: string, bridgeFingerprint: string): Promise<Proc[]> {
+  await must("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${PROBE_HOST}`,
+    "-addext",
+    `subjectAltName=DNS:${PROBE_HOST}`,
+    // Not a CA: rustls (Deno's fetch, our proxy) refuses a CA certificate as the server's own.
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
+    "-keyout",
+    `${dir}/probe.key`,
+    "-out",
+    `${dir}/probe.crt`,
+  ]);
+  const bridges = {
+    displayName: "e2e",
+    webSocketAddress: `ws://${IP}:${SNOWFLAKE_PORT}/`,
+    fingerprint: bridgeFingerprint,
+  };
+  const extra = Object.values(EXTRA_BRIDGES).map((b) => ({
+    displayName: b.name,
+    webSocketAddress: `ws://${IP}:${b.port}/`,
+    fingerprint: b.fingerprint,
+  }));
+  await Deno.writeTextFile(
+    `${dir}/bridges.jsonl`,
+    [bridges, ...extra].map((b) => JSON.stringify(b) + "\n").join(""),
+  );
+  const common = [
+    "--bridge-list-path",
+    `${dir}/bridges.jsonl`,
+    "--allowed-relay-pattern",
+    `^${IP}$`,
+    "--unsafe-logging",
+  ];
+  const broker = (name: string, args: string[]) =>
+    spawnIn(ns, dir, name, [
+      DENO,
+      ...runArgs("broker-proxy", ["broker", ...common, ...args, "--log", `${dir}/${name}.log`])
+        .map((a) => (a === "proxy/main.ts" ? `${ROOT}/proxy/main.ts` : a)),
+    ]);
+  const procs = [
+    broker("broker", ["--disable-tls", "--addr", `${IP}:${BROKER_PORT}`, "--disable-probe"]),
+    broker("probe", [
+      "--cert",
+      `${dir}/probe.crt`,
+      "--key",
+      `${dir}/probe.key`,
+      "--addr",
+      `${IP}:${PROBE_PORT}`,
+    ]),
+  ];
+  for (const p of procs) {
+    await waitFor(
+      () => /listening on/.test(readOr(`${dir}/${p.name}.log`)),
+      60_000,
+      () =>
+        p.exited
+          ? `${p.name} exited: ${readOr(`${dir}/${p.name}.out`)}${readOr(`${dir}/${p.name}.log`)}`
+          : null,
+    );
+  }
+  progress(
+    `brokers: rendezvous on http://${IP}:${BROKER_PORT}/, probe on https://${PROBE_HOST}:${PROBE_PORT}/probe`,
+  );
+  return procs;
 }
 
 function routers(consensus: string): number {

@@ -1,0 +1,111 @@
+/**
+ * The client's SOCKS front end, shared by both modes:
+ * - PT mode: tor connects with SOCKS5 and passes the bridge line's arguments as credentials;
+ *   they override the flags for this connection. The request's target (the bridge's
+ *   placeholder address) is ignored: the session goes wherever the broker sends it.
+ * - standalone mode: any application connects with SOCKS4, 4a or 5; the target is replayed
+ *   as a SOCKS5 CONNECT to the bridge side's SOCKS server (client/socks_upstream.ts).
+ * Each connection gets its own Snowflake session and one smux stream, as in Go. Malformed
+ * requests get the protocol's error reply (lib/pt/socks.ts) and one log line.
+ *
+ * @module
+ */
+import { acceptSocks, SOCKS5_REPLY, SocksError } from "../lib/pt/socks.ts";
+import { applyBridgeArgs, type ClientConfig } from "../lib/snowflake/client_config.ts";
+import { openSession, type Session } from "./session.ts";
+import { peerDialer, type TransportEnv } from "./transport.ts";
+import { connectUpstream, UpstreamSocksError } from "./socks_upstream.ts";
+import type { WebRTCPeer } from "./webrtc_peer.ts";
+
+/** Options for {@link serveSocks}. */
+export interface FrontOptions {
+  mode: "pt" | "standalone";
+  config: ClientConfig;
+  env: TransportEnv;
+  signal: AbortSignal;
+}
+
+let connections = 0;
+
+/** Accepts SOCKS connections on `listener` until `signal` fires; resolves when all ended. */
+export async function serveSocks(listener: Deno.Listener, options: FrontOptions): Promise<void> {
+  const active = new Set<Promise<void>>();
+  options.signal.addEventListener("abort", () => listener.close(), { once: true });
+  try {
+    for await (const tcp of listener) {
+      const p = handle(tcp, options).finally(() => active.delete(p));
+      active.add(p);
+    }
+  } catch (e) {
+    if (!options.signal.aborted) throw e;
+  }
+  await Promise.allSettled(active);
+}
+
+async function handle(tcp: Deno.Conn, options: FrontOptions): Promise<void> {
+  const n = ++connections;
+  const log = (m: string) => options.env.log(`SOCKS ${n}: ${m}`);
+  let session: Session<WebRTCPeer> | null = null;
+  const onAbort = () => session?.close();
+  options.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    let socks;
+    try {
+      socks = await acceptSocks(tcp, { signal: options.signal });
+    } catch (e) {
+      const what = e instanceof SocksError || e instanceof RangeError ? "malformed request" : "";
+      log(`${what ? what + ": " : ""}${(e as Error).message}`);
+      return;
+    }
+    let config: ClientConfig;
+    try {
+      config = applyBridgeArgs(options.config, socks.request.args);
+      if (options.mode === "pt") {
+        log(`bridge arguments: ${[...socks.request.args.keys()].join(", ") || "none"}`);
+      }
+    } catch (e) {
+      log(`bad bridge arguments: ${(e as Error).message}`);
+      await socks.reject(SOCKS5_REPLY.notAllowed).catch(() => {});
+      return;
+    }
+    try {
+      const dialPeer = peerDialer(config, { ...options.env, log });
+      session = await openSession({ dialPeer, max: config.max, log });
+    } catch (e) {
+      log(`cannot start a Snowflake session: ${(e as Error).message}`);
+      await socks.reject(SOCKS5_REPLY.generalFailure).catch(() => {});
+      return;
+    }
+    const stream = session.stream;
+    let early: Uint8Array = new Uint8Array(0);
+    if (options.mode === "standalone") {
+      try {
+        early = await connectUpstream(stream, socks.request.target);
+      } catch (e) {
+        const code = e instanceof UpstreamSocksError ? e.code : SOCKS5_REPLY.generalFailure;
+        log(`far end: ${(e as Error).message}`);
+        await socks.reject(code).catch(() => {});
+        return;
+      }
+    }
+    await socks.grant();
+    if (early.length) {
+      const w = socks.writable.getWriter();
+      await w.write(early);
+      w.releaseLock();
+    }
+    log("connected");
+    // Either direction ending ends the relay: tor and most applications close both ways.
+    await Promise.race([
+      socks.readable.pipeTo(stream.writable),
+      stream.readable.pipeTo(socks.writable),
+    ]).catch((e) => log(`relay ended: ${(e as Error).message}`));
+    log("closed");
+  } finally {
+    options.signal.removeEventListener("abort", onAbort);
+    session?.close();
+    try {
+      tcp.close();
+    } catch { /* closed by a pipe */ }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * One Snowflake session, as the Go client makes one per SOCKS connection (PROTOCOL.md §3–5):
+ * a fresh ClientID; a {@link PeerPool} keeping `max` proxies connected; a RedialPacketConn
+ * that carries the KCP packets over one popped proxy at a time (token + ClientID first on
+ * each), moving to the next when it dies; KCP and smux with Snowflake's settings; one smux
+ * stream for the SOCKS connection. Closing it closes the stream, smux, KCP, the packet conn
+ * and every peer connection.
+ *
+ * @module
+ */
+import { dialKcp, SNOWFLAKE_KCP } from "../lib/kcp/mod.ts";
+import { type Conn, NamedAddr } from "../lib/net/mod.ts";
+import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../lib/smux/mod.ts";
+import { ClientID, openTurbotunnel, RedialPacketConn } from "../lib/turbotunnel/mod.ts";
+import { PeerPool, type PoolPeer } from "./peer_pool.ts";
+
+/** A proxy connection as the session sees it: a peer with a byte stream. */
+export interface SessionPeer extends PoolPeer {
+  readonly conn: Conn;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Options for {@link openSession}. */
+export interface SessionOptions<P extends SessionPeer> {
+  /** Connects one new proxy (rendezvous + WebRTC), or rejects. */
+  dialPeer: (signal: AbortSignal) => Promise<P>;
+  max: number;
+  log: (message: string) => void;
+  /** Seconds between traffic summaries in the log; 0 = none. Default 60. */
+  summaryIntervalS?: number;
+}
+
+/** A running session with its one stream. */
+export interface Session<P extends SessionPeer> {
+  readonly id: ClientID;
+  readonly stream: Conn;
+  readonly pool: PeerPool<P>;
+  /** The peer carrying the session now, if any. */
+  current(): P | null;
+  close(): void;
+}
+
+const SERVER = new NamedAddr("snowflake", "server");
+
+/** Starts collecting proxies and opens the session's smux stream. */
+export async function openSession<P extends SessionPeer>(
+  options: SessionOptions<P>,
+): Promise<Session<P>> {
+  const id = ClientID.random();
+  const log = (m: string) => options.log(`session ${id.hex.slice(0, 8)}: ${m}`);
+  const pool = new PeerPool(options.dialPeer, { max: options.max, log });
+  let current: P | null = null;
+  let switches = 0;
+  const pconn = new RedialPacketConn(SERVER, async (signal) => {
+    const t0 = Date.now();
+    const peer = await pool.pop(signal);
+    current = peer;
+    if (switches++ > 0) {
+      log(`now using proxy ${peer.id} (waited ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    } else log(`using proxy ${peer.id}`);
+    peer.closed.then(() => {
+      if (current === peer) current = null;
+    });
+    return openTurbotunnel(peer.conn, id);
+  }, {
+    retryDelayMs: 0,
+    onError: (e) => log(`proxy connection ended: ${(e as Error).message}`),
+  });
+  const kcp = dialKcp(pconn, SERVER, SNOWFLAKE_KCP);
+  const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
+  let summary: ReturnType<typeof setInterval> | undefined;
+  const interval = options.summaryIntervalS ?? 60;
+  if (interval > 0) {
+    let lastIn = 0;
+    let lastOut = 0;
+    summary = setInterval(() => {
+      const peers = pool.peers();
+      const bytesIn = peers.reduce((n, p) => n + p.bytesIn, 0);
+      const bytesOut = peers.reduce((n, p) => n + p.bytesOut, 0);
+      log(
+        `${peers.length} proxies live; traffic in the last ${interval} s: ` +
+          `${Math.max(0, bytesIn - lastIn)} bytes in, ${Math.max(0, bytesOut - lastOut)} out`,
+      );
+      lastIn = bytesIn;
+      lastOut = bytesOut;
+    }, interval * 1000);
+  }
+  const close = () => {
+    clearInterval(summary);
+    smux.close();
+    kcp.close();
+    pconn.close();
+    pool.close();
+  };
+  let stream: Conn;
+  try {
+    stream = await smux.openStream();
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { id, stream, pool, current: () => current, close };
+}

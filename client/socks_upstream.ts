@@ -1,0 +1,77 @@
+/**
+ * Standalone mode's far end (docs/client.md): the bridge side of a standalone client runs a
+ * SOCKS5 server behind the Snowflake server (where a bridge has its ORPort), so the client
+ * replays each local SOCKS4/4a/5 request as a SOCKS5 CONNECT on the session's stream and
+ * answers the local application with the outcome.
+ *
+ * @module
+ */
+import type { SocksTarget } from "../lib/pt/socks.ts";
+import { SOCKS5_REPLY } from "../lib/pt/socks.ts";
+import type { Conn } from "../lib/net/types.ts";
+
+/** The far SOCKS5 server refused (its reply code) or broke the protocol. */
+export class UpstreamSocksError extends Error {
+  override name = "UpstreamSocksError";
+  constructor(message: string, readonly code: number = SOCKS5_REPLY.generalFailure) {
+    super(message);
+  }
+}
+
+/** The SOCKS5 greeting (no authentication) and CONNECT request for `target`. */
+export function encodeConnect(target: SocksTarget): Uint8Array {
+  let addr: number[];
+  if (target.kind === "ipv4") addr = [1, ...target.host.split(".").map(Number)];
+  else if (target.kind === "ipv6") {
+    const url = new URL(`http://[${target.host}]/`).hostname.slice(1, -1);
+    const halves = url.split("::");
+    const parse = (s: string) => (s === "" ? [] : s.split(":").map((g) => parseInt(g, 16)));
+    const head = parse(halves[0]!);
+    const tail = halves.length > 1 ? parse(halves[1]!) : [];
+    const groups = [...head, ...Array(8 - head.length - tail.length).fill(0), ...tail];
+    addr = [4, ...groups.flatMap((g) => [g >> 8, g & 0xff])];
+  } else {
+    const name = new TextEncoder().encode(target.host);
+    if (name.length > 255) throw new RangeError("SOCKS5 domain name longer than 255 bytes");
+    addr = [3, name.length, ...name];
+  }
+  return new Uint8Array([5, 1, 0, 5, 1, 0, ...addr, target.port >> 8, target.port & 0xff]);
+}
+
+/**
+ * Runs the client side of SOCKS5 CONNECT over `conn`. Resolves with any bytes that came
+ * after the reply (the far end may answer early); rejects with {@link UpstreamSocksError}.
+ */
+export async function connectUpstream(conn: Conn, target: SocksTarget): Promise<Uint8Array> {
+  const w = conn.writable.getWriter();
+  await w.write(encodeConnect(target));
+  w.releaseLock();
+  const reader = conn.readable.getReader();
+  let buf = new Uint8Array(0);
+  const need = async (n: number) => {
+    while (buf.length < n) {
+      const { value, done } = await reader.read();
+      if (done) throw new UpstreamSocksError("the far end closed during the SOCKS5 handshake");
+      const b = new Uint8Array(buf.length + value.length);
+      b.set(buf);
+      b.set(value, buf.length);
+      buf = b;
+    }
+  };
+  try {
+    await need(2);
+    if (buf[0] !== 5 || buf[1] !== 0) {
+      throw new UpstreamSocksError(`the far SOCKS5 server refused no-auth (${buf[1]})`);
+    }
+    await need(2 + 5);
+    const rep = buf[3]!;
+    const atyp = buf[5]!;
+    const addrLen = atyp === 1 ? 4 : atyp === 4 ? 16 : atyp === 3 ? 1 + buf[6]! : -1;
+    if (buf[2] !== 5 || addrLen < 0) throw new UpstreamSocksError("malformed SOCKS5 reply");
+    await need(2 + 4 + addrLen + 2);
+    if (rep !== 0) throw new UpstreamSocksError(`the far SOCKS5 server replied ${rep}`, rep);
+    return buf.slice(2 + 4 + addrLen + 2);
+  } finally {
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * From a {@link ClientConfig} to a way of connecting proxies: the rendezvous method it
+ * selects, the broker channel (with the NAT type found by STUN behaviour tests, once per
+ * process and ICE list), the ICE servers, and the WebRTC dial itself.
+ *
+ * @module
+ */
+import {
+  chooseRendezvous,
+  type ClientConfig,
+  parseIceServers,
+  pickIceServers,
+} from "../lib/snowflake/client_config.ts";
+import { discoverNat } from "../lib/snowflake/nat.ts";
+import type { NatType } from "../lib/snowflake/messages.ts";
+import { BrokerChannel, type RendezvousMethod } from "../lib/snowflake/rendezvous.ts";
+import { AmpCacheRendezvous } from "../lib/snowflake/rendezvous_amp.ts";
+import { HttpRendezvous } from "../lib/snowflake/rendezvous_http.ts";
+import { SqsRendezvous } from "../lib/snowflake/rendezvous_sqs.ts";
+import type { WebRTC } from "../lib/snowflake/webrtc.ts";
+import { dialPeer, type WebRTCPeer } from "./webrtc_peer.ts";
+
+/** What a transport needs from the process. */
+export interface TransportEnv {
+  webrtc: WebRTC;
+  log: (message: string) => void;
+  /** Extra CA certificates (PEM) for rendezvous over HTTPS (tests). */
+  ca?: string[];
+}
+
+/** The rendezvous method a config selects (SyntaxError when the config is contradictory). */
+export function makeRendezvous(config: ClientConfig, env: TransportEnv): RendezvousMethod {
+  const choice = chooseRendezvous(config);
+  const onFront = (front: string | undefined) => {
+    if (front) env.log(`rendezvous through front ${front}`);
+  };
+  switch (choice.kind) {
+    case "sqs":
+      return new SqsRendezvous(choice.sqsQueueUrl, choice.sqsCreds, { log: env.log });
+    case "amp":
+      return new AmpCacheRendezvous(choice.brokerUrl, choice.ampCacheUrl, {
+        fronts: choice.fronts,
+        ca: env.ca,
+        onFront,
+      });
+    case "http":
+      return new HttpRendezvous(choice.brokerUrl, { fronts: choice.fronts, ca: env.ca, onFront });
+  }
+}
+
+/** NAT detection results by ICE list, shared by every session of the process. */
+const natResults = new Map<string, Promise<NatType>>();
+
+/**
+ * Our NAT type from the first of `servers` that supports RFC 5780 (Go's updateNATType);
+ * "unknown" when none does. Runs once per distinct list.
+ */
+export function natTypeFor(servers: string[], log: (m: string) => void): Promise<NatType> {
+  const key = servers.join(",");
+  let result = natResults.get(key);
+  if (!result) {
+    result = (async () => {
+      for (const s of servers) {
+        const found = await discoverNat(s);
+        if (found.type !== "unknown") {
+          log(`NAT type: ${found.type} (mapping ${found.mapping}, filtering ${found.filtering})`);
+          return found.type;
+        }
+        log(`NAT check with ${s} failed: ${found.reason}`);
+      }
+      log("NAT type: unknown");
+      return "unknown" as NatType;
+    })();
+    natResults.set(key, result);
+  }
+  return result;
+}
+
+/** The proxy dialer of one session. */
+export function peerDialer(
+  config: ClientConfig,
+  env: TransportEnv,
+): (signal: AbortSignal) => Promise<WebRTCPeer> {
+  const broker = new BrokerChannel(makeRendezvous(config, env), config.fingerprint);
+  const { servers, skipped } = parseIceServers(config.ice);
+  for (const s of skipped) env.log(`ICE server skipped: ${s}`);
+  const iceServers = pickIceServers(servers);
+  env.log(`using ICE servers: ${iceServers.map((s) => s.urls).join(" ") || "none"}`);
+  natTypeFor(iceServers.map((s) => s.urls), env.log).then((t) => (broker.natType = t));
+  if (config.utlsImitate !== "") {
+    env.log(
+      `WARNING: a browser TLS fingerprint (${config.utlsImitate}) was asked for, but Deno ` +
+        "cannot mimic a browser's ClientHello: rendezvous uses Deno's own TLS (rustls) " +
+        "fingerprint (README: TLS fingerprint)",
+    );
+  }
+  return (signal) =>
+    dialPeer({
+      webrtc: env.webrtc,
+      broker,
+      iceServers,
+      keepLocalAddresses: config.keepLocalAddresses,
+      log: env.log,
+      signal,
+    });
+}

@@ -1,0 +1,87 @@
+/**
+ * `broker-proxy proxy`: the standalone Snowflake proxy. Wires the core (proxy/relay/core.ts)
+ * to @roamhq/wrtc, Deno's WebSocket and fetch, the scrubbing logger, Prometheus metrics and
+ * signals. README "Proxy" documents the flags.
+ *
+ * @module
+ */
+import { fileSink, Logger, writeStderr } from "../../lib/log/mod.ts";
+import { SnowflakeProxy } from "./core.ts";
+import { binaryProxyEnv } from "./env.ts";
+import { parseProxyFlags, PROXY_USAGE, type ProxyFlags } from "./flags.ts";
+
+export const PROXY_VERSION = "2.11.0-deno";
+
+/** Runs the proxy until SIGINT/SIGTERM; resolves with the exit code. */
+export async function runProxy(args: string[]): Promise<number> {
+  let flags: ProxyFlags;
+  try {
+    flags = parseProxyFlags(args);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${PROXY_USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.error(PROXY_USAGE);
+    return 0;
+  }
+  if (flags.version) {
+    console.error(`snowflake-proxy ${PROXY_VERSION}`);
+    return 0;
+  }
+  let write = writeStderr;
+  if (flags.log) {
+    try {
+      write = fileSink(flags.log);
+    } catch (e) {
+      writeStderr(`can't open log file: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  const logger = new Logger({ unsafe: flags.unsafeLogging, write });
+  const proxy = new SnowflakeProxy(
+    flags.config,
+    binaryProxyEnv({
+      log: (m) => logger.log(m),
+      debug: flags.verbose ? (m) => logger.log(m) : undefined,
+    }),
+  );
+
+  let metrics: Deno.HttpServer | undefined;
+  if (flags.metrics) {
+    try {
+      metrics = Deno.serve(
+        {
+          hostname: flags.metrics.hostname,
+          port: flags.metrics.port,
+          onListen: () =>
+            logger.log(
+              `metrics at http://${flags.metrics!.hostname}:${flags.metrics!.port}/metrics`,
+            ),
+        },
+        (req) =>
+          new URL(req.url).pathname === "/metrics"
+            ? new Response(proxy.stats.prometheus(proxy.natType), {
+              headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+            })
+            : new Response("not found\n", { status: 404 }),
+      );
+    } catch (e) {
+      logger.log(`could not enable metrics: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+
+  const stop = () => proxy.stop();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, stop);
+  logger.log(`snowflake-proxy ${PROXY_VERSION}`);
+  try {
+    await proxy.run();
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, stop);
+    await metrics?.shutdown();
+  }
+  logger.log("stopped");
+  return 0;
+}

@@ -1,0 +1,64 @@
+/**
+ * How the binary dials the relay: a `WebSocketStream` when the runtime has one (Deno does), so
+ * that reading the relay is pulled by the data channel's pace and TCP flow control holds the
+ * server back when a client is slow; the plain WebSocket Conn of lib/net otherwise (its reads
+ * are queued as they arrive). Both give a {@link Conn} of binary chunks.
+ *
+ * @module
+ */
+import type { Conn } from "../../lib/net/types.ts";
+import { NamedAddr } from "../../lib/net/addr.ts";
+import { dialWebSocket } from "../../lib/net/websocket.ts";
+
+interface WebSocketStreamLike {
+  readonly opened: Promise<{
+    readable: ReadableStream<ArrayBuffer | string>;
+    writable: WritableStream<Uint8Array>;
+  }>;
+  readonly closed: Promise<unknown>;
+  close(info?: { closeCode?: number; reason?: string }): void;
+}
+
+type WebSocketStreamCtor = new (
+  url: string,
+  options?: { signal?: AbortSignal },
+) => WebSocketStreamLike;
+
+const encoder = new TextEncoder();
+
+/** Opens the relay WebSocket; rejects if it is not open within `timeoutMs`. */
+export async function dialRelay(
+  url: string,
+  signal: AbortSignal,
+  timeoutMs = 10_000,
+): Promise<Conn> {
+  const Ctor = (globalThis as { WebSocketStream?: WebSocketStreamCtor }).WebSocketStream;
+  if (!Ctor) return await dialWebSocket(url, { signal, timeoutMs });
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+  const wss = new Ctor(url, { signal: deadline });
+  wss.closed.catch(() => {});
+  const { readable, writable } = await wss.opened;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      wss.close();
+    } catch { /* already closed */ }
+  };
+  return {
+    readable: readable.pipeThrough(
+      new TransformStream<ArrayBuffer | string, Uint8Array>({
+        transform(chunk, controller) {
+          controller.enqueue(
+            typeof chunk === "string" ? encoder.encode(chunk) : new Uint8Array(chunk),
+          );
+        },
+      }),
+    ),
+    writable,
+    localAddr: new NamedAddr("websocket", "local"),
+    remoteAddr: new NamedAddr("websocket", url),
+    close,
+  };
+}

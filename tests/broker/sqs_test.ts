@@ -1,0 +1,139 @@
+// The broker's SQS rendezvous against the fauxqs emulator (npm) on loopback.
+import {
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { assertEquals } from "../../lib/testing/assert.ts";
+import { freeTcpPort } from "../../lib/testing/util.ts";
+import {
+  decodeClientPollResponse,
+  decodeProxyPollResponse,
+  encodeAnswerRequest,
+  encodeClientPollRequest,
+  encodeProxyPollRequest,
+} from "../../lib/snowflake/mod.ts";
+import { fakeSdp, post, ROOT, spawnBroker } from "./spawn.ts";
+
+const AWS_ENV = { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" };
+
+async function startFauxqs(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const port = freeTcpPort();
+  // fauxqs needs node:sqlite (Node ≥ 22.5); Deno has it. It binds 0.0.0.0; we use loopback.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}node_modules/fauxqs/dist/cli.js`],
+    env: { FAUXQS_PORT: String(port), FAUXQS_LOGGER: "false" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0;; i++) {
+    try {
+      const r = await fetch(`${endpoint}/health`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch { /* not yet */ }
+    if (i > 150) {
+      child.kill("SIGKILL");
+      throw new Error("fauxqs did not start");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    endpoint,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+Deno.test("sqs: a client poll sent through fauxqs is matched and answered", async () => {
+  const fauxqs = await startFauxqs();
+  const broker = await spawnBroker([
+    "--broker-sqs-name",
+    "snowflake-broker",
+    "--broker-sqs-region",
+    "us-east-1",
+    "--broker-sqs-endpoint",
+    fauxqs.endpoint,
+    "--unsafe-logging",
+  ], { env: AWS_ENV });
+  const sqs = new SQSClient({
+    region: "us-east-1",
+    endpoint: fauxqs.endpoint,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  try {
+    // A proxy waits and answers whatever it is given.
+    const proxy = (async () => {
+      const r = await post(
+        broker.url + "proxy",
+        encodeProxyPollRequest({
+          sid: "sqs-proxy",
+          type: "standalone",
+          nat: "unrestricted",
+          clients: 0,
+          acceptedRelayPattern: "",
+        }),
+      );
+      const resp = decodeProxyPollResponse(r.text);
+      if (resp.status === "client match") {
+        await post(
+          broker.url + "answer",
+          encodeAnswerRequest({ sid: "sqs-proxy", answer: fakeSdp("answer", "sqs") }),
+        );
+      }
+      return resp;
+    })();
+    for (
+      let i = 0;
+      i < 100 && !(await (await fetch(broker.url + "debug")).text()).includes("available: 1");
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: "snowflake-broker" })))
+      .QueueUrl!;
+    const clientId = "0123456789abcdef";
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: encodeClientPollRequest({
+          offer: fakeSdp("offer", "via-sqs"),
+          nat: "unknown",
+        }),
+        MessageAttributes: { ClientID: { DataType: "String", StringValue: clientId } },
+      }),
+    );
+    // The answer queue appears once the broker took the poll.
+    let answerUrl = "";
+    for (let i = 0; i < 200 && !answerUrl; i++) {
+      try {
+        answerUrl =
+          (await sqs.send(new GetQueueUrlCommand({ QueueName: `snowflake-client-${clientId}` })))
+            .QueueUrl!;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    let body = "";
+    for (let i = 0; i < 5 && !body; i++) {
+      const res = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: answerUrl, WaitTimeSeconds: 5 }),
+      );
+      body = res.Messages?.[0]?.Body ?? "";
+    }
+    assertEquals(decodeClientPollResponse(body), { answer: fakeSdp("answer", "sqs") });
+    const given = await proxy;
+    assertEquals([given.status, given.offer], ["client match", fakeSdp("offer", "via-sqs")]);
+    const metrics = await (await fetch(broker.url + "metrics")).text();
+    assertEquals(/client-sqs-count (\d+)/.exec(metrics)?.[1], "8");
+  } finally {
+    sqs.destroy();
+    await broker.stop();
+    await fauxqs.stop();
+  }
+});

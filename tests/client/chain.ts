@@ -1,0 +1,308 @@
+/**
+ * The whole Snowflake chain without tor, for the client's tests and benchmarks. Two
+ * namespaces joined by a veth pair (tests/client/netns.ts):
+ *
+ * - `a` (198.18.S.1, and .3 for coturn's second address): our broker (http :8000), our
+ *   server (ws://snowflake.test:8080/, its "ORPort" a dante SOCKS5 server on 127.0.0.1:1080),
+ *   an HTTP origin (:8001, a random file), coturn (STUN with RFC 5780 on :3478), and the
+ *   clients under test;
+ * - `b` (198.18.S.2): the proxies, Debian's snowflake-proxy or ours.
+ *
+ * WebRTC crosses the veth (client in `a`, proxy in `b`), and so does the proxy's WebSocket
+ * to the server. In standalone mode the client replays each SOCKS request to dante at the
+ * far end, so curl reaches the origin through every hop.
+ *
+ * @module
+ */
+import { runArgs } from "../../tools/permissions.ts";
+import { DEFAULT_BRIDGE_FINGERPRINT } from "../../lib/snowflake/messages.ts";
+import { sha256Hex } from "../../lib/testing/util.ts";
+import { DENO, NsPair, type NsProc, ROOT, waitUntil } from "./netns.ts";
+
+export const RELAY_HOST = "snowflake.test";
+export const BROKER_PORT = 8000;
+export const ORIGIN_PORT = 8001;
+export const SERVER_PORT = 8080;
+export const DANTE_PORT = 1080;
+
+const rooted = (args: string[]) =>
+  args.map((a) => (/^[a-z]+\/main\.ts$/.test(a) ? `${ROOT}/${a}` : a));
+
+/** Options for {@link Chain.start}. */
+export interface ChainOptions {
+  subnet: number;
+  /** Size of the origin's file. Default 10 MB. */
+  fileSize?: number;
+}
+
+/** A running chain. */
+export class Chain {
+  fileSha256 = "";
+  #proxies = 0;
+  #clients = 0;
+
+  private constructor(readonly net: NsPair, readonly fileSize: number) {}
+
+  get brokerUrl(): string {
+    return `http://${this.net.ipA}:${BROKER_PORT}/`;
+  }
+  get fileUrl(): string {
+    return `http://${this.net.ipA}:${ORIGIN_PORT}/file.bin`;
+  }
+  get stunUrl(): string {
+    return `stun:${this.net.ipA}:3478`;
+  }
+  get relayUrl(): string {
+    return `ws://${RELAY_HOST}:${SERVER_PORT}/`;
+  }
+
+  /** Boots broker, server, dante, origin and coturn; resolves when they listen. */
+  static async start(options: ChainOptions): Promise<Chain> {
+    const second = `198.18.${options.subnet}.3`;
+    const net = await NsPair.create(options.subnet, [second]);
+    const chain = new Chain(net, options.fileSize ?? 10_000_000);
+    try {
+      await chain.#boot(second);
+    } catch (e) {
+      await net.delete(Deno.env.get("SFCLIENT_KEEP") === "1");
+      throw e;
+    }
+    return chain;
+  }
+
+  async #boot(second: string): Promise<void> {
+    const { net } = this;
+    const d = net.dir;
+    await Deno.writeTextFile(
+      `/etc/netns/${net.b}/hosts`,
+      `127.0.0.1 localhost\n${net.ipA} ${RELAY_HOST}\n`,
+    );
+    await Deno.writeTextFile(
+      `/etc/netns/${net.a}/hosts`,
+      `127.0.0.1 localhost\n${net.ipA} ${RELAY_HOST}\n`,
+    );
+    const data = new Uint8Array(this.fileSize);
+    for (let off = 0; off < data.length; off += 65536) {
+      crypto.getRandomValues(data.subarray(off, off + 65536));
+    }
+    await Deno.mkdir(`${d}/www`);
+    await Deno.writeFile(`${d}/www/file.bin`, data);
+    this.fileSha256 = await sha256Hex(data);
+    await Deno.writeTextFile(
+      `${d}/bridges.jsonl`,
+      JSON.stringify({
+        displayName: "chain",
+        webSocketAddress: this.relayUrl,
+        fingerprint: DEFAULT_BRIDGE_FINGERPRINT,
+      }) + "\n",
+    );
+    await Deno.writeTextFile(
+      `${d}/sockd.conf`,
+      [
+        "logoutput: stderr",
+        `internal: 127.0.0.1 port = ${DANTE_PORT}`,
+        `external: ${net.ipA}`,
+        "clientmethod: none",
+        "socksmethod: none",
+        "user.privileged: root",
+        "user.unprivileged: nobody",
+        "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
+        "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
+        "",
+      ].join("\n"),
+    );
+    net.spawn(net.a, "dante", ["danted", "-f", `${d}/sockd.conf`, "-N", "1"]);
+    net.spawn(net.a, "origin", [
+      DENO,
+      "run",
+      "--allow-net",
+      "--allow-read",
+      `${ROOT}/tests/e2e/origin.ts`,
+      `${d}/www`,
+      net.ipA,
+      String(ORIGIN_PORT),
+    ]);
+    net.spawn(net.a, "coturn", [
+      "turnserver",
+      "-n",
+      "--no-cli",
+      "--no-tls",
+      "--no-dtls",
+      "--stun-only",
+      "--listening-ip",
+      net.ipA,
+      "--listening-ip",
+      second,
+      "--listening-port",
+      "3478",
+      "--log-file",
+      "stdout",
+      "--simple-log",
+      "--pidfile",
+      `${d}/coturn.pid`,
+      "--db",
+      `${d}/turndb`,
+    ]);
+    net.spawn(net.a, "broker", [
+      DENO,
+      ...rooted(runArgs("broker-proxy", [
+        "broker",
+        "--addr",
+        `${net.ipA}:${BROKER_PORT}`,
+        "--disable-tls",
+        "--bridge-list-path",
+        `${d}/bridges.jsonl`,
+        "--allowed-relay-pattern",
+        `${RELAY_HOST}$`,
+        "--log",
+        `${d}/broker-safe.log`,
+      ])),
+    ]);
+    await Deno.mkdir(`${d}/server-state`);
+    net.spawn(net.a, "server", [
+      DENO,
+      ...rooted(runArgs("server", ["--disable-tls", "--log", `${d}/server-safe.log`])),
+    ], {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      TOR_PT_MANAGED_TRANSPORT_VER: "1",
+      TOR_PT_SERVER_TRANSPORTS: "snowflake",
+      TOR_PT_SERVER_BINDADDR: `snowflake-${net.ipA}:${SERVER_PORT}`,
+      TOR_PT_ORPORT: `127.0.0.1:${DANTE_PORT}`,
+      TOR_PT_STATE_LOCATION: `${d}/server-state`,
+    });
+    for (const port of [DANTE_PORT, ORIGIN_PORT, BROKER_PORT, SERVER_PORT]) {
+      const host = port === DANTE_PORT ? "127.0.0.1" : net.ipA;
+      await waitUntil(
+        () => this.#listening(host, port),
+        30_000,
+        () =>
+          net.procs.find((p) => p.exited)
+            ? `${net.procs.find((p) => p.exited)!.name} exited: ${
+              net.procs.find((p) => p.exited)!.log().slice(-1500)
+            }`
+            : null,
+      );
+    }
+  }
+
+  async #listening(host: string, port: number): Promise<boolean> {
+    try {
+      await this.net.exec(this.net.a, ["bash", "-c", `exec 3<>/dev/tcp/${host}/${port}`]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Starts Debian's Go snowflake-proxy in `b`. */
+  debianProxy(): NsProc {
+    const n = this.#proxies++;
+    return this.net.spawn(this.net.b, `go-proxy${n}`, [
+      "snowflake-proxy",
+      "-broker",
+      this.brokerUrl,
+      "-relay",
+      this.relayUrl,
+      "-allow-non-tls-relay",
+      "-allowed-relay-hostname-pattern",
+      `${RELAY_HOST}$`,
+      "-stun",
+      this.stunUrl,
+      "-summary-interval",
+      "1h",
+    ]);
+  }
+
+  /** Starts our proxy (broker-proxy proxy) in `b`. */
+  ourProxy(extra: string[] = []): NsProc {
+    const n = this.#proxies++;
+    return this.net.spawn(this.net.b, `our-proxy${n}`, [
+      DENO,
+      ...rooted(runArgs("broker-proxy", [
+        "proxy",
+        "-broker",
+        this.brokerUrl,
+        "-relay",
+        this.relayUrl,
+        "-allow-non-tls-relay",
+        "-allowed-relay-hostname-pattern",
+        `${RELAY_HOST}$`,
+        "-stun",
+        this.stunUrl,
+        "-summary-interval",
+        "1h",
+        "-log",
+        `${this.net.dir}/our-proxy${n}-safe.log`,
+        ...extra,
+      ])),
+    ]);
+  }
+
+  /** Starts our client in standalone mode in `a`; resolves with its SOCKS port once it listens. */
+  async ourClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
+    const n = this.#clients++;
+    const port = 1090 + n;
+    const log = `${this.net.dir}/client${n}-safe.log`;
+    const proc = this.net.spawn(this.net.a, `client${n}`, [
+      DENO,
+      ...rooted(runArgs("client", [
+        "--socks",
+        `127.0.0.1:${port}`,
+        "--url",
+        this.brokerUrl,
+        "--ice",
+        this.stunUrl,
+        "--log",
+        log,
+        ...extra,
+      ])),
+    ]);
+    await waitUntil(
+      () => this.#listening("127.0.0.1", port),
+      30_000,
+      () => proc.exited ? `client exited: ${proc.log()}` : null,
+    );
+    return { proc, port, log };
+  }
+
+  /**
+   * Fetches the origin's file with curl through a SOCKS port (in `a`); resolves with its
+   * size, sha256 and timing. `proto` is curl's SOCKS flag.
+   */
+  async curl(
+    port: number,
+    proto: "--socks4" | "--socks4a" | "--socks5-hostname" | "--socks5" = "--socks5-hostname",
+    url = this.fileUrl,
+    maxTime = 180,
+  ): Promise<{ bytes: number; sha256: string; seconds: number; firstByteSeconds: number }> {
+    const out = `${this.net.dir}/curl-${crypto.randomUUID()}.bin`;
+    const t0 = performance.now();
+    const r = await this.net.exec(this.net.a, [
+      "curl",
+      "-sS",
+      "--max-time",
+      String(maxTime),
+      proto,
+      `127.0.0.1:${port}`,
+      "-o",
+      out,
+      "-w",
+      "%{time_starttransfer}",
+      url,
+    ]);
+    const seconds = (performance.now() - t0) / 1000;
+    const data = await Deno.readFile(out);
+    await Deno.remove(out);
+    return {
+      bytes: data.length,
+      sha256: await sha256Hex(data),
+      seconds,
+      firstByteSeconds: Number(r),
+    };
+  }
+
+  /** Stops everything and deletes the namespaces (keeps logs with SFCLIENT_KEEP=1). */
+  stop(): Promise<void> {
+    return this.net.delete(Deno.env.get("SFCLIENT_KEEP") === "1");
+  }
+}
