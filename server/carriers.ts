@@ -155,7 +155,10 @@ export class Carriers {
     else if (end.reason === "aborted") reason = String((end.error as Error)?.message ?? end.error);
     const s = live.stats;
     log.log(
-      `connection from ${from} closed (${reason}): client ${s.clientId?.hex ?? "-"}` +
+      `connection from ${from} closed (${reason}): ` +
+        `${
+          s.clientId === null ? "no ClientID" : log.unsafe ? `client ${s.clientId.hex}` : "a client"
+        }` +
         `${clientIp ? ` at ${clientIp}` : ""}, ${s.bytesIn} B in, ${s.bytesOut} B out, ` +
         `${((Date.now() - started) / 1000).toFixed(1)} s`,
     );

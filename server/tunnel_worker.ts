@@ -78,7 +78,10 @@ function flush(): void {
 }
 
 /** Log lines go to the main thread's logger (its sink, its scrubbing). */
-const log = { log: (...parts: unknown[]) => post({ t: "log", text: parts.map(String).join(" ") }) };
+const log = {
+  unsafe: false,
+  log: (...parts: unknown[]) => post({ t: "log", text: parts.map(String).join(" ") }),
+};
 
 let instance: TurbotunnelInstance | null = null;
 const clientIps = new ClientIPs();
@@ -94,7 +97,10 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     for (const index of m.unbind) {
       const addr = addrOf.get(index);
       addrOf.delete(index);
-      if (addr && indexOf.get(addr.toString()) === index) indexOf.delete(addr.toString());
+      if (addr && indexOf.get(addr.toString()) === index) {
+        indexOf.delete(addr.toString());
+        instance?.forgetPath(addr.toString());
+      }
     }
     post({ t: "ack", bytes: m.length });
     if (instance === null) return;
@@ -112,6 +118,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   } else if (m.t === "path") {
     instance?.setPath(m.id, m.up);
   } else if (m.t === "init") {
+    log.unsafe = m.unsafeLogging;
     instance = new TurbotunnelInstance({
       target: m.target,
       clientIps,

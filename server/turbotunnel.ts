@@ -35,7 +35,8 @@ export interface TurbotunnelOptions {
   target: OrTarget;
   clientIps: ClientIPs;
   metrics: Metrics;
-  log: Pick<Logger, "log">;
+  /** Log sink; ClientIDs appear in it only when `unsafe` (they link a user's connections). */
+  log: Pick<Logger, "log" | "unsafe">;
   /** Connector for tor (binds orport-srcaddr when set). Default Deno.connect. */
   connect?: TcpConnect;
   kcp?: KcpOptions;
@@ -65,7 +66,7 @@ export class TurbotunnelInstance {
     this.pconn = new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`), {
       send: opts.send,
       onPath: (key, up) => this.setPath(key, up),
-      onExpire: (key) => this.#down.delete(key),
+      onExpire: (key) => this.forgetPath(key),
     });
     this.#listener = listenKcp(this.pconn, { ...SNOWFLAKE_KCP, ...opts.kcp });
     void this.#acceptLoop();
@@ -89,6 +90,11 @@ export class TurbotunnelInstance {
     if (up) this.#down.delete(key);
     else this.#down.add(key);
     this.#kcpOf.get(key)?.setPathUp(up);
+  }
+
+  /** Client `key` is gone from the carriers' side (its send queue expired). */
+  forgetPath(key: string): void {
+    this.#down.delete(key);
   }
 
   /** Live KCP sessions. */
@@ -116,7 +122,8 @@ export class TurbotunnelInstance {
     const opened = Date.now();
     let streams = 0;
     let reason = "closed";
-    this.#opts.log.log(`session ${key} opened (instance ${this.#opts.index ?? 0})`);
+    const who = this.#opts.log.unsafe ? `session ${key}` : "a session";
+    this.#opts.log.log(`${who} opened (instance ${this.#opts.index ?? 0})`);
     try {
       for (;;) {
         const stream = await smux.acceptStream();
@@ -128,7 +135,7 @@ export class TurbotunnelInstance {
       reason = (e as Error)?.message ?? String(e);
     } finally {
       this.#opts.log.log(
-        `session ${key} closed (${reason}) after ${((Date.now() - opened) / 1000).toFixed(0)} s, ` +
+        `${who} closed (${reason}) after ${((Date.now() - opened) / 1000).toFixed(0)} s, ` +
           `${streams} streams`,
       );
       smux.close();

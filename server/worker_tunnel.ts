@@ -31,6 +31,7 @@ export type ToWorker =
     target: OrTarget;
     srcaddr: string | null;
     index: number;
+    unsafeLogging: boolean;
     kcp?: KcpOptions;
     smux?: Partial<SmuxConfig>;
   }
@@ -69,6 +70,8 @@ export interface WorkerTunnelOptions {
   log: Logger;
   kcp?: KcpOptions;
   smux?: Partial<SmuxConfig>;
+  /** Unacknowledged bytes allowed in flight to the Worker. Default {@link MAX_IN_FLIGHT}. */
+  maxInFlight?: number;
   /** Called when the Worker dies. Default: log it and exit the process with status 1. */
   onDeath?: (message: string) => void;
 }
@@ -94,6 +97,7 @@ export class WorkerTunnel implements TunnelPort {
   #buf = new Uint8Array(BATCH_INITIAL);
   #len = 0;
   #inFlight = 0;
+  #maxInFlight: number;
   #scheduled = false;
   #closed = false;
   #workerIncomingDrops = 0;
@@ -103,6 +107,7 @@ export class WorkerTunnel implements TunnelPort {
   gauges: Partial<Gauges> = {};
 
   constructor(opts: WorkerTunnelOptions) {
+    this.#maxInFlight = opts.maxInFlight ?? MAX_IN_FLIGHT;
     this.queues = new SendQueues({
       onPath: (id, up) => this.#post({ t: "path", id, up }),
       onExpire: (key) => {
@@ -145,6 +150,7 @@ export class WorkerTunnel implements TunnelPort {
       target: opts.target,
       srcaddr: opts.srcaddr,
       index: opts.index,
+      unsafeLogging: opts.log.unsafe,
       kcp: opts.kcp,
       smux: opts.smux,
     });
@@ -199,7 +205,7 @@ export class WorkerTunnel implements TunnelPort {
 
   /** Batches one packet from client `key` for the worker; false if dropped (too much in flight). */
   #queueIncoming(data: Uint8Array, key: string): boolean {
-    if (this.#inFlight + this.#len + data.length > MAX_IN_FLIGHT) return false;
+    if (this.#inFlight + this.#len + data.length > this.#maxInFlight) return false;
     const index = this.#indexFor(key);
     const need = this.#len + IN_HEADER + data.length;
     if (need > this.#buf.length) {

@@ -9,6 +9,7 @@ import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../../lib/smux/mod.ts";
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { ClientID, encodeCarrierHeader, RedialPacketConn } from "../../lib/turbotunnel/mod.ts";
 import { SnowflakeServer } from "../../server/server.ts";
+import { WorkerTunnel } from "../../server/worker_tunnel.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const quiet = new Logger({ write: () => {} });
@@ -95,6 +96,9 @@ Deno.test(
       while (orConns.length < N) await new Promise((r) => setTimeout(r, 50));
       // Every client vanishes at once, as if its proxy and its process died.
       for (const c of clients) c.close();
+      while (server.metrics.gauges.connectionsActive > 0) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await new Promise((r) => setTimeout(r, 1000));
       const before = server.renderMetrics();
       await new Promise((r) => setTimeout(r, 3000));
@@ -128,3 +132,58 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "bounds: bytes in flight to a KCP Worker are capped; what is refused is dropped and counted",
+  opts,
+  async () => {
+    const deaths: string[] = [];
+    const w = new WorkerTunnel({
+      target: { orAddr: { hostname: "127.0.0.1", port: 9 }, extendedOrAddr: null, cookie: null },
+      srcaddr: null,
+      index: 0,
+      log: quiet,
+      maxInFlight: 64 * 1024,
+      onDeath: (m) => deaths.push(m),
+    });
+    try {
+      const endpoint = w.endpoint(ClientID.random());
+      // One task's worth of packets from a carrier: 1 MiB, 16 times the cap.
+      let refused = 0;
+      for (let i = 0; i < 750; i++) if (!endpoint.deliver(new Uint8Array(1400))) refused++;
+      assert(refused >= 700, `refused ${refused} of 750`);
+      // Once the worker acknowledges the batch, packets are taken again.
+      let accepted = false;
+      for (let i = 0; i < 100 && !accepted; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        accepted = endpoint.deliver(new Uint8Array(1400));
+      }
+      assert(accepted, "the cap is released by the worker's acknowledgements");
+      endpoint.release();
+      assertEquals(deaths, []);
+    } finally {
+      w.close();
+    }
+  },
+);
+
+Deno.test("bounds: a KCP Worker that dies is reported, not swallowed", opts, async () => {
+  let died!: (m: string) => void;
+  const death = new Promise<string>((r) => (died = r));
+  // Options the worker's KCP refuses: it throws while starting.
+  const w = new WorkerTunnel({
+    target: { orAddr: { hostname: "127.0.0.1", port: 9 }, extendedOrAddr: null, cookie: null },
+    srcaddr: null,
+    index: 3,
+    log: quiet,
+    kcp: { mtu: -1 },
+    onDeath: died,
+  });
+  try {
+    const m = await death;
+    assert(m.startsWith("KCP worker 3 died: "), m);
+    assert(m.includes("tor restarts the transport"), m);
+  } finally {
+    w.close();
+  }
+});

@@ -46,7 +46,7 @@ async function startServer(data: Uint8Array) {
       extendedOrAddr: null,
       cookie: null,
     },
-    log: new Logger({ write: (l) => lines.push(l) }),
+    log: new Logger({ unsafe: true, write: (l) => lines.push(l) }),
   });
   const addr = await server.listen({ hostname: "127.0.0.1", port: 0 });
   return {
