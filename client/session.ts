@@ -1,8 +1,8 @@
 /**
- * One Snowflake session, as the Go client makes one per SOCKS connection (PROTOCOL.md §3–5):
- * a fresh ClientID; a {@link PeerPool} keeping `max` proxies connected; a RedialPacketConn
- * that carries the KCP packets over one popped proxy at a time (token + ClientID first on
- * each), moving to the next when it dies; KCP and smux with Snowflake's settings; one smux
+ * One Snowflake session, as the Go client makes one per SOCKS connection (docs/PROTOCOL.md
+ * §3–5): a fresh ClientID; a {@link PeerPool} keeping `max` proxies connected; a
+ * RedialPacketConn that carries the KCP packets over one popped proxy at a time (its carrier
+ * pump writes token + ClientID first on each), moving to the next when it dies; KCP and smux with Snowflake's settings; one smux
  * stream for the SOCKS connection. Closing it closes the stream, smux, KCP, the packet conn
  * and every peer connection.
  *
@@ -11,7 +11,7 @@
 import { dialKcp, SNOWFLAKE_KCP } from "../lib/kcp/mod.ts";
 import { type Conn, NamedAddr } from "../lib/net/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../lib/smux/mod.ts";
-import { ClientID, openTurbotunnel, RedialPacketConn } from "../lib/turbotunnel/mod.ts";
+import { ClientID, RedialPacketConn } from "../lib/turbotunnel/mod.ts";
 import { PeerPool, type PoolPeer } from "./peer_pool.ts";
 
 /** A proxy connection as the session sees it: a peer with a byte stream. */
@@ -52,7 +52,7 @@ export async function openSession<P extends SessionPeer>(
   const pool = new PeerPool(options.dialPeer, { max: options.max, log });
   let current: P | null = null;
   let switches = 0;
-  const pconn = new RedialPacketConn(SERVER, async (signal) => {
+  const pconn = new RedialPacketConn(id, SERVER, async (signal) => {
     const t0 = Date.now();
     const peer = await pool.pop(signal);
     current = peer;
@@ -62,7 +62,7 @@ export async function openSession<P extends SessionPeer>(
     peer.closed.then(() => {
       if (current === peer) current = null;
     });
-    return openTurbotunnel(peer.conn, id);
+    return peer.conn;
   }, {
     retryDelayMs: 0,
     onError: (e) => log(`proxy connection ended: ${(e as Error).message}`),

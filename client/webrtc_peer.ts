@@ -1,5 +1,5 @@
 /**
- * One Snowflake proxy reached over WebRTC (PROTOCOL.md §1), the way the Go client dials it:
+ * One Snowflake proxy reached over WebRTC (docs/PROTOCOL.md §1), the way the Go client dials it:
  * the client is the offerer; the data channel (`snowflake-<16 hex>`, ordered, reliable) is
  * created before the offer; ICE is non-trickle; local candidates are stripped unless asked to
  * keep them; the offer goes to the broker, the proxy's answer comes back; the channel must
@@ -21,7 +21,7 @@ import {
 } from "../lib/snowflake/webrtc.ts";
 import type { IceServer } from "../lib/snowflake/client_config.ts";
 
-// Go client timing (PROTOCOL.md §10).
+// Go client timing (docs/client.md).
 /** The data channel must open within this after the answer arrived. */
 export const DATA_CHANNEL_TIMEOUT_MS = 10_000;
 /** A peer that delivered nothing for this long is closed (a keepalive arrives every 10 s). */
@@ -34,7 +34,7 @@ const GATHER_TIMEOUT_MS = 10_000;
  * ICE "disconnected" for this long closes the peer: libwebrtc reports it a few seconds after
  * packets stop, so a killed proxy is noticed in seconds rather than after 20 s of silence.
  */
-const DISCONNECTED_GRACE_MS = 3_000;
+const DISCONNECTED_GRACE_MS = 1_000;
 
 /** Options for {@link dialPeer}. */
 export interface PeerOptions {

@@ -1,5 +1,5 @@
 /**
- * The Snowflake client's settings, as the Go client has them (PROTOCOL.md §8): from flags,
+ * The Snowflake client's settings, as the Go client has them (docs/PROTOCOL.md §8): from flags,
  * then overridden per SOCKS connection by the bridge-line arguments tor passes as SOCKS
  * credentials (url, front, fronts, ampcache, sqsqueue, sqscreds, ice, max, fingerprint,
  * utls-imitate, utls-nosni). Also the rendezvous method they select and the ICE servers.

@@ -1,5 +1,5 @@
 /**
- * One HTTP/1.1 request with optional domain fronting (PROTOCOL.md §7): the TCP connection
+ * One HTTP/1.1 request with optional domain fronting (docs/PROTOCOL.md §7): the TCP connection
  * and the TLS SNI go to the front, the `Host` header names the real server. Deno's `fetch`
  * silently replaces a custom Host with the URL's host, so this goes through `node:https`
  * (docs/client.md). Responses are read up to a limit, like Go's `limitedRead`.

@@ -1,5 +1,5 @@
 /**
- * Rendezvous with the broker (PROTOCOL.md §6–7): one method carries an encoded client poll
+ * Rendezvous with the broker (docs/PROTOCOL.md §6–7): one method carries an encoded client poll
  * and returns the broker's reply ({@link RendezvousMethod}: HTTP with domain fronting, AMP
  * cache, SQS); the {@link BrokerChannel} encodes the offer, decodes the answer and applies
  * the {@link NatPolicy}.
@@ -29,7 +29,7 @@ export class BrokerError extends Error {
 }
 
 /**
- * The client's NAT policy (PROTOCOL.md §6): while its NAT type is unknown it claims
+ * The client's NAT policy (docs/PROTOCOL.md §6): while its NAT type is unknown it claims
  * "unrestricted" (so that the broker may match it with any proxy), until one such attempt
  * fails to open a data channel; from then on it sends its true type.
  */

@@ -1,5 +1,5 @@
 /**
- * AMP cache rendezvous (PROTOCOL.md §7): the poll travels in the path of a GET to the
+ * AMP cache rendezvous (docs/PROTOCOL.md §7): the poll travels in the path of a GET to the
  * broker's `/amp/client/` endpoint, rewritten to the AMP cache's URL scheme
  * (`https://<prefix>.<cache>/c/s/<broker host>/amp/client/…`), optionally domain-fronted;
  * the reply is the broker's answer armored in AMP HTML. A non-200 reply or a redirect is an

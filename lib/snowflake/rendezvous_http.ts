@@ -1,5 +1,5 @@
 /**
- * HTTP rendezvous (PROTOCOL.md §6–7): `POST <broker>/client` with the poll request as body,
+ * HTTP rendezvous (docs/PROTOCOL.md §6–7): `POST <broker>/client` with the poll request as body,
  * through a randomly picked front when fronts are given (TCP and SNI to the front, Host =
  * the broker). A non-200 reply is an error, as in Go.
  *

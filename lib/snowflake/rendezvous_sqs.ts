@@ -1,5 +1,5 @@
 /**
- * SQS rendezvous (PROTOCOL.md §7): the poll is sent to the broker's queue with a fresh
+ * SQS rendezvous (docs/PROTOCOL.md §7): the poll is sent to the broker's queue with a fresh
  * `ClientID` message attribute (hex of 8 random bytes per attempt); the broker answers in
  * queue `snowflake-client-<ClientID>`, which this polls. Credentials come as `sqscreds`,
  * base64 of `{"aws-access-key-id":…,"aws-secret-key":…}`; the region is taken from the

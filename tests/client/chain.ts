@@ -28,6 +28,16 @@ export const DANTE_PORT = 1080;
 const rooted = (args: string[]) =>
   args.map((a) => (/^[a-z]+\/main\.ts$/.test(a) ? `${ROOT}/${a}` : a));
 
+/** What tests/client/socks_fetch.ts measured. */
+export interface FetchResult {
+  bytes: number;
+  sha256: string;
+  firstByteSeconds: number;
+  seconds: number;
+  longestStall: number;
+  histogram: Record<string, number>;
+}
+
 /** Options for {@link Chain.start}. */
 export interface ChainOptions {
   subnet: number;
@@ -231,6 +241,8 @@ export class Chain {
         this.stunUrl,
         "-summary-interval",
         "1h",
+        "-nat-probe-server",
+        `${this.brokerUrl}probe`,
         "-log",
         `${this.net.dir}/our-proxy${n}-safe.log`,
         ...extra,
@@ -299,6 +311,45 @@ export class Chain {
       seconds,
       firstByteSeconds: Number(r),
     };
+  }
+
+  /**
+   * Downloads the origin's file through a SOCKS port with tests/client/socks_fetch.ts (in
+   * `a`), optionally paced to `rate` bytes/s; resolves with its measurements.
+   */
+  async fetch(port: number, rate = 0): Promise<FetchResult> {
+    const out = await this.net.exec(this.net.a, [
+      DENO,
+      "run",
+      "--allow-net",
+      `${ROOT}/tests/client/socks_fetch.ts`,
+      String(port),
+      this.fileUrl,
+      ...(rate ? [String(rate)] : []),
+    ]);
+    return JSON.parse(out) as FetchResult;
+  }
+
+  /**
+   * The pid of the proxy in `b` whose WebSocket to the server has received the most bytes:
+   * the one carrying the session (read from the kernel's TCP counters with `ss -tinp`).
+   */
+  async busiestProxyPid(): Promise<number | null> {
+    const out = await this.net.exec(this.net.b, [
+      "ss",
+      "-tinpH",
+      "dst",
+      `${this.net.ipA}:${SERVER_PORT}`,
+    ]);
+    let best: { pid: number; bytes: number } | null = null;
+    const lines = out.split("\n");
+    for (let i = 0; i < lines.length; i++) {
+      const pid = /pid=(\d+)/.exec(lines[i]!)?.[1];
+      const info = lines[i + 1] ?? "";
+      const bytes = Number(/bytes_received:(\d+)/.exec(info)?.[1] ?? 0);
+      if (pid && (!best || bytes > best.bytes)) best = { pid: Number(pid), bytes };
+    }
+    return best?.pid ?? null;
   }
 
   /** Stops everything and deletes the namespaces (keeps logs with SFCLIENT_KEEP=1). */

@@ -195,6 +195,31 @@ export class TorChain {
     ]);
   }
 
+  /**
+   * The proxy whose WebSocket to the bridge has received the most bytes (kernel TCP counters
+   * from `ss -tinp` in the proxy namespace): the one carrying the session, and its count.
+   */
+  async busiestProxy(): Promise<{ proc: NsProc; bytes: number } | null> {
+    const out = await must("ip", [
+      "netns",
+      "exec",
+      this.proxyNs,
+      "ss",
+      "-tinpH",
+      "dst",
+      `${HARNESS_IP}:8080`,
+    ]);
+    const lines = out.split("\n");
+    let best: { proc: NsProc; bytes: number } | null = null;
+    for (let i = 0; i < lines.length; i++) {
+      const pid = Number(/pid=(\d+)/.exec(lines[i]!)?.[1] ?? 0);
+      const bytes = Number(/bytes_received:(\d+)/.exec(lines[i + 1] ?? "")?.[1] ?? 0);
+      const proc = this.procs.find((p) => p.pid === pid);
+      if (proc && (!best || bytes > best.bytes)) best = { proc, bytes };
+    }
+    return best;
+  }
+
   /** The `ClientTransportPlugin` value running our client with the given log file. */
   clientPlugin(log: string, extra: string[] = []): string {
     return `snowflake ${
