@@ -6,6 +6,7 @@
  * @module
  */
 import "../lib/process/no_inspector.ts";
+import { isHelpFlag } from "../lib/process/args.ts";
 import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
 import { clientSetup, PtProxyError, wantsMethod } from "../lib/pt/client_env.ts";
 import { PtSetupError } from "../lib/pt/server_env.ts";
@@ -42,6 +43,10 @@ function parseHostPort(s: string): { hostname: string; port: number } {
 }
 
 async function main(): Promise<number> {
+  if (Deno.args.some(isHelpFlag)) {
+    console.error(usage());
+    return 0;
+  }
   let flags: ClientFlags;
   try {
     flags = parseClientFlags(Deno.args);

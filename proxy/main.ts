@@ -5,7 +5,8 @@
  * @module
  */
 import "../lib/process/no_inspector.ts";
-import { runBroker } from "./broker/main.ts";
+import { isHelpFlag, isVersionFlag } from "../lib/process/args.ts";
+import { BROKER_VERSION, runBroker } from "./broker/main.ts";
 import { runProxy } from "./relay/main.ts";
 
 const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flags)";
@@ -19,8 +20,12 @@ export async function main(args: string[]): Promise<number> {
     case "proxy":
       return await runProxy(rest);
     default:
+      if (role !== undefined && isVersionFlag(role)) {
+        console.error(`broker-proxy ${BROKER_VERSION}`);
+        return 0;
+      }
       console.error(USAGE);
-      return 2;
+      return role !== undefined && isHelpFlag(role) ? 0 : 2;
   }
 }
 
