@@ -148,13 +148,13 @@ const DECLS: Record<string, BinaryDecl> = {
     include: [],
     env: [...PT_SERVER_ENV, ...WS_ENV],
     run: [],
-    // The ExtORPort cookie and pt_state/ (ACME cache) are in tor's DataDirectory; --log and
-    // --acme-ca-cert under /etc|/var/log/snowflake.
+    // The ExtORPort cookie and pt_state/ (ACME cache) are in tor's DataDirectory; --log under
+    // /var/log/tor or /var/log/snowflake, --acme-ca-cert under /etc/snowflake.
     files: (os) => {
       const d = serviceDirs(os, "snowflake");
       return {
         read: [...TOR_DATA[os], ...d.etc, ...d.state, ...TMP[os]],
-        write: [...TOR_DATA[os], ...d.state, ...d.log, ...TMP[os]],
+        write: [...TOR_DATA[os], ...d.state, ...d.log, ...serviceDirs(os, "tor").log, ...TMP[os]],
       };
     },
     // A young generation capped at 4 MiB per semi-space (V8 grows it to 32 MiB under load):

@@ -66,7 +66,8 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "TOR_PT_AUTH_COOKIE_FILE,TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE," +
       "WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE " +
       "--allow-read=/var/lib/tor,/var/lib/tor-instances,/etc/snowflake,/var/lib/snowflake,/tmp " +
-      "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/lib/snowflake,/var/log/snowflake,/tmp " +
+      "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/lib/snowflake,/var/log/snowflake," +
+      "/var/log/tor,/tmp " +
       "--v8-flags=--max-semi-space-size=4,--expose-gc --output dist/linux-x64/server server/main.ts",
   );
   assertEquals(
