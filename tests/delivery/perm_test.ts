@@ -390,3 +390,23 @@ async function waitForHttp(url: string, b: Binary): Promise<void> {
     }
   }, b);
 }
+
+Deno.test("perm: the release workflow tests, then compiles every target with its addon and checksums", async () => {
+  const { parse } = await import("yaml");
+  const wf = parse(await Deno.readTextFile(`${ROOT}/.github/workflows/release.yml`));
+  assertEquals(wf.on.push.tags, ["v*"]);
+  assertEquals(wf.jobs.build.needs, "test");
+  const run = (job: string) =>
+    (wf.jobs[job].steps as { run?: string }[]).map((s) => s.run ?? "").join("\n");
+  assertMatch(run("test"), /bash tools\/test\.sh/);
+  assertMatch(run("build"), /^\s*deno task compile$/m);
+  assertMatch(run("build"), /sha256sum \* > SHA256SUMS/);
+  // Every target's addon package is fetched before compiling.
+  const fetched = /for platform in ([^;]+);/.exec(run("build"))![1]!.trim().split(/\s+/);
+  assertEquals(
+    fetched.map((p) => `@roamhq/wrtc-${p}`).sort(),
+    Object.values(TARGETS).map((t) => t.wrtc).sort(),
+  );
+  assertEquals(wf.permissions, { contents: "read" });
+  assertEquals(wf.jobs.build.permissions, { contents: "write" });
+});
