@@ -5,7 +5,7 @@
  *
  * Each binary gets the network, FFI (every binary: lib/process/no_inspector.ts
  * ignores SIGUSR1 through libc; @roamhq/wrtc and pytunnel's TUN need it too),
- * the exact environment variables it reads, and file access only under the
+ * the exact environment variables it reads (others read as unset), and file access only under the
  * directories where tor, systemd units (docs/systemd/) and operators keep what
  * it reads and writes. See README "Release binaries" and docs/RELEASE.md.
  *
@@ -119,7 +119,7 @@ const PT_SERVER_ENV = [
   "TOR_PT_EXIT_ON_STDIN_CLOSE",
 ];
 
-/** @aws-sdk/client-sqs (SQS rendezvous) reads its configuration from AWS_* variables. */
+/** The broker's SQS queue (@aws-sdk/client-sqs): credentials and region from AWS_* variables. */
 const AWS_ENV = ["AWS_*"];
 
 /** The ws package (the server's WebSocket listener) reads these switches. */
@@ -133,7 +133,7 @@ const DECLS: Record<string, BinaryDecl> = {
     targets: ALL,
     wrtc: true,
     include: [],
-    env: [...PT_CLIENT_ENV, ...AWS_ENV],
+    env: PT_CLIENT_ENV,
     run: [],
     // Reads nothing; writes its -log file (with -log-to-state-dir: in tor's pt_state/).
     files: (os) => ({
@@ -145,7 +145,8 @@ const DECLS: Record<string, BinaryDecl> = {
     entry: "server/main.ts",
     targets: ["linux-x64", "linux-arm64", "macos-x64", "macos-arm64"],
     wrtc: false,
-    include: [],
+    // The Turbo Tunnel Worker (num-turbotunnel > 1), loaded by URL: not in the static graph.
+    include: ["server/tunnel_worker.ts"],
     env: [...PT_SERVER_ENV, ...WS_ENV],
     run: [],
     // The ExtORPort cookie and pt_state/ (ACME cache) are in tor's DataDirectory; --log under
@@ -216,6 +217,9 @@ export function binaryFlags(spec: BinaryDecl, os: Os, embedded: string[]): strin
     "--allow-net",
     "--allow-ffi",
     ...pathFlag("allow-env", spec.env),
+    // Any other variable reads as unset instead of failing: npm packages probe many (debug
+    // enumerates them all, proxy-from-env reads *_proxy, the AWS SDK reads HOME).
+    "--ignore-env",
     ...pathFlag("allow-read", [...embedded, ...files.read]),
     ...pathFlag("allow-write", files.write),
     ...pathFlag("allow-run", spec.run),

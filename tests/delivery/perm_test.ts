@@ -46,7 +46,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
   assertEquals(
     line("pytunnel", "linux-arm64"),
     "compile --no-check --target aarch64-unknown-linux-gnu --unstable-net --allow-net --allow-ffi " +
-      "--allow-env=LOG_TOKENS,LOG_STREAM --allow-read=/etc/pytunnel,/run/pytunnel,/run/pytunnel.sock,/tmp " +
+      "--allow-env=LOG_TOKENS,LOG_STREAM --ignore-env --allow-read=/etc/pytunnel,/run/pytunnel,/run/pytunnel.sock,/tmp " +
       "--allow-write=/etc/pytunnel,/run/pytunnel,/run/pytunnel.sock,/tmp --allow-run=ip " +
       "--output dist/linux-arm64/pytunnel pytunnel/main.ts",
   );
@@ -54,7 +54,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
     line("client", "linux-x64"),
     "compile --no-check --target x86_64-unknown-linux-gnu --unstable-net --allow-net --allow-ffi " +
       "--allow-env=TOR_PT_MANAGED_TRANSPORT_VER,TOR_PT_CLIENT_TRANSPORTS,TOR_PT_PROXY," +
-      "TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE,AWS_* " +
+      "TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE --ignore-env " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/log/tor,/tmp " +
       "--include node_modules/@roamhq/wrtc-linux-x64 --output dist/linux-x64/client client/main.ts",
   );
@@ -64,16 +64,17 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "--allow-env=TOR_PT_MANAGED_TRANSPORT_VER,TOR_PT_SERVER_TRANSPORTS,TOR_PT_SERVER_BINDADDR," +
       "TOR_PT_SERVER_TRANSPORT_OPTIONS,TOR_PT_ORPORT,TOR_PT_EXTENDED_SERVER_PORT," +
       "TOR_PT_AUTH_COOKIE_FILE,TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE," +
-      "WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE " +
-      "--allow-read=/var/lib/tor,/var/lib/tor-instances,/etc/snowflake,/var/lib/snowflake,/tmp " +
+      "WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE --ignore-env " +
+      "--allow-read=/tmp/deno-compile-server/server/tunnel_worker.ts,/var/lib/tor,/var/lib/tor-instances,/etc/snowflake,/var/lib/snowflake,/tmp " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/lib/snowflake,/var/log/snowflake," +
       "/var/log/tor,/tmp " +
-      "--v8-flags=--max-semi-space-size=4,--expose-gc --output dist/linux-x64/server server/main.ts",
+      "--v8-flags=--max-semi-space-size=4,--expose-gc --include server/tunnel_worker.ts " +
+      "--output dist/linux-x64/server server/main.ts",
   );
   assertEquals(
     line("broker-proxy", "linux-x64"),
     "compile --no-check --target x86_64-unknown-linux-gnu --unstable-net --allow-net --allow-ffi " +
-      "--allow-env=AWS_* --allow-read=/tmp/deno-compile-broker-proxy/proxy/web/index.html," +
+      "--allow-env=AWS_* --ignore-env --allow-read=/tmp/deno-compile-broker-proxy/proxy/web/index.html," +
       "/tmp/deno-compile-broker-proxy/proxy/web/dist/web-proxy.js,/etc/snowflake," +
       "/var/lib/snowflake,/tmp --allow-write=/var/lib/snowflake,/var/log/snowflake,/tmp " +
       "--v8-flags=--max-semi-space-size=1 --include proxy/web/index.html " +
@@ -83,7 +84,8 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
   assertEquals(
     line("broker-proxy", "windows-x64"),
     "compile --no-check --target x86_64-pc-windows-msvc --unstable-net --allow-net --allow-ffi " +
-      "--allow-env=AWS_* --v8-flags=--max-semi-space-size=1 --include proxy/web/index.html " +
+      "--allow-env=AWS_* --ignore-env --v8-flags=--max-semi-space-size=1 " +
+      "--include proxy/web/index.html " +
       "--include proxy/web/dist/web-proxy.js --include node_modules/@roamhq/wrtc-win32-x64 " +
       "--output dist/windows-x64/broker-proxy.exe proxy/main.ts",
   );
@@ -331,16 +333,26 @@ Deno.test({
 });
 
 Deno.test("perm: a missing permission is refused with an error naming the flag", async () => {
-  // The server without tor's variables in its --allow-env list.
-  const flags = BINARIES.server!.flags.map((f) =>
-    f.startsWith("--allow-env=") ? "--allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE" : f
-  );
-  const b = new Binary(["run", ...flags, `${ROOT}/server/main.ts`, "--disable-tls"], {
-    env: { TOR_PT_MANAGED_TRANSPORT_VER: "1", TOR_PT_SERVER_TRANSPORTS: "snowflake" },
-  });
-  const { code } = await b.status();
-  assert(code !== 0);
-  assertMatch(b.stderr, /Requires env access to "TOR_PT_\w+", run again with the --allow-env flag/);
+  // The broker given a bridge list outside the directories it may read.
+  const outside = await Deno.makeTempDir({ dir: ROOT, prefix: ".perm-" });
+  try {
+    await Deno.writeTextFile(`${outside}/bridge-list.jsonl`, "");
+    const r = await Binary.run("broker-proxy", [
+      "broker",
+      "--disable-tls",
+      "--addr",
+      "127.0.0.1:0",
+      "--bridge-list-path",
+      `${outside}/bridge-list.jsonl`,
+    ]);
+    assert(r.code !== 0);
+    assertMatch(
+      r.stderr,
+      /Requires read access to ".*bridge-list\.jsonl", run again with the --allow-read flag/,
+    );
+  } finally {
+    await Deno.remove(outside, { recursive: true });
+  }
 
   // The client asked to log outside the directories it may write to.
   const dir = await Deno.makeTempDir({ dir: ROOT, prefix: ".perm-" });
