@@ -105,14 +105,9 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   for (const step of steps) {
-    const addon = step.args.find((a) => a.startsWith("node_modules/@roamhq/"));
-    if (addon && !(await exists(addon))) {
-      console.error(
-        `compile: ${step.binary} for ${step.target} needs ${addon}; fetch it with\n` +
-          `  npm pack ${addon.slice("node_modules/".length)}@$(node -p ` +
-          `"require('./node_modules/@roamhq/wrtc/package.json').version") && ` +
-          `mkdir -p ${addon} && tar -xzf roamhq-wrtc-*.tgz --strip-components=1 -C ${addon}`,
-      );
+    for (const file of step.args.filter((_, i) => step.args[i - 1] === "--include")) {
+      if (await exists(file)) continue;
+      console.error(`compile: ${step.binary} for ${step.target} needs ${file}; ${howToGet(file)}`);
       Deno.exit(1);
     }
     console.log(`compiling ${step.output} from ${step.args.at(-1)}`);
@@ -123,6 +118,15 @@ if (import.meta.main) {
     }).output();
     if (code !== 0) Deno.exit(code);
   }
+}
+
+/** How to make a missing `--include` file. */
+function howToGet(file: string): string {
+  if (file === "proxy/web/dist/web-proxy.js") return "build it with deno task bundle-web-proxy";
+  const pkg = file.slice("node_modules/".length);
+  return `fetch it with\n  npm pack ${pkg}@$(node -p ` +
+    `"require('./node_modules/@roamhq/wrtc/package.json').version") && ` +
+    `mkdir -p ${file} && tar -xzf roamhq-wrtc-*.tgz --strip-components=1 -C ${file}`;
 }
 
 async function exists(path: string): Promise<boolean> {
