@@ -62,6 +62,8 @@ interface BinaryDecl {
   env: string[];
   /** Programs it starts. */
   run: string[];
+  /** OS information it asks for (Deno's API names). */
+  sys?: string[];
   files: (os: Os) => FileAccess;
   /** V8 flags (GC tuning). */
   v8?: string;
@@ -122,6 +124,14 @@ const PT_SERVER_ENV = [
 /** The broker's SQS queue (@aws-sdk/client-sqs): credentials and region from AWS_* variables. */
 const AWS_ENV = ["AWS_*"];
 
+/**
+ * What the AWS SDK (SQS rendezvous: the client's -sqsqueue, the broker's queue) asks for as it
+ * starts: ~/.aws through HOME, or the uid and home directory without it, and the OS release for
+ * its user agent. Its reads of ~/.aws are refused and it ignores that: credentials come from the
+ * bridge line (client) or AWS_* (broker).
+ */
+const AWS_SDK = { env: ["HOME"], sys: ["uid", "homedir", "osRelease"] };
+
 /** The ws package (the server's WebSocket listener) reads these switches. */
 const WS_ENV = ["WS_NO_BUFFER_UTIL", "WS_NO_UTF_8_VALIDATE"];
 
@@ -133,8 +143,9 @@ const DECLS: Record<string, BinaryDecl> = {
     targets: ALL,
     wrtc: true,
     include: [],
-    env: PT_CLIENT_ENV,
+    env: [...PT_CLIENT_ENV, ...AWS_SDK.env],
     run: [],
+    sys: AWS_SDK.sys,
     // Reads nothing; writes its -log file (with -log-to-state-dir: in tor's pt_state/).
     files: (os) => ({
       read: [],
@@ -169,8 +180,9 @@ const DECLS: Record<string, BinaryDecl> = {
     wrtc: true,
     // The web proxy page the broker serves with --serve-web-proxy (proxy/web/serve.ts).
     include: ["proxy/web/index.html", "proxy/web/dist/web-proxy.js"],
-    env: AWS_ENV,
+    env: [...AWS_ENV, ...AWS_SDK.env],
     run: [],
+    sys: AWS_SDK.sys,
     // Bridge list, TLS certificate and key under /etc/snowflake; the ACME cache under
     // /var/lib/snowflake; --log under /var/log/snowflake.
     files: (os) => {
@@ -223,6 +235,7 @@ export function binaryFlags(spec: BinaryDecl, os: Os, embedded: string[]): strin
     ...pathFlag("allow-read", [...embedded, ...files.read]),
     ...pathFlag("allow-write", files.write),
     ...pathFlag("allow-run", spec.run),
+    ...pathFlag("allow-sys", spec.sys ?? []),
     ...(spec.v8 ? [`--v8-flags=${spec.v8}`] : []),
   ];
 }

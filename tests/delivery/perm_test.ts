@@ -25,9 +25,9 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
 
   for (const step of plan) {
     for (const a of step.args) {
-      // Nothing unscoped but the network and FFI; no sys info, no -A.
+      // Nothing unscoped but the network and FFI; no -A.
       assert(
-        !/^--allow-(read|write|env|run|sys|all)$|^-A$|^--allow-sys/.test(a),
+        !/^--allow-(read|write|env|run|sys|all)$|^-A$/.test(a),
         `${a} in ${step.output}`,
       );
     }
@@ -54,8 +54,9 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
     line("client", "linux-x64"),
     "compile --no-check --target x86_64-unknown-linux-gnu --unstable-net --allow-net --allow-ffi " +
       "--allow-env=TOR_PT_MANAGED_TRANSPORT_VER,TOR_PT_CLIENT_TRANSPORTS,TOR_PT_PROXY," +
-      "TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE --ignore-env " +
+      "TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE,HOME --ignore-env " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/log/tor,/tmp " +
+      "--allow-sys=uid,homedir,osRelease " +
       "--include node_modules/@roamhq/wrtc-linux-x64 --output dist/linux-x64/client client/main.ts",
   );
   assertEquals(
@@ -74,9 +75,10 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
   assertEquals(
     line("broker-proxy", "linux-x64"),
     "compile --no-check --target x86_64-unknown-linux-gnu --unstable-net --allow-net --allow-ffi " +
-      "--allow-env=AWS_* --ignore-env --allow-read=/tmp/deno-compile-broker-proxy/proxy/web/index.html," +
+      "--allow-env=AWS_*,HOME --ignore-env --allow-read=/tmp/deno-compile-broker-proxy/proxy/web/index.html," +
       "/tmp/deno-compile-broker-proxy/proxy/web/dist/web-proxy.js,/etc/snowflake," +
       "/var/lib/snowflake,/tmp --allow-write=/var/lib/snowflake,/var/log/snowflake,/tmp " +
+      "--allow-sys=uid,homedir,osRelease " +
       "--v8-flags=--max-semi-space-size=1 --include proxy/web/index.html " +
       "--include proxy/web/dist/web-proxy.js --include node_modules/@roamhq/wrtc-linux-x64 " +
       "--output dist/linux-x64/broker-proxy proxy/main.ts",
@@ -84,7 +86,8 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
   assertEquals(
     line("broker-proxy", "windows-x64"),
     "compile --no-check --target x86_64-pc-windows-msvc --unstable-net --allow-net --allow-ffi " +
-      "--allow-env=AWS_* --ignore-env --v8-flags=--max-semi-space-size=1 " +
+      "--allow-env=AWS_*,HOME --ignore-env --allow-sys=uid,homedir,osRelease " +
+      "--v8-flags=--max-semi-space-size=1 " +
       "--include proxy/web/index.html " +
       "--include proxy/web/dist/web-proxy.js --include node_modules/@roamhq/wrtc-win32-x64 " +
       "--output dist/windows-x64/broker-proxy.exe proxy/main.ts",
