@@ -46,7 +46,7 @@ export function compilePlan(
       // Included files are read at run time from the binary's vfs; on macOS and Windows its
       // root is in a per-user temp dir unknown here, so they are read only on Linux.
       const root = embeddedRoot(t.os, exe);
-      const embedded = root ? spec.include.map((f) => `${root}/${f}`) : [];
+      const embedded = root ? (spec.sourceReads ?? spec.include).map((f) => `${root}/${f}`) : [];
       const include = [
         ...spec.include,
         ...(spec.wrtc ? [`node_modules/${t.wrtc}`] : []),

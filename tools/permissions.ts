@@ -56,8 +56,10 @@ interface BinaryDecl {
   targets: string[];
   /** Whether it loads the @roamhq/wrtc native addon (embedded per target). */
   wrtc: boolean;
-  /** Repository files it reads at run time (embedded with `--include`, readable). */
+  /** Repository files it loads or reads at run time (embedded with `--include`). */
   include: string[];
+  /** Repository paths it may read at run time (default: `include`): a Worker's module graph. */
+  sourceReads?: string[];
   /** Exact environment variable names (a trailing `*` is a prefix: TOR_PT_ is the PT spec's). */
   env: string[];
   /** Programs it starts. */
@@ -156,8 +158,10 @@ const DECLS: Record<string, BinaryDecl> = {
     entry: "server/main.ts",
     targets: ["linux-x64", "linux-arm64", "macos-x64", "macos-arm64"],
     wrtc: false,
-    // The Turbo Tunnel Worker (num-turbotunnel > 1), loaded by URL: not in the static graph.
+    // The Turbo Tunnel Worker (num-turbotunnel > 1), loaded by URL: not in the static graph,
+    // so loading it and its imports needs read access to the sources.
     include: ["server/tunnel_worker.ts"],
+    sourceReads: ["server", "lib"],
     env: [...PT_SERVER_ENV, ...WS_ENV],
     run: [],
     // The ExtORPort cookie and pt_state/ (ACME cache) are in tor's DataDirectory; --log under
@@ -249,7 +253,7 @@ function hostOs(): Os {
 
 /** The flags that run a binary from a checkout at `root` (dev tasks, tests): the compiled ones. */
 function sourceFlags(spec: BinaryDecl, root: string): string[] {
-  return binaryFlags(spec, hostOs(), spec.include.map((f) => `${root}/${f}`));
+  return binaryFlags(spec, hostOs(), (spec.sourceReads ?? spec.include).map((f) => `${root}/${f}`));
 }
 
 export const BINARIES: Record<string, BinarySpec> = Object.fromEntries(

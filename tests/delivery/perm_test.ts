@@ -66,7 +66,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "TOR_PT_SERVER_TRANSPORT_OPTIONS,TOR_PT_ORPORT,TOR_PT_EXTENDED_SERVER_PORT," +
       "TOR_PT_AUTH_COOKIE_FILE,TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE," +
       "WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE --ignore-env " +
-      "--allow-read=/tmp/deno-compile-server/server/tunnel_worker.ts,/var/lib/tor,/var/lib/tor-instances,/etc/snowflake,/var/lib/snowflake,/tmp " +
+      "--allow-read=/tmp/deno-compile-server/server,/tmp/deno-compile-server/lib,/var/lib/tor,/var/lib/tor-instances,/etc/snowflake,/var/lib/snowflake,/tmp " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/lib/snowflake,/var/log/snowflake," +
       "/var/log/tor,/tmp " +
       "--v8-flags=--max-semi-space-size=4,--expose-gc --include server/tunnel_worker.ts " +
