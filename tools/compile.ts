@@ -122,7 +122,7 @@ if (import.meta.main) {
 
 /** How to make a missing `--include` file. */
 function howToGet(file: string): string {
-  if (file === "proxy/web/dist/web-proxy.js") return "build it with deno task bundle-web-proxy";
+  if (file === "proxy/web/web-proxy.js") return "build it with deno task bundle-web-proxy";
   const pkg = file.slice("node_modules/".length);
   return `fetch it with\n  npm pack ${pkg}@$(node -p ` +
     `"require('./node_modules/@roamhq/wrtc/package.json').version") && ` +

@@ -76,20 +76,20 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
     line("broker-proxy", "linux-x64"),
     "compile --no-check --target x86_64-unknown-linux-gnu --unstable-net --allow-net --allow-ffi " +
       "--allow-env=AWS_*,HOME --ignore-env --allow-read=/tmp/deno-compile-broker-proxy/proxy/web/index.html," +
-      "/tmp/deno-compile-broker-proxy/proxy/web/dist/web-proxy.js,/etc/snowflake," +
+      "/tmp/deno-compile-broker-proxy/proxy/web/web-proxy.js,/etc/snowflake," +
       "/var/lib/snowflake,/tmp --allow-write=/var/lib/snowflake,/var/log/snowflake,/tmp " +
       "--allow-sys=uid,homedir,osRelease " +
-      "--v8-flags=--max-semi-space-size=1 --include proxy/web/index.html " +
-      "--include proxy/web/dist/web-proxy.js --include node_modules/@roamhq/wrtc-linux-x64 " +
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=20 --include proxy/web/index.html " +
+      "--include proxy/web/web-proxy.js --include node_modules/@roamhq/wrtc-linux-x64 " +
       "--output dist/linux-x64/broker-proxy proxy/main.ts",
   );
   assertEquals(
     line("broker-proxy", "windows-x64"),
     "compile --no-check --target x86_64-pc-windows-msvc --unstable-net --allow-net --allow-ffi " +
       "--allow-env=AWS_*,HOME --ignore-env --allow-sys=uid,homedir,osRelease " +
-      "--v8-flags=--max-semi-space-size=1 " +
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=20 " +
       "--include proxy/web/index.html " +
-      "--include proxy/web/dist/web-proxy.js --include node_modules/@roamhq/wrtc-win32-x64 " +
+      "--include proxy/web/web-proxy.js --include node_modules/@roamhq/wrtc-win32-x64 " +
       "--output dist/windows-x64/broker-proxy.exe proxy/main.ts",
   );
 
