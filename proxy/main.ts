@@ -5,7 +5,7 @@
  * @module
  */
 import "../lib/process/no_inspector.ts";
-import { programArgs } from "../lib/process/args.ts";
+import { isHelpFlag, isVersionFlag, programArgs } from "../lib/process/args.ts";
 
 const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flags)";
 
@@ -19,8 +19,13 @@ export async function main(args: string[]): Promise<number> {
     case "proxy":
       return await (await import("./relay/main.ts")).runProxy(rest);
     default:
+      if (role !== undefined && isVersionFlag(role)) {
+        const { BROKER_VERSION } = await import("./broker/main.ts");
+        console.error(`broker-proxy ${BROKER_VERSION}`);
+        return 0;
+      }
       console.error(USAGE);
-      return 2;
+      return role !== undefined && isHelpFlag(role) ? 0 : 2;
   }
 }
 

@@ -30,6 +30,8 @@ import { flood } from "./attack/flood.ts";
 import { runReplayRelay } from "./attack/replay.ts";
 import { parseHostPort } from "./ipaddr.ts";
 
+export const VERSION = "0.1.0";
+
 const USAGE = `usage: pytunnel <command> [options]
 
 commands:
@@ -49,6 +51,7 @@ commands:
                                  relay that replays and tampers captured data packets
   check -c FILE [--role server|client]
                                  validate a configuration file
+  version                        print the version (also --version)
 
 common options: --unsafe-logging (keep IP addresses in logs), -h/--help
 attack tools only target loopback or private (RFC 1918 / ULA) addresses.`;
@@ -338,8 +341,14 @@ export async function main(argv: string[]): Promise<void> {
       case undefined:
       case "help":
       case "-h":
+      case "-help":
       case "--help":
         console.log(USAGE);
+        return;
+      case "version":
+      case "-version":
+      case "--version":
+        console.log(`pytunnel ${VERSION}`);
         return;
       default:
         throw new UsageError(`unknown command "${cmd}"`);

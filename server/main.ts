@@ -86,11 +86,12 @@ export function parseFlags(argv: string[]): Flags {
       "unsafe-logging": { type: "boolean" },
       "metrics-address": { type: "string" },
       version: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      help: { type: "boolean" },
+      h: { type: "boolean" }, // -h, which the Go-style rewrite above turns into --h
       ...STANDALONE_OPTIONS,
     },
   });
-  if (values.help) {
+  if (values.help || values.h) {
     console.error(USAGE);
     Deno.exit(0);
   }

@@ -56,14 +56,19 @@ function refuse(message: string): never {
   Deno.exit(70);
 }
 
-try {
-  const stillIgnored = ignoreSigusr1();
-  // Should a future runtime reinstall its handler anyway, stop rather than
-  // run with a debugger one signal away.
-  Deno.unrefTimer(setTimeout(() => {
-    if (!stillIgnored()) refuse("the runtime reinstalled a SIGUSR1 handler (debugger); stopping");
-  }, 2000));
-} catch (e) {
-  if (!(e instanceof InspectorGuardError)) throw e;
-  refuse(e.message);
+// Windows has no SIGUSR1 (nor a signal that starts the inspector).
+if (Deno.build.os !== "windows") guard();
+
+function guard(): void {
+  try {
+    const stillIgnored = ignoreSigusr1();
+    // Should a future runtime reinstall its handler anyway, stop rather than
+    // run with a debugger one signal away.
+    Deno.unrefTimer(setTimeout(() => {
+      if (!stillIgnored()) refuse("the runtime reinstalled a SIGUSR1 handler (debugger); stopping");
+    }, 2000));
+  } catch (e) {
+    if (!(e instanceof InspectorGuardError)) throw e;
+    refuse(e.message);
+  }
 }

@@ -153,7 +153,8 @@ export function parseBrokerFlags(argv: string[]): BrokerFlags {
       log: str,
       "unsafe-logging": bool,
       version: bool,
-      help: { type: "boolean", short: "h" },
+      help: { type: "boolean" },
+      h: { type: "boolean" }, // -h, rewritten to --h like every Go-style flag
     },
   });
   const httpPort = Number(v["acme-http-port"] ?? "80");
@@ -201,6 +202,6 @@ export function parseBrokerFlags(argv: string[]): BrokerFlags {
     log: v.log,
     unsafeLogging: v["unsafe-logging"] ?? false,
     version: v.version ?? false,
-    help: v.help ?? false,
+    help: (v.help || v.h) ?? false,
   };
 }

@@ -94,7 +94,8 @@ export function parseProxyFlags(argv: string[]): ProxyFlags {
       "unsafe-logging": { type: "boolean" },
       verbose: { type: "boolean" },
       version: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      help: { type: "boolean" },
+      h: { type: "boolean" }, // -h, rewritten to --h like every Go-style flag
     },
   });
   const capacity = Number(v.capacity ?? "0");
@@ -142,6 +143,6 @@ export function parseProxyFlags(argv: string[]): ProxyFlags {
     unsafeLogging: v["unsafe-logging"] ?? false,
     verbose: v.verbose ?? false,
     version: v.version ?? false,
-    help: v.help ?? false,
+    help: (v.help || v.h) ?? false,
   };
 }
