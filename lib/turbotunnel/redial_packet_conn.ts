@@ -143,7 +143,7 @@ export class RedialPacketConn implements PacketConn {
 }
 
 /** Sleeps `ms`; false if the signal fired first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     const id = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
