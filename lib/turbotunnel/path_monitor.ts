@@ -13,8 +13,9 @@
  *   nothing.
  * - **Death** ({@link PathMonitor.dead}, called periodically): no KCP progress for
  *   max(3 × RTT, 1 s), meaning either data segments sent on the path stay unacknowledged while
- *   another path makes progress, or nothing arrives on the path while the others still receive
- *   plenty after the first half of that time (so the end of a download kills nothing).
+ *   another path makes progress, or nothing arrives on the path (for that long, and twice its
+ *   longest recent pause) while the others still receive plenty after the first half of that
+ *   time (so the end of a download kills nothing).
  *
  * @module
  */
@@ -48,6 +49,8 @@ export interface PathState {
   /** Last KCP progress on the path: a receive, or an acknowledgement of what it sent. */
   lastProgress: number;
   lastReceive: number;
+  /** The longest recent gap between two receives (decays with a 10 s time constant). */
+  gapMax: number;
   /** Data segments sent on the path and not yet acknowledged. */
   pending: number;
   /**
@@ -77,6 +80,7 @@ interface InFlight {
 }
 
 const RATE_WINDOW_MS = 500;
+const GAP_DECAY_MS = 10_000;
 /** Segments tracked at most (a server that never acknowledges must not grow the map). */
 const MAX_IN_FLIGHT = 1 << 16;
 /** The least weight a live, non-stalled path keeps, so it still gets probes. */
@@ -124,6 +128,7 @@ export class PathMonitor {
       rate: 0,
       lastProgress: now,
       lastReceive: now,
+      gapMax: 0,
       pending: 0,
       owedSince: undefined,
       bytesIn: 0,
@@ -176,6 +181,8 @@ export class PathMonitor {
     const p = this.#paths.get(id);
     if (p) {
       p.bytesIn += packet.length;
+      const gap = now - p.lastReceive;
+      p.gapMax = Math.max(gap, p.gapMax * Math.exp(-gap / GAP_DECAY_MS));
       p.lastReceive = p.lastProgress = now;
       p.receivedMark = this.#received;
       p.silentMark = undefined;
@@ -308,10 +315,13 @@ export class PathMonitor {
         });
         continue;
       }
+      // A proxy that is slow but alive (a busy machine, a congested channel) pauses now and
+      // then: its silence counts only once it is twice as long as its longest recent pause.
+      const silentLimit = Math.max(limit, 2 * p.gapMax);
       const silent = now - p.lastReceive;
-      if (silent > limit / 2) p.silentMark ??= this.#received;
+      if (silent > silentLimit / 2) p.silentMark ??= this.#received;
       const othersLately = this.#received - (p.silentMark ?? this.#received);
-      if (silent > limit && othersLately >= this.#silentPackets / 2) {
+      if (silent > silentLimit && othersLately >= this.#silentPackets / 2) {
         out.push({
           id: p.id,
           reason: `nothing received for ${fmtMs(silent)} while the other proxies received ${
