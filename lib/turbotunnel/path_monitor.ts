@@ -13,9 +13,9 @@
  *   nothing.
  * - **Death** ({@link PathMonitor.dead}, called periodically): no KCP progress for
  *   max(3 × RTT, 1 s), meaning either data segments sent on the path stay unacknowledged while
- *   another path makes progress, or nothing arrives on the path (for that long, and twice its
- *   longest recent pause) while the others still receive plenty after the first half of that
- *   time (so the end of a download kills nothing).
+ *   another path makes progress, or (weaker evidence, so twice as long, and at least twice its
+ *   longest recent pause) nothing arrives on the path while the others still receive plenty
+ *   in the second half of that time (so the end of a download kills nothing).
  *
  * @module
  */
@@ -315,9 +315,11 @@ export class PathMonitor {
         });
         continue;
       }
-      // A proxy that is slow but alive (a busy machine, a congested channel) pauses now and
-      // then: its silence counts only once it is twice as long as its longest recent pause.
-      const silentLimit = Math.max(limit, 2 * p.gapMax);
+      // Silence is weaker evidence than unacknowledged data: a proxy that is slow but alive
+      // (a busy machine, a congested channel) pauses now and then, and the server may have
+      // nothing for it. It counts after twice the deadline, and twice the path's longest
+      // recent pause.
+      const silentLimit = 2 * Math.max(limit, p.gapMax);
       const silent = now - p.lastReceive;
       if (silent > silentLimit / 2) p.silentMark ??= this.#received;
       const othersLately = this.#received - (p.silentMark ?? this.#received);

@@ -147,13 +147,13 @@ Deno.test("multipath: a path that receives nothing while the others receive plen
     m.received(a, new Uint8Array(1400), t);
     m.received(b, new Uint8Array(1400), t);
   }
-  // b goes quiet at 1000 while a keeps receiving.
-  for (let t = 1000; t < 2000; t += 10) {
+  // b goes quiet at 1000 while a keeps receiving: dead after twice the 1 s deadline.
+  for (let t = 1000; t < 3000; t += 10) {
     m.received(a, new Uint8Array(1400), t);
     assertEquals(m.dead(t), []);
   }
-  m.received(a, new Uint8Array(1400), 2050);
-  assertEquals(m.dead(2050).map((d) => d.id), [b]);
+  m.received(a, new Uint8Array(1400), 3050);
+  assertEquals(m.dead(3050).map((d) => d.id), [b]);
 });
 
 Deno.test("multipath: when the whole session goes quiet no path dies", () => {
@@ -169,4 +169,22 @@ Deno.test("multipath: when the whole session goes quiet no path dies", () => {
   // Lone unacknowledged data with no other path progressing is not blamed on its path.
   m.sent(b, push(5), 60_000);
   assertEquals(m.dead(120_000), []);
+});
+
+Deno.test("multipath: a path that pauses now and then is given twice its longest pause", () => {
+  const m = new PathMonitor();
+  const a = m.add("a", 0);
+  const b = m.add("b", 0);
+  // b delivers in bursts 1.5 s apart; a delivers steadily.
+  for (let t = 0; t <= 6000; t += 10) {
+    m.received(a, new Uint8Array(1400), t);
+    if (t % 1500 === 0) m.received(b, new Uint8Array(1400), t);
+    assertEquals(m.dead(t), [], `at ${t}`);
+  }
+  for (let t = 6000; t <= 9000; t += 10) {
+    m.received(a, new Uint8Array(1400), t);
+    assertEquals(m.dead(t), [], `at ${t}`);
+  }
+  m.received(a, new Uint8Array(1400), 9100);
+  assertEquals(m.dead(9100).map((d) => d.id), [b]);
 });

@@ -74,7 +74,7 @@ export async function churn(
     fetch,
     kills,
     failovers: log.split("\n").filter((l) => /failover: proxy .* no progress/.test(l)).length,
-    losses: log.split("\n").filter((l) => / lost \(| closed \[/.test(l)).length,
+    losses: log.split("\n").filter((l) => (max >= 2 ? / lost \(/ : / closed \[/).test(l)).length,
     log,
   };
 }
