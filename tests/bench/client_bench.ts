@@ -5,7 +5,7 @@
  *
  * - single-stream download throughput (30 MB) and SOCKS connect to first byte;
  * - the longest stall when the proxy carrying a paced download is killed, with `--max 1`
- *   and a second proxy waiting at the broker.
+ *   and a second proxy already waiting at the broker.
  *
  * Needs root (namespaces). Figures only; nothing is asserted (docs/client.md).
  */
@@ -33,10 +33,51 @@ async function stall(
   for (let i = 0; i < 300 && (await chain.busiestProxyPid()) === null; i++) await sleep(200);
   await sleep(2000);
   spare();
-  await sleep(3000);
+  await chain.waitForProxies(1); // the replacement waits at the broker before the kill
+  await sleep(1000);
   const pid = await chain.busiestProxyPid();
   if (pid) Deno.kill(pid, "SIGKILL");
   return await fetching;
+}
+
+/** A process's resident memory (MB) and CPU time so far (s), from /proc. */
+function usage(pid: number): { rssMB: number; cpuS: number } {
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1] ?? 0);
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return { rssMB: rss / 1024, cpuS: (Number(stat[11]) + Number(stat[12])) / 100 };
+}
+
+/** Fetches while sampling the client: idle RSS, peak RSS, CPU seconds per MB. */
+async function measured(
+  chain: Chain,
+  port: number | string,
+  pid: number,
+): Promise<
+  FetchResult & { idleMB: number; peakMB: number; cpuPerMB: number; relayed: number }
+> {
+  await sleep(1000);
+  const idle = usage(pid);
+  const relayedBefore = await chain.proxyBytesFromServer();
+  let peak = idle.rssMB;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      peak = Math.max(peak, usage(pid).rssMB);
+      await sleep(200);
+    }
+  })();
+  const r = await chain.fetch(port);
+  done = true;
+  await sampler;
+  const after = usage(pid);
+  const relayed = (await chain.proxyBytesFromServer()) - relayedBefore;
+  return {
+    ...r,
+    idleMB: idle.rssMB,
+    peakMB: peak,
+    cpuPerMB: (after.cpuS - idle.cpuS) / (r.bytes / 1e6),
+    relayed: relayed / r.bytes,
+  };
 }
 
 export async function run(): Promise<void> {
@@ -46,25 +87,29 @@ export async function run(): Promise<void> {
   }
   const chain = await Chain.start({ subnet: 33, fileSize: SIZE });
   try {
-    const ours: FetchResult[] = [];
-    const go: FetchResult[] = [];
+    type Measured = Awaited<ReturnType<typeof measured>>;
+    const ours: Measured[] = [];
+    const go: Measured[] = [];
     // Throughput, alternating, one proxy of the kind at the broker at a time.
     for (let round = 0; round < 2; round++) {
       const p = chain.ourProxy();
       await chain.waitForProxies();
       const c = await chain.ourClient();
-      ours.push(await chain.fetch(c.port));
+      ours.push(await measured(chain, c.port, c.proc.pid));
       await c.proc.stop();
       await p.stop();
       const gp = chain.debianProxy();
       await chain.waitForProxies();
       const gc = await chain.goClient();
-      go.push(await chain.fetch(`${gc.port}+inner`));
+      go.push(await measured(chain, `${gc.port}+inner`, gc.proc.pid));
       await gc.proc.stop();
       await gp.stop();
     }
-    for (const r of ours) console.log(line("ours (client + proxy)", r));
-    for (const r of go) console.log(line("Go 2.5.1 (client + proxy)", r));
+    const mem = (r: Measured) =>
+      `  client RSS idle ${r.idleMB.toFixed(0)} MB, peak ${r.peakMB.toFixed(0)} MB, ` +
+      `CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy got ${r.relayed.toFixed(2)} bytes per payload byte`;
+    for (const r of ours) console.log(line("ours (client + proxy)", r) + mem(r));
+    for (const r of go) console.log(line("Go 2.5.1 (client + proxy)", r) + mem(r));
     const med = (rs: FetchResult[]) => Math.max(...rs.map(mbps));
     console.log(
       `throughput ratio ours/Go (best of 2): ${(med(ours) / med(go)).toFixed(2)}x (target >= 5x)`,

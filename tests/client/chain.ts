@@ -306,6 +306,17 @@ export class Chain {
     return { proc, port, log };
   }
 
+  /** Bytes the proxies in `b` have received from the server so far (kernel TCP counters). */
+  async proxyBytesFromServer(): Promise<number> {
+    const out = await this.net.exec(this.net.b, [
+      "ss",
+      "-tiH",
+      "dst",
+      `${this.net.ipA}:${SERVER_PORT}`,
+    ]);
+    return [...out.matchAll(/bytes_received:(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  }
+
   /** Waits until the broker has at least `n` proxies waiting for a client. */
   async waitForProxies(n = 1, timeoutMs = 60_000): Promise<void> {
     await waitUntil(async () => {
