@@ -231,7 +231,7 @@ export class MultiplexingPacketConn implements PacketConn {
 
   /**
    * One line for the status log: each live proxy's share of the bytes it moved since the
-   * previous call, its RTT and rate.
+   * previous call, its RTT and rate (and packets dropped at full queues, if any).
    */
   shares(): string {
     const paths = this.monitor.paths();
@@ -245,12 +245,14 @@ export class MultiplexingPacketConn implements PacketConn {
     for (const id of this.#shareMarks.keys()) {
       if (!this.monitor.get(id)) this.#shareMarks.delete(id);
     }
-    return paths.map((p, i) =>
-      `${p.name} ${sum > 0 ? Math.round((100 * moved[i]!) / sum) : 0}%` +
-      ` (rtt ${p.srtt === undefined ? "?" : Math.round(p.srtt)} ms, ${
-        Math.round(p.rate / 1024)
-      } KiB/s)`
-    ).join(", ");
+    const drops = this.drops + this.sendDrops;
+    return (drops > 0 ? `${drops} packets dropped so far (full queues); ` : "") +
+      paths.map((p, i) =>
+        `${p.name} ${sum > 0 ? Math.round((100 * moved[i]!) / sum) : 0}%` +
+        ` (rtt ${p.srtt === undefined ? "?" : Math.round(p.srtt)} ms, ${
+          Math.round(p.rate / 1024)
+        } KiB/s)`
+      ).join(", ");
   }
   #log(m: string): void {
     this.#options.log?.(m);
