@@ -44,6 +44,11 @@ export class FlagError extends SyntaxError {
   override name = "FlagError";
 }
 
+/** `-h` or `-help`: main prints the usage and exits 0, as Go does. */
+export class HelpRequested extends Error {
+  override name = "HelpRequested";
+}
+
 /** The parsed command line. */
 export interface ClientFlags {
   config: ClientConfig;
@@ -74,6 +79,7 @@ export function parseRawFlags(argv: readonly string[]): {
     const m = /^--?([^=-][^=]*)(?:=(.*))?$/s.exec(a);
     if (!m) break;
     const name = m[1]!;
+    if (name === "h" || name === "help") throw new HelpRequested();
     const spec = FLAGS[name];
     if (!spec) throw new FlagError(`flag provided but not defined: -${name}`);
     let value = m[2];

@@ -10,7 +10,7 @@ import { clientSetup, PtProxyError, wantsMethod } from "../lib/pt/client_env.ts"
 import { PtSetupError } from "../lib/pt/server_env.ts";
 import { PtStdout } from "../lib/pt/stdout.ts";
 import { wrtcWebRTC } from "../lib/snowflake/webrtc_wrtc.ts";
-import { FlagError, parseClientFlags, usage } from "./flags.ts";
+import { FlagError, HelpRequested, parseClientFlags, usage } from "./flags.ts";
 import type { ClientFlags } from "./flags.ts";
 import { serveSocks } from "./front.ts";
 
@@ -45,6 +45,10 @@ async function main(): Promise<number> {
   try {
     flags = parseClientFlags(Deno.args);
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.error(usage());
+      return 0;
+    }
     if (!(e instanceof FlagError)) throw e;
     console.error(`${e.message}\n${usage()}`);
     return 2;

@@ -38,24 +38,24 @@ export interface Session<P extends SessionPeer> {
   readonly id: ClientID;
   readonly stream: Conn;
   readonly pool: PeerPool<P>;
-  /** The peer carrying the session now, if any (`max` 1; null when striping). */
-  current(): P | null;
   close(): void;
 }
 
 const SERVER = new NamedAddr("snowflake", "server");
+let sessions = 0;
 
 /** Starts collecting proxies and opens the session's smux stream. */
 export async function openSession<P extends SessionPeer>(
   options: SessionOptions<P>,
 ): Promise<Session<P>> {
   const id = ClientID.random();
-  const log = (m: string) => options.log(`session ${id.hex.slice(0, 8)}: ${m}`);
+  // Numbered, not named by ClientID: the ClientID links a user's connections across proxies.
+  const n = ++sessions;
+  const log = (m: string) => options.log(`session ${n}: ${m}`);
   const pool = new PeerPool(options.dialPeer, { max: options.max, log });
-  let current: P | null = null;
   const pconn = options.max >= 2
     ? multiplexing(id, pool, options.max, log)
-    : redialing(id, pool, log, (p) => (current = p), (p) => current === p && (current = null));
+    : redialing(id, pool, log);
   const kcp = dialKcp(pconn, SERVER, SNOWFLAKE_KCP);
   const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
   let summary: ReturnType<typeof setInterval> | undefined;
@@ -69,7 +69,8 @@ export async function openSession<P extends SessionPeer>(
       const bytesOut = peers.reduce((n, p) => n + p.bytesOut, 0);
       const shares = pconn instanceof MultiplexingPacketConn ? `; shares: ${pconn.shares()}` : "";
       log(
-        `${peers.length} proxies live; traffic in the last ${interval} s: ` +
+        `${peers.length} proxies live (${pool.connected} connected so far); ` +
+          `traffic in the last ${interval} s: ` +
           `${Math.max(0, bytesIn - lastIn)} bytes in, ${Math.max(0, bytesOut - lastOut)} out` +
           shares,
       );
@@ -91,7 +92,7 @@ export async function openSession<P extends SessionPeer>(
     close();
     throw e;
   }
-  return { id, stream, pool, current: () => current, close };
+  return { id, stream, pool, close };
 }
 
 /** `--max 1`: one popped proxy carries the session until it dies (Go's behaviour). */
@@ -99,18 +100,14 @@ function redialing<P extends SessionPeer>(
   id: ClientID,
   pool: PeerPool<P>,
   log: (m: string) => void,
-  using: (p: P) => void,
-  closed: (p: P) => void,
 ): RedialPacketConn {
   let switches = 0;
   return new RedialPacketConn(id, SERVER, async (signal) => {
     const t0 = Date.now();
     const peer = await pool.pop(signal);
-    using(peer);
     if (switches++ > 0) {
       log(`now using proxy ${peer.id} (waited ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     } else log(`using proxy ${peer.id}`);
-    peer.closed.then(() => closed(peer));
     return peer.conn;
   }, {
     retryDelayMs: 0,

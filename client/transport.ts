@@ -8,10 +8,11 @@
 import {
   chooseRendezvous,
   type ClientConfig,
+  type IceServer,
   parseIceServers,
   pickIceServers,
 } from "../lib/snowflake/client_config.ts";
-import { discoverNat } from "../lib/snowflake/nat.ts";
+import { discoverNat, stunAnswers } from "../lib/snowflake/nat.ts";
 import type { NatType } from "../lib/snowflake/messages.ts";
 import { BrokerChannel, type RendezvousMethod } from "../lib/snowflake/rendezvous.ts";
 import { AmpCacheRendezvous } from "../lib/snowflake/rendezvous_amp.ts";
@@ -76,6 +77,35 @@ export function natTypeFor(servers: string[], log: (m: string) => void): Promise
   return result;
 }
 
+/** Which ICE servers answered STUN, by list, shared by every session of the process. */
+const answering = new Map<string, Promise<IceServer[]>>();
+
+/**
+ * The servers of `servers` that answer a STUN Binding, probed in parallel once per process
+ * and list. libwebrtc holds an offer until every STUN server answered or timed out (~10 s),
+ * and censors block STUN servers: one that does not answer here is left out of the offer's
+ * gathering (it could not have contributed a candidate anyway).
+ */
+export function answeringIceServers(
+  servers: IceServer[],
+  log: (m: string) => void,
+): Promise<IceServer[]> {
+  const key = servers.map((s) => s.urls).join(",");
+  let result = answering.get(key);
+  if (!result) {
+    result = Promise.all(servers.map((s) => stunAnswers(s.urls))).then((ok) => {
+      const live = servers.filter((_, i) => ok[i]);
+      const dead = servers.filter((_, i) => !ok[i]);
+      if (dead.length) {
+        log(`ICE servers not answering, left out: ${dead.map((s) => s.urls).join(" ")}`);
+      }
+      return live;
+    });
+    answering.set(key, result);
+  }
+  return result;
+}
+
 /** The proxy dialer of one session. */
 export function peerDialer(
   config: ClientConfig,
@@ -94,11 +124,11 @@ export function peerDialer(
         "fingerprint (README: TLS fingerprint)",
     );
   }
-  return (signal) =>
+  return async (signal) =>
     dialPeer({
       webrtc: env.webrtc,
       broker,
-      iceServers,
+      iceServers: await answeringIceServers(iceServers, env.log),
       keepLocalAddresses: config.keepLocalAddresses,
       log: env.log,
       signal,

@@ -14,8 +14,8 @@ import { type DataChannelConn, dataChannelConn } from "../lib/snowflake/datachan
 import type { BrokerChannel } from "../lib/snowflake/rendezvous.ts";
 import {
   closePeer,
-  gatherLocalDescription,
   type PeerConnection,
+  type SessionDescription,
   stripLocalCandidates,
   type WebRTC,
 } from "../lib/snowflake/webrtc.ts";
@@ -28,8 +28,16 @@ export const DATA_CHANNEL_TIMEOUT_MS = 10_000;
 export const STALE_TIMEOUT_MS = 20_000;
 
 // Implementation choices.
-/** ICE gathering waits at most this long (Go waits without a bound; a hung STUN must not). */
-const GATHER_TIMEOUT_MS = 10_000;
+/**
+ * ICE gathering: libwebrtc reports "complete" only when every socket's STUN request was
+ * answered or timed out (~10 s). Its loopback sockets cannot reach a remote STUN server, and
+ * censors block STUN servers, so with STUN servers configured the offer goes out
+ * {@link SRFLX_SETTLE_MS} after the first server-reflexive candidate, or once no new candidate
+ * came for {@link GATHER_QUIET_MS}, or after {@link GATHER_TIMEOUT_MS} (Go waits 10 s then).
+ */
+const SRFLX_SETTLE_MS = 250;
+const GATHER_QUIET_MS = 1_000;
+const GATHER_TIMEOUT_MS = 5_000;
 /**
  * ICE "disconnected" for this long closes the peer: libwebrtc reports it a few seconds after
  * packets stop, so a killed proxy is noticed in seconds rather than after 20 s of silence.
@@ -113,6 +121,49 @@ export class WebRTCPeer {
   }
 }
 
+/**
+ * Sets a fresh offer as the local description and waits for ICE gathering: until it is
+ * complete, or (with STUN servers) {@link SRFLX_SETTLE_MS} after the first server-reflexive
+ * candidate or {@link GATHER_QUIET_MS} after the last candidate, or {@link GATHER_TIMEOUT_MS}.
+ * Returns the local description with what was gathered.
+ */
+export async function gatherOffer(pc: PeerConnection, stun: boolean): Promise<SessionDescription> {
+  let finish = () => {};
+  const finished = new Promise<void>((r) => (finish = r));
+  let settle: ReturnType<typeof setTimeout> | undefined;
+  let quiet: ReturnType<typeof setTimeout> | undefined;
+  const onCandidate = (e: Event) => {
+    const c = (e as RTCPeerConnectionIceEvent).candidate;
+    if (c === null) return finish();
+    if (!stun) return;
+    clearTimeout(quiet);
+    quiet = setTimeout(finish, GATHER_QUIET_MS);
+    if (settle === undefined && / typ srflx /.test(c.candidate)) {
+      settle = setTimeout(finish, SRFLX_SETTLE_MS);
+    }
+  };
+  const onState = () => {
+    if (pc.iceGatheringState === "complete") finish();
+  };
+  const timeout = setTimeout(finish, GATHER_TIMEOUT_MS);
+  pc.addEventListener("icecandidate", onCandidate);
+  pc.addEventListener("icegatheringstatechange", onState);
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    onState();
+    await finished;
+  } finally {
+    clearTimeout(timeout);
+    clearTimeout(settle);
+    clearTimeout(quiet);
+    pc.removeEventListener("icecandidate", onCandidate);
+    pc.removeEventListener("icegatheringstatechange", onState);
+  }
+  const local = pc.localDescription;
+  if (!local) throw new Error("no local description after ICE gathering");
+  return { type: "offer", sdp: local.sdp };
+}
+
 function randomLabel(): string {
   const b = crypto.getRandomValues(new Uint8Array(8));
   return "snowflake-" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -140,7 +191,7 @@ export async function dialPeer(options: PeerOptions): Promise<WebRTCPeer> {
       onClose: () => closePeer(pc),
       remoteAddr: new NamedAddr("webrtc", id),
     });
-    const offer = await gatherLocalDescription(pc, await pc.createOffer(), GATHER_TIMEOUT_MS);
+    const offer = await gatherOffer(pc, options.iceServers.length > 0);
     options.signal?.throwIfAborted();
     if (!options.keepLocalAddresses) offer.sdp = stripLocalCandidates(offer.sdp);
     log(`${id}: offer ready; asking the broker via ${options.broker.method.name}`);

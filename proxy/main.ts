@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { runBroker } from "./broker/main.ts";
-import { runProxy } from "./relay/main.ts";
 
 const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flags)";
 
@@ -13,10 +11,11 @@ const USAGE = "usage: broker-proxy broker|proxy [flags] (-help for a role's flag
 export async function main(args: string[]): Promise<number> {
   const [role, ...rest] = args;
   switch (role) {
+    // Each role loads only its own code (the proxy's libwebrtc, the broker's HTTP server).
     case "broker":
-      return await runBroker(rest);
+      return await (await import("./broker/main.ts")).runBroker(rest);
     case "proxy":
-      return await runProxy(rest);
+      return await (await import("./relay/main.ts")).runProxy(rest);
     default:
       console.error(USAGE);
       return 2;

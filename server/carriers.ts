@@ -167,13 +167,15 @@ export class Carriers {
     else if (end.reason === "oversize") metrics.counters.oversizePackets++;
     else if (end.reason === "aborted") reason = String((end.error as Error)?.message ?? end.error);
     const s = live.stats;
+    const client = s.clientId === null
+      ? "no ClientID"
+      : `${log.unsafe ? `client ${s.clientId.hex}` : "a client"}${
+        clientIp ? ` at ${clientIp}` : ""
+      }`;
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
     log.log(
-      `connection from ${from} closed (${reason}): ` +
-        `${
-          s.clientId === null ? "no ClientID" : log.unsafe ? `client ${s.clientId.hex}` : "a client"
-        }` +
-        `${clientIp ? ` at ${clientIp}` : ""}, ${s.bytesIn} B in, ${s.bytesOut} B out, ` +
-        `${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `connection from ${from} closed (${reason}): ${client}, ` +
+        `${s.bytesIn} B in, ${s.bytesOut} B out, ${secs} s`,
     );
   }
 

@@ -9,7 +9,7 @@ import { createHmac } from "node:crypto";
 import { Buffer } from "node:buffer";
 import type { KcpOptions } from "../lib/kcp/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
-import type { Conn, Listener } from "../lib/net/mod.ts";
+import { type Conn, type Listener, sleep } from "../lib/net/mod.ts";
 import type { OrTarget } from "../lib/pt/extorport.ts";
 import { ReloadableTlsServer } from "../lib/acme/tls_reload.ts";
 import type { SmuxConfig } from "../lib/smux/mod.ts";
@@ -209,7 +209,7 @@ export class SnowflakeServer {
     this.clientIps.close();
     await Promise.race([
       Promise.allSettled(this.#listeners.map((l) => l.shutdown())),
-      new Promise((r) => setTimeout(r, 1000)),
+      sleep(1000),
     ]);
   }
 }

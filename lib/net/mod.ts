@@ -26,3 +26,4 @@ export {
   type WebSocketConnOptions,
 } from "./websocket.ts";
 export { type ByteConn, readFull, writeAll } from "./io.ts";
+export { sleep } from "./sleep.ts";

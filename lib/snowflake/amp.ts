@@ -1,5 +1,5 @@
 /**
- * AMP cache rendezvous encodings (docs/PROTOCOL.md, "AMP cache"): the client puts its poll
+ * AMP cache rendezvous encodings (docs/BROKER.md, "AMP cache"): the client puts its poll
  * in the URL path of a GET, the broker answers with an AMP HTML page whose `<pre>` elements
  * carry the reply in base64 ("armor"). For the cache host rewriting see amp_cache.ts.
  *

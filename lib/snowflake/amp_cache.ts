@@ -1,5 +1,5 @@
 /**
- * AMP cache URLs (docs/PROTOCOL.md, "AMP cache"): how a client turns the broker URL it wants
+ * AMP cache URLs (docs/BROKER.md, "AMP cache"): how a client turns the broker URL it wants
  * to reach into the URL of the same document on an AMP cache, e.g.
  * `https://broker.example/amp/client/...` → `https://broker-example.cdn.ampproject.org/c/s/broker.example/amp/client/...`.
  * URLs are parsed the way Go's net/url does (raw path kept, no normalisation), so the result

@@ -7,7 +7,10 @@
  *   mark is polled: @roamhq/wrtc never fires `bufferedamountlow`.
  * - Reads: messages are queued as they arrive (the API cannot pause the peer), so the consumer
  *   must keep reading.
- * - A write issued while the channel is still connecting waits for it to open.
+ * - Wrap the channel before it opens — the offerer right after `createDataChannel`, the answerer
+ *   inside its `datachannel` event handler — or messages delivered in between are lost (the
+ *   Snowflake client writes its token the moment the channel opens). A write issued while the
+ *   channel is still connecting waits for it to open.
  * - Closing the conn (`close()`, cancelling `readable`, aborting `writable`) closes the channel
  *   and calls `onClose` once, where the owner closes the peer connection. The peer closing the
  *   channel ends `readable` and also calls `onClose`.

@@ -1,6 +1,6 @@
 /**
  * JSON the way Go's encoding/json writes and reads it, so broker messages match the Go
- * peers byte for byte (docs/PROTOCOL.md, "Broker messages").
+ * peers byte for byte (docs/BROKER.md, "Messages").
  *
  * @module
  */

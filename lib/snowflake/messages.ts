@@ -1,5 +1,5 @@
 /**
- * Broker messages (docs/PROTOCOL.md, "Broker"): what clients, proxies and the broker send
+ * Broker messages (docs/BROKER.md, "Messages"): what clients, proxies and the broker send
  * each other over HTTP, AMP or SQS. Pure codecs: strings in, values out. Field names, field
  * order and zero values follow the Go implementation so our bytes equal Go's.
  *

@@ -1,6 +1,6 @@
 /**
  * Snowflake's rendezvous protocol, shared by the client, the proxy and the broker
- * (docs/PROTOCOL.md, "Broker" and "AMP cache").
+ * (docs/BROKER.md).
  *
  * - messages.ts: every broker message — the client poll (1.0 and the legacy bare offer) and
  *   its response, the proxy poll (1.x, Go field names) and its response with `NextPoll`, the

@@ -1,5 +1,5 @@
 /**
- * Relay host patterns (docs/PROTOCOL.md, "Relay patterns"): `^host$` matches exactly one
+ * Relay host patterns (docs/BROKER.md, "Relay patterns"): `^host$` matches exactly one
  * host, `suffix$` every host that ends with the suffix. Proxies send the pattern they accept;
  * the broker serves a proxy only if that pattern covers its own allowed pattern.
  *

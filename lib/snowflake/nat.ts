@@ -175,6 +175,27 @@ export async function discoverNat(
   }
 }
 
+/**
+ * Whether `server` (`host:port` or `stun:host:port`) answers a Binding request within
+ * `timeoutMs` (three tries). Never throws.
+ */
+export async function stunAnswers(server: string, timeoutMs = 1500): Promise<boolean> {
+  const m = /^(?:stun:)?(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(server.trim());
+  if (!m) return false;
+  let sock: Deno.DatagramConn;
+  try {
+    sock = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+  } catch {
+    return false;
+  }
+  try {
+    const to = { hostname: m[1] ?? m[2]!, port: Number(m[3] ?? 3478) };
+    return (await roundTrip(sock, to, 0, timeoutMs / ATTEMPTS)) !== null;
+  } finally {
+    sock.close();
+  }
+}
+
 /** Sends a Binding request up to {@link ATTEMPTS} times; the response or null. */
 async function roundTrip(
   sock: Deno.DatagramConn,

@@ -14,12 +14,11 @@
  * @module
  */
 import { encodePacket } from "../encapsulation/mod.ts";
-import { type Addr, AsyncQueue, ClosedError, type Conn, NamedAddr } from "../net/mod.ts";
+import { type Addr, AsyncQueue, ClosedError, type Conn, NamedAddr, sleep } from "../net/mod.ts";
 import type { Packet, PacketConn } from "../net/mod.ts";
 import { type CarrierOptions, runCarrier } from "./carrier.ts";
 import type { ClientID } from "./client_id.ts";
 import { PathMonitor, type PathMonitorOptions } from "./path_monitor.ts";
-import { sleep } from "./redial_packet_conn.ts";
 import { DEFAULT_SEND_QUEUE_LIMITS, QUEUE_SIZE, SendQueue } from "./send_queue.ts";
 import type { SendQueueLimits } from "./send_queue.ts";
 

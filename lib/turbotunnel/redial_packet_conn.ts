@@ -5,7 +5,7 @@
  * @module
  */
 import { encodePacket } from "../encapsulation/mod.ts";
-import { type Addr, AsyncQueue, ClosedError, type Conn, NamedAddr } from "../net/mod.ts";
+import { type Addr, AsyncQueue, ClosedError, type Conn, NamedAddr, sleep } from "../net/mod.ts";
 import type { Packet, PacketConn } from "../net/mod.ts";
 import { type CarrierEndpoint, type CarrierOptions, runCarrier } from "./carrier.ts";
 import type { ClientID } from "./client_id.ts";
@@ -140,19 +140,4 @@ export class RedialPacketConn implements PacketConn {
     this.#recv.close(new ClosedError("redial packet conn"));
     this.#send.close();
   }
-}
-
-/** Sleeps `ms`; false if the signal fired first. */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    const id = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(id);
-      resolve(false);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -1,6 +1,6 @@
 /**
  * The broker's rendezvous core, transport-free: proxies long-poll for a client, clients post
- * an offer, the matched proxy posts its answer (README "Broker"; docs/PROTOCOL.md, "Broker").
+ * an offer, the matched proxy posts its answer (README "Broker"; docs/BROKER.md).
  * HTTP, AMP and SQS all call {@link Broker.clientPoll}; HTTP calls the proxy side.
  *
  * Matching (as the current Go broker): an unrestricted client gets a restricted proxy when one

@@ -1,7 +1,7 @@
 /**
  * The broker's HTTP endpoints (README "Broker"): `/client` (1.0 and legacy), `/proxy`,
  * `/answer`, `/amp/client/<path>`, `/probe`, `/debug`, `/metrics`, `/prometheus`,
- * `/robots.txt`. Bodies are read up to 100000 bytes; every rendezvous reply carries
+ * `/robots.txt`. Bodies are limited to 100000 bytes; every rendezvous reply carries
  * `Access-Control-Allow-Origin: *` and answers CORS preflights, as the Go broker's.
  *
  * @module
@@ -17,9 +17,10 @@ import {
   legacyClientPollRequest,
 } from "../../lib/snowflake/messages.ts";
 import type { Broker } from "./broker.ts";
-import { concatBytes } from "../../lib/net/bytes.ts";
+import type { HttpRequest } from "./http1.ts";
+import { isIPAddress, isLocalAddress } from "../../lib/snowflake/webrtc.ts";
 
-/** Largest request body read, as the Go broker's. */
+/** Largest request body read, as the Go broker's (enforced by http1.ts). */
 export const BODY_LIMIT = 100_000;
 
 const TEXT = "text/plain; charset=utf-8";
@@ -36,22 +37,23 @@ export interface BrokerHttpOptions {
   probe?: ProbeHandler;
 }
 
-/** Reads a request body as text; null when it is larger than {@link BODY_LIMIT}. */
-export async function readLimited(req: Request, limit = BODY_LIMIT): Promise<string | null> {
-  const length = req.headers.get("content-length");
-  if (length !== null) {
-    // The common case: one read of a declared length.
-    return Number(length) > limit ? null : await req.text();
+/**
+ * The address a request comes from, for the unique-proxy counts, as the Go broker finds it
+ * behind a front: the leftmost public address in `Forwarded` (`for=`), then in
+ * `X-Forwarded-For`, else the TCP peer.
+ */
+export function clientIp(req: HttpRequest, remoteIp: string): string {
+  const candidates = [
+    ...(req.header("Forwarded") ?? "").split(/[,;]/).map((p) =>
+      /^\s*for="?\[?([^\]";]+)/i.exec(p)?.[1]
+    ),
+    ...(req.header("X-Forwarded-For") ?? "").split(",").map((a) => a.trim()),
+  ];
+  for (const c of candidates) {
+    const ip = c?.replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, "$1");
+    if (ip && isIPAddress(ip) && !isLocalAddress(ip)) return ip;
   }
-  if (!req.body) return "";
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for await (const chunk of req.body) {
-    n += chunk.length;
-    if (n > limit) return null;
-    chunks.push(chunk);
-  }
-  return new TextDecoder().decode(concatBytes(chunks));
+  return remoteIp;
 }
 
 function text(body: string, status = 200, extra: Record<string, string> = {}): Response {
@@ -64,14 +66,13 @@ function text(body: string, status = 200, extra: Record<string, string> = {}): R
 /** The broker's request handler. */
 export function brokerHandler(
   options: BrokerHttpOptions,
-): (req: Request, remoteIp: string) => Promise<Response> {
+): (req: HttpRequest, remoteIp: string) => Promise<Response> {
   const { broker, probe } = options;
 
-  async function client(req: Request): Promise<Response> {
-    let body = await readLimited(req);
-    if (body === null) return text("", 400);
+  async function client(req: HttpRequest): Promise<Response> {
+    let body = req.body;
     const legacy = isLegacyClientBody(body);
-    if (legacy) body = legacyClientPollRequest(body, req.headers.get(LEGACY_NAT_HEADER));
+    if (legacy) body = legacyClientPollRequest(body, req.header(LEGACY_NAT_HEADER));
     const reply = await broker.clientPoll(body, "http", req.signal);
     if (!legacy) return text(reply);
     const resp = decodeClientPollResponse(reply);
@@ -81,7 +82,7 @@ export function brokerHandler(
     return text("", 400);
   }
 
-  async function amp(path: string, req: Request): Promise<Response> {
+  async function amp(path: string, req: HttpRequest): Promise<Response> {
     let reply: string;
     try {
       const poll = new TextDecoder().decode(decodeAmpPath(path));
@@ -96,7 +97,7 @@ export function brokerHandler(
   }
 
   return async (req, remoteIp) => {
-    const path = new URL(req.url).pathname;
+    const path = req.target.split("?")[0]!;
     if (path === "/robots.txt") {
       return new Response("User-agent: *\nDisallow: /\n", { headers: { "Content-Type": TEXT } });
     }
@@ -113,22 +114,16 @@ export function brokerHandler(
       case "/client":
         return await client(req);
       case "/proxy": {
-        const body = await readLimited(req);
-        if (body === null) return text("", 400);
-        const r = await broker.proxyPoll(body, remoteIp, req.signal);
+        const r = await broker.proxyPoll(req.body, clientIp(req, remoteIp), req.signal);
         return text(r.body, r.status);
       }
       case "/answer": {
-        const body = await readLimited(req);
-        if (body === null) return text("", 400);
-        const r = broker.answer(body);
+        const r = broker.answer(req.body);
         return text(r.body, r.status);
       }
       case "/probe": {
         if (!probe) return text("404 page not found\n", 404);
-        const body = await readLimited(req);
-        if (body === null) return text("", 400);
-        const r = await probe(body);
+        const r = await probe(req.body);
         return text(r.body, r.status);
       }
       case "/debug":

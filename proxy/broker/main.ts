@@ -6,12 +6,12 @@
  * @module
  */
 import type { AcmeCertManager } from "../../lib/acme/mod.ts";
-import { ReloadableTlsServer } from "../../lib/acme/tls_reload.ts";
 import { fileSink, Logger, writeStderr } from "../../lib/log/mod.ts";
 import { Broker } from "./broker.ts";
 import { BridgeList, DEFAULT_BRIDGE_LIST } from "./bridge_list.ts";
 import { BROKER_USAGE, type BrokerFlags, parseBrokerFlags } from "./flags.ts";
-import { brokerHandler } from "./http.ts";
+import { BODY_LIMIT, brokerHandler } from "./http.ts";
+import { type Http1Handler, serveHttp1 } from "./http1.ts";
 import { PollPacer } from "./pacer.ts";
 import { probeHandler } from "./probe.ts";
 
@@ -23,17 +23,39 @@ interface Listener {
   shutdown(): Promise<void>;
 }
 
-type Handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response>;
+type Handler = Http1Handler;
 
+/**
+ * Serves `handler` on `addr` with our HTTP/1.1 server (http1.ts), over TLS when `tls` is given.
+ * A TLS listener takes a new certificate by binding a second listener on the same port
+ * (SO_REUSEPORT) and closing the first; connections already open keep the old one.
+ */
 function listen(
   addr: { hostname: string; port: number },
   handler: Handler,
   tls: { cert: string; key: string } | null,
+  log: Logger,
 ): Listener {
-  if (tls) {
-    return new ReloadableTlsServer({ ...addr, ...tls, handler });
-  }
-  return Deno.serve({ ...addr, onListen: () => {} }, handler);
+  const opts = {
+    maxBodyBytes: BODY_LIMIT,
+    onError: (e: unknown) => log.log(`http: ${(e as Error).message}`),
+  };
+  if (!tls) return serveHttp1(Deno.listen(addr), handler, opts);
+  const open = (port: number, c: { cert: string; key: string }) =>
+    serveHttp1(Deno.listenTls({ ...addr, port, ...c, reusePort: true }), handler, opts);
+  let server = open(addr.port, tls);
+  const port = server.addr.port;
+  return {
+    get addr() {
+      return server.addr;
+    },
+    reload(cert, key) {
+      const old = server;
+      server = open(port, { cert, key });
+      old.shutdown().catch(() => {});
+    },
+    shutdown: () => server.shutdown(),
+  };
 }
 
 async function loadBridges(path: string | undefined): Promise<BridgeList> {
@@ -87,11 +109,10 @@ export async function runBroker(argv: string[]): Promise<number> {
     iceServers: flags.probeStun,
     log,
   });
-  const handle = brokerHandler({ broker, probe });
-  const handler: Handler = (req, info) => handle(req, info.remoteAddr.hostname);
-  const probeOnly: Handler = (req, info) =>
-    new URL(req.url).pathname === "/probe"
-      ? handle(req, info.remoteAddr.hostname)
+  const handler: Handler = brokerHandler({ broker, probe });
+  const probeOnly: Handler = (req, remoteIp) =>
+    req.target.split("?")[0] === "/probe"
+      ? handler(req, remoteIp)
       : Promise.resolve(new Response("404 page not found\n", { status: 404 }));
 
   const closers: (() => Promise<void> | void)[] = [() => broker.close()];
@@ -110,6 +131,7 @@ export async function runBroker(argv: string[]): Promise<number> {
         email: flags.acmeEmail,
         cacheDir: flags.acmeCertCache,
         httpPort: flags.acmeHttpPort,
+        httpHostname: flags.addr.hostname,
         caCertFile: flags.acmeCaCert,
         log,
       });
@@ -126,8 +148,8 @@ export async function runBroker(argv: string[]): Promise<number> {
 
   const listeners: Listener[] = [];
   try {
-    listeners.push(listen(flags.addr, handler, tls));
-    if (flags.probeAddr && probe) listeners.push(listen(flags.probeAddr, probeOnly, tls));
+    listeners.push(listen(flags.addr, handler, tls, log));
+    if (flags.probeAddr && probe) listeners.push(listen(flags.probeAddr, probeOnly, tls, log));
   } catch (e) {
     log.log(`cannot listen: ${(e as Error).message}`);
     await Promise.allSettled(listeners.map((l) => l.shutdown()));

@@ -17,6 +17,7 @@ import {
 import {
   closePeer,
   gatherLocalDescription,
+  type PeerConnection,
   type PeerConnectionConfig,
   type WebRTC,
 } from "../../lib/snowflake/webrtc.ts";
@@ -28,6 +29,8 @@ export const PROBE_OPEN_TIMEOUT_MS = 20_000;
 export const PROBE_CLOSE_TIMEOUT_MS = 5_000;
 /** How long ICE gathering may take before the answer is sent with what was gathered. */
 const GATHER_TIMEOUT_MS = 10_000;
+/** Probes at once; each holds a peer connection for up to 25 s, so a flood must not pile up. */
+export const PROBE_MAX_CONCURRENT = 64;
 
 export interface ProbeOptions {
   /** Loaded lazily so a broker without /probe never loads libwebrtc. */
@@ -37,6 +40,11 @@ export interface ProbeOptions {
   log?: Logger;
   /** Called with the outcome of every probe (tests, metrics). */
   onResult?: (opened: boolean) => void;
+  /** Probes at once; more get 503. Default {@link PROBE_MAX_CONCURRENT}. */
+  maxConcurrent?: number;
+  /** Defaults {@link PROBE_OPEN_TIMEOUT_MS} and {@link PROBE_CLOSE_TIMEOUT_MS} (tests shorten them). */
+  openTimeoutMs?: number;
+  closeTimeoutMs?: number;
 }
 
 /** Makes the `/probe` handler. */
@@ -44,6 +52,8 @@ export function probeHandler(options: ProbeOptions): ProbeHandler {
   const config: PeerConnectionConfig = options.iceServers?.length
     ? { iceServers: [{ urls: options.iceServers }] }
     : {};
+  const maxConcurrent = options.maxConcurrent ?? PROBE_MAX_CONCURRENT;
+  let active = 0;
   return async (body) => {
     let offer;
     try {
@@ -52,26 +62,42 @@ export function probeHandler(options: ProbeOptions): ProbeHandler {
       return { status: 400, body: "" };
     }
     if (offer.type !== "offer") return { status: 400, body: "" };
-    const pc = (await options.webrtc()).newPeerConnection(config);
+    if (active >= maxConcurrent) return { status: 503, body: "" };
+    active++;
+    let pc: PeerConnection;
+    try {
+      pc = (await options.webrtc()).newPeerConnection(config);
+    } catch (e) {
+      active--;
+      options.log?.log(`probe: no WebRTC: ${(e as Error).message}`);
+      return { status: 500, body: "" };
+    }
     let opened = false;
     let closeTimer: ReturnType<typeof setTimeout> | undefined;
     let finished = false;
     const done = (why: string) => {
       if (finished) return;
       finished = true;
+      active--;
       clearTimeout(openTimer);
       clearTimeout(closeTimer);
       closePeer(pc);
       options.log?.log(`probe: ${why}`);
       options.onResult?.(opened);
     };
-    const openTimer = setTimeout(() => done("data channel did not open"), PROBE_OPEN_TIMEOUT_MS);
+    const openTimer = setTimeout(
+      () => done("data channel did not open"),
+      options.openTimeoutMs ?? PROBE_OPEN_TIMEOUT_MS,
+    );
     pc.addEventListener("datachannel", (event) => {
       const channel = (event as RTCDataChannelEvent).channel;
       channel.addEventListener("open", () => {
         opened = true;
         clearTimeout(openTimer);
-        closeTimer = setTimeout(() => done("data channel opened"), PROBE_CLOSE_TIMEOUT_MS);
+        closeTimer = setTimeout(
+          () => done("data channel opened"),
+          options.closeTimeoutMs ?? PROBE_CLOSE_TIMEOUT_MS,
+        );
       });
       channel.addEventListener("close", () => {
         if (opened) done("data channel opened and closed");

@@ -1,5 +1,5 @@
 /**
- * The SQS rendezvous channel (README "Broker"; docs/PROTOCOL.md, "SQS"): clients send their
+ * The SQS rendezvous channel (README "Broker"; docs/BROKER.md, "SQS"): clients send their
  * 1.0 poll to the broker's queue with a `ClientID` message attribute; the broker answers on
  * queue `snowflake-client-<ClientID>`, which it creates, and deletes client queues untouched
  * for 2 minutes. Works against AWS or any SQS-compatible endpoint (`--broker-sqs-endpoint`).

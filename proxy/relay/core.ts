@@ -23,7 +23,11 @@ import {
   STATUS_BAD_RELAY_PATTERN,
   STATUS_CLIENT_MATCH,
 } from "../../lib/snowflake/messages.ts";
-import { dataChannelConn } from "../../lib/snowflake/datachannel.ts";
+import {
+  type DataChannelConn,
+  dataChannelConn,
+  type DataChannelConnOptions,
+} from "../../lib/snowflake/datachannel.ts";
 import {
   closePeer,
   type DataChannel,
@@ -148,31 +152,34 @@ export class SnowflakeProxy {
 
   /** Probes the NAT, then polls and serves clients until {@link stop}. */
   async run(): Promise<void> {
-    const signal = this.#stop.signal;
-    const timers: unknown[] = [];
-    if (this.#cfg.summaryIntervalMs > 0) {
-      const summary = () => {
-        this.#env.log(this.stats.takeSummary(this.#cfg.summaryIntervalMs));
-        timers.push(this.#timers.setTimeout(summary, this.#cfg.summaryIntervalMs));
-      };
-      timers.push(this.#timers.setTimeout(summary, this.#cfg.summaryIntervalMs));
-    }
+    const stopSummary = this.#every(
+      this.#cfg.summaryIntervalMs,
+      () => this.#env.log(this.stats.takeSummary(this.#cfg.summaryIntervalMs)),
+    );
     await this.probeNAT();
-    if (this.#cfg.natRetestIntervalMs > 0) {
-      const retest = async () => {
-        await this.probeNAT();
-        if (!signal.aborted) {
-          timers.push(this.#timers.setTimeout(retest, this.#cfg.natRetestIntervalMs));
-        }
-      };
-      timers.push(this.#timers.setTimeout(retest, this.#cfg.natRetestIntervalMs));
-    }
+    const stopRetest = this.#every(this.#cfg.natRetestIntervalMs, () => this.probeNAT());
     try {
       await this.#pollLoop();
     } finally {
-      for (const t of timers) this.#timers.clearTimeout(t);
+      stopSummary();
+      stopRetest();
       await Promise.all(this.#sessions);
     }
+  }
+
+  /** Runs `task` every `ms` (0 = never), each run after the previous one ended; returns a stop. */
+  #every(ms: number, task: () => unknown): () => void {
+    let timer: unknown;
+    let stopped = ms <= 0;
+    const tick = async () => {
+      await task();
+      if (!stopped && !this.#stop.signal.aborted) timer = this.#timers.setTimeout(tick, ms);
+    };
+    if (!stopped) timer = this.#timers.setTimeout(tick, ms);
+    return () => {
+      stopped = true;
+      this.#timers.clearTimeout(timer);
+    };
   }
 
   /** Stops polling and closes every client connection; `run()` then resolves. */
@@ -302,7 +309,20 @@ export class SnowflakeProxy {
       pc = this.#env.webrtc.newPeerConnection(this.#peerConfig);
       this.#peers.add(pc);
       if (this.#stop.signal.aborted) return;
-      const channel = arrivingChannel(pc);
+      // The conn is made inside the datachannel event, so no message sent right after the
+      // channel opens is missed (the client's Turbo Tunnel token comes first).
+      const activity = { last: this.#now() };
+      const arrival = arrivingConn(pc, {
+        timers: this.#timers,
+        onRead: (n) => {
+          this.stats.addFromClient(n);
+          activity.last = this.#now();
+        },
+        onWrite: (n) => {
+          this.stats.addToClient(n);
+          activity.last = this.#now();
+        },
+      });
       await pc.setRemoteDescription(offer);
       const answer = await gatherLocalDescription(
         pc,
@@ -321,7 +341,7 @@ export class SnowflakeProxy {
         this.#env.log("the broker says the client is gone");
         return;
       }
-      const open = await this.#deadline(channel.then(waitOpen), this.#cfg.dataChannelTimeoutMs);
+      const open = await this.#deadline(arrival.then(waitOpen), this.#cfg.dataChannelTimeoutMs);
       if (!open) {
         if (!this.#stop.signal.aborted) {
           this.stats.openTimeouts++;
@@ -329,7 +349,7 @@ export class SnowflakeProxy {
         }
         return;
       }
-      await this.#relay(open, relayURL, offer.sdp);
+      await this.#relay(open, activity, relayURL, offer.sdp);
     } catch (e) {
       if (!this.#stop.signal.aborted) this.#env.log(`client session: ${errorText(e)}`);
     } finally {
@@ -356,26 +376,21 @@ export class SnowflakeProxy {
     }
   }
 
-  async #relay(channel: DataChannel, relayURL: string, offerSDP: string): Promise<void> {
+  async #relay(
+    dc: DataChannelConn,
+    activity: { last: number },
+    relayURL: string,
+    offerSDP: string,
+  ): Promise<void> {
     const url = new URL(relayURL);
     const clientIP = remoteIPFromSDP(offerSDP);
     if (clientIP) url.searchParams.set("client_ip", clientIP);
-    let last = this.#now();
-    const dc = dataChannelConn(channel, {
-      timers: this.#timers,
-      onRead: (n) => {
-        this.stats.addFromClient(n);
-        last = this.#now();
-      },
-      onWrite: (n) => {
-        this.stats.addToClient(n);
-        last = this.#now();
-      },
-    });
+    activity.last = this.#now();
     this.stats.connected();
     this.#env.log("client connected");
     let ws: Conn | undefined;
     let idleTimer: unknown;
+    let onStop = () => {};
     try {
       try {
         ws = await this.#env.dialRelay(url.toString(), this.#stop.signal);
@@ -387,7 +402,7 @@ export class SnowflakeProxy {
       const inactivity = this.#cfg.inactivityTimeoutMs;
       const idle = new Promise<void>((resolve) => {
         const check = () => {
-          const quiet = this.#now() - last;
+          const quiet = this.#now() - activity.last;
           if (quiet < inactivity) {
             idleTimer = this.#timers.setTimeout(check, inactivity - quiet);
             return;
@@ -399,8 +414,9 @@ export class SnowflakeProxy {
         idleTimer = this.#timers.setTimeout(check, inactivity);
       });
       const stopped = new Promise<void>((resolve) => {
+        onStop = () => resolve();
         if (this.#stop.signal.aborted) resolve();
-        this.#stop.signal.addEventListener("abort", () => resolve());
+        this.#stop.signal.addEventListener("abort", onStop);
       });
       const why = (reason: string) => (e?: unknown) =>
         e instanceof Error ? `${reason}: ${e.message}` : reason;
@@ -414,6 +430,7 @@ export class SnowflakeProxy {
       this.#env.debug?.(`relay ended: ${reason}`);
     } finally {
       this.#timers.clearTimeout(idleTimer);
+      this.#stop.signal.removeEventListener("abort", onStop);
       dc.close();
       ws?.close();
       this.stats.active--;
@@ -434,24 +451,29 @@ function sessionID(): string {
   return btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
 }
 
-/** The data channel the client opens towards a peer connection. */
-function arrivingChannel(pc: PeerConnection): Promise<DataChannel> {
+/** The client's data channel, wrapped as a Conn the moment it arrives. */
+function arrivingConn(
+  pc: PeerConnection,
+  options: DataChannelConnOptions,
+): Promise<DataChannelConn> {
   return new Promise((resolve) => {
     const onChannel = (e: Event) => {
       pc.removeEventListener("datachannel", onChannel);
-      resolve((e as RTCDataChannelEvent).channel as unknown as DataChannel);
+      const channel = (e as RTCDataChannelEvent).channel as unknown as DataChannel;
+      resolve(dataChannelConn(channel, options));
     };
     pc.addEventListener("datachannel", onChannel);
   });
 }
 
-/** Resolves with the channel once it is open. */
-function waitOpen(channel: DataChannel): Promise<DataChannel> {
-  if (channel.readyState === "open") return Promise.resolve(channel);
+/** Resolves with the conn once its channel is open. */
+function waitOpen(conn: DataChannelConn): Promise<DataChannelConn> {
+  const channel = conn.channel;
+  if (channel.readyState === "open") return Promise.resolve(conn);
   return new Promise((resolve) => {
     const onOpen = () => {
       channel.removeEventListener("open", onOpen);
-      resolve(channel);
+      resolve(conn);
     };
     channel.addEventListener("open", onOpen);
   });

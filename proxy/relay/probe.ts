@@ -17,11 +17,14 @@ import {
   closePeer,
   gatherLocalDescription,
   type PeerConnectionConfig,
+  sleep,
   stripLocalCandidates,
   type Timers,
   type WebRTC,
 } from "../../lib/snowflake/webrtc.ts";
 import { postText } from "./http.ts";
+
+const PROBE_LINGER_MS = 250;
 
 /** What a probe needs. */
 export interface ProbeEnv {
@@ -57,14 +60,22 @@ export async function probeNATType(env: ProbeEnv, probeURL: string): Promise<Nat
     const answer = deserializeSessionDescription(decodeAnswerRequest(reply).answer);
     await pc.setRemoteDescription(answer);
     let timer: unknown;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = env.timers.setTimeout(() => resolve(true), env.openTimeoutMs);
-      env.signal?.addEventListener("abort", () => resolve(true));
+    let onAbort = () => {};
+    const outcome = new Promise<"late" | "aborted">((resolve) => {
+      timer = env.timers.setTimeout(() => resolve("late"), env.openTimeoutMs);
+      onAbort = () => resolve("aborted");
+      env.signal?.addEventListener("abort", onAbort);
     });
-    const late = await Promise.race([opened.then(() => false), timedOut]);
+    const result = await Promise.race([opened.then(() => "open" as const), outcome]);
     env.timers.clearTimeout(timer);
+    env.signal?.removeEventListener("abort", onAbort);
     channel.removeEventListener("open", onOpen);
-    return late ? "restricted" : "unrestricted";
+    if (result === "aborted") throw new Error("stopped");
+    if (result === "late") return "restricted";
+    // Our side opens as soon as SCTP is up; give the probe server a moment to see the channel
+    // too before we close, so its own count agrees with ours.
+    await sleep(PROBE_LINGER_MS, env.timers);
+    return "unrestricted";
   } finally {
     closePeer(pc);
   }

@@ -107,7 +107,9 @@ export async function run(): Promise<void> {
     }
     const mem = (r: Measured) =>
       `  client RSS idle ${r.idleMB.toFixed(0)} MB, peak ${r.peakMB.toFixed(0)} MB, ` +
-      `CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy got ${r.relayed.toFixed(2)} bytes per payload byte`;
+      `CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy received ${
+        r.relayed.toFixed(2)
+      } IP bytes from the server per payload byte`;
     for (const r of ours) console.log(line("ours (client + proxy)", r) + mem(r));
     for (const r of go) console.log(line("Go 2.5.1 (client + proxy)", r) + mem(r));
     const med = (rs: FetchResult[]) => Math.max(...rs.map(mbps));

@@ -21,6 +21,7 @@
  */
 import { goodEnv, type ServerProcess, smethodPort, spawnServer } from "../server/spawn.ts";
 import { mib, procThreads, procUsage } from "../server/proc.ts";
+import { sleep } from "../../lib/net/mod.ts";
 import { resumeAfterOutage } from "../turbotunnel/resume.ts";
 
 const MB = 1e6;
@@ -141,8 +142,6 @@ async function* lines(stream: ReadableStream<Uint8Array<ArrayBuffer>>): AsyncGen
     }
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startServer(
   orPort: number,

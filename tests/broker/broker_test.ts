@@ -325,3 +325,48 @@ Deno.test("broker: CORS preflight, robots.txt, debug, metrics and prometheus", a
     assert(!/error|uncaught/i.test(b.log()), b.log());
   });
 });
+
+Deno.test("broker: a proxy that hangs up leaves at once, and the metrics log is written per interval", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "broker-metrics-" });
+  try {
+    await withBroker(
+      ["--metrics-log", `${dir}/metrics.log`, "--metrics-interval", "1s"],
+      async (b) => {
+        const abort = new AbortController();
+        const poll = fetch(b.url + "proxy", {
+          method: "POST",
+          body: encodeProxyPollRequest({
+            sid: "leaver",
+            type: "standalone",
+            nat: "unrestricted",
+            clients: 0,
+          }),
+          signal: abort.signal,
+        }).catch(() => null);
+        await waitingProxies(b, 1);
+        abort.abort();
+        await poll;
+        // Long before the 10 s poll timeout, no proxy is left to match.
+        await waitingProxies(b, 0);
+        assertEquals(await clientPoll(b, "late", "unknown"), {
+          error: "no snowflake proxies currently available",
+        });
+        for (
+          let i = 0;
+          i < 100 &&
+          !(await Deno.readTextFile(`${dir}/metrics.log`).catch(() => "")).includes(
+            "client-denied-count 8",
+          );
+          i++
+        ) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const log = await Deno.readTextFile(`${dir}/metrics.log`);
+        assert(/^snowflake-stats-end \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\d+ s\)$/m.test(log), log);
+        assert(log.includes("client-denied-count 8"), log);
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

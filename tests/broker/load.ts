@@ -22,11 +22,15 @@ export interface ProxySwarm {
   stop(): Promise<void>;
 }
 
-/** Starts `n` proxies that poll `brokerUrl` back to back (ignoring NextPoll). */
+/**
+ * Starts `n` proxies that poll `brokerUrl` back to back (ignoring NextPoll). With `spreadMs`,
+ * each starts after a random delay up to that long, as independent proxies would.
+ */
 export function startProxies(
   brokerUrl: string,
   n: number,
   nat: "unrestricted" | "restricted" = "unrestricted",
+  spreadMs = 0,
 ): ProxySwarm {
   const abort = new AbortController();
   let matched = 0;
@@ -40,6 +44,7 @@ export function startProxies(
       clients: 0,
       acceptedRelayPattern: "",
     });
+    if (spreadMs > 0) await new Promise((r) => setTimeout(r, Math.random() * spreadMs));
     while (!abort.signal.aborted) {
       try {
         const res = await fetch(brokerUrl + "proxy", {

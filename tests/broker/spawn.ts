@@ -18,11 +18,15 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the broker on a free loopback port with `--disable-tls` unless `tls` is given. */
+/**
+ * Starts the broker on a free loopback port: plain HTTP, or TLS from a certificate file
+ * (`tls`), or from whatever `tlsArgs` say (e.g. ACME flags).
+ */
 export async function spawnBroker(
   args: string[],
   opts: {
     tls?: { cert: string; key: string };
+    tlsArgs?: string[];
     env?: Record<string, string>;
     cmdPrefix?: string[];
     hostname?: string;
@@ -30,7 +34,8 @@ export async function spawnBroker(
 ): Promise<BrokerProcess> {
   const port = freeTcpPort();
   const host = opts.hostname ?? "127.0.0.1";
-  const tlsArgs = opts.tls ? ["--cert", opts.tls.cert, "--key", opts.tls.key] : ["--disable-tls"];
+  const tlsArgs = opts.tlsArgs ??
+    (opts.tls ? ["--cert", opts.tls.cert, "--key", opts.tls.key] : ["--disable-tls"]);
   const argv = runArgs("broker-proxy", [
     "broker",
     "--addr",
@@ -65,7 +70,7 @@ export async function spawnBroker(
     if (exited) throw new Error(`broker exited:\n${text}`);
   }
   return {
-    url: `${opts.tls ? "https" : "http"}://${host}:${port}/`,
+    url: `${opts.tls || opts.tlsArgs ? "https" : "http"}://${host}:${port}/`,
     port,
     pid: child.pid,
     log: () => text,

@@ -1,6 +1,8 @@
 // The broker's SQS rendezvous against the fauxqs emulator (npm) on loopback.
 import {
+  CreateQueueCommand,
   GetQueueUrlCommand,
+  ListQueuesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
@@ -15,6 +17,9 @@ import {
   encodeProxyPollRequest,
 } from "../../lib/snowflake/mod.ts";
 import { fakeSdp, post, ROOT, spawnBroker } from "./spawn.ts";
+import { Broker } from "../../proxy/broker/broker.ts";
+import { BridgeList, DEFAULT_BRIDGE_LIST } from "../../proxy/broker/bridge_list.ts";
+import { SqsRendezvous } from "../../proxy/broker/sqs.ts";
 
 const AWS_ENV = { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" };
 
@@ -136,4 +141,47 @@ Deno.test("sqs: a client poll sent through fauxqs is matched and answered", asyn
     await broker.stop();
     await fauxqs.stop();
   }
+});
+
+Deno.test({
+  name: "sqs: client answer queues untouched for 2 minutes are deleted, others kept",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const fauxqs = await startFauxqs();
+    for (const [k, v] of Object.entries(AWS_ENV)) Deno.env.set(k, v);
+    const broker = new Broker({
+      bridges: BridgeList.parse(DEFAULT_BRIDGE_LIST),
+      allowedRelayPattern: "",
+    });
+    const rendezvous = new SqsRendezvous({
+      broker,
+      queueName: "snowflake-broker",
+      region: "us-east-1",
+      endpoint: fauxqs.endpoint,
+    });
+    const sqs = new SQSClient({
+      region: "us-east-1",
+      endpoint: fauxqs.endpoint,
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+    try {
+      await rendezvous.start();
+      await sqs.send(new CreateQueueCommand({ QueueName: "snowflake-client-00000000000000aa" }));
+      await sqs.send(new CreateQueueCommand({ QueueName: "unrelated-queue" }));
+      // Now: nothing is old enough.
+      assertEquals(await rendezvous.cleanupClientQueues(), 0);
+      // Three minutes on, the client queue is stale; the others stay.
+      assertEquals(await rendezvous.cleanupClientQueues(Date.now() / 1000 + 180), 1);
+      const left = (await sqs.send(new ListQueuesCommand({}))).QueueUrls ?? [];
+      assertEquals(left.some((u) => u.includes("snowflake-client-")), false);
+      assertEquals(left.some((u) => u.endsWith("/unrelated-queue")), true);
+      assertEquals(left.some((u) => u.endsWith("/snowflake-broker")), true);
+    } finally {
+      sqs.destroy();
+      await rendezvous.close();
+      broker.close();
+      await fauxqs.stop();
+    }
+  },
 });

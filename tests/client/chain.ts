@@ -207,6 +207,14 @@ export class Chain {
       TOR_PT_ORPORT: `127.0.0.1:${DANTE_PORT}`,
       TOR_PT_STATE_LOCATION: `${d}/server-state`,
     });
+    await net.exec(
+      net.b,
+      ["nft", "-f", "-"],
+      `table inet sfcount {
+  chain input { type filter hook input priority 0; tcp sport ${SERVER_PORT} counter; }
+}
+`,
+    );
     for (const port of [DANTE_PORT, ORIGIN_PORT, BROKER_PORT, SERVER_PORT]) {
       const host = port === DANTE_PORT ? "127.0.0.1" : net.ipA;
       await waitUntil(
@@ -306,15 +314,13 @@ export class Chain {
     return { proc, port, log };
   }
 
-  /** Bytes the proxies in `b` have received from the server so far (kernel TCP counters). */
+  /**
+   * IP bytes the proxies in `b` have received from the server so far (an nftables counter on
+   * TCP from the server's port: payload, WebSocket framing and TCP/IP headers).
+   */
   async proxyBytesFromServer(): Promise<number> {
-    const out = await this.net.exec(this.net.b, [
-      "ss",
-      "-tiH",
-      "dst",
-      `${this.net.ipA}:${SERVER_PORT}`,
-    ]);
-    return [...out.matchAll(/bytes_received:(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    const out = await this.net.exec(this.net.b, ["nft", "list", "table", "inet", "sfcount"]);
+    return Number(/bytes (\d+)/.exec(out)?.[1] ?? 0);
   }
 
   /** Waits until the broker has at least `n` proxies waiting for a client. */

@@ -1,6 +1,6 @@
 /** `flags:` the client's command line takes Go's forms (-flag, --flag, -flag=v, -flag v). */
 import { assertEquals, assertThrows } from "../../lib/testing/assert.ts";
-import { FlagError, parseClientFlags } from "../../client/flags.ts";
+import { FlagError, HelpRequested, parseClientFlags } from "../../client/flags.ts";
 
 Deno.test("flags: a torrc line written for the Go client parses unchanged", () => {
   const f = parseClientFlags([
@@ -54,4 +54,9 @@ Deno.test("flags: unknown flags, missing values and bad numbers are errors", () 
   assertThrows(() => parseClientFlags(["-max", "x"]), FlagError, "-max");
   assertThrows(() => parseClientFlags(["-unsafe-logging=maybe"]), FlagError, "boolean");
   assertThrows(() => parseClientFlags(["--impersonate-profile", "safari"]), FlagError, "chrome");
+});
+
+Deno.test("flags: -h and -help ask for the usage", () => {
+  assertThrows(() => parseClientFlags(["-h"]), HelpRequested);
+  assertThrows(() => parseClientFlags(["--help"]), HelpRequested);
 });

@@ -58,6 +58,18 @@ export const EXTRA_BRIDGES = {
     fingerprint: "0000000000000000000000000000000000008091",
   },
 } as const;
+/**
+ * Names for AMP cache tests: a client told `-url http://<broker>/ -ampcache
+ * http://<cache>:<port>/` fetches `http://<brokerOnCache>:<port>/c/<broker>/amp/client/...`
+ * (the AMP cache URL rewriting); /etc/netns/<ns>/hosts maps `brokerOnCache` to 10.77.0.1,
+ * where a test runs a stand-in cache that forwards to our broker.
+ */
+export const AMP_CACHE = {
+  broker: "broker.amp.test",
+  cache: "cache.amp.test",
+  brokerOnCache: "broker-amp-test.cache.amp.test",
+  port: 8093,
+} as const;
 /** coturn's STUN port on both addresses (`stunUrl`). */
 export const STUN_PORT = 3478;
 /** The NAT probe's host and port, as Debian's snowflake-proxy 2.5.1 hard-codes them. */
@@ -586,7 +598,10 @@ async function boot(ns: string, dir: string): Promise<NetworkState> {
   await must("ip", ["-n", ns, "link", "set", "sfe0", "up"]);
   await must("ip", ["-n", ns, "link", "set", "sfe1", "up"]);
   await Deno.mkdir(`/etc/netns/${ns}`, { recursive: true });
-  await Deno.writeTextFile(`/etc/netns/${ns}/hosts`, `127.0.0.1 localhost\n${IP} ${PROBE_HOST}\n`);
+  await Deno.writeTextFile(
+    `/etc/netns/${ns}/hosts`,
+    `127.0.0.1 localhost\n${IP} ${PROBE_HOST}\n${IP} ${AMP_CACHE.brokerOnCache}\n`,
+  );
 
   // The origin's file.
   const data = new Uint8Array(FILE_SIZE);

@@ -63,6 +63,9 @@ Deno.test("codec:go-vectors: the Go client's packets decode and re-encode byte f
   // Everything but the (possibly cut) last message is whole: one encapsulated packet each.
   const whole = messages.slice(0, -1);
   assert(whole.length > 10, `only ${whole.length} messages captured`);
+  // The capture starts with ten copies of KCP sn 0 (the smux SYN): the Go client's KCP kept
+  // retransmitting into its redial queue while the WebRTC channel was being set up, and sent
+  // them all once it opened.
   let conv: number | undefined;
   const frames = new SmuxFrameDecoder(2);
   const pushes = new Map<number, Uint8Array>();

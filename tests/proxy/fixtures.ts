@@ -63,6 +63,8 @@ export interface RendezvousOptions {
   /** How long a client waits for a proxy, then for its answer, ms. Default 3000 and 10000. */
   clientWaitMs?: number;
   answerWaitMs?: number;
+  /** Delay the proxy's `/answer` reply (the client already has the answer), ms. Default 0. */
+  answerReplyDelayMs?: number;
   /** A fixed offer handed to every proxy poll (no client needed), e.g. for the safety test. */
   cannedOffer?: string;
 }
@@ -75,6 +77,8 @@ export class RendezvousBroker {
   readonly #answers = new Map<string, PendingClient>();
   readonly polls: { nat: string; clients: number; pattern?: string }[] = [];
   answersReceived = 0;
+  /** The SDP of every answer proxies sent. */
+  readonly answerSDPs: string[] = [];
   readonly url: string;
 
   constructor(readonly options: RendezvousOptions) {
@@ -97,9 +101,11 @@ export class RendezvousBroker {
     if (path === "/answer") {
       this.answersReceived++;
       const a = decodeAnswerRequest(body);
+      this.answerSDPs.push(deserializeSessionDescription(a.answer).sdp);
       const client = this.#answers.get(a.sid);
       this.#answers.delete(a.sid);
       client?.answer(a.answer);
+      if (this.options.answerReplyDelayMs) await sleep(this.options.answerReplyDelayMs);
       return new Response(encodeAnswerResponse(client !== undefined || !!this.options.cannedOffer));
     }
     if (path === "/client") return new Response(await this.#clientPoll(body));
@@ -205,13 +211,19 @@ export interface ClientConn {
 export async function dialThroughBroker(
   brokerURL: string,
   openTimeoutMs = 20_000,
+  /** Sent from inside the channel's open event, as the Go client sends its token. */
+  firstMessage?: Uint8Array<ArrayBuffer>,
 ): Promise<ClientConn> {
   const pc = wrtcWebRTC.newPeerConnection({});
   try {
     const label = "snowflake-" + crypto.randomUUID().replaceAll("-", "").slice(0, 16);
     const channel: DataChannel = pc.createDataChannel(label, { ordered: true });
+    const conn = dataChannelConn(channel, { onClose: () => closePeer(pc) });
     const opened = new Promise<void>((resolve) =>
-      channel.addEventListener("open", () => resolve())
+      channel.addEventListener("open", () => {
+        if (firstMessage) channel.send(firstMessage);
+        resolve();
+      })
     );
     const offer = await gatherLocalDescription(pc, await pc.createOffer());
     const res = await fetch(new URL("client", brokerURL), {
@@ -227,7 +239,6 @@ export async function dialThroughBroker(
     if (await within(opened.then(() => true), openTimeoutMs, false) === false) {
       throw new Error("data channel did not open");
     }
-    const conn = dataChannelConn(channel, { onClose: () => closePeer(pc) });
     return { conn, close: () => conn.close() };
   } catch (e) {
     closePeer(pc);

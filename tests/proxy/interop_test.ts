@@ -82,6 +82,11 @@ Deno.test({
       progress(`our proxy: NAT type ${nat}`);
       assertEquals(nat, "unrestricted", proxy.log());
       assert(/snowflake-broker\.torproject\.net:8443\/probe/.test(proxy.log()), "Go's probe URL");
+      // Both ends agree: our /probe saw the channel open too.
+      await waitFor(() => /probe: data channel opened/.test(net.brokerLog("probe")), 15_000)
+        .catch(() => {
+          throw new Error(`our /probe never saw the channel open:\n${net.brokerLog("probe")}`);
+        });
       await net.waitForBrokerProxies("unrestricted");
     } finally {
       await proxy.proc.stop();

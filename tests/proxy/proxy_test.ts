@@ -44,6 +44,15 @@ Deno.test({
     assert(Number(r.metricsInbound) >= 3_000_000, `inbound bytes ${r.metricsInbound}`);
     assertEquals((r.pollPatterns as string[]).length, 1);
     assert(r.summary, `a periodic summary in the log\n${log}`);
+    const candidates = r.answerCandidates as string[];
+    assert(candidates.length > 0, "answers carry candidates");
+    for (const c of candidates) {
+      const [, address, port] = /^a=candidate:\S+ \d+ \S+ \d+ (\S+) (\d+) /.exec(c) ?? [];
+      assert(/^198\.18\.0\.[12]$/.test(address ?? ""), `local candidates stripped: ${c}`);
+      if (c.includes(" udp ")) {
+        assert(Number(port) >= 41000 && Number(port) <= 41099, `port range: ${c}`);
+      }
+    }
     assert(r.scrubbed, `no address in the log without --unsafe-logging\n${log}`);
     assertEquals(r.code, 0, `SIGTERM exits 0 (every peer connection closed)\n${log}`);
   },

@@ -36,14 +36,15 @@ function baseFlags(broker: RendezvousBroker): string[] {
   ];
 }
 
-async function echo(client: ClientConn, size: number): Promise<boolean> {
+async function echo(client: ClientConn, size: number, sentFirst?: Uint8Array): Promise<boolean> {
   const data = seededBytes(size, size);
+  const expected = sentFirst ? concatBytes([sentFirst, data]) : data;
   const w = client.conn.writable.getWriter();
   const r = client.conn.readable.getReader();
   const reading = (async () => {
     const parts: Uint8Array[] = [];
     let have = 0;
-    while (have < size) {
+    while (have < expected.length) {
       const { value, done } = await r.read();
       if (done) break;
       parts.push(value);
@@ -55,7 +56,7 @@ async function echo(client: ClientConn, size: number): Promise<boolean> {
   const back = await reading;
   w.releaseLock();
   r.releaseLock();
-  return (await sha256Hex(back)) === (await sha256Hex(data));
+  return (await sha256Hex(back)) === (await sha256Hex(expected));
 }
 
 async function waitUntil(ok: () => boolean, ms: number): Promise<boolean> {
@@ -69,7 +70,13 @@ async function waitUntil(ok: () => boolean, ms: number): Promise<boolean> {
 
 async function relayScenario(): Promise<Record<string, unknown>> {
   const relay = new RelaySink(A);
-  const broker = new RendezvousBroker({ hostname: A, relayURL: () => relay.url });
+  // The proxy hears "success" from the broker only after the client has opened its channel
+  // and written: the proxy must be listening on the channel from the moment it arrives.
+  const broker = new RendezvousBroker({
+    hostname: A,
+    relayURL: () => relay.url,
+    answerReplyDelayMs: 1000,
+  });
   const metricsPort = freeTcpPort();
   const proxy = new ProxyProcess([
     ...baseFlags(broker),
@@ -78,6 +85,8 @@ async function relayScenario(): Promise<Record<string, unknown>> {
     "-allow-non-tls-relay",
     "-capacity",
     "1",
+    "-ephemeral-ports-range",
+    "41000:41099",
     "-summary-interval",
     "2s",
     "-metrics",
@@ -88,8 +97,10 @@ async function relayScenario(): Promise<Record<string, unknown>> {
   ]);
   try {
     await proxy.waitLog(/NAT type/);
-    const c1 = await dialThroughBroker(broker.url);
-    const intact = await echo(c1, 3_000_000);
+    // Bytes sent the moment the channel opens (as the Go client sends its token) must arrive.
+    const token = new Uint8Array([0x12, 0x93, 0x60, 0x5d, 0x27, 0x81, 0x75, 0xf5]);
+    const c1 = await dialThroughBroker(broker.url, 20_000, token);
+    const intact = await echo(c1, 3_000_000, token);
     // Capacity 1: while c1 is served the proxy does not poll, so a second client finds no proxy.
     const second = await dialThroughBroker(broker.url).then((c) => (c.close(), "connected"))
       .catch((e) => (e as Error).message);
@@ -113,6 +124,9 @@ async function relayScenario(): Promise<Record<string, unknown>> {
       pollPatterns: [...new Set(broker.polls.map((p) => p.pattern))],
       summary: /In the last 2s, there were [1-9]\d* connections/.test(proxy.log),
       scrubbed: !/198\.18\./.test(proxy.log),
+      answerCandidates: broker.answerSDPs.flatMap((sdp) =>
+        sdp.split(/\r?\n/).filter((l) => l.startsWith("a=candidate:"))
+      ),
       code,
       log: proxy.log,
     };

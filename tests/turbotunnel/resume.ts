@@ -7,7 +7,7 @@
  * @module
  */
 import { dialKcp, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
-import { type Conn, dialWebSocket, NamedAddr } from "../../lib/net/mod.ts";
+import { type Conn, dialWebSocket, NamedAddr, sleep } from "../../lib/net/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../../lib/smux/mod.ts";
 import { ClientID, RedialPacketConn } from "../../lib/turbotunnel/mod.ts";
 
@@ -28,8 +28,6 @@ export interface ResumeResult {
   probeEarly?: string;
   probeLate?: string;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function resumeAfterOutage(
   url: string,
