@@ -156,7 +156,7 @@ export class MultiplexingPacketConn implements PacketConn {
     }, { ...this.#options.carrier, signal: path.abort.signal });
     signal.removeEventListener("abort", onAbort);
     this.#paths.delete(id);
-    this.monitor.remove(id);
+    this.monitor.remove(id, Date.now());
     queue.detach(Date.now());
     this.#reroute(queue);
     queue.close();

@@ -143,10 +143,15 @@ export class PathMonitor {
     return id;
   }
 
-  /** Forgets a path; its unacknowledged segments stay unassigned until KCP resends them. */
-  remove(id: number): void {
+  /**
+   * Forgets a path; its unacknowledged segments stay unassigned until KCP resends them. The
+   * others get a fresh deadline: acknowledgements of their segments may have been lost with
+   * it, and the cumulative `una` waits for KCP to resend what it lost.
+   */
+  remove(id: number, now: number): void {
     this.#paths.delete(id);
     for (const f of this.#inflight.values()) if (f.path === id) f.path = 0;
+    for (const p of this.#paths.values()) if (p.owedSince !== undefined) p.owedSince = now;
   }
 
   /** The death deadline of a path: max(3 × RTT, 1 s). */

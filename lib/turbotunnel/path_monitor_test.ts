@@ -188,3 +188,18 @@ Deno.test("multipath: a path that pauses now and then is given twice its longest
   m.received(a, new Uint8Array(1400), 9100);
   assertEquals(m.dead(9100).map((d) => d.id), [b]);
 });
+
+Deno.test("multipath: when a path dies the others get a fresh deadline", () => {
+  const m = new PathMonitor();
+  const a = m.add("a", 0);
+  const b = m.add("b", 0);
+  const c = m.add("c", 0);
+  m.sent(b, push(1), 0);
+  m.received(c, new Uint8Array(100), 500);
+  // a dies at 900; the ACK of b's segment may have been lost with it.
+  m.remove(a, 900);
+  m.received(c, new Uint8Array(100), 1500);
+  assertEquals(m.dead(1500), []);
+  m.received(c, new Uint8Array(100), 2000);
+  assertEquals(m.dead(2000).map((d) => d.id), [b]);
+});
