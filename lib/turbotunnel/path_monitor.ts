@@ -13,7 +13,7 @@
  *   nothing.
  * - **Death** ({@link PathMonitor.dead}, called periodically): no KCP progress for
  *   max(3 × RTT, 1 s), meaning either data segments sent on the path stay unacknowledged while
- *   another path makes progress, or (weaker evidence, so twice as long, and at least twice its
+ *   data sent later on another path was acknowledged, or (weaker evidence, so twice as long, and at least twice its
  *   longest recent pause) nothing arrives on the path while the others still receive plenty
  *   in the second half of that time (so the end of a download kills nothing).
  *
@@ -51,6 +51,8 @@ export interface PathState {
   lastReceive: number;
   /** The longest recent gap between two receives (decays with a 10 s time constant). */
   gapMax: number;
+  /** When the newest acknowledged data segment sent on the path was sent. */
+  lastAckedSentAt: number;
   /** Data segments sent on the path and not yet acknowledged. */
   pending: number;
   /**
@@ -129,6 +131,7 @@ export class PathMonitor {
       lastProgress: now,
       lastReceive: now,
       gapMax: 0,
+      lastAckedSentAt: -Infinity,
       pending: 0,
       owedSince: undefined,
       bytesIn: 0,
@@ -207,6 +210,7 @@ export class PathMonitor {
     if (!p) return;
     this.#unpend(f.path);
     p.lastProgress = now;
+    p.lastAckedSentAt = Math.max(p.lastAckedSentAt, f.sentAt);
     p.owedSince = p.pending > 0 ? now : undefined;
     this.#credit(p, f.bytes, now);
     if (!f.resent) {
@@ -300,7 +304,7 @@ export class PathMonitor {
 
   /**
    * Paths with no KCP progress for their deadline, with the reason: data sent on them stays
-   * unacknowledged while another path progressed, or they receive nothing while the others
+   * unacknowledged while data sent later on another path was acknowledged, or they receive nothing while the others
    * received at least `silentPackets`.
    */
   dead(now: number): { id: number; reason: string; silentMs: number }[] {
@@ -309,8 +313,10 @@ export class PathMonitor {
     for (const p of all) {
       const limit = this.deadline(p);
       const waiting = this.#waiting(p, now);
+      // The server acknowledged data sent later on another path: it is alive and reachable,
+      // so what this path owes is lost with it (a busy machine delays every path alike).
       const othersProgressed = all.some((q) =>
-        q !== p && p.owedSince !== undefined && q.lastProgress > p.owedSince
+        q !== p && p.owedSince !== undefined && q.lastAckedSentAt > p.owedSince
       );
       if (waiting > limit && othersProgressed) {
         out.push({
