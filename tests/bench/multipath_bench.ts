@@ -167,7 +167,8 @@ export async function run(): Promise<void> {
     }
     console.log(`3 proxies / 1 proxy: ${(rates[2]! / rates[0]!).toFixed(2)}x (target >= 2.5x)`);
 
-    // Recovery after the busiest proxy dies, 5 s into the download; 2 spares at the broker.
+    // Recovery after the busiest proxy dies, 5 s after it began carrying the download; 2
+    // spares at the broker.
     const runs: [
       string,
       number,
@@ -194,6 +195,8 @@ export async function run(): Promise<void> {
       let killedAt = 0;
       const t = await traced(chain, c.port, (elapsed) => {
         void (async () => {
+          // 5 s after a proxy started carrying the download.
+          while (elapsed() < 60 && (await busiestProxyPid(chain)) === null) await sleep(200);
           await sleep(5000);
           const pid = await busiestProxyPid(chain);
           if (pid === null) return;
@@ -201,6 +204,12 @@ export async function run(): Promise<void> {
           killedAt = elapsed();
         })();
       });
+      if (killedAt === 0) {
+        console.log(`${label.padEnd(20)} no proxy carried the download; nothing killed`);
+        await c.stop();
+        await stopAll(chain, /proxy/);
+        continue;
+      }
       const r = recovery(t, killedAt);
       console.log(
         `${label.padEnd(20)} proxy killed at ${killedAt.toFixed(1)} s: ` +
