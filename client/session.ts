@@ -1,8 +1,10 @@
 /**
  * One Snowflake session, as the Go client makes one per SOCKS connection (docs/PROTOCOL.md
- * §3–5): a fresh ClientID; a {@link PeerPool} keeping `max` proxies connected; a
- * RedialPacketConn that carries the KCP packets over one popped proxy at a time (its carrier
- * pump writes token + ClientID first on each), moving to the next when it dies; KCP and smux with Snowflake's settings; one smux
+ * §3–5): a fresh ClientID; a {@link PeerPool} keeping `max` proxies connected; with `max` 1 a
+ * RedialPacketConn that carries the KCP packets over one popped proxy at a time, moving to the
+ * next when it dies; with `max` ≥ 2 a MultiplexingPacketConn striping them over every pooled
+ * proxy at once (the carrier pump writes token + ClientID first on each); KCP and smux with
+ * Snowflake's settings; one smux
  * stream for the SOCKS connection. Closing it closes the stream, smux, KCP, the packet conn
  * and every peer connection.
  *
@@ -11,7 +13,7 @@
 import { dialKcp, SNOWFLAKE_KCP } from "../lib/kcp/mod.ts";
 import { type Conn, NamedAddr } from "../lib/net/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../lib/smux/mod.ts";
-import { ClientID, RedialPacketConn } from "../lib/turbotunnel/mod.ts";
+import { ClientID, MultiplexingPacketConn, RedialPacketConn } from "../lib/turbotunnel/mod.ts";
 import { PeerPool, type PoolPeer } from "./peer_pool.ts";
 
 /** A proxy connection as the session sees it: a peer with a byte stream. */
@@ -51,22 +53,13 @@ export async function openSession<P extends SessionPeer>(
   const n = ++sessions;
   const log = (m: string) => options.log(`session ${n}: ${m}`);
   const pool = new PeerPool(options.dialPeer, { max: options.max, log });
-  let switches = 0;
-  const pconn = new RedialPacketConn(id, SERVER, async (signal) => {
-    const t0 = Date.now();
-    const peer = await pool.pop(signal);
-    if (switches++ > 0) {
-      log(`now using proxy ${peer.id} (waited ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    } else log(`using proxy ${peer.id}`);
-    return peer.conn;
-  }, {
-    retryDelayMs: 0,
-    onError: (e) => log(`proxy connection ended: ${(e as Error).message}`),
-  });
+  const pconn = options.max >= 2
+    ? multiplexing(id, pool, options.max, log)
+    : redialing(id, pool, log);
   const kcp = dialKcp(pconn, SERVER, SNOWFLAKE_KCP);
   const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
   let summary: ReturnType<typeof setInterval> | undefined;
-  const interval = options.summaryIntervalS ?? 60;
+  const interval = options.summaryIntervalS ?? (options.max >= 2 ? 10 : 60);
   if (interval > 0) {
     let lastIn = 0;
     let lastOut = 0;
@@ -74,10 +67,12 @@ export async function openSession<P extends SessionPeer>(
       const peers = pool.peers();
       const bytesIn = peers.reduce((n, p) => n + p.bytesIn, 0);
       const bytesOut = peers.reduce((n, p) => n + p.bytesOut, 0);
+      const shares = pconn instanceof MultiplexingPacketConn ? `; shares: ${pconn.shares()}` : "";
       log(
         `${peers.length} proxies live (${pool.connected} connected so far); ` +
           `traffic in the last ${interval} s: ` +
-          `${Math.max(0, bytesIn - lastIn)} bytes in, ${Math.max(0, bytesOut - lastOut)} out`,
+          `${Math.max(0, bytesIn - lastIn)} bytes in, ${Math.max(0, bytesOut - lastOut)} out` +
+          shares,
       );
       lastIn = bytesIn;
       lastOut = bytesOut;
@@ -98,4 +93,37 @@ export async function openSession<P extends SessionPeer>(
     throw e;
   }
   return { id, stream, pool, close };
+}
+
+/** `--max 1`: one popped proxy carries the session until it dies (Go's behaviour). */
+function redialing<P extends SessionPeer>(
+  id: ClientID,
+  pool: PeerPool<P>,
+  log: (m: string) => void,
+): RedialPacketConn {
+  let switches = 0;
+  return new RedialPacketConn(id, SERVER, async (signal) => {
+    const t0 = Date.now();
+    const peer = await pool.pop(signal);
+    if (switches++ > 0) {
+      log(`now using proxy ${peer.id} (waited ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    } else log(`using proxy ${peer.id}`);
+    return peer.conn;
+  }, {
+    retryDelayMs: 0,
+    onError: (e) => log(`proxy connection ended: ${(e as Error).message}`),
+  });
+}
+
+/** `--max` ≥ 2: every pooled proxy carries the session at once (docs/client.md "Multipath"). */
+function multiplexing<P extends SessionPeer>(
+  id: ClientID,
+  pool: PeerPool<P>,
+  max: number,
+  log: (m: string) => void,
+): MultiplexingPacketConn {
+  return new MultiplexingPacketConn(id, SERVER, async (signal) => {
+    // Closing the conn (a dead path) closes the peer, and the pool collects another.
+    return (await pool.pop(signal)).conn;
+  }, { paths: max, retryDelayMs: 0, log });
 }

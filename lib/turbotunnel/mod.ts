@@ -12,6 +12,8 @@
  * - {@link serveCarrier}/{@link runCarrier}: the one carrier pump, server and client side.
  * - {@link QueuePacketConn}: the server's PacketConn under a KCP listener.
  * - {@link RedialPacketConn}: the client's PacketConn, redialing a carrier when one ends.
+ * - {@link MultiplexingPacketConn}: the multipath client's PacketConn, one KCP session striped
+ *   over several carriers by a {@link PathMonitor} (delivery-weighted, fast death rule).
  *
  * @example Client: one ClientID, a fresh proxy per dial, KCP on top.
  * ```ts ignore
@@ -60,3 +62,5 @@ export {
 } from "./carrier.ts";
 export { QueuePacketConn, type QueuePacketConnOptions } from "./queue_packet_conn.ts";
 export { type RedialOptions, RedialPacketConn } from "./redial_packet_conn.ts";
+export { type MultiplexingOptions, MultiplexingPacketConn } from "./multiplexing_packet_conn.ts";
+export { PathMonitor, type PathMonitorOptions, type PathState } from "./path_monitor.ts";
