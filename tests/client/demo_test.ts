@@ -3,7 +3,9 @@
  * `deno task demo --no-tor` (a built-in origin in place of tor, curl as the user). Each kills
  * the proxy carrying the session halfway through a 10 MB download and must end with a PASS
  * verdict (payload intact, session moved); afterwards no process the demo started and no
- * namespace it created is left. SIGINT in the middle of a run stops everything too.
+ * namespace it created is left. SIGINT in the middle of a run stops everything too; without
+ * root (so without namespaces, which WebRTC needs for non-loopback addresses) the demo says
+ * in one line how to run it and exits 2.
  *
  * While the demo runs, the test samples /proc for the demo's descendants (pid and start
  * time, so a reused pid is not mistaken for a leftover) and `ip netns list` for namespaces
@@ -172,5 +174,39 @@ Deno.test({
     // Proxies, broker, server, origin, coturn, client and curl were all running.
     assert(run.seen.size >= 8, `only ${run.seen.size} processes seen`);
     await assertNothingLeft(run);
+  },
+});
+
+Deno.test({
+  name: "demo: without root, deno task demo --no-tor says how to run it and exits 2",
+  ignore: !CAN_NETNS,
+  async fn() {
+    const home = await Deno.makeTempDir({ prefix: "demo-nobody-" });
+    try {
+      await Deno.chmod(home, 0o777);
+      const out = await new Deno.Command("setpriv", {
+        args: [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          DENO,
+          "task",
+          "demo",
+          "--no-tor",
+        ],
+        cwd: ROOT,
+        env: { DENO_DIR: home, HOME: home },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assertEquals(out.code, 2, err);
+      const lines = err.split("\n").filter((l) => l.startsWith("demo:"));
+      assertEquals(lines.length, 1, err);
+      assert(/run it as root/.test(lines[0]!), err);
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
   },
 });
