@@ -37,7 +37,8 @@ if (!(await canUseNetns())) {
 }
 if (!noTor && !CAN_RUN) {
   console.error(
-    "demo: needs tor and tor-gencert (run tools/setup.sh as root), or try `deno task demo --no-tor`",
+    "demo: needs tor and tor-gencert (run tools/setup.sh as root), " +
+      "or try `deno task demo --no-tor`",
   );
   Deno.exit(2);
 }
@@ -64,11 +65,11 @@ async function stopAll(): Promise<void> {
   await sweepOwnNamespaces();
 }
 
-let interrupted = false;
+const interrupt = new AbortController();
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(sig, async () => {
-    if (interrupted) return;
-    interrupted = true;
+    if (interrupt.signal.aborted) return;
+    interrupt.abort();
     console.log(`demo: ${sig}: stopping everything it started`);
     await stopAll();
     // The tor network's daemon (tests/e2e/harness.ts) tears itself down once we are gone.
@@ -78,12 +79,12 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 
 let result = { ok: false, verdict: "demo: FAIL (did not finish)" };
 try {
-  result = await (noTor ? runNoTor : runTor)((stop) => stops.push(stop));
+  result = await (noTor ? runNoTor : runTor)((stop) => stops.push(stop), interrupt.signal);
 } catch (e) {
   result = { ok: false, verdict: `demo: FAIL: ${(e as Error).message}` };
 }
 // An interrupt's handler does the stopping and exits.
-if (interrupted) await new Promise(() => {});
+if (interrupt.signal.aborted) await new Promise(() => {});
 await stopAll();
 console.log(result.verdict);
 Deno.exit(result.ok ? 0 : 1);

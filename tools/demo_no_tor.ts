@@ -17,9 +17,13 @@ import { sleep } from "../lib/net/sleep.ts";
 const FILE_SIZE = 10_000_000;
 const RATE = 1_000_000;
 
-/** Runs the demo; `onStop` receives the teardown as soon as there is one. Resolves with the verdict. */
+/**
+ * Runs the demo; `onStop` receives each teardown as soon as there is one, and the progress
+ * loop ends once `interrupted` aborts. Resolves with the verdict.
+ */
 export async function runNoTor(
   onStop: (stop: () => Promise<void>) => void,
+  interrupted: AbortSignal,
 ): Promise<{ ok: boolean; verdict: string }> {
   console.log("demo: starting our broker, our server with a built-in origin, STUN (no tor)");
   const chain = await Chain.start({
@@ -49,11 +53,12 @@ export async function runNoTor(
   const t0 = performance.now();
   let last = { t: t0, bytes: 0 };
   let killed: string | null = null;
-  while (!curl.exited) {
+  while (!interrupted.aborted && !curl.exited) {
     await Promise.race([sleep(1000), curl.status]);
     const bytes = await Deno.stat(out).then((s) => s.size, () => 0);
     const now = performance.now();
     const pid = await chain.busiestProxyPid().catch(() => null);
+    if (interrupted.aborted) break;
     const busy = proxies.find((p) => p.pid === pid && !p.exited);
     const rate = (bytes - last.bytes) / ((now - last.t) / 1000) / 1e6;
     console.log(

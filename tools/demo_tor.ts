@@ -15,9 +15,13 @@ import { sleep } from "../lib/net/sleep.ts";
 
 const RATE = 1_000_000;
 
-/** Runs the demo; `onStop` receives each teardown as soon as there is one. Resolves with the verdict. */
+/**
+ * Runs the demo; `onStop` receives each teardown as soon as there is one, and the progress
+ * loop ends once `interrupted` aborts. Resolves with the verdict.
+ */
 export async function runTor(
   onStop: (stop: () => Promise<void>) => void,
+  interrupted: AbortSignal,
 ): Promise<{ ok: boolean; verdict: string }> {
   const net = await torNetwork();
   const chain = await TorChain.start(net);
@@ -53,7 +57,7 @@ export async function runTor(
   let killed: string | null = null;
   let longestStall = 0;
   let lastProgress = t0;
-  while (!done) {
+  while (!interrupted.aborted && !done) {
     await sleep(1000);
     let bytes = 0;
     try {
@@ -63,6 +67,7 @@ export async function runTor(
     if (bytes > last.bytes) lastProgress = now;
     longestStall = Math.max(longestStall, (now - lastProgress) / 1000);
     const busy = await chain.busiestProxy().catch(() => null);
+    if (interrupted.aborted) break;
     const rate = (bytes - last.bytes) / ((now - last.t) / 1000) / 1e6;
     console.log(
       `demo: ${(bytes / 1e6).toFixed(1).padStart(5)} of ${FILE_SIZE / 1e6} MB, ` +
