@@ -126,22 +126,22 @@ export class Chain {
         fingerprint: DEFAULT_BRIDGE_FINGERPRINT,
       }) + "\n",
     );
-    await Deno.writeTextFile(
-      `${d}/sockd.conf`,
-      [
-        "logoutput: stderr",
-        `internal: 127.0.0.1 port = ${DANTE_PORT}`,
-        `external: ${net.ipA}`,
-        "clientmethod: none",
-        "socksmethod: none",
-        "user.privileged: root",
-        "user.unprivileged: nobody",
-        "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
-        "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
-        "",
-      ].join("\n"),
-    );
     if (socks === "dante") {
+      await Deno.writeTextFile(
+        `${d}/sockd.conf`,
+        [
+          "logoutput: stderr",
+          `internal: 127.0.0.1 port = ${DANTE_PORT}`,
+          `external: ${net.ipA}`,
+          "clientmethod: none",
+          "socksmethod: none",
+          "user.privileged: root",
+          "user.unprivileged: nobody",
+          "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
+          "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
+          "",
+        ].join("\n"),
+      );
       net.spawn(net.a, "dante", ["danted", "-f", `${d}/sockd.conf`, "-N", "1"]);
     } else {
       net.spawn(net.a, "socks", [
