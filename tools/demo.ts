@@ -1,106 +1,90 @@
 /**
- * The main job, end to end on one machine (as root): a private Tor network whose bridge runs
- * our Snowflake server; a tor client whose pluggable transport is our Snowflake client
- * (`-max 2`); our broker; two of our proxies in their own network namespace, so that WebRTC
- * crosses a veth. Tor bootstraps through Snowflake, then fetches a 10 MB file through its
- * SocksPort (tests/client/socks_fetch.ts, paced to 1 MB/s so the run can be watched). Halfway, the proxy carrying the
- * session is killed; the session moves to the other proxy and the file must still arrive
- * intact. Progress lines say which proxy carries the bytes and how fast; the last line is the
- * verdict (`demo: PASS …` or `demo: FAIL …`, exit code 0 or 1). Everything is torn down at
- * exit.
+ * The main job, end to end on one machine (as root). `deno task demo` (or tools/demo.sh) runs
+ * the real chain with tor (tools/demo_tor.ts); `deno task demo --no-tor` runs the chain with
+ * a built-in origin in place of tor and curl as the user (tools/demo_no_tor.ts). Either one
+ * kills the proxy carrying the session halfway through a 10 MB download; progress lines say
+ * which proxy carries the bytes and how fast; the last line is the verdict (`demo: PASS …` or
+ * `demo: FAIL …`, exit code 0 or 1). Ctrl-C (SIGINT) or SIGTERM and the end stop every
+ * process the demo started and delete its network namespaces (exit code 130 when
+ * interrupted); WebRTC needs non-loopback addresses, so without root and `ip netns` the demo
+ * says how to run it and exits with 2.
+ *
+ * @module
  */
-import { CAN_RUN, FILE_SIZE, progress, torNetwork } from "../tests/e2e/harness.ts";
-import { TorChain } from "../tests/client/tor_chain.ts";
-import { sleep } from "../lib/net/sleep.ts";
+import { CAN_RUN } from "../tests/e2e/harness.ts";
+import { must } from "../tests/client/netns.ts";
+import { runNoTor } from "./demo_no_tor.ts";
+import { runTor } from "./demo_tor.ts";
 
-if (!CAN_RUN) {
-  console.error("demo: needs Linux, root, tor and tor-gencert (run tools/setup.sh as root)");
+const noTor = Deno.args.includes("--no-tor");
+const unknown = Deno.args.filter((a) => a !== "--no-tor");
+if (unknown.length) {
+  console.error(`demo: unknown argument ${unknown[0]}; usage: deno task demo [--no-tor]`);
   Deno.exit(2);
 }
-const RATE = 1_000_000;
 
-const net = await torNetwork();
-const chain = await TorChain.start(net);
-let verdict = "demo: FAIL (did not finish)";
-let ok = false;
-try {
-  const proxies = [chain.ourProxy(), chain.ourProxy()];
-  progress(
-    `our broker at ${chain.brokerUrl}; our proxies ${proxies.map((p) => p.name).join(", ")}`,
-  );
-  const clientLog = `${chain.dir}/snowflake-client.log`;
-  progress("starting tor with our Snowflake client as its pluggable transport (-max 2)");
-  const client = await net.startClient({
-    bridge: net.bridgeLine(),
-    transportPlugin: chain.clientPlugin(clientLog, ["-max", "2"]),
-    timeoutMs: 180_000,
-  });
-  try {
-    const progressFile = `${net.dir}/demo.progress`;
-    const fetch = net.exec([
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      "--allow-write",
-      `${new URL("../tests/client/socks_fetch.ts", import.meta.url).pathname}`,
-      String(client.socksPort),
-      net.fileUrl,
-      String(RATE),
-      progressFile,
-    ]);
-    let done = false;
-    fetch.finally(() => (done = true));
-    const t0 = performance.now();
-    let last = { t: t0, bytes: 0 };
-    let killed: string | null = null;
-    let longestStall = 0;
-    let lastProgress = t0;
-    while (!done) {
-      await sleep(1000);
-      let bytes = 0;
-      try {
-        bytes = Number(await Deno.readTextFile(progressFile));
-      } catch { /* not yet */ }
-      const now = performance.now();
-      if (bytes > last.bytes) lastProgress = now;
-      longestStall = Math.max(longestStall, (now - lastProgress) / 1000);
-      const busy = await chain.busiestProxy().catch(() => null);
-      const rate = (bytes - last.bytes) / ((now - last.t) / 1000) / 1e6;
-      console.log(
-        `demo: ${(bytes / 1e6).toFixed(1).padStart(5)} of ${FILE_SIZE / 1e6} MB, ` +
-          `${rate.toFixed(2)} MB/s, carried by ${busy?.proc.name ?? "?"}` +
-          (killed ? ` (${killed} was killed)` : ""),
-      );
-      last = { t: now, bytes };
-      if (!killed && bytes >= FILE_SIZE / 2 && busy) {
-        killed = busy.proc.name;
-        console.log(`demo: killing ${killed} (SIGKILL) halfway through the download`);
-        await busy.proc.kill();
-      }
-    }
-    const r = await fetch;
-    const result = r.code === 0
-      ? JSON.parse(new TextDecoder().decode(r.stdout)) as { bytes: number; sha256: string }
-      : { bytes: 0, sha256: "" };
-    const intact = result.bytes === FILE_SIZE && result.sha256 === net.fileSha256;
-    const seconds = (performance.now() - t0) / 1000;
-    const switched = /now using proxy/.test(await Deno.readTextFile(clientLog).catch(() => ""));
-    ok = intact && killed !== null && switched;
-    verdict = `demo: ${ok ? "PASS" : "FAIL"}: tor bootstrapped through our Snowflake client in ` +
-      `${client.bootstrapSeconds.toFixed(1)} s; ${result.bytes} bytes in ${
-        seconds.toFixed(1)
-      } s, ` +
-      `sha256 ${intact ? "matches" : "DIFFERS"}; ${killed ?? "no proxy"} killed halfway, ` +
-      `session ${switched ? "moved to the other proxy" : "did NOT move"}; longest stall ` +
-      `${longestStall.toFixed(0)} s`;
-    if (r.code !== 0) verdict += `; download failed: ${r.stderr.trim().slice(-300)}`;
-  } finally {
-    await client.stop();
-  }
-} catch (e) {
-  verdict = `demo: FAIL: ${(e as Error).message}`;
-} finally {
-  await chain.stop();
+async function canUseNetns(): Promise<boolean> {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
+  return await must("ip", ["netns", "list"]).then(() => true, () => false);
 }
-console.log(verdict);
-Deno.exit(ok ? 0 : 1);
+
+if (!(await canUseNetns())) {
+  console.error(
+    "demo: WebRTC needs a non-loopback address, so the demo runs its parts in network " +
+      "namespaces: run it as root (sudo deno task demo --no-tor) on Linux with iproute2",
+  );
+  Deno.exit(2);
+}
+if (!noTor && !CAN_RUN) {
+  console.error(
+    "demo: needs tor and tor-gencert (run tools/setup.sh as root), " +
+      "or try `deno task demo --no-tor`",
+  );
+  Deno.exit(2);
+}
+
+const stops: (() => Promise<void>)[] = [];
+/** Deletes the namespaces this process created (sfclient-<pid>-…) and kills what runs in them. */
+async function sweepOwnNamespaces(): Promise<void> {
+  const list = await must("ip", ["netns", "list"]).catch(() => "");
+  const mine = list.split("\n").map((l) => l.split(" ")[0] ?? "")
+    .filter((ns) => ns.startsWith(`sfclient-${Deno.pid}-`));
+  for (const ns of mine) {
+    const pids = await must("ip", ["netns", "pids", ns]).catch(() => "");
+    for (const pid of pids.split(/\s+/).filter(Boolean)) {
+      try {
+        Deno.kill(Number(pid), "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await must("ip", ["netns", "del", ns]).catch(() => {});
+    await Deno.remove(`/etc/netns/${ns}`, { recursive: true }).catch(() => {});
+  }
+}
+async function stopAll(): Promise<void> {
+  await Promise.all(stops.splice(0).map((stop) => stop().catch(() => {})));
+  await sweepOwnNamespaces();
+}
+
+const interrupt = new AbortController();
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(sig, async () => {
+    if (interrupt.signal.aborted) return;
+    interrupt.abort();
+    console.log(`demo: ${sig}: stopping everything it started`);
+    await stopAll();
+    // The tor network's daemon (tests/e2e/harness.ts) tears itself down once we are gone.
+    Deno.exit(130);
+  });
+}
+
+let result = { ok: false, verdict: "demo: FAIL (did not finish)" };
+try {
+  result = await (noTor ? runNoTor : runTor)((stop) => stops.push(stop), interrupt.signal);
+} catch (e) {
+  result = { ok: false, verdict: `demo: FAIL: ${(e as Error).message}` };
+}
+// An interrupt's handler does the stopping and exits.
+if (interrupt.signal.aborted) await new Promise(() => {});
+await stopAll();
+console.log(result.verdict);
+Deno.exit(result.ok ? 0 : 1);

@@ -45,6 +45,13 @@ export interface ChainOptions {
   fileSize?: number;
   /** Also run fauxqs (SQS) on 127.0.0.1:4566 in `a` and have the broker take polls from it. */
   sqs?: boolean;
+  /**
+   * The SOCKS5 server at the server's "ORPort": Debian's dante (default) or the demo's own
+   * (tools/demo_socks.ts, so that `deno task demo --no-tor` needs nothing beyond the project).
+   */
+  socks?: "dante" | "builtin";
+  /** With the built-in SOCKS5 server: pace its replies to this many bytes/s. */
+  socksRate?: number;
 }
 
 /** The SQS queue the broker reads when the chain runs fauxqs, and credentials for it. */
@@ -80,7 +87,7 @@ export class Chain {
     const net = await NsPair.create(options.subnet, [second]);
     const chain = new Chain(net, options.fileSize ?? 10_000_000);
     try {
-      await chain.#boot(second, options.sqs ?? false);
+      await chain.#boot(second, options.sqs ?? false, options.socks ?? "dante", options.socksRate);
     } catch (e) {
       await net.delete(Deno.env.get("SFCLIENT_KEEP") === "1");
       throw e;
@@ -88,7 +95,12 @@ export class Chain {
     return chain;
   }
 
-  async #boot(second: string, sqs: boolean): Promise<void> {
+  async #boot(
+    second: string,
+    sqs: boolean,
+    socks: "dante" | "builtin",
+    socksRate = 0,
+  ): Promise<void> {
     const { net } = this;
     const d = net.dir;
     await Deno.writeTextFile(
@@ -114,22 +126,34 @@ export class Chain {
         fingerprint: DEFAULT_BRIDGE_FINGERPRINT,
       }) + "\n",
     );
-    await Deno.writeTextFile(
-      `${d}/sockd.conf`,
-      [
-        "logoutput: stderr",
-        `internal: 127.0.0.1 port = ${DANTE_PORT}`,
-        `external: ${net.ipA}`,
-        "clientmethod: none",
-        "socksmethod: none",
-        "user.privileged: root",
-        "user.unprivileged: nobody",
-        "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
-        "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
-        "",
-      ].join("\n"),
-    );
-    net.spawn(net.a, "dante", ["danted", "-f", `${d}/sockd.conf`, "-N", "1"]);
+    if (socks === "dante") {
+      await Deno.writeTextFile(
+        `${d}/sockd.conf`,
+        [
+          "logoutput: stderr",
+          `internal: 127.0.0.1 port = ${DANTE_PORT}`,
+          `external: ${net.ipA}`,
+          "clientmethod: none",
+          "socksmethod: none",
+          "user.privileged: root",
+          "user.unprivileged: nobody",
+          "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
+          "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
+          "",
+        ].join("\n"),
+      );
+      net.spawn(net.a, "dante", ["danted", "-f", `${d}/sockd.conf`, "-N", "1"]);
+    } else {
+      net.spawn(net.a, "socks", [
+        DENO,
+        "run",
+        "--allow-net",
+        `${ROOT}/tools/demo_socks.ts`,
+        "127.0.0.1",
+        String(DANTE_PORT),
+        String(socksRate),
+      ]);
+    }
     net.spawn(net.a, "origin", [
       DENO,
       "run",
