@@ -22,6 +22,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
   assertEquals(targetsOf("broker-proxy"), all);
   assertEquals(targetsOf("server"), all.slice(0, 4));
   assertEquals(targetsOf("pytunnel"), ["linux-x64", "linux-arm64"]);
+  assertEquals(targetsOf("extor-static-cookie"), ["linux-x64", "linux-arm64"]);
 
   for (const step of plan) {
     for (const a of step.args) {
@@ -69,7 +70,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "--allow-read=/tmp/deno-compile-server/server,/tmp/deno-compile-server/lib,/var/lib/tor,/var/lib/tor-instances,/etc/snowflake,/var/lib/snowflake,/tmp " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/lib/snowflake,/var/log/snowflake," +
       "/var/log/tor,/tmp " +
-      "--v8-flags=--max-semi-space-size=4,--expose-gc --include server/tunnel_worker.ts " +
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=30,--initial-old-space-size=64,--expose-gc --include server/tunnel_worker.ts " +
       "--output dist/linux-x64/server server/main.ts",
   );
   assertEquals(
