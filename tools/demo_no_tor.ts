@@ -77,7 +77,10 @@ export async function runNoTor(
   const data = await Deno.readFile(out).catch(() => new Uint8Array());
   const intact = data.length === FILE_SIZE && (await sha256Hex(data)) === chain.fileSha256;
   const seconds = (performance.now() - t0) / 1000;
-  const switched = /now using proxy/.test(await Deno.readTextFile(client.log).catch(() => ""));
+  // --max 2 stripes over both proxies (multipath): the kill shows as a lost path or a failover.
+  const switched = /proxy \S+ lost|failover:/.test(
+    await Deno.readTextFile(client.log).catch(() => ""),
+  );
   const ok = code === 0 && intact && killed !== null && switched;
   let verdict = `demo: ${ok ? "PASS" : "FAIL"}: curl through our Snowflake client (no tor): ` +
     `${data.length} bytes in ${seconds.toFixed(1)} s, sha256 ${intact ? "matches" : "DIFFERS"}; ` +

@@ -87,7 +87,10 @@ export async function runTor(
     : { bytes: 0, sha256: "" };
   const intact = result.bytes === FILE_SIZE && result.sha256 === net.fileSha256;
   const seconds = (performance.now() - t0) / 1000;
-  const switched = /now using proxy/.test(await Deno.readTextFile(clientLog).catch(() => ""));
+  // --max 2 stripes over both proxies (multipath): the kill shows as a lost path or a failover.
+  const switched = /proxy \S+ lost|failover:/.test(
+    await Deno.readTextFile(clientLog).catch(() => ""),
+  );
   const ok = intact && killed !== null && switched;
   let verdict = `demo: ${ok ? "PASS" : "FAIL"}: tor bootstrapped through our Snowflake client ` +
     `in ${client.bootstrapSeconds.toFixed(1)} s; ${result.bytes} bytes in ${
