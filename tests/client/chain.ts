@@ -25,6 +25,26 @@ export const ORIGIN_PORT = 8001;
 export const SERVER_PORT = 8080;
 export const DANTE_PORT = 1080;
 
+/** Debian's dante in namespace A on 127.0.0.1:DANTE_PORT, leaving through A's veth address. */
+export async function startDante(net: NsPair, dir: string): Promise<void> {
+  await Deno.writeTextFile(
+    `${dir}/sockd.conf`,
+    [
+      "logoutput: stderr",
+      `internal: 127.0.0.1 port = ${DANTE_PORT}`,
+      `external: ${net.ipA}`,
+      "clientmethod: none",
+      "socksmethod: none",
+      "user.privileged: root",
+      "user.unprivileged: nobody",
+      "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
+      "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
+      "",
+    ].join("\n"),
+  );
+  net.spawn(net.a, "dante", ["danted", "-f", `${dir}/sockd.conf`, "-N", "1"]);
+}
+
 const rooted = (args: string[]) =>
   args.map((a) => (/^[a-z]+\/main\.ts$/.test(a) ? `${ROOT}/${a}` : a));
 
@@ -127,22 +147,7 @@ export class Chain {
       }) + "\n",
     );
     if (socks === "dante") {
-      await Deno.writeTextFile(
-        `${d}/sockd.conf`,
-        [
-          "logoutput: stderr",
-          `internal: 127.0.0.1 port = ${DANTE_PORT}`,
-          `external: ${net.ipA}`,
-          "clientmethod: none",
-          "socksmethod: none",
-          "user.privileged: root",
-          "user.unprivileged: nobody",
-          "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
-          "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
-          "",
-        ].join("\n"),
-      );
-      net.spawn(net.a, "dante", ["danted", "-f", `${d}/sockd.conf`, "-N", "1"]);
+      await startDante(net, d);
     } else {
       net.spawn(net.a, "socks", [
         DENO,

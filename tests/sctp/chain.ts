@@ -13,10 +13,10 @@
  */
 import { sha256Hex } from "../../lib/testing/util.ts";
 import { NsPair, type NsProc, waitUntil } from "../client/netns.ts";
+import { DANTE_PORT, startDante } from "../client/chain.ts";
 import { clientStandaloneCommand, DENO, ROOT, serverCommand } from "./peers.ts";
 
 export const SERVER_UDP_PORT = 9899;
-export const DANTE_PORT = 1080;
 export const ORIGIN_PORT = 8001;
 export const SOCKS_PORT = 1090;
 
@@ -64,22 +64,7 @@ export class SctpChain {
     await Deno.mkdir(`${d}/www`);
     await Deno.writeFile(`${d}/www/file.bin`, data);
     this.fileSha256 = await sha256Hex(data);
-    await Deno.writeTextFile(
-      `${d}/sockd.conf`,
-      [
-        "logoutput: stderr",
-        `internal: 127.0.0.1 port = ${DANTE_PORT}`,
-        `external: ${net.ipA}`,
-        "clientmethod: none",
-        "socksmethod: none",
-        "user.privileged: root",
-        "user.unprivileged: nobody",
-        "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
-        "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }",
-        "",
-      ].join("\n"),
-    );
-    net.spawn(net.a, "dante", ["danted", "-f", `${d}/sockd.conf`, "-N", "1"]);
+    await startDante(net, d);
     net.spawn(net.a, "origin", [
       DENO,
       "run",
