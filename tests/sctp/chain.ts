@@ -54,6 +54,23 @@ export class SctpChain {
     return chain;
   }
 
+  /** Runs `fn` on a started chain; its logs are printed if `fn` throws, and it is stopped. */
+  static async run(
+    subnet: number,
+    fileSize: number,
+    fn: (chain: SctpChain) => Promise<void>,
+  ): Promise<void> {
+    const chain = await SctpChain.start(subnet, fileSize);
+    try {
+      await fn(chain);
+    } catch (e) {
+      chain.dumpLogs();
+      throw e;
+    } finally {
+      await chain.stop();
+    }
+  }
+
   async #boot(): Promise<void> {
     const { net } = this;
     const d = net.dir;

@@ -36,9 +36,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const chain = await SctpChain.start(63, 10_000_000);
-    const { net } = chain;
-    try {
+    await SctpChain.run(63, 10_000_000, async (chain) => {
+      const { net } = chain;
       // INIT ACKs to the spoofed sources leave through the veth, as they would on a real
       // network (and die in `b`).
       await must("ip", ["-n", net.a, "route", "add", "10.200.0.0/16", "via", net.ipB]);
@@ -70,12 +69,7 @@ Deno.test({
       assert(!server.exited, "server died");
       // A million INITs with per-INIT state would be hundreds of MB; cookies cost nothing.
       assert(rssAfter - rssBefore < 64, `server RSS grew ${rssBefore} → ${rssAfter} MB`);
-    } catch (e) {
-      chain.dumpLogs();
-      throw e;
-    } finally {
-      await chain.stop();
-    }
+    });
   },
 });
 
@@ -85,9 +79,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const chain = await SctpChain.start(64, 100_000);
-    const { net } = chain;
-    try {
+    await SctpChain.run(64, 100_000, async (chain) => {
+      const { net } = chain;
       await chain.server!.stop();
       await chain.startServer("sctp:idle-timeout=2");
       // usrsctp's client connects and says nothing (its stdin stays open for 60 s).
@@ -100,12 +93,7 @@ Deno.test({
       await waitUntil(() => idle.log().includes("SCTP_SHUTDOWN_COMP"), 30_000);
       // The server still takes new associations afterwards.
       assertEquals((await chain.curl("--socks5-hostname")).sha256, chain.fileSha256);
-    } catch (e) {
-      chain.dumpLogs();
-      throw e;
-    } finally {
-      await chain.stop();
-    }
+    });
   },
 });
 
@@ -115,9 +103,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const chain = await SctpChain.start(65, 100_000);
-    const { net } = chain;
-    try {
+    await SctpChain.run(65, 100_000, async (chain) => {
+      const { net } = chain;
       await chain.server!.stop();
       await chain.startServer("sctp:max-associations=2");
       // Our client holds one association; two more from usrsctp's client: the second is one
@@ -138,12 +125,7 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 1000));
       assertEquals(lost(), 1); // whichever came second
       assertEquals((await chain.curl("--socks4a")).sha256, chain.fileSha256);
-    } catch (e) {
-      chain.dumpLogs();
-      throw e;
-    } finally {
-      await chain.stop();
-    }
+    });
   },
 });
 

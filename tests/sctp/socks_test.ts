@@ -16,8 +16,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const chain = await SctpChain.start(61, 5_000_000);
-    try {
+    await SctpChain.run(61, 5_000_000, async (chain) => {
       for (const proto of ["--socks5-hostname", "--socks4a"] as const) {
         const got = await chain.curl(proto);
         console.log(`${proto}: ${got.bytes} bytes in ${got.seconds.toFixed(2)} s`);
@@ -26,12 +25,7 @@ Deno.test({
       }
       const serverLog = chain.server!.log();
       assert(/sctp stream \d+ closed: \d+ bytes up, \d+ down/.test(serverLog), serverLog);
-    } catch (e) {
-      chain.dumpLogs();
-      throw e;
-    } finally {
-      await chain.stop();
-    }
+    });
   },
 });
 
@@ -41,9 +35,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const chain = await SctpChain.start(62, 1_000_000);
-    const ups = () => (chain.client!.log().match(/sctp association up/g) ?? []).length;
-    try {
+    await SctpChain.run(62, 1_000_000, async (chain) => {
+      const ups = () => (chain.client!.log().match(/sctp association up/g) ?? []).length;
       assertEquals((await chain.curl("--socks5-hostname")).sha256, chain.fileSha256);
       // A server that stops aborts its associations: the client knows at once.
       await chain.server!.stop();
@@ -64,11 +57,6 @@ Deno.test({
         return got?.sha256 === chain.fileSha256;
       }, 60_000);
       assert(ups() >= 3, chain.client!.log());
-    } catch (e) {
-      chain.dumpLogs();
-      throw e;
-    } finally {
-      await chain.stop();
-    }
+    });
   },
 });
