@@ -14,7 +14,7 @@ import { acceptSocks, SOCKS5_REPLY, SocksError } from "../lib/pt/socks.ts";
 import { applyBridgeArgs, type ClientConfig } from "../lib/snowflake/client_config.ts";
 import { openSession, type Session } from "./session.ts";
 import { peerDialer, type TransportEnv } from "./transport.ts";
-import { connectUpstream, UpstreamSocksError } from "./socks_upstream.ts";
+import { grantOver, relay } from "./socks_upstream.ts";
 import type { WebRTCPeer } from "./webrtc_peer.ts";
 
 /** Options for {@link serveSocks}. */
@@ -77,29 +77,9 @@ async function handle(tcp: Deno.Conn, options: FrontOptions): Promise<void> {
       return;
     }
     const stream = session.stream;
-    let early: Uint8Array = new Uint8Array(0);
-    if (options.mode === "standalone") {
-      try {
-        early = await connectUpstream(stream, socks.request.target);
-      } catch (e) {
-        const code = e instanceof UpstreamSocksError ? e.code : SOCKS5_REPLY.generalFailure;
-        log(`far end: ${(e as Error).message}`);
-        await socks.reject(code).catch(() => {});
-        return;
-      }
-    }
-    await socks.grant();
-    if (early.length) {
-      const w = socks.writable.getWriter();
-      await w.write(early);
-      w.releaseLock();
-    }
+    if (!(await grantOver(socks, stream, options.mode, log))) return;
     log("connected");
-    // Either direction ending ends the relay: tor and most applications close both ways.
-    await Promise.race([
-      socks.readable.pipeTo(stream.writable),
-      stream.readable.pipeTo(socks.writable),
-    ]).catch((e) => log(`relay ended: ${(e as Error).message}`));
+    await relay(socks, stream, log);
     log("closed");
   } finally {
     options.signal.removeEventListener("abort", onAbort);

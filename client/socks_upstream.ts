@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { SocksTarget } from "../lib/pt/socks.ts";
+import type { AcceptedSocks, SocksTarget } from "../lib/pt/socks.ts";
 import { SOCKS5_REPLY } from "../lib/pt/socks.ts";
 import type { Conn } from "../lib/net/types.ts";
 
@@ -74,4 +74,48 @@ export async function connectUpstream(conn: Conn, target: SocksTarget): Promise<
   } finally {
     reader.releaseLock();
   }
+}
+
+/**
+ * Answers an accepted SOCKS request over `stream` (the transport's stream to the bridge side):
+ * in standalone mode the target is first replayed upstream and its refusal passed back; then
+ * the request is granted and any bytes the far end sent early are delivered. False when the
+ * request was refused.
+ */
+export async function grantOver(
+  socks: AcceptedSocks,
+  stream: Conn,
+  mode: "pt" | "standalone",
+  log: (line: string) => void,
+): Promise<boolean> {
+  let early: Uint8Array = new Uint8Array(0);
+  if (mode === "standalone") {
+    try {
+      early = await connectUpstream(stream, socks.request.target);
+    } catch (e) {
+      const code = e instanceof UpstreamSocksError ? e.code : SOCKS5_REPLY.generalFailure;
+      log(`far end: ${(e as Error).message}`);
+      await socks.reject(code).catch(() => {});
+      return false;
+    }
+  }
+  await socks.grant();
+  if (early.length) {
+    const w = socks.writable.getWriter();
+    await w.write(early);
+    w.releaseLock();
+  }
+  return true;
+}
+
+/** Copies both ways until either direction ends: tor and most applications close both ways. */
+export async function relay(
+  socks: AcceptedSocks,
+  stream: Conn,
+  log: (line: string) => void,
+): Promise<void> {
+  await Promise.race([
+    socks.readable.pipeTo(stream.writable),
+    stream.readable.pipeTo(socks.writable),
+  ]).catch((e) => log(`relay ended: ${(e as Error).message}`));
 }

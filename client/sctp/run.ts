@@ -15,7 +15,7 @@
 import { acceptSocks, SOCKS5_REPLY, SocksError, type SocksRequest } from "../../lib/pt/socks.ts";
 import type { Conn } from "../../lib/net/types.ts";
 import { SctpDialer } from "../../lib/sctp/mod.ts";
-import { connectUpstream, UpstreamSocksError } from "../socks_upstream.ts";
+import { grantOver, relay } from "../socks_upstream.ts";
 
 /** Options for {@link runSctpClient}. */
 export interface SctpClientOptions {
@@ -125,28 +125,8 @@ async function handle(
       await socks.reject(SOCKS5_REPLY.generalFailure).catch(() => {});
       return;
     }
-    let early: Uint8Array = new Uint8Array(0);
-    if (options.mode === "standalone") {
-      try {
-        early = await connectUpstream(stream, socks.request.target);
-      } catch (e) {
-        const code = e instanceof UpstreamSocksError ? e.code : SOCKS5_REPLY.generalFailure;
-        log(`far end: ${(e as Error).message}`);
-        await socks.reject(code).catch(() => {});
-        return;
-      }
-    }
-    await socks.grant();
-    if (early.length) {
-      const w = socks.writable.getWriter();
-      await w.write(early);
-      w.releaseLock();
-    }
-    // Either direction ending ends the relay: tor and most applications close both ways.
-    await Promise.race([
-      socks.readable.pipeTo(stream.writable),
-      stream.readable.pipeTo(socks.writable),
-    ]).catch((e) => log(`relay ended: ${(e as Error).message}`));
+    if (!(await grantOver(socks, stream, options.mode, log))) return;
+    await relay(socks, stream, log);
   } finally {
     stream?.close();
     try {
