@@ -1,6 +1,6 @@
 /**
  * From a {@link ClientConfig} to a way of connecting proxies: the rendezvous method it
- * selects, the broker channel (with the NAT type found by STUN behaviour tests, once per
+ * selects (through a browser's TLS when one is asked for), the broker channel (with the NAT type found by STUN behaviour tests, once per
  * process and ICE list), the ICE servers, and the WebRTC dial itself.
  *
  * @module
@@ -12,6 +12,9 @@ import {
   parseIceServers,
   pickIceServers,
 } from "../lib/snowflake/client_config.ts";
+import { chooseProfile } from "../lib/snowflake/browser_tls.ts";
+import type { HttpTransport } from "../lib/snowflake/fronted_http.ts";
+import { impersonatedRequest } from "../lib/snowflake/impersonated_http.ts";
 import { discoverNat, stunAnswers } from "../lib/snowflake/nat.ts";
 import type { NatType } from "../lib/snowflake/messages.ts";
 import { BrokerChannel, type RendezvousMethod } from "../lib/snowflake/rendezvous.ts";
@@ -29,24 +32,45 @@ export interface TransportEnv {
   ca?: string[];
 }
 
+/**
+ * How HTTP and AMP rendezvous go out for the browser TLS profile a config asks for (impit;
+ * undefined: Deno's own TLS through node:https). Logs the choice (README: TLS fingerprint).
+ */
+export function rendezvousTransport(
+  config: ClientConfig,
+  log: (message: string) => void,
+): HttpTransport | undefined {
+  if (config.utlsImitate === "") return undefined;
+  const { profile, note } = chooseProfile(config.utlsImitate);
+  if (profile === null) {
+    log(
+      `WARNING: no browser TLS fingerprint for ${config.utlsImitate} (${note}): rendezvous ` +
+        "uses Deno's own TLS (rustls) fingerprint (README: TLS fingerprint)",
+    );
+    return undefined;
+  }
+  log(`rendezvous TLS fingerprint: impit ${profile}${note ? ` (${note})` : ""}`);
+  if (config.utlsNoSni) log("WARNING: utls-nosni is ignored: impit always sends the SNI");
+  return impersonatedRequest(profile);
+}
+
 /** The rendezvous method a config selects (SyntaxError when the config is contradictory). */
 export function makeRendezvous(config: ClientConfig, env: TransportEnv): RendezvousMethod {
   const choice = chooseRendezvous(config);
   const onFront = (front: string | undefined) => {
     if (front) env.log(`rendezvous through front ${front}`);
   };
-  switch (choice.kind) {
-    case "sqs":
-      return new SqsRendezvous(choice.sqsQueueUrl, choice.sqsCreds, { log: env.log });
-    case "amp":
-      return new AmpCacheRendezvous(choice.brokerUrl, choice.ampCacheUrl, {
-        fronts: choice.fronts,
-        ca: env.ca,
-        onFront,
-      });
-    case "http":
-      return new HttpRendezvous(choice.brokerUrl, { fronts: choice.fronts, ca: env.ca, onFront });
+  if (choice.kind === "sqs") {
+    if (config.utlsImitate !== "") {
+      env.log("WARNING: SQS rendezvous goes through the AWS SDK's own TLS, not a browser's");
+    }
+    return new SqsRendezvous(choice.sqsQueueUrl, choice.sqsCreds, { log: env.log });
   }
+  const request = rendezvousTransport(config, env.log);
+  const options = { fronts: choice.fronts, ca: request ? undefined : env.ca, request, onFront };
+  return choice.kind === "amp"
+    ? new AmpCacheRendezvous(choice.brokerUrl, choice.ampCacheUrl, options)
+    : new HttpRendezvous(choice.brokerUrl, options);
 }
 
 /** NAT detection results by ICE list, shared by every session of the process. */
@@ -117,13 +141,6 @@ export function peerDialer(
   const iceServers = pickIceServers(servers);
   env.log(`using ICE servers: ${iceServers.map((s) => s.urls).join(" ") || "none"}`);
   natTypeFor(iceServers.map((s) => s.urls), env.log).then((t) => (broker.natType = t));
-  if (config.utlsImitate !== "") {
-    env.log(
-      `WARNING: a browser TLS fingerprint (${config.utlsImitate}) was asked for, but Deno ` +
-        "cannot mimic a browser's ClientHello: rendezvous uses Deno's own TLS (rustls) " +
-        "fingerprint (README: TLS fingerprint)",
-    );
-  }
   return async (signal) =>
     dialPeer({
       webrtc: env.webrtc,

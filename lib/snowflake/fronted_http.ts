@@ -33,6 +33,9 @@ export interface FrontedResponse {
   body: Uint8Array;
 }
 
+/** A way of sending one {@link FrontedRequest}: {@link frontedRequest} or a browser's TLS. */
+export type HttpTransport = (req: FrontedRequest) => Promise<FrontedResponse>;
+
 /** Sends one request; rejects on network errors, timeouts and oversize bodies. */
 export function frontedRequest(req: FrontedRequest): Promise<FrontedResponse> {
   const url = new URL(req.url);

@@ -9,7 +9,7 @@
  */
 import { decodeArmor, encodeAmpPath } from "./amp.ts";
 import { ampCacheUrl } from "./amp_cache.ts";
-import { frontedRequest, pickFront } from "./fronted_http.ts";
+import { frontedRequest, type HttpTransport, pickFront } from "./fronted_http.ts";
 import type { RendezvousMethod } from "./rendezvous.ts";
 
 /** Options for {@link AmpCacheRendezvous}. */
@@ -18,6 +18,8 @@ export interface AmpCacheRendezvousOptions {
   /** Extra CA certificates (PEM) to trust, for tests. */
   ca?: string[];
   timeoutMs?: number;
+  /** How requests go out (default {@link frontedRequest}: Deno's own TLS). */
+  request?: HttpTransport;
   onFront?: (front: string | undefined) => void;
 }
 
@@ -43,7 +45,7 @@ export class AmpCacheRendezvous implements RendezvousMethod {
   async exchange(request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     const front = pickFront(this.options.fronts ?? []);
     this.options.onFront?.(front);
-    const res = await frontedRequest({
+    const res = await (this.options.request ?? frontedRequest)({
       method: "GET",
       url: this.url(request),
       front,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { frontedRequest, pickFront } from "./fronted_http.ts";
+import { frontedRequest, type HttpTransport, pickFront } from "./fronted_http.ts";
 import type { RendezvousMethod } from "./rendezvous.ts";
 
 /** Options for {@link HttpRendezvous}. */
@@ -14,6 +14,8 @@ export interface HttpRendezvousOptions {
   /** Extra CA certificates (PEM) to trust, for tests. */
   ca?: string[];
   timeoutMs?: number;
+  /** How requests go out (default {@link frontedRequest}: Deno's own TLS). */
+  request?: HttpTransport;
   /** Called with the front used for each request (logs). */
   onFront?: (front: string | undefined) => void;
 }
@@ -30,7 +32,7 @@ export class HttpRendezvous implements RendezvousMethod {
   async exchange(request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     const front = pickFront(this.options.fronts ?? []);
     this.options.onFront?.(front);
-    const res = await frontedRequest({
+    const res = await (this.options.request ?? frontedRequest)({
       method: "POST",
       url: this.#url,
       front,

@@ -1,12 +1,20 @@
 /**
  * `fronting:` HTTP rendezvous with domain fronting reaches a local TLS front that records
- * what it saw: the TLS SNI (read off the wire) is the front, the Host header is the broker.
+ * what it saw: the TLS SNI (read off the wire) is the front, the Host header is the broker;
+ * with Deno's own TLS (node:https, HTTP/1.1) and with a browser's (impit, which speaks h2
+ * there: `:authority` stays the front's, README "TLS fingerprint").
  */
 import { assertEquals } from "../../lib/testing/assert.ts";
+import { impersonatedRequest } from "../../lib/snowflake/impersonated_http.ts";
 import { HttpRendezvous } from "../../lib/snowflake/rendezvous_http.ts";
 import { makeCert, startTlsFront } from "./tls_front.ts";
 
 const cert = await makeCert(["localhost", "broker.example"]);
+// impit trusts only this file's CAs when it is set (it cannot take PEM), from its first client.
+const caFile = await Deno.makeTempFile({ prefix: "sfclient-ca-", suffix: ".pem" });
+await Deno.writeTextFile(caFile, cert.caPem);
+Deno.env.set("SSL_CERT_FILE", caFile);
+globalThis.addEventListener("unload", () => Deno.removeSync(caFile));
 
 Deno.test("fronting: SNI and TCP go to the front, Host names the broker", async () => {
   const front = await startTlsFront(cert, async (req) => {
@@ -21,6 +29,7 @@ Deno.test("fronting: SNI and TCP go to the front, Host names the broker", async 
     assertEquals(front.records, [{
       sni: "localhost",
       host: `broker.example:${front.port}`,
+      authority: `broker.example:${front.port}`,
       method: "POST",
       path: "/client",
     }]);
@@ -53,3 +62,29 @@ Deno.test("fronting: a non-200 reply from the broker is an error", async () => {
     await front.close();
   }
 });
+
+for (const profile of ["chrome151", "firefox144"] as const) {
+  Deno.test(`fronting: through impit's ${profile} TLS, SNI is the front, Host the broker`, async () => {
+    const front = await startTlsFront(cert, async (req) => new Response(await req.text()));
+    try {
+      const broker = `https://broker.example:${front.port}/`;
+      const r = new HttpRendezvous(broker, {
+        fronts: ["localhost"],
+        request: impersonatedRequest(profile),
+      });
+      const reply = await r.exchange(new TextEncoder().encode("1.0\n{}"));
+      assertEquals(new TextDecoder().decode(reply), "1.0\n{}");
+      assertEquals(front.records, [{
+        sni: "localhost",
+        host: `broker.example:${front.port}`,
+        authority: `localhost:${front.port}`,
+        method: "POST",
+        path: "/client",
+      }]);
+      const rec = front.records[0]!;
+      console.log(`${profile}: SNI ${rec.sni}, host ${rec.host}, :authority ${rec.authority}`);
+    } finally {
+      await front.close();
+    }
+  });
+}

@@ -1,7 +1,8 @@
 /**
  * Test fixtures for rendezvous over TLS: a throwaway CA and server certificate (openssl),
  * and a "front": a TCP relay that reads the TLS ClientHello's SNI off the wire, in front of
- * a Deno.serve TLS server that records each request's Host header and path.
+ * a Deno.serve TLS server (HTTP/1.1 and h2) that records each request's Host header,
+ * `:authority` and path.
  *
  * @module
  */
@@ -106,6 +107,8 @@ export function clientHelloSni(b: Uint8Array): string | null {
 export interface FrontRecord {
   sni: string | null;
   host: string | null;
+  /** HTTP/2's `:authority` (Deno.serve's URL host); over HTTP/1.1 the Host header again. */
+  authority: string;
   method: string;
   path: string;
 }
@@ -138,6 +141,7 @@ export function startTlsFront(
     records.push({
       sni: pendingSni.shift() ?? null,
       host: req.headers.get("host"),
+      authority: url.host,
       method: req.method,
       path: url.pathname,
     });

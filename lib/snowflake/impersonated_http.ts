@@ -1,0 +1,77 @@
+/**
+ * {@link frontedRequest}'s contract with a browser's TLS ClientHello, through impit (a Rust
+ * node-API addon: rustls patched to send Chrome's or Firefox's ClientHello, and the
+ * browser's HTTP/2 settings and headers). Domain fronting: the URL names the front (TCP and
+ * SNI), a `Host` header the real server. Over HTTP/1.1 that Host is the request's; over
+ * HTTP/2 (both profiles offer h2) impit keeps `:authority` = the front and sends the
+ * broker's name as a separate `host` field (docs/client.md, "TLS fingerprint").
+ *
+ * Extra CAs cannot be given as PEM: impit reads the system store, or only `SSL_CERT_FILE`
+ * when that is set (tests).
+ *
+ * @module
+ */
+import { Impit } from "impit";
+import type { BrowserProfile } from "./browser_tls.ts";
+import type { FrontedRequest, FrontedResponse } from "./fronted_http.ts";
+
+/** One client per profile: it holds the connection pool. */
+const clients = new Map<BrowserProfile, Impit>();
+
+function client(profile: BrowserProfile): Impit {
+  let c = clients.get(profile);
+  if (!c) {
+    c = new Impit({ browser: profile, followRedirects: false });
+    clients.set(profile, c);
+  }
+  return c;
+}
+
+/** A {@link frontedRequest} that sends `profile`'s ClientHello. */
+export function impersonatedRequest(
+  profile: BrowserProfile,
+): (req: FrontedRequest) => Promise<FrontedResponse> {
+  return async (req) => {
+    if (req.ca) throw new TypeError("impit takes extra CAs from SSL_CERT_FILE, not as PEM");
+    const real = new URL(req.url);
+    const target = new URL(real);
+    const headers: Record<string, string> = {};
+    if (req.front) {
+      target.hostname = req.front;
+      headers.Host = real.host;
+    }
+    if (req.body) headers["Content-Type"] = "application/x-www-form-urlencoded";
+    const timeoutMs = req.timeoutMs ?? 30_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const res = await client(profile).fetch(target.href, {
+      method: req.method,
+      headers,
+      body: req.body,
+      timeout: timeoutMs,
+      redirect: "manual",
+      signal,
+    });
+    const limit = req.limit ?? 100_000;
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = res.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) {
+        await reader.cancel();
+        throw new RangeError(`HTTP response exceeds ${limit} bytes`);
+      }
+      chunks.push(value);
+    }
+    const body = new Uint8Array(size);
+    let off = 0;
+    for (const c of chunks) {
+      body.set(c, off);
+      off += c.length;
+    }
+    return { status: res.status, headers: Object.fromEntries(res.headers), body };
+  };
+}
