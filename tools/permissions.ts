@@ -148,9 +148,11 @@ const DECLS: Record<string, BinaryDecl> = {
     env: [...PT_CLIENT_ENV, ...AWS_SDK.env],
     run: [],
     sys: AWS_SDK.sys,
-    // Reads nothing; writes its -log file (with -log-to-state-dir: in tor's pt_state/).
+    // Reads only /usr/bin/ldd: impit's loader tells glibc from musl Linux by it (else it asks
+    // process.report, which wants more --allow-sys). Writes its -log file (with
+    // -log-to-state-dir: in tor's pt_state/).
     files: (os) => ({
-      read: [],
+      read: os === "linux" ? ["/usr/bin/ldd"] : [],
       write: [...TOR_DATA[os], ...serviceDirs(os, "tor").log, ...TMP[os]],
     }),
   },

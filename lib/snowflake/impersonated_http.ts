@@ -11,16 +11,18 @@
  *
  * @module
  */
-import { Impit } from "impit";
+import type { Impit } from "impit";
 import type { BrowserProfile } from "./browser_tls.ts";
 import type { FrontedRequest, FrontedResponse } from "./fronted_http.ts";
 
 /** One client per profile: it holds the connection pool. */
 const clients = new Map<BrowserProfile, Impit>();
 
-function client(profile: BrowserProfile): Impit {
+/** The addon is loaded on first use, so a client without a profile never needs it. */
+async function client(profile: BrowserProfile): Promise<Impit> {
   let c = clients.get(profile);
   if (!c) {
+    const { Impit } = await import("impit");
     c = new Impit({ browser: profile, followRedirects: false });
     clients.set(profile, c);
   }
@@ -44,7 +46,7 @@ export function impersonatedRequest(
     const timeoutMs = req.timeoutMs ?? 30_000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-    const res = await client(profile).fetch(target.href, {
+    const res = await (await client(profile)).fetch(target.href, {
       method: req.method,
       headers,
       body: req.body,
