@@ -4,8 +4,9 @@
  *
  * The WebRTC addon: @roamhq/wrtc loads `@roamhq/wrtc-<os>-<arch>` with a computed
  * require(), which `deno compile` cannot follow, so each target's package is embedded
- * with `--include`. npm installs only the host's package; fetch the others first with
- * `npm pack` (the release workflow does: .github/workflows/release.yml). `deno compile`
+ * with `--include`; so is the client's impit addon (`impit-<os>-<arch>[-<abi>]`, picked by
+ * platform at run time). npm installs only the host's packages; fetch the others first with `npm pack`
+ * (the release workflow does: .github/workflows/release.yml). `deno compile`
  * downloads `denort` for each target, so this needs internet.
  *
  * @module
@@ -50,6 +51,7 @@ export function compilePlan(
       const include = [
         ...spec.include,
         ...(spec.wrtc ? [`node_modules/${t.wrtc}`] : []),
+        ...(spec.impit ? [`node_modules/${t.impit}`] : []),
       ].flatMap((f) => ["--include", f]);
       const output = `dist/${target}/${exe}`;
       steps.push({
@@ -124,9 +126,11 @@ if (import.meta.main) {
 function howToGet(file: string): string {
   if (file === "proxy/web/web-proxy.js") return "build it with deno task bundle-web-proxy";
   const pkg = file.slice("node_modules/".length);
+  const parent = pkg.startsWith("impit-") ? "impit" : "@roamhq/wrtc";
+  const tgz = pkg.replace(/^@/, "").replace("/", "-") + "-*.tgz";
   return `fetch it with\n  npm pack ${pkg}@$(node -p ` +
-    `"require('./node_modules/@roamhq/wrtc/package.json').version") && ` +
-    `mkdir -p ${file} && tar -xzf roamhq-wrtc-*.tgz --strip-components=1 -C ${file}`;
+    `"require('./node_modules/${parent}/package.json').version") && ` +
+    `mkdir -p ${file} && tar -xzf ${tgz} --strip-components=1 -C ${file}`;
 }
 
 async function exists(path: string): Promise<boolean> {

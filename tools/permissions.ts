@@ -15,31 +15,46 @@
 /** An operating system a binary is built for. */
 export type Os = "linux" | "darwin" | "windows";
 
-/** A release target: `deno compile --target` triple and the @roamhq/wrtc package it needs. */
+/** A release target: `deno compile --target` triple and the native addon packages it needs. */
 export interface Target {
   triple: string;
   os: Os;
   /** npm package with the WebRTC addon for this platform (optional dependency of @roamhq/wrtc). */
   wrtc: string;
+  /** npm package with impit's addon for this platform (optional dependency of impit). */
+  impit: string;
 }
 
 export const TARGETS: Record<string, Target> = {
-  "linux-x64": { triple: "x86_64-unknown-linux-gnu", os: "linux", wrtc: "@roamhq/wrtc-linux-x64" },
+  "linux-x64": {
+    triple: "x86_64-unknown-linux-gnu",
+    os: "linux",
+    wrtc: "@roamhq/wrtc-linux-x64",
+    impit: "impit-linux-x64-gnu",
+  },
   "linux-arm64": {
     triple: "aarch64-unknown-linux-gnu",
     os: "linux",
     wrtc: "@roamhq/wrtc-linux-arm64",
+    impit: "impit-linux-arm64-gnu",
   },
-  "macos-x64": { triple: "x86_64-apple-darwin", os: "darwin", wrtc: "@roamhq/wrtc-darwin-x64" },
+  "macos-x64": {
+    triple: "x86_64-apple-darwin",
+    os: "darwin",
+    wrtc: "@roamhq/wrtc-darwin-x64",
+    impit: "impit-darwin-x64",
+  },
   "macos-arm64": {
     triple: "aarch64-apple-darwin",
     os: "darwin",
     wrtc: "@roamhq/wrtc-darwin-arm64",
+    impit: "impit-darwin-arm64",
   },
   "windows-x64": {
     triple: "x86_64-pc-windows-msvc",
     os: "windows",
     wrtc: "@roamhq/wrtc-win32-x64",
+    impit: "impit-win32-x64-msvc",
   },
 };
 
@@ -56,6 +71,8 @@ interface BinaryDecl {
   targets: string[];
   /** Whether it loads the @roamhq/wrtc native addon (embedded per target). */
   wrtc: boolean;
+  /** Whether it loads impit's native addon (browser TLS for rendezvous; embedded per target). */
+  impit?: boolean;
   /** Repository files it loads or reads at run time (embedded with `--include`). */
   include: string[];
   /** Repository paths it may read at run time (default: `include`): a Worker's module graph. */
@@ -144,6 +161,7 @@ const DECLS: Record<string, BinaryDecl> = {
     entry: "client/main.ts",
     targets: ALL,
     wrtc: true,
+    impit: true,
     include: [],
     env: [...PT_CLIENT_ENV, ...AWS_SDK.env],
     run: [],

@@ -33,13 +33,13 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       );
     }
     const addon = step.args.filter((a) => a.startsWith("node_modules/"));
-    if (BINARIES[step.binary]!.wrtc) {
-      const [os, arch] = step.target.split("-");
-      const npmOs = { linux: "linux", macos: "darwin", windows: "win32" }[os!];
-      assertEquals(addon, [`node_modules/@roamhq/wrtc-${npmOs}-${arch}`]);
-    } else {
-      assertEquals(addon, []);
-    }
+    const [os, arch] = step.target.split("-");
+    const npmOs = { linux: "linux", macos: "darwin", windows: "win32" }[os!];
+    const abi = { linux: "-gnu", macos: "", windows: "-msvc" }[os!];
+    assertEquals(addon, [
+      ...(BINARIES[step.binary]!.wrtc ? [`node_modules/@roamhq/wrtc-${npmOs}-${arch}`] : []),
+      ...(BINARIES[step.binary]!.impit ? [`node_modules/impit-${npmOs}-${arch}${abi}`] : []),
+    ]);
   }
 
   const line = (b: string, t: string) =>
@@ -56,9 +56,11 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
     "compile --no-check --target x86_64-unknown-linux-gnu --unstable-net --allow-net --allow-ffi " +
       "--allow-env=TOR_PT_MANAGED_TRANSPORT_VER,TOR_PT_CLIENT_TRANSPORTS,TOR_PT_PROXY," +
       "TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE,HOME --ignore-env " +
+      "--allow-read=/usr/bin/ldd " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/log/tor,/tmp " +
       "--allow-sys=uid,homedir,osRelease " +
-      "--include node_modules/@roamhq/wrtc-linux-x64 --output dist/linux-x64/client client/main.ts",
+      "--include node_modules/@roamhq/wrtc-linux-x64 --include node_modules/impit-linux-x64-gnu " +
+      "--output dist/linux-x64/client client/main.ts",
   );
   assertEquals(
     line("server", "linux-x64"),
@@ -418,10 +420,16 @@ Deno.test("perm: the release workflow tests, then compiles every target with its
   assertMatch(run("build"), /^\s*deno task compile$/m);
   assertMatch(run("build"), /sha256sum \* > SHA256SUMS/);
   // Every target's addon package is fetched before compiling.
-  const fetched = /for platform in ([^;]+);/.exec(run("build"))![1]!.trim().split(/\s+/);
+  const [wrtc, impit] = [...run("build").matchAll(/for platform in ([^;]+);/g)].map((m) =>
+    m[1]!.trim().split(/\s+/)
+  );
   assertEquals(
-    fetched.map((p) => `@roamhq/wrtc-${p}`).sort(),
+    wrtc!.map((p) => `@roamhq/wrtc-${p}`).sort(),
     Object.values(TARGETS).map((t) => t.wrtc).sort(),
+  );
+  assertEquals(
+    impit!.map((p) => `impit-${p}`).sort(),
+    Object.values(TARGETS).map((t) => t.impit).sort(),
   );
   assertEquals(wf.permissions, { contents: "read" });
   assertEquals(wf.jobs.build.permissions, { contents: "write" });
