@@ -10,10 +10,10 @@ import { HttpRendezvous } from "../../lib/snowflake/rendezvous_http.ts";
 import { makeCert, startTlsFront } from "./tls_front.ts";
 
 const cert = await makeCert(["localhost", "broker.example"]);
-// impit trusts only this file's CAs when it is set (it cannot take PEM), from its first client.
+// impit trusts only this file's CAs when it is set as it makes a client (it cannot take PEM);
+// set only around the impit tests, as other test files share this process's environment.
 const caFile = await Deno.makeTempFile({ prefix: "sfclient-ca-", suffix: ".pem" });
 await Deno.writeTextFile(caFile, cert.caPem);
-Deno.env.set("SSL_CERT_FILE", caFile);
 globalThis.addEventListener("unload", () => Deno.removeSync(caFile));
 
 Deno.test("fronting: SNI and TCP go to the front, Host names the broker", async () => {
@@ -66,6 +66,7 @@ Deno.test("fronting: a non-200 reply from the broker is an error", async () => {
 for (const profile of ["chrome151", "firefox144"] as const) {
   Deno.test(`fronting: through impit's ${profile} TLS, SNI is the front, Host the broker`, async () => {
     const front = await startTlsFront(cert, async (req) => new Response(await req.text()));
+    Deno.env.set("SSL_CERT_FILE", caFile);
     try {
       const broker = `https://broker.example:${front.port}/`;
       const r = new HttpRendezvous(broker, {
@@ -84,6 +85,7 @@ for (const profile of ["chrome151", "firefox144"] as const) {
       const rec = front.records[0]!;
       console.log(`${profile}: SNI ${rec.sni}, host ${rec.host}, :authority ${rec.authority}`);
     } finally {
+      Deno.env.delete("SSL_CERT_FILE");
       await front.close();
     }
   });
