@@ -43,11 +43,6 @@ export interface TurbotunnelOptions {
   smux?: Partial<SmuxConfig>;
   /** Instance number, for logs. */
   index?: number;
-  /**
-   * Where KCP's packets go instead of this instance's own send queues (a Worker posts them
-   * to the main thread, where the carriers are).
-   */
-  send?: (data: Uint8Array, addr: Addr) => void;
 }
 
 export class TurbotunnelInstance {
@@ -64,7 +59,6 @@ export class TurbotunnelInstance {
   constructor(opts: TurbotunnelOptions) {
     this.#opts = opts;
     this.pconn = new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`), {
-      send: opts.send,
       onPath: (key, up) => this.setPath(key, up),
       onExpire: (key) => this.forgetPath(key),
     });
