@@ -182,6 +182,46 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "bounds: a remote carrier that does not send holds at most its window; the rest waits at the owner",
+  opts,
+  async () => {
+    const { port1, port2 } = new MessageChannel();
+    const owned = new SendQueue(Date.now());
+    const owner: LocalTunnel = {
+      endpoint: () => {
+        owned.attach(Date.now());
+        return { deliver: () => true, queue: owned, release: () => owned.detach(Date.now()) };
+      },
+    };
+    const none: LocalTunnel = {
+      endpoint: () => {
+        throw new Error("this side owns no client");
+      },
+    };
+    const window = 64 * 1024;
+    const here = new PeerLink(port1, none, { batchBytes: 16 * 1024 });
+    const there = new PeerLink(port2, owner, { batchBytes: 16 * 1024, window });
+    try {
+      const endpoint = here.endpoint(ClientID.random(), null);
+      await sleep(20); // the owner learns of the carrier
+      for (let i = 0; i < 400; i++) owned.push(new Uint8Array(1000), 1, Date.now());
+      await sleep(50);
+      const held = endpoint.queue.bytes;
+      assert(held >= window && held < window + 16 * 1024 + 1000, `held ${held}`);
+      assertEquals(owned.bytes, 400 * 1000 - held, "the rest waits in the owner's queue");
+      // As the carrier sends, its window opens again.
+      for (let b = endpoint.queue.take(1 << 20); b; b = endpoint.queue.take(1 << 20)) { /* sent */ }
+      await sleep(50);
+      assert(endpoint.queue.bytes >= window, `refilled ${endpoint.queue.bytes}`);
+      endpoint.release();
+    } finally {
+      here.close();
+      there.close();
+    }
+  },
+);
+
 Deno.test("bounds: a KCP Worker that dies is reported, not swallowed", opts, async () => {
   let died!: (m: string) => void;
   const death = new Promise<string>((r) => (died = r));
