@@ -17,7 +17,7 @@ import {
   listenKcp,
   SNOWFLAKE_KCP,
 } from "../lib/kcp/mod.ts";
-import { type Addr, type Conn, NamedAddr } from "../lib/net/mod.ts";
+import { type Conn, NamedAddr } from "../lib/net/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import { type SmuxConfig, SmuxSession, SNOWFLAKE_SMUX_SERVER } from "../lib/smux/mod.ts";
 import { dialOr, type OrTarget, type TcpConnect, userAddrFromIP } from "../lib/pt/extorport.ts";
@@ -64,11 +64,6 @@ export class TurbotunnelInstance {
     });
     this.#listener = listenKcp(this.pconn, { ...SNOWFLAKE_KCP, ...opts.kcp });
     void this.#acceptLoop();
-  }
-
-  /** Hands a packet from client `addr` to KCP; false if the receive queue dropped it. */
-  input(data: Uint8Array, addr: Addr): boolean {
-    return this.pconn.deliver(data, addr);
   }
 
   /** A carrier of `id`, draining this instance's own send queue for it. */
