@@ -9,6 +9,7 @@
  * @module
  */
 import type { ChunkLink, Conn } from "../lib/net/mod.ts";
+import { WsListener } from "../lib/net/ws_listener.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import {
   type CarrierEndpoint,
@@ -18,7 +19,7 @@ import {
   serveCarrier,
 } from "../lib/turbotunnel/mod.ts";
 import { ChurnGc } from "./churn_gc.ts";
-import { clientIpFromUrl, type ClientIPs } from "./client_ips.ts";
+import { clientIpFromUrl } from "./client_ips.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** Limits on one connection; every default has its reason. */
@@ -51,23 +52,14 @@ export interface ConnInfo {
   remoteAddr?: string;
 }
 
-/**
- * The KCP side of one instance as the carriers see it: an in-thread instance, or the
- * main-thread end of a KCP Worker.
- */
-export interface TunnelPort {
-  /** A carrier of `id` starts: its packets go to KCP and it drains `id`'s send queue. */
-  endpoint(id: ClientID): CarrierEndpoint;
-}
-
 export interface CarriersContext {
-  /** The tunnel that serves this ClientID (num-turbotunnel routing). */
-  route(id: ClientID): TunnelPort;
-  /** Called when a connection's ClientID and the proxy's client_ip are known. */
-  onClientIp?(id: ClientID, ip: string): void;
-  clientIps: ClientIPs;
+  /**
+   * The endpoint of a new carrier of `id` whose proxy gave `clientIp`: in the KCP instance
+   * that owns `id` (num-turbotunnel routing), here or in another Worker.
+   */
+  route(id: ClientID, clientIp: string | null): CarrierEndpoint;
   metrics: Metrics;
-  log: Logger;
+  log: Pick<Logger, "log" | "unsafe">;
   limits?: Partial<CarrierLimits>;
 }
 
@@ -122,11 +114,7 @@ export class Carriers {
     const clientIp = info.url === undefined ? null : clientIpFromUrl(info.url);
     const from = info.remoteAddr ?? ("remoteAddr" in conn ? conn.remoteAddr.toString() : "?");
     const route = (id: ClientID) => {
-      if (clientIp) {
-        this.#ctx.clientIps.set(id.hex, clientIp);
-        this.#ctx.onClientIp?.(id, clientIp);
-      }
-      const endpoint = this.#ctx.route(id).endpoint(id);
+      const endpoint = this.#ctx.route(id, clientIp);
       const c = metrics.counters;
       return {
         queue: endpoint.queue,
@@ -164,6 +152,35 @@ export class Carriers {
       `connection from ${from} closed (${reason}): ${client}, ` +
         `${s.bytesIn} B in, ${s.bytesOut} B out, ${secs} s`,
     );
+  }
+
+  /**
+   * Listens for WebSockets on `addr` (TLS when `tls` is given; `reusePort` lets several
+   * Workers listen on one port) and serves every connection until the listener closes.
+   */
+  async listen(
+    addr: { hostname: string; port: number },
+    tls?: { cert: string; key: string },
+    reusePort = false,
+  ): Promise<WsListener> {
+    const { counters } = this.#ctx.metrics;
+    const listener = await WsListener.listen({
+      hostname: addr.hostname,
+      port: addr.port,
+      tls,
+      reusePort,
+      maxPayload: this.#limits.maxMessage,
+      onRefused: (reason) => {
+        if (reason === "oversize") counters.floodCloses++;
+        if (reason === "text") counters.textMessages++;
+      },
+    });
+    void (async () => {
+      for await (const a of listener) {
+        void this.serve(a.link, { url: a.url, remoteAddr: a.remoteAddr.toString() });
+      }
+    })();
+    return listener;
   }
 
   /** Adds a connection's byte counts to the metrics (packets in are counted as they come). */

@@ -1,23 +1,23 @@
 /**
  * The Snowflake server without the PT glue: HTTP(S) listeners that upgrade to WebSocket,
  * the carriers (any byte-stream Conn: {@link SnowflakeServer.serveConn}), N Turbo Tunnel
- * instances (num-turbotunnel) and the routing between them (docs/ARCHITECTURE.md).
+ * instances (num-turbotunnel) and the routing between them (docs/ARCHITECTURE.md). With
+ * Workers, each Worker listens and serves its share of the carriers; this thread only
+ * configures and supervises them and adds up their metrics.
  *
  * @module
  */
-import { createHmac } from "node:crypto";
-import { Buffer } from "node:buffer";
 import type { KcpOptions } from "../lib/kcp/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import type { Conn, Listener } from "../lib/net/mod.ts";
 import type { OrTarget } from "../lib/pt/extorport.ts";
 import type { SmuxConfig } from "../lib/smux/mod.ts";
-import type { ClientID } from "../lib/turbotunnel/mod.ts";
 import { ClientIPs } from "./client_ips.ts";
 import { Metrics } from "./metrics.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
-import { type CarrierLimits, Carriers, type ConnInfo, type TunnelPort } from "./carriers.ts";
-import { WsListener } from "../lib/net/ws_listener.ts";
+import { type CarrierLimits, Carriers, type ConnInfo, DEFAULT_CARRIER_LIMITS } from "./carriers.ts";
+import type { WsListener } from "../lib/net/ws_listener.ts";
+import { instanceIndex } from "./route.ts";
 import { WorkerTunnel } from "./worker_tunnel.ts";
 import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
 
@@ -29,8 +29,8 @@ export interface ServerOptions {
   /** orport-srcaddr: an IP or CIDR to pick each ORPort connection's source address from. */
   srcaddr?: string | null;
   /**
-   * Run each KCP instance in its own Worker (one core each). Default: when
-   * numTurbotunnel > 1.
+   * Run each KCP instance in its own Worker with its share of the WebSockets (one core
+   * each). Default: when numTurbotunnel > 1.
    */
   workers?: boolean;
   unsafeLogging?: boolean;
@@ -42,11 +42,12 @@ export interface ServerOptions {
 
 export class SnowflakeServer {
   readonly metrics: Metrics;
-  readonly clientIps = new ClientIPs();
+  #clientIps = new ClientIPs();
   #instances: TurbotunnelInstance[] = [];
   #workers: WorkerTunnel[] = [];
-  #ports: TunnelPort[];
-  #carriers: Carriers;
+  /** Carriers served in this thread (none with Workers: each serves its own). */
+  #carriers: Carriers | null = null;
+  #limits: CarrierLimits;
   #hmacKey = crypto.getRandomValues(new Uint8Array(32));
   #listeners: WsListener[] = [];
 
@@ -54,54 +55,62 @@ export class SnowflakeServer {
     const n = opts.numTurbotunnel ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`num-turbotunnel ${n} must be ≥ 1`);
     this.metrics = opts.metrics ?? new Metrics();
+    this.#limits = { ...DEFAULT_CARRIER_LIMITS, ...opts.limits };
     if (opts.workers ?? n > 1) {
-      this.#workers = Array.from({ length: n }, (_, index) =>
+      // One MessageChannel per pair of Workers, so they hand carriers over directly.
+      const peers = Array.from({ length: n }, () => new Array<MessagePort | null>(n).fill(null));
+      for (let i = 0; i < n; i++) {
+        for (let j = i + 1; j < n; j++) {
+          const c = new MessageChannel();
+          peers[i]![j] = c.port1;
+          peers[j]![i] = c.port2;
+        }
+      }
+      this.#workers = peers.map((ports, index) =>
         new WorkerTunnel({
+          index,
+          peers: ports,
+          hmacKey: this.#hmacKey,
           target: opts.target,
           srcaddr: opts.srcaddr ?? null,
-          index,
           log: opts.log,
+          limits: this.#limits,
           kcp: opts.kcp,
           smux: opts.smux,
-        }));
-      this.#ports = this.#workers;
-    } else {
-      const connect = opts.srcaddr ? srcAddrConnect(parseIPCIDR(opts.srcaddr)) : denoConnect;
-      this.#instances = Array.from({ length: n }, (_, index) =>
-        new TurbotunnelInstance({
-          target: opts.target,
-          clientIps: this.clientIps,
-          metrics: this.metrics,
-          log: opts.log,
-          connect,
-          kcp: opts.kcp,
-          smux: opts.smux,
-          index,
-        }));
-      this.#ports = this.#instances;
+        })
+      );
+      return;
     }
+    const connect = opts.srcaddr ? srcAddrConnect(parseIPCIDR(opts.srcaddr)) : denoConnect;
+    this.#instances = Array.from({ length: n }, (_, index) =>
+      new TurbotunnelInstance({
+        target: opts.target,
+        clientIps: this.#clientIps,
+        metrics: this.metrics,
+        log: opts.log,
+        connect,
+        kcp: opts.kcp,
+        smux: opts.smux,
+        index,
+      }));
     this.#carriers = new Carriers({
-      route: (id) => this.#ports[this.instanceIndex(id)]!,
-      onClientIp: (id, ip) => this.#workers[this.instanceIndex(id)]?.noteClientIp(id.hex, ip),
-      clientIps: this.clientIps,
+      route: (id, clientIp) => {
+        if (clientIp) this.#clientIps.set(id.hex, clientIp);
+        return this.#instances[instanceIndex(this.#hmacKey, id, n)]!.endpoint(id);
+      },
       metrics: this.metrics,
       log: opts.log,
-      limits: opts.limits,
+      limits: this.#limits,
     });
   }
 
-  /** Which instance serves `id` (docs/PROTOCOL.md §5). */
-  instanceIndex(id: ClientID): number {
-    if (this.#ports.length === 1) return 0;
-    const mac = createHmac("sha256", Buffer.from(this.#hmacKey)).update(id.bytes).digest();
-    return Number(mac.readBigUInt64LE(0) % BigInt(this.#ports.length));
-  }
-
   /**
-   * Serves one carrier: any byte-stream Conn that starts with the Turbo Tunnel token and
-   * ClientID (a WebSocket's messages, a memory twin). Resolves when it ends; closes it.
+   * Serves one carrier in this thread (not with Workers): any byte-stream Conn that starts
+   * with the Turbo Tunnel token and ClientID (a WebSocket's messages, a memory twin).
+   * Resolves when it ends; closes it.
    */
   serveConn(conn: Conn, info: ConnInfo = {}): Promise<void> {
+    if (this.#carriers === null) throw new TypeError("serveConn: the carriers are in Workers");
     return this.#carriers.serve(conn, info);
   }
 
@@ -112,34 +121,30 @@ export class SnowflakeServer {
 
   /**
    * Listens on `addr` (WebSocket, with TLS when `tls` is given; anything else gets 400 like
-   * the Go server). Resolves with the bound address.
+   * the Go server); with Workers, every Worker listens on the port. Resolves with the bound
+   * address.
    */
   async listen(
     addr: { hostname: string; port: number },
     tls?: { cert: string; key: string },
   ): Promise<Deno.NetAddr> {
-    const listener = await WsListener.listen({
-      hostname: addr.hostname,
-      port: addr.port,
-      tls,
-      maxPayload: this.#carriers.limits.maxMessage,
-      onRefused: (reason) => {
-        if (reason === "oversize") this.metrics.counters.floodCloses++;
-        if (reason === "text") this.metrics.counters.textMessages++;
-      },
-    });
-    this.#listeners.push(listener);
-    void (async () => {
-      for await (const a of listener) {
-        void this.#carriers.serve(a.link, { url: a.url, remoteAddr: a.remoteAddr.toString() });
-      }
-    })();
-    return { transport: "tcp", hostname: listener.addr.hostname, port: listener.addr.port };
+    const { hostname } = addr;
+    if (this.#carriers !== null) {
+      const listener = await this.#carriers.listen(addr, tls);
+      this.#listeners.push(listener);
+      return { transport: "tcp", hostname: listener.addr.hostname, port: listener.addr.port };
+    }
+    // The first Worker picks the port when asked for any; the others join it.
+    const [first, ...rest] = this.#workers;
+    const port = await first!.listen(hostname, addr.port, tls);
+    await Promise.all(rest.map((w) => w.listen(hostname, port, tls)));
+    return { transport: "tcp", hostname, port };
   }
 
   /** Serves new TLS connections with a renewed certificate (no restart). */
   reloadTls(cert: string, key: string): void {
     for (const l of this.#listeners) l.reloadTls(cert, key);
+    for (const w of this.#workers) w.reloadTls(cert, key);
   }
 
   /** Live KCP sessions over all instances. */
@@ -148,32 +153,30 @@ export class SnowflakeServer {
       this.#workers.reduce((n, w) => n + (w.gauges.sessionsActive ?? 0), 0);
   }
 
-  /** Current metrics, with the queue drop counters and the workers' counters folded in. */
+  /** Current metrics, with the queue drop counters and the Workers' metrics folded in. */
   renderMetrics(): string {
-    this.#carriers.foldLive();
+    this.#carriers?.foldLive();
     const m = new Metrics();
     Object.assign(m.counters, this.metrics.counters);
     Object.assign(m.gauges, this.metrics.gauges);
-    m.counters.outgoingDrops = this.#instances.reduce((n, i) => n + i.outgoingDrops, 0) +
-      this.#workers.reduce((n, w) => n + w.outgoingDrops, 0);
-    m.counters.incomingDrops += this.#workers.reduce((n, w) => n + w.incomingDrops, 0);
-    m.gauges.queuedBytes = this.#instances.reduce((n, i) => n + i.pconn.queues.bytes, 0) +
-      this.#workers.reduce((n, w) => n + w.queues.bytes, 0);
+    m.counters.outgoingDrops += this.#instances.reduce((n, i) => n + i.outgoingDrops, 0);
+    m.gauges.queuedBytes += this.#instances.reduce((n, i) => n + i.pconn.queues.bytes, 0);
     for (const w of this.#workers) {
-      for (const k of ["sessions", "streams", "orportErrors"] as const) {
+      for (const k of Object.keys(m.counters) as (keyof Metrics["counters"])[]) {
         m.counters[k] += w.counters[k] ?? 0;
       }
-      m.gauges.sessionsActive += w.gauges.sessionsActive ?? 0;
-      m.gauges.streamsActive += w.gauges.streamsActive ?? 0;
+      for (const k of Object.keys(m.gauges) as (keyof Metrics["gauges"])[]) {
+        m.gauges[k] += w.gauges[k] ?? 0;
+      }
     }
     return m.render();
   }
 
   async close(): Promise<void> {
-    this.#carriers.close();
+    this.#carriers?.close();
     for (const i of this.#instances) i.close();
     for (const w of this.#workers) w.close();
-    this.clientIps.close();
+    this.#clientIps.close();
     await Promise.allSettled(this.#listeners.map((l) => l.close()));
   }
 }

@@ -1,81 +1,26 @@
 /**
- * Worker entry point: one KCP state machine (num-turbotunnel instance) in its own thread,
- * so N instances use N cores (docs/ARCHITECTURE.md "Scaling past one core"). The main
- * thread owns the carriers and routes each ClientID's packets here in batches; this
- * thread runs KCP, smux and the ORPort connections, encapsulates what KCP sends and posts
- * it back in batches (formats and the in-flight cap in {@link ./worker_tunnel.ts}).
+ * Worker entry point (num-turbotunnel > 1, docs/ARCHITECTURE.md "Scaling past one core"):
+ * one KCP instance and a share of the carriers in their own thread, so N Workers use N
+ * cores. Every Worker listens on the server's port (SO_REUSEPORT: the kernel spreads the
+ * WebSocket connections over them) and serves its connections whole: WebSocket I/O, the
+ * carrier pump, and for the clients it owns KCP, smux and the ORPort connections. A carrier
+ * whose client another Worker owns crosses to it over a {@link PeerLink}. The main thread
+ * gets log lines and metrics only (messages in {@link ./worker_tunnel.ts}).
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { type Addr, NamedAddr } from "../lib/net/mod.ts";
-import { encodePacketInto } from "../lib/encapsulation/mod.ts";
+import type { WsListener } from "../lib/net/ws_listener.ts";
+import { Carriers } from "./carriers.ts";
 import { ClientIPs } from "./client_ips.ts";
 import { Metrics } from "./metrics.ts";
 import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
+import { type LocalTunnel, PeerLink } from "./peer_link.ts";
+import { instanceIndex } from "./route.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
-import {
-  type FromWorker,
-  IN_HEADER,
-  MAX_IN_FLIGHT,
-  OUT_HEADER,
-  type ToWorker,
-} from "./worker_tunnel.ts";
+import type { FromWorker, ToWorker, WorkerInit } from "./worker_tunnel.ts";
 
-const post = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, transfer);
-
-/** ClientID hex → the index the main thread uses for it, and the Addr KCP sees. */
-const indexOf = new Map<string, number>();
-const addrOf = new Map<number, Addr>();
-
-/** What KCP writes, grouped by client and posted to the main thread at the end of each task. */
-const pending = new Map<number, Uint8Array[]>();
-let pendingBytes = 0;
-let scheduled = false;
-/** Bytes of "out" batches the main thread has not acknowledged yet. */
-let inFlight = 0;
-/** Packets for clients the main thread no longer knows, or beyond the in-flight cap. */
-let outgoingDrops = 0;
-
-function send(data: Uint8Array, addr: Addr): void {
-  const index = indexOf.get(addr.toString());
-  if (index === undefined || inFlight + pendingBytes + data.length > MAX_IN_FLIGHT) {
-    outgoingDrops++;
-    return;
-  }
-  // KCP hands over its packet (a view it never reuses); it is copied at the flush.
-  let list = pending.get(index);
-  if (list === undefined) {
-    list = [];
-    pending.set(index, list);
-  }
-  list.push(data);
-  pendingBytes += data.length + 3;
-  if (!scheduled) {
-    scheduled = true;
-    queueMicrotask(flush);
-  }
-}
-
-function flush(): void {
-  scheduled = false;
-  const out = new Uint8Array(pendingBytes + pending.size * OUT_HEADER);
-  const dv = new DataView(out.buffer);
-  let o = 0;
-  for (const [index, list] of pending) {
-    const start = o + OUT_HEADER;
-    let p = start;
-    for (const d of list) p += encodePacketInto(out, p, d);
-    dv.setUint32(o, index, true);
-    dv.setUint32(o + 4, list.length, true);
-    dv.setUint32(o + 8, p - start, true);
-    o = p;
-  }
-  pending.clear();
-  pendingBytes = 0;
-  inFlight += o;
-  post({ t: "out", buf: out.buffer, length: o }, [out.buffer]);
-}
+const post = (m: FromWorker) => self.postMessage(m);
 
 /** Log lines go to the main thread's logger (its sink, its scrubbing). */
 const log = {
@@ -83,66 +28,94 @@ const log = {
   log: (...parts: unknown[]) => post({ t: "log", text: parts.map(String).join(" ") }),
 };
 
-let instance: TurbotunnelInstance | null = null;
-const clientIps = new ClientIPs();
-const metrics = new Metrics();
+class TunnelWorker {
+  #metrics = new Metrics();
+  #clientIps = new ClientIPs();
+  #instance: TurbotunnelInstance;
+  #links: (PeerLink | null)[];
+  #carriers: Carriers;
+  #listeners: WsListener[] = [];
+  #timer: ReturnType<typeof setInterval>;
 
-self.onmessage = (ev: MessageEvent<ToWorker>) => {
-  const m = ev.data;
-  if (m.t === "in") {
-    for (const [index, hex] of m.bind) {
-      indexOf.set(hex, index);
-      addrOf.set(index, new NamedAddr("clientid", hex));
-    }
-    for (const index of m.unbind) {
-      const addr = addrOf.get(index);
-      addrOf.delete(index);
-      if (addr && indexOf.get(addr.toString()) === index) {
-        indexOf.delete(addr.toString());
-        instance?.forgetPath(addr.toString());
-      }
-    }
-    post({ t: "ack", bytes: m.length });
-    if (instance === null) return;
-    const b = new Uint8Array(m.buf, 0, m.length);
-    for (let o = 0; o + IN_HEADER <= b.length;) {
-      const index = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-      const len = b[o + 4]! | (b[o + 5]! << 8);
-      o += IN_HEADER;
-      const addr = addrOf.get(index);
-      if (addr !== undefined) instance.input(b.subarray(o, o + len), addr);
-      o += len;
-    }
-  } else if (m.t === "ack") {
-    inFlight -= m.bytes;
-  } else if (m.t === "path") {
-    instance?.setPath(m.id, m.up);
-  } else if (m.t === "init") {
+  constructor(m: WorkerInit) {
     log.unsafe = m.unsafeLogging;
-    instance = new TurbotunnelInstance({
+    this.#instance = new TurbotunnelInstance({
       target: m.target,
-      clientIps,
-      metrics,
+      clientIps: this.#clientIps,
+      metrics: this.#metrics,
       log,
       connect: m.srcaddr ? srcAddrConnect(parseIPCIDR(m.srcaddr)) : denoConnect,
       index: m.index,
       kcp: m.kcp,
       smux: m.smux,
-      send,
     });
-    setInterval(() => {
-      post({
-        t: "metrics",
-        counters: metrics.counters,
-        gauges: metrics.gauges,
-        incomingDrops: instance?.incomingDrops ?? 0,
-        outgoingDrops,
-      });
-    }, 1000);
-  } else if (m.t === "ip") {
-    clientIps.set(m.id, m.ip);
-  } else if (m.t === "close") {
-    instance?.close();
+    const local: LocalTunnel = {
+      endpoint: (id, clientIp) => {
+        if (clientIp) this.#clientIps.set(id.hex, clientIp);
+        return this.#instance.endpoint(id);
+      },
+    };
+    this.#links = m.peers.map((port) =>
+      port && new PeerLink(port, local, { batchBytes: m.limits.batchBytes })
+    );
+    this.#carriers = new Carriers({
+      route: (id, clientIp) => {
+        const owner = instanceIndex(m.hmacKey, id, m.peers.length);
+        return owner === m.index
+          ? local.endpoint(id, clientIp)
+          : this.#links[owner]!.endpoint(id, clientIp);
+      },
+      metrics: this.#metrics,
+      log,
+      limits: m.limits,
+    });
+    this.#timer = setInterval(() => this.#report(), 1000);
+  }
+
+  async listen(hostname: string, port: number, tls?: { cert: string; key: string }) {
+    try {
+      const l = await this.#carriers.listen({ hostname, port }, tls, true);
+      this.#listeners.push(l);
+      post({ t: "listening", port: l.addr.port });
+    } catch (e) {
+      post({ t: "listenError", message: (e as Error).message });
+    }
+  }
+
+  reloadTls(cert: string, key: string): void {
+    for (const l of this.#listeners) l.reloadTls(cert, key);
+  }
+
+  #report(): void {
+    this.#carriers.foldLive();
+    const counters = { ...this.#metrics.counters };
+    // Local carriers count their own refused packets; the links count the remote ones'.
+    counters.incomingDrops += this.#links.reduce((n, l) => n + (l?.incomingDrops ?? 0), 0);
+    counters.outgoingDrops += this.#instance.outgoingDrops +
+      this.#links.reduce((n, l) => n + (l?.outgoingDrops ?? 0), 0);
+    const gauges = { ...this.#metrics.gauges, queuedBytes: this.#instance.pconn.queues.bytes };
+    post({ t: "metrics", counters, gauges });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#carriers.close();
+    for (const l of this.#links) l?.close();
+    this.#instance.close();
+    this.#clientIps.close();
+    await Promise.allSettled(this.#listeners.map((l) => l.close()));
+  }
+}
+
+let worker: TunnelWorker | null = null;
+
+self.onmessage = async (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  if (m.t === "init") worker = new TunnelWorker(m);
+  else if (m.t === "listen") await worker?.listen(m.hostname, m.port, m.tls);
+  else if (m.t === "tls") worker?.reloadTls(m.cert, m.key);
+  else if (m.t === "close") {
+    await worker?.close();
     self.close();
   }
 };

@@ -17,7 +17,7 @@ import {
   listenKcp,
   SNOWFLAKE_KCP,
 } from "../lib/kcp/mod.ts";
-import { type Addr, type Conn, NamedAddr } from "../lib/net/mod.ts";
+import { type Conn, NamedAddr } from "../lib/net/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import { type SmuxConfig, SmuxSession, SNOWFLAKE_SMUX_SERVER } from "../lib/smux/mod.ts";
 import { dialOr, type OrTarget, type TcpConnect, userAddrFromIP } from "../lib/pt/extorport.ts";
@@ -43,11 +43,6 @@ export interface TurbotunnelOptions {
   smux?: Partial<SmuxConfig>;
   /** Instance number, for logs. */
   index?: number;
-  /**
-   * Where KCP's packets go instead of this instance's own send queues (a Worker posts them
-   * to the main thread, where the carriers are).
-   */
-  send?: (data: Uint8Array, addr: Addr) => void;
 }
 
 export class TurbotunnelInstance {
@@ -64,17 +59,11 @@ export class TurbotunnelInstance {
   constructor(opts: TurbotunnelOptions) {
     this.#opts = opts;
     this.pconn = new QueuePacketConn(new NamedAddr("turbotunnel", `kcp-${opts.index ?? 0}`), {
-      send: opts.send,
       onPath: (key, up) => this.setPath(key, up),
       onExpire: (key) => this.forgetPath(key),
     });
     this.#listener = listenKcp(this.pconn, { ...SNOWFLAKE_KCP, ...opts.kcp });
     void this.#acceptLoop();
-  }
-
-  /** Hands a packet from client `addr` to KCP; false if the receive queue dropped it. */
-  input(data: Uint8Array, addr: Addr): boolean {
-    return this.pconn.deliver(data, addr);
   }
 
   /** A carrier of `id`, draining this instance's own send queue for it. */

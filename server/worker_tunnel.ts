@@ -1,18 +1,13 @@
 /**
- * The main-thread end of a KCP Worker ({@link ./tunnel_worker.ts}). The main thread only
- * does carrier I/O and routing; packets cross between threads in batches, one transferred
- * ArrayBuffer per batch (never one message or one buffer per packet):
- * - to the worker, `u32 index | u16 length | packet` records, where the index names a
- *   ClientID (bound in the same message the first time it is used);
- * - from the worker, `u32 index | u32 packets | u32 length | encapsulated packets` records,
- *   one per client per batch, which become views in the client's send queue that a
- *   carrier sends as they are.
+ * The main thread's handle on one server Worker ({@link ./tunnel_worker.ts}). The main
+ * thread configures the Worker (its index, the routing key, MessagePorts to every other
+ * Worker, the ORPort target, the KCP/smux options and carrier limits), tells it where to
+ * listen and which TLS certificate to serve, and gathers its log lines and metrics. No
+ * packet passes through here: the Workers own the WebSockets and talk to each other
+ * directly ({@link ./peer_link.ts}).
  *
- * Bytes in flight each way are capped ({@link MAX_IN_FLIGHT}): each side acknowledges the
- * batches it has handled, and a side with too much unacknowledged drops and counts
- * (KCP retransmits), so a stalled thread never grows the other without bound. A Worker
- * that dies takes the process down with one log line: tor restarts the transport, which
- * is better than a process that silently swallows a share of its clients.
+ * A Worker that dies takes the process down with one log line: tor restarts the transport,
+ * which is better than a process that silently swallows a share of its clients.
  *
  * @module
  */
@@ -20,105 +15,54 @@ import type { KcpOptions } from "../lib/kcp/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import type { OrTarget } from "../lib/pt/extorport.ts";
 import type { SmuxConfig } from "../lib/smux/mod.ts";
-import { type CarrierEndpoint, type ClientID, SendQueues } from "../lib/turbotunnel/mod.ts";
-import type { TunnelPort } from "./carriers.ts";
+import type { CarrierLimits } from "./carriers.ts";
 import type { Counters, Gauges } from "./metrics.ts";
 
-/** Main → worker messages. */
+/** What a Worker is started with. */
+export interface WorkerInit {
+  t: "init";
+  index: number;
+  /** MessagePorts to the other Workers by index (null at this Worker's own index). */
+  peers: (MessagePort | null)[];
+  /** The key of {@link ./route.ts}'s HMAC, the same in every Worker. */
+  hmacKey: Uint8Array;
+  target: OrTarget;
+  srcaddr: string | null;
+  unsafeLogging: boolean;
+  limits: CarrierLimits;
+  kcp?: KcpOptions;
+  smux?: Partial<SmuxConfig>;
+}
+
+/** Main → Worker messages. */
 export type ToWorker =
-  | {
-    t: "init";
-    target: OrTarget;
-    srcaddr: string | null;
-    index: number;
-    unsafeLogging: boolean;
-    kcp?: KcpOptions;
-    smux?: Partial<SmuxConfig>;
-  }
-  | {
-    t: "in";
-    buf: ArrayBuffer;
-    length: number;
-    /** New index → ClientID hex bindings, and indexes no longer in use. */
-    bind: [number, string][];
-    unbind: number[];
-  }
-  | { t: "ip"; id: string; ip: string }
-  | { t: "path"; id: string; up: boolean }
-  /** Bytes of "out" batches the main thread has handled. */
-  | { t: "ack"; bytes: number }
+  | WorkerInit
+  | { t: "listen"; hostname: string; port: number; tls?: { cert: string; key: string } }
+  | { t: "tls"; cert: string; key: string }
   | { t: "close" };
 
 /** Worker → main messages. */
 export type FromWorker =
-  | { t: "out"; buf: ArrayBuffer; length: number }
-  /** Bytes of "in" batches the worker has handled. */
-  | { t: "ack"; bytes: number }
+  | { t: "listening"; port: number }
+  | { t: "listenError"; message: string }
   | { t: "log"; text: string }
-  | {
-    t: "metrics";
-    counters: Partial<Counters>;
-    gauges: Partial<Gauges>;
-    incomingDrops: number;
-    outgoingDrops: number;
-  };
+  | { t: "metrics"; counters: Counters; gauges: Gauges };
 
-export interface WorkerTunnelOptions {
-  target: OrTarget;
-  srcaddr: string | null;
-  index: number;
+export interface WorkerTunnelOptions extends Omit<WorkerInit, "t" | "unsafeLogging"> {
   log: Logger;
-  kcp?: KcpOptions;
-  smux?: Partial<SmuxConfig>;
-  /** Unacknowledged bytes allowed in flight to the Worker. Default {@link MAX_IN_FLIGHT}. */
-  maxInFlight?: number;
   /** Called when the Worker dies. Default: log it and exit the process with status 1. */
   onDeath?: (message: string) => void;
 }
 
-// Implementation constants.
-/** First size of a batch buffer; it doubles while a batch outgrows it. */
-const BATCH_INITIAL = 16 * 1024;
-/** Header of an incoming-packet record: u32 index, u16 length. */
-export const IN_HEADER = 6;
-/** Header of an outgoing record: u32 index, u32 packets, u32 length. */
-export const OUT_HEADER = 12;
-/** Unacknowledged bytes allowed in flight to or from one Worker. */
-export const MAX_IN_FLIGHT = 4 * 1024 * 1024;
-
-export class WorkerTunnel implements TunnelPort {
+export class WorkerTunnel {
   #worker: Worker;
-  readonly queues: SendQueues;
-  #indexOf = new Map<string, number>();
-  #keyOf = new Map<number, string>();
-  #nextIndex = 1;
-  #bind: [number, string][] = [];
-  #unbind: number[] = [];
-  #buf = new Uint8Array(BATCH_INITIAL);
-  #len = 0;
-  #inFlight = 0;
-  #maxInFlight: number;
-  #scheduled = false;
   #closed = false;
-  #workerIncomingDrops = 0;
-  #workerOutgoingDrops = 0;
-  /** The worker's latest counters and gauges (sessions, streams, ORPort errors). */
+  #listening: { resolve(port: number): void; reject(e: Error): void }[] = [];
+  /** The Worker's latest counters and gauges (reported once a second). */
   counters: Partial<Counters> = {};
   gauges: Partial<Gauges> = {};
 
   constructor(opts: WorkerTunnelOptions) {
-    this.#maxInFlight = opts.maxInFlight ?? MAX_IN_FLIGHT;
-    this.queues = new SendQueues({
-      onPath: (id, up) => this.#post({ t: "path", id, up }),
-      onExpire: (key) => {
-        const index = this.#indexOf.get(key);
-        if (index === undefined) return;
-        this.#indexOf.delete(key);
-        this.#keyOf.delete(index);
-        this.#unbind.push(index);
-        this.#schedule();
-      },
-    });
     this.#worker = new Worker(new URL("./tunnel_worker.ts", import.meta.url), { type: "module" });
     const onDeath = opts.onDeath ?? ((message: string) => {
       opts.log.log(message);
@@ -133,132 +77,42 @@ export class WorkerTunnel implements TunnelPort {
     };
     this.#worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data;
-      if (m.t === "out") {
-        this.#receive(new Uint8Array(m.buf, 0, m.length));
-        this.#post({ t: "ack", bytes: m.length });
-      } else if (m.t === "ack") this.#inFlight -= m.bytes;
-      else if (m.t === "log") opts.log.log(`worker ${opts.index}: ${m.text}`);
-      else {
+      if (m.t === "log") opts.log.log(`worker ${opts.index}: ${m.text}`);
+      else if (m.t === "metrics") {
         this.counters = m.counters;
         this.gauges = m.gauges;
-        this.#workerIncomingDrops = m.incomingDrops;
-        this.#workerOutgoingDrops = m.outgoingDrops;
-      }
+      } else if (m.t === "listening") this.#listening.shift()?.resolve(m.port);
+      else this.#listening.shift()?.reject(new Error(m.message));
     };
-    this.#post({
-      t: "init",
-      target: opts.target,
-      srcaddr: opts.srcaddr,
-      index: opts.index,
-      unsafeLogging: opts.log.unsafe,
-      kcp: opts.kcp,
-      smux: opts.smux,
-    });
-  }
-
-  #receive(b: Uint8Array): void {
-    const dv = new DataView(b.buffer, b.byteOffset, b.length);
-    for (let o = 0; o + OUT_HEADER <= b.length;) {
-      const index = dv.getUint32(o, true);
-      const packets = dv.getUint32(o + 4, true);
-      const len = dv.getUint32(o + 8, true);
-      o += OUT_HEADER;
-      const key = this.#keyOf.get(index);
-      if (key !== undefined) this.queues.push(key, b.subarray(o, o + len), packets);
-      o += len;
-    }
-  }
-
-  #post(m: ToWorker, transfer: Transferable[] = []): void {
-    if (!this.#closed || m.t === "close") this.#worker.postMessage(m, transfer);
-  }
-
-  #indexFor(key: string): number {
-    let index = this.#indexOf.get(key);
-    if (index === undefined) {
-      index = this.#nextIndex;
-      this.#nextIndex = (this.#nextIndex % 0xfffffffe) + 1;
-      this.#indexOf.set(key, index);
-      this.#keyOf.set(index, key);
-      this.#bind.push([index, key]);
-    }
-    return index;
-  }
-
-  #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    queueMicrotask(() => this.#flush());
-  }
-
-  #flush(): void {
-    this.#scheduled = false;
-    const buf = this.#buf.buffer as ArrayBuffer;
-    const length = this.#len;
-    this.#inFlight += length;
-    this.#post({ t: "in", buf, length, bind: this.#bind, unbind: this.#unbind }, [buf]);
-    this.#buf = new Uint8Array(BATCH_INITIAL);
-    this.#len = 0;
-    this.#bind = [];
-    this.#unbind = [];
-  }
-
-  /** Batches one packet from client `key` for the worker; false if dropped (too much in flight). */
-  #queueIncoming(data: Uint8Array, key: string): boolean {
-    if (this.#inFlight + this.#len + data.length > this.#maxInFlight) return false;
-    const index = this.#indexFor(key);
-    const need = this.#len + IN_HEADER + data.length;
-    if (need > this.#buf.length) {
-      const bigger = new Uint8Array(Math.max(need, this.#buf.length * 2));
-      bigger.set(this.#buf.subarray(0, this.#len));
-      this.#buf = bigger;
-    }
-    const b = this.#buf;
-    const o = this.#len;
-    b[o] = index;
-    b[o + 1] = index >>> 8;
-    b[o + 2] = index >>> 16;
-    b[o + 3] = index >>> 24;
-    b[o + 4] = data.length;
-    b[o + 5] = data.length >>> 8;
-    b.set(data, o + IN_HEADER);
-    this.#len = need;
-    this.#schedule();
-    return true;
-  }
-
-  endpoint(id: ClientID): CarrierEndpoint {
-    const key = id.toString();
-    this.#indexFor(key);
-    const queue = this.queues.attach(key);
-    return {
-      deliver: (data) => this.#queueIncoming(data, key),
-      queue,
-      release: () => this.queues.release(key, queue),
-    };
-  }
-
-  noteClientIp(id: string, ip: string): void {
-    this.#post({ t: "ip", id, ip });
+    const { log: _log, onDeath: _onDeath, ...init } = opts;
+    const ports = opts.peers.filter((p): p is MessagePort => p !== null);
+    this.#post({ t: "init", ...init, unsafeLogging: opts.log.unsafe }, ports);
   }
 
   /**
-   * Packets from clients dropped inside the worker (KCP's receive queue full). Drops at the
-   * in-flight cap are refused deliveries, which the carriers count themselves.
+   * Listens on `hostname:port` (0: a free port) alongside the other Workers; resolves with
+   * the port.
    */
-  get incomingDrops(): number {
-    return this.#workerIncomingDrops;
+  listen(hostname: string, port: number, tls?: { cert: string; key: string }): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#listening.push({ resolve, reject });
+      this.#post({ t: "listen", hostname, port, tls });
+    });
   }
 
-  /** Packets to clients dropped (full send queues here, or the worker's in-flight cap). */
-  get outgoingDrops(): number {
-    return this.queues.drops + this.#workerOutgoingDrops;
+  /** Serves new TLS connections with this certificate; open ones keep theirs. */
+  reloadTls(cert: string, key: string): void {
+    this.#post({ t: "tls", cert, key });
+  }
+
+  #post(m: ToWorker, transfer: Transferable[] = []): void {
+    if (!this.#closed) this.#worker.postMessage(m, transfer);
   }
 
   close(): void {
     this.#post({ t: "close" });
     this.#closed = true;
-    this.queues.close();
+    for (const l of this.#listening.splice(0)) l.reject(new Error("worker closed"));
     setTimeout(() => this.#worker.terminate(), 500);
   }
 }

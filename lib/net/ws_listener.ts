@@ -39,6 +39,11 @@ export interface WsListenOptions {
   hostname?: string;
   /** 0 picks a free port. Default 0. */
   port?: number;
+  /**
+   * Share the port with other listeners that set it too (SO_REUSEPORT: the kernel spreads
+   * connections over them, e.g. one per Worker). Default false.
+   */
+  reusePort?: boolean;
   /** PEM certificate chain and key: serve wss:// (reload with {@link WsListener.reloadTls}). */
   tls?: { cert: string; key: string };
   /** Largest message accepted, fragments included. Default 1 MiB. */
@@ -98,6 +103,7 @@ function accepted(link: ChunkLink, url: URL, local: Addr, remoteAddr: HostPortAd
 const DEFAULTS = {
   hostname: "127.0.0.1",
   port: 0,
+  reusePort: false,
   maxPayload: 1 << 20,
   headerTimeoutMs: 10_000,
   idleTimeoutMs: 0,
@@ -166,7 +172,7 @@ export class WsListener implements AsyncIterable<WsAccepted> {
     server.requestTimeout = opts.headerTimeoutMs;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen(opts.port, opts.hostname, () => {
+      server.listen({ port: opts.port, host: opts.hostname, reusePort: opts.reusePort }, () => {
         server.off("error", reject);
         resolve(new WsListener(server, opts));
       });

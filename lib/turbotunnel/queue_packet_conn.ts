@@ -25,18 +25,12 @@ const RECEIVE_QUEUE = 1024;
 export interface QueuePacketConnOptions extends SendQueuesOptions {
   /** Depth of the receive queue; a full queue drops (KCP retransmits). Default 1024. */
   receiveQueue?: number;
-  /**
-   * Where KCP's packets go instead of this conn's send queues (a Worker posts them to the
-   * main thread). KCP never reuses a packet it handed over.
-   */
-  send?: (data: Uint8Array, addr: Addr) => void;
 }
 
 export class QueuePacketConn implements PacketConn {
   readonly localAddr: Addr;
   readonly queues: SendQueues;
   #recv: AsyncQueue<Packet>;
-  #send: (data: Uint8Array, addr: Addr) => void;
   #slab = new Uint8Array(0);
   #pos = 0;
   #closed = false;
@@ -47,7 +41,6 @@ export class QueuePacketConn implements PacketConn {
     this.localAddr = localAddr;
     this.queues = new SendQueues(options);
     this.#recv = new AsyncQueue(options.receiveQueue ?? RECEIVE_QUEUE);
-    this.#send = options.send ?? ((data, addr) => this.#queue(data, addr));
   }
 
   /** Hands a packet from `addr` to KCP. False if dropped (full or closed). */
@@ -78,10 +71,10 @@ export class QueuePacketConn implements PacketConn {
     return this.#recv.shift(signal);
   }
 
-  /** Queues `data` for `addr` (or hands it to the `send` option). Never waits. */
+  /** Queues `data` for `addr`. Never waits. */
   writeTo(data: Uint8Array, addr: Addr): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError("queue packet conn"));
-    this.#send(data, addr);
+    this.#queue(data, addr);
     return Promise.resolve();
   }
 

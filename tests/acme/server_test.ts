@@ -65,44 +65,56 @@ Deno.test("acme: server serves wss with an ACME certificate from pebble", opts, 
   }
 });
 
-Deno.test(
-  "acme: server renews a short-lived certificate and serves the new one without restart",
-  opts,
-  async () => {
-    const state = await Deno.makeTempDir({ prefix: "acme-server-" });
-    const challengePort = freeTcpPort();
-    const pebble = await startPebble({ challengePort, validitySeconds: 6 });
-    let server: ReturnType<typeof spawnServer> | undefined;
-    try {
-      server = spawnServer(goodEnv(9, { TOR_PT_STATE_LOCATION: state }), [
-        "--acme-hostnames",
-        "localhost",
-        "--acme-directory-url",
-        pebble.directoryUrl,
-        "--acme-ca-cert",
-        pebble.caCertFile,
-        "--acme-http-port",
-        String(challengePort),
-      ]);
-      const port = smethodPort(await server.waitFor(/^SMETHODS DONE$/));
-      const root = await pebble.issuingRoot();
-      const first = await servedSerial(port, "localhost", root);
-      let serial = first;
-      for (let i = 0; i < 100 && serial === first; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        serial = await servedSerial(port, "localhost", root);
+for (const workers of [1, 2]) {
+  const where = workers === 1 ? "" : " in every Worker (num-turbotunnel=2)";
+  Deno.test(
+    `acme: server renews a short-lived certificate and serves the new one without restart${where}`,
+    opts,
+    async () => {
+      const state = await Deno.makeTempDir({ prefix: "acme-server-" });
+      const challengePort = freeTcpPort();
+      const pebble = await startPebble({ challengePort, validitySeconds: 6 });
+      let server: ReturnType<typeof spawnServer> | undefined;
+      try {
+        const env = goodEnv(9, {
+          TOR_PT_STATE_LOCATION: state,
+          TOR_PT_SERVER_TRANSPORT_OPTIONS: `snowflake:num-turbotunnel=${workers}`,
+        });
+        server = spawnServer(env, [
+          "--acme-hostnames",
+          "localhost",
+          "--acme-directory-url",
+          pebble.directoryUrl,
+          "--acme-ca-cert",
+          pebble.caCertFile,
+          "--acme-http-port",
+          String(challengePort),
+        ]);
+        const port = smethodPort(await server.waitFor(/^SMETHODS DONE$/));
+        const root = await pebble.issuingRoot();
+        const first = await servedSerial(port, "localhost", root);
+        let serial = first;
+        for (let i = 0; i < 100 && serial === first; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          serial = await servedSerial(port, "localhost", root);
+        }
+        assertNotEquals(serial, first);
+        // The kernel spreads connections over the Workers: none still serves the first one.
+        await new Promise((r) => setTimeout(r, 300));
+        for (let i = 0; i < 8; i++) {
+          assertNotEquals(await servedSerial(port, "localhost", root), first);
+        }
+        const ws = await openWss(`wss://localhost:${port}/`, root);
+        ws.close();
+        server.kill("SIGTERM");
+        assertEquals((await server.status).code, 0);
+        assert((await server.stderr).includes("ACME certificate renewed"));
+      } finally {
+        server?.kill("SIGKILL");
+        if (server) await server.status;
+        await pebble.stop();
+        await Deno.remove(state, { recursive: true }).catch(() => {});
       }
-      assertNotEquals(serial, first);
-      const ws = await openWss(`wss://localhost:${port}/`, root);
-      ws.close();
-      server.kill("SIGTERM");
-      assertEquals((await server.status).code, 0);
-      assert((await server.stderr).includes("ACME certificate renewed"));
-    } finally {
-      server?.kill("SIGKILL");
-      if (server) await server.status;
-      await pebble.stop();
-      await Deno.remove(state, { recursive: true }).catch(() => {});
-    }
-  },
-);
+    },
+  );
+}

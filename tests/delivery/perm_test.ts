@@ -146,40 +146,47 @@ Deno.test("perm: every binary answers --help and --version with exit 0", async (
   }
 });
 
-Deno.test("perm: the server serves a Turbo Tunnel stream, logs and keeps state under its flags", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "perm-server-" });
-  const echo = startEcho();
-  const port = freeTcpPort();
-  const server = Binary.start("server", ["--disable-tls", "--log", `${dir}/server.log`], {
-    env: {
-      TOR_PT_MANAGED_TRANSPORT_VER: "1",
-      TOR_PT_SERVER_TRANSPORTS: "snowflake",
-      TOR_PT_SERVER_BINDADDR: `snowflake-127.0.0.1:${port}`,
-      TOR_PT_ORPORT: `127.0.0.1:${echo.port}`,
-      TOR_PT_STATE_LOCATION: `${dir}/pt_state/`,
-    },
-    stdin: "piped",
-  });
-  try {
-    await server.waitFor(/SMETHODS DONE/);
-    assertMatch(server.stdout, /^VERSION 1$/m);
-    assertMatch(server.stdout, new RegExp(`^SMETHOD snowflake 127\\.0\\.0\\.1:${port}( |$)`, "m"));
-    const client = await connectClient(`ws://127.0.0.1:${port}/`);
+for (const workers of [1, 2]) {
+  const where = workers === 1 ? "" : " (num-turbotunnel=2: Workers)";
+  Deno.test(`perm: the server serves a Turbo Tunnel stream, logs and keeps state under its flags${where}`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "perm-server-" });
+    const echo = startEcho();
+    const port = freeTcpPort();
+    const server = Binary.start("server", ["--disable-tls", "--log", `${dir}/server.log`], {
+      env: {
+        TOR_PT_MANAGED_TRANSPORT_VER: "1",
+        TOR_PT_SERVER_TRANSPORTS: "snowflake",
+        TOR_PT_SERVER_BINDADDR: `snowflake-127.0.0.1:${port}`,
+        TOR_PT_ORPORT: `127.0.0.1:${echo.port}`,
+        TOR_PT_STATE_LOCATION: `${dir}/pt_state/`,
+        TOR_PT_SERVER_TRANSPORT_OPTIONS: `snowflake:num-turbotunnel=${workers}`,
+      },
+      stdin: "piped",
+    });
     try {
-      const data = randomBytes(100_000);
-      const back = await echoThrough(client, data);
-      assertEquals(back, data);
+      await server.waitFor(/SMETHODS DONE/);
+      assertMatch(server.stdout, /^VERSION 1$/m);
+      assertMatch(
+        server.stdout,
+        new RegExp(`^SMETHOD snowflake 127\\.0\\.0\\.1:${port}( |$)`, "m"),
+      );
+      const client = await connectClient(`ws://127.0.0.1:${port}/`);
+      try {
+        const data = randomBytes(100_000);
+        const back = await echoThrough(client, data);
+        assertEquals(back, data);
+      } finally {
+        client.close();
+      }
     } finally {
-      client.close();
+      await server.stop();
+      echo.close();
     }
-  } finally {
-    await server.stop();
-    echo.close();
-  }
-  assertMatch(await Deno.readTextFile(`${dir}/server.log`), /snowflake-server \S+/);
-  assertEquals(server.stderr.includes("NotCapable"), false, server.stderr);
-  await Deno.remove(dir, { recursive: true });
-});
+    assertMatch(await Deno.readTextFile(`${dir}/server.log`), /snowflake-server \S+/);
+    assertEquals(server.stderr.includes("NotCapable"), false, server.stderr);
+    await Deno.remove(dir, { recursive: true });
+  });
+}
 
 Deno.test("perm: broker, proxy and client rendezvous under their flags", async () => {
   const dir = await Deno.makeTempDir({ prefix: "perm-rendezvous-" });

@@ -153,67 +153,85 @@ Deno.test(
   },
 );
 
-Deno.test(
-  "pt:server: streams reach a fake ExtORPort with SAFE_COOKIE, USERADDR from client_ip and TRANSPORT",
-  opts,
-  async () => {
-    const dir = await Deno.makeTempDir({ prefix: "server-pt-" });
-    const cookie = crypto.getRandomValues(new Uint8Array(32));
-    await Deno.writeFile(`${dir}/cookie`, new Uint8Array([...AUTH_COOKIE_HEADER, ...cookie]));
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const seen: string[] = [];
-    const fake = (async () => {
-      const c = await l.accept();
-      l.close();
-      await c.write(new Uint8Array([1, 0]));
-      await readFull(c, 1);
-      const cn = await readFull(c, 32);
-      const sn = crypto.getRandomValues(new Uint8Array(32));
-      const h = await safeCookieHashes(cookie, cn, sn);
-      await c.write(new Uint8Array([...h.serverHash, ...sn]));
-      const ch = await readFull(c, 32);
-      await c.write(new Uint8Array([ch.every((b, i) => b === h.clientHash[i]) ? 1 : 0]));
-      for (;;) {
-        const hdr = await readFull(c, 4);
-        const body = new TextDecoder().decode(await readFull(c, (hdr[2]! << 8) | hdr[3]!));
-        seen.push(`${(hdr[0]! << 8) | hdr[1]!}:${body}`);
-        if (hdr[1] === 0 && hdr[0] === 0) break;
-      }
-      await c.write(encodeExtOrCommand(EXTOR_OKAY));
-      // Then behave as an echo ORPort.
-      const buf = new Uint8Array(65536);
-      for (;;) {
-        const n = await c.read(buf);
-        if (n === null) break;
-        await c.write(buf.subarray(0, n));
-      }
-      await c.closeWrite();
-      c.close();
-    })().catch((e) => e);
-    const p = spawnServer({
-      ...goodEnv(9),
-      TOR_PT_ORPORT: "",
-      TOR_PT_EXTENDED_SERVER_PORT: `127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
-      TOR_PT_AUTH_COOKIE_FILE: `${dir}/cookie`,
-    });
-    try {
-      const port = smethodPort(await p.waitFor(/^SMETHODS DONE$/));
-      const client = await connectClient(`ws://127.0.0.1:${port}/?client_ip=2001:db8::7`);
-      const data = randomBytes(100_000);
-      assertEquals(await echoThrough(client, data), data);
-      client.close();
-      assertEquals(await fake, undefined);
-      assertEquals(seen, ["1:[2001:db8::7]:1", "2:snowflake", "0:"]);
-    } finally {
-      p.kill("SIGKILL");
-      await p.status;
-      try {
+for (const workers of [1, 4]) {
+  // With 4 Workers, 6 clients: most carriers land on a Worker that does not own their
+  // ClientID, whose owner must still send their client_ip.
+  const clients = workers === 1 ? 1 : 6;
+  const where = workers === 1 ? "" : `, ${clients} clients over ${workers} Workers`;
+  Deno.test(
+    `pt:server: streams reach a fake ExtORPort with SAFE_COOKIE, USERADDR from client_ip and TRANSPORT${where}`,
+    opts,
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "server-pt-" });
+      const cookie = crypto.getRandomValues(new Uint8Array(32));
+      await Deno.writeFile(`${dir}/cookie`, new Uint8Array([...AUTH_COOKIE_HEADER, ...cookie]));
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const seen: string[][] = [];
+      const serve = async (c: Deno.Conn) => {
+        await c.write(new Uint8Array([1, 0]));
+        await readFull(c, 1);
+        const cn = await readFull(c, 32);
+        const sn = crypto.getRandomValues(new Uint8Array(32));
+        const h = await safeCookieHashes(cookie, cn, sn);
+        await c.write(new Uint8Array([...h.serverHash, ...sn]));
+        const ch = await readFull(c, 32);
+        await c.write(new Uint8Array([ch.every((b, i) => b === h.clientHash[i]) ? 1 : 0]));
+        const commands: string[] = [];
+        for (;;) {
+          const hdr = await readFull(c, 4);
+          const body = new TextDecoder().decode(await readFull(c, (hdr[2]! << 8) | hdr[3]!));
+          commands.push(`${(hdr[0]! << 8) | hdr[1]!}:${body}`);
+          if (hdr[1] === 0 && hdr[0] === 0) break;
+        }
+        seen.push(commands);
+        await c.write(encodeExtOrCommand(EXTOR_OKAY));
+        // Then behave as an echo ORPort.
+        const buf = new Uint8Array(65536);
+        for (;;) {
+          const n = await c.read(buf);
+          if (n === null) break;
+          await c.write(buf.subarray(0, n));
+        }
+        await c.closeWrite();
+        c.close();
+      };
+      const fake = (async () => {
+        const served: Promise<void>[] = [];
+        for (let i = 0; i < clients; i++) served.push(serve(await l.accept()));
         l.close();
-      } catch { /* closed after accept */ }
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-);
+        await Promise.all(served);
+      })().catch((e) => e);
+      const p = spawnServer({
+        ...goodEnv(9, { TOR_PT_SERVER_TRANSPORT_OPTIONS: `snowflake:num-turbotunnel=${workers}` }),
+        TOR_PT_ORPORT: "",
+        TOR_PT_EXTENDED_SERVER_PORT: `127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
+        TOR_PT_AUTH_COOKIE_FILE: `${dir}/cookie`,
+      });
+      try {
+        const port = smethodPort(await p.waitFor(/^SMETHODS DONE$/));
+        const ips = Array.from({ length: clients }, (_, i) => `2001:db8::${i + 7}`);
+        await Promise.all(ips.map(async (ip) => {
+          const client = await connectClient(`ws://127.0.0.1:${port}/?client_ip=${ip}`);
+          const data = randomBytes(100_000);
+          assertEquals(await echoThrough(client, data), data);
+          client.close();
+        }));
+        assertEquals(await fake, undefined);
+        assertEquals(
+          seen.sort(),
+          ips.map((ip) => [`1:[${ip}]:1`, "2:snowflake", "0:"]).sort(),
+        );
+      } finally {
+        p.kill("SIGKILL");
+        await p.status;
+        try {
+          l.close();
+        } catch { /* closed after accept */ }
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+}
 
 Deno.test(
   "pt:server: num-turbotunnel=2 and orport-srcaddr serve many clients through the ORPort",

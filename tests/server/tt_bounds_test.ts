@@ -7,7 +7,14 @@ import { Logger } from "../../lib/log/mod.ts";
 import { memoryConnPair, NamedAddr, sleep } from "../../lib/net/mod.ts";
 import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../../lib/smux/mod.ts";
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
-import { ClientID, encodeCarrierHeader, RedialPacketConn } from "../../lib/turbotunnel/mod.ts";
+import {
+  ClientID,
+  encodeCarrierHeader,
+  RedialPacketConn,
+  SendQueue,
+} from "../../lib/turbotunnel/mod.ts";
+import { DEFAULT_CARRIER_LIMITS } from "../../server/carriers.ts";
+import { type LocalTunnel, PeerLink } from "../../server/peer_link.ts";
 import { SnowflakeServer } from "../../server/server.ts";
 import { WorkerTunnel } from "../../server/worker_tunnel.ts";
 
@@ -134,36 +141,83 @@ Deno.test(
 );
 
 Deno.test(
-  "bounds: bytes in flight to a KCP Worker are capped; what is refused is dropped and counted",
+  "bounds: packets in flight between two Workers are capped; what is refused is dropped",
   opts,
   async () => {
-    const deaths: string[] = [];
-    const w = new WorkerTunnel({
-      target: { orAddr: { hostname: "127.0.0.1", port: 9 }, extendedOrAddr: null, cookie: null },
-      srcaddr: null,
-      index: 0,
-      log: quiet,
-      maxInFlight: 64 * 1024,
-      onDeath: (m) => deaths.push(m),
-    });
+    const { port1, port2 } = new MessageChannel();
+    const got: number[] = [];
+    const owner: LocalTunnel = {
+      endpoint: () => ({
+        deliver: (d) => (got.push(d.length), true),
+        queue: new SendQueue(Date.now()),
+        release: () => {},
+      }),
+    };
+    const none: LocalTunnel = {
+      endpoint: () => {
+        throw new Error("this side owns no client");
+      },
+    };
+    const here = new PeerLink(port1, none, { batchBytes: 65536, maxInFlight: 64 * 1024 });
+    const there = new PeerLink(port2, owner, { batchBytes: 65536 });
     try {
-      const endpoint = w.endpoint(ClientID.random());
+      const endpoint = here.endpoint(ClientID.random(), null);
       // One task's worth of packets from a carrier: 1 MiB, 16 times the cap.
       let refused = 0;
       for (let i = 0; i < 750; i++) if (!endpoint.deliver(new Uint8Array(1400))) refused++;
       assert(refused >= 700, `refused ${refused} of 750`);
-      // Once the worker (started, possibly slowly on a busy machine) acknowledges the
-      // batch, packets are taken again.
+      // Once the owner acknowledges the batch, packets are taken again.
       let accepted = false;
-      for (let i = 0; i < 600 && !accepted; i++) {
-        await sleep(50);
+      for (let i = 0; i < 100 && !accepted; i++) {
+        await sleep(20);
         accepted = endpoint.deliver(new Uint8Array(1400));
       }
-      assert(accepted, "the cap is released by the worker's acknowledgements");
+      assert(accepted, "the cap is released by the owner's acknowledgements");
+      assertEquals(got.length, 750 - refused);
       endpoint.release();
-      assertEquals(deaths, []);
     } finally {
-      w.close();
+      here.close();
+      there.close();
+    }
+  },
+);
+
+Deno.test(
+  "bounds: a remote carrier that does not send holds at most its window; the rest waits at the owner",
+  opts,
+  async () => {
+    const { port1, port2 } = new MessageChannel();
+    const owned = new SendQueue(Date.now());
+    const owner: LocalTunnel = {
+      endpoint: () => {
+        owned.attach(Date.now());
+        return { deliver: () => true, queue: owned, release: () => owned.detach(Date.now()) };
+      },
+    };
+    const none: LocalTunnel = {
+      endpoint: () => {
+        throw new Error("this side owns no client");
+      },
+    };
+    const window = 64 * 1024;
+    const here = new PeerLink(port1, none, { batchBytes: 16 * 1024 });
+    const there = new PeerLink(port2, owner, { batchBytes: 16 * 1024, window });
+    try {
+      const endpoint = here.endpoint(ClientID.random(), null);
+      await sleep(20); // the owner learns of the carrier
+      for (let i = 0; i < 400; i++) owned.push(new Uint8Array(1000), 1, Date.now());
+      await sleep(50);
+      const held = endpoint.queue.bytes;
+      assert(held >= window && held < window + 16 * 1024 + 1000, `held ${held}`);
+      assertEquals(owned.bytes, 400 * 1000 - held, "the rest waits in the owner's queue");
+      // As the carrier sends, its window opens again.
+      for (let b = endpoint.queue.take(1 << 20); b; b = endpoint.queue.take(1 << 20)) { /* sent */ }
+      await sleep(50);
+      assert(endpoint.queue.bytes >= window, `refilled ${endpoint.queue.bytes}`);
+      endpoint.release();
+    } finally {
+      here.close();
+      there.close();
     }
   },
 );
@@ -176,6 +230,9 @@ Deno.test("bounds: a KCP Worker that dies is reported, not swallowed", opts, asy
     target: { orAddr: { hostname: "127.0.0.1", port: 9 }, extendedOrAddr: null, cookie: null },
     srcaddr: null,
     index: 3,
+    peers: [null],
+    hmacKey: new Uint8Array(32),
+    limits: DEFAULT_CARRIER_LIMITS,
     log: quiet,
     kcp: { mtu: -1 },
     onDeath: died,

@@ -177,6 +177,58 @@ Deno.test(
 );
 
 Deno.test(
+  "scale:workers: carriers of one ClientID landing on different Workers form one KCP session, data intact",
+  opts,
+  async () => {
+    const total = 32 * 1024 * 1024;
+    const data = seededBytes(total, 0x3017);
+    const want = await sha256Hex(data);
+    const s = await startServer(data, 2);
+    const client = startClient(s.url, 2);
+    try {
+      const stream = await client.smux.openStream();
+      await stream.writable.getWriter().write(new Uint8Array([1]));
+      // The kernel picks each carrier's Worker: replace carriers (two up at once) as data
+      // flows, so that both Workers carry some of this client's packets.
+      const closed = new Set<Conn>();
+      let replaced = 0;
+      const got = await receiveAll(stream.readable, (n) => {
+        const open = client.live.filter((c) => !closed.has(c));
+        if (replaced < 15 && open.length === 2 && n >= (total * (replaced + 1)) / 16) {
+          replaced++;
+          closed.add(open[0]!);
+          open[0]!.close();
+        }
+      });
+      assertEquals(got.bytes, total);
+      assertEquals(got.sha256, want);
+      await sleep(1500); // the Workers report their metrics once a second
+      const metrics = s.server.renderMetrics();
+      assertEquals(/^snowflake_server_sessions_total (\d+)$/m.exec(metrics)![1], "1");
+      assertEquals(s.server.numSessions, 1, "one live KCP session over both Workers");
+      client.close();
+      await s.server.close(); // ends the carriers, which log what each sent
+      const out = new Map<string, number>();
+      for (const l of s.lines.filter((l) => l.includes(`client ${client.id.hex}`))) {
+        const worker = /^(?:\S+ )*?worker (\d+): /.exec(l)![1]!;
+        out.set(worker, (out.get(worker) ?? 0) + Number(/, (\d+) B out/.exec(l)![1]));
+      }
+      assertEquals([...out.keys()].sort(), ["0", "1"], `carriers on both Workers: ${[...out]}`);
+      for (const [w, n] of out) assert(n > 0, `worker ${w}'s carriers sent data`);
+      console.log(
+        `scale:workers: ${total / 1048576} MiB over ${client.pconn.dials} carriers; MiB sent ` +
+          `by each Worker's carriers: ${
+            [...out].map(([w, n]) => `${w}: ${(n / 1048576).toFixed(1)}`).join(", ")
+          }`,
+      );
+    } finally {
+      client.close();
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
   "redial:server: after 30 s without a carrier, data resumes at once on the new one",
   opts,
   async () => {
