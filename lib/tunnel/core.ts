@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Addr, PacketConn } from "../net/types.ts";
+import type { Addr, PacketConn, PacketScreen } from "../net/types.ts";
 import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
 import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
 import { ignore, readLoop, resolveCipher } from "./common.ts";
@@ -105,6 +105,8 @@ export class TunnelCore {
     this.#startCalled = true;
     if (!this.#cipher) this.#cipher = await resolveCipher(this.#o.cipher, this.log);
     this.#running = true;
+    const bind = this.#o.bind as PacketConn & { screen?: PacketScreen | null };
+    if ("screen" in bind) bind.screen = this.#screen;
     this.#loops = Promise.allSettled([this.#udpLoop(), this.#tunLoop()]);
     const tickMs = this.#o.tickMs ?? 250;
     if (tickMs > 0) this.#timer = setInterval(() => this.#h.tick(), tickMs);
@@ -140,6 +142,21 @@ export class TunnelCore {
       (m) => this.log(`${this.#name}: TUN ${m}`),
     );
   }
+
+  /**
+   * The first look at a datagram, while it still sits in the socket's receive
+   * batch (nothing copied or allocated yet): data passes; a handshake-class
+   * packet passes only while its lane of the handshake queue has room, so a
+   * flood that fills the queue costs a type byte and a counter per packet.
+   */
+  #screen = (data: Uint8Array, source: () => Addr): boolean => {
+    if (messageType(data) === MSG_DATA || this.#handshakes.hasRoom(false)) return true;
+    if (this.#handshakes.hasRoom(true) && (this.#h.likelyPeer?.(data, source()) ?? false)) {
+      return true;
+    }
+    this.drops.handshakeQueue++;
+    return false;
+  };
 
   /**
    * What the read loop does with each datagram, before any cryptography: data
