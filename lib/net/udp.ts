@@ -9,16 +9,20 @@ import type { Addr, Packet, PacketConn, PacketScreen } from "./types.ts";
 import { packetSlab } from "./slab.ts";
 import { setUdpSocketBuffers } from "./sockopt.ts";
 import { MMSG_BATCH, MmsgSocket, sockaddrOf } from "./mmsg.ts";
+import { sleep } from "./sleep.ts";
 
 // Implementation constants.
 /** Receive buffer: the largest UDP payload, reused between reads (each packet is copied out
  * into slab memory). */
 const RECV_BUFFER = 65536;
+/** After a batch the screen refused entirely, the next read waits this long for more to gather. */
+const SCREENED_PAUSE_MS = 1;
 /** Packets waiting for the socket beyond which writeTo drops (UDP semantics). */
 const SEND_QUEUE = 4096;
 
 const noop = () => {};
 const RESOLVED = Promise.resolve();
+const RESOLVED_TRUE = Promise.resolve(true);
 
 export interface UdpListenOptions {
   /** Ask for this many bytes of SO_RCVBUF and SO_SNDBUF (best effort, see sockopt.ts). */
@@ -104,12 +108,34 @@ export class UdpPacketConn implements PacketConn {
   }
 
   async readFrom(signal?: AbortSignal): Promise<Packet> {
-    if (this.#closed) throw new ClosedError("UDP packet conn");
-    signal?.throwIfAborted();
-    if (this.#mmsg !== null) {
-      if (this.#rxHead === this.#rxq.length) this.#fillBatch();
-      if (this.#rxHead < this.#rxq.length) return this.#nextBatched();
+    for (;;) {
+      if (this.#closed) throw new ClosedError("UDP packet conn");
+      signal?.throwIfAborted();
+      if (this.#mmsg !== null) {
+        const refused = this.#rxHead === this.#rxq.length && this.#fillBatch() > 0 &&
+          this.#rxHead === this.#rxq.length;
+        if (this.#rxHead < this.#rxq.length) return this.#nextBatched();
+        if (refused) {
+          await this.#pauseAfterRefusal(signal);
+          continue;
+        }
+      }
+      const p = await this.#receiveOne(signal);
+      if (p !== null) return p;
+      await this.#pauseAfterRefusal(signal);
     }
+  }
+
+  /**
+   * The screen refused all that was read (a flood): let the next batch gather
+   * rather than wake for every datagram.
+   */
+  #pauseAfterRefusal(signal?: AbortSignal): Promise<boolean> {
+    return this.#mmsg === null ? RESOLVED_TRUE : sleep(SCREENED_PAUSE_MS, signal);
+  }
+
+  /** One datagram through Deno's receive, which waits for it; null if the screen refused it. */
+  async #receiveOne(signal?: AbortSignal): Promise<Packet | null> {
     // Concurrent reads each get their own buffer; the usual single reader reuses one.
     const own = this.#reading ? new Uint8Array(RECV_BUFFER) : this.#buf;
     const shared = own === this.#buf;
@@ -126,7 +152,9 @@ export class UdpPacketConn implements PacketConn {
           }),
         ])
         : await receive;
-      return { data: packetSlab.copy(data), addr: HostPortAddr.from("udp", addr as Deno.NetAddr) };
+      const from = HostPortAddr.from("udp", addr as Deno.NetAddr);
+      if (this.screen !== null && !this.screen(data, () => from)) return null;
+      return { data: packetSlab.copy(data), addr: from };
     } catch (e) {
       if (this.#closed) throw new ClosedError("UDP packet conn");
       throw e;
@@ -144,10 +172,11 @@ export class UdpPacketConn implements PacketConn {
     }
   }
 
-  #fillBatch(): void {
+  /** Takes a batch from the socket into the receive queue; returns how many datagrams it took. */
+  #fillBatch(): number {
     this.#rxq.length = 0;
     this.#rxHead = 0;
-    this.#mmsg!.receive(this.#onBatched);
+    return this.#mmsg!.receive(this.#onBatched);
   }
 
   #onBatched = (data: Uint8Array, index: number): void => {

@@ -48,6 +48,12 @@ export interface TunnelCoreHandlers {
   dispatch(cipher: TunnelCipher, data: Uint8Array, from: Addr, priority: boolean): void;
   /** True for a handshake-class packet that likely comes from a legitimate peer (cheap). */
   likelyPeer?(data: Uint8Array, from: Addr): boolean;
+  /**
+   * How many handshake-class packets of no likely peer are worth handling now
+   * (beyond them, each would only be dropped: under load with the cookie-reply
+   * budget spent); absent: no limit but the queue's.
+   */
+  handshakeRoom?(): number;
   fromTun(packet: Uint8Array): void;
   tick(): void;
 }
@@ -146,15 +152,21 @@ export class TunnelCore {
   /**
    * The first look at a datagram, while it still sits in the socket's receive
    * batch (nothing copied or allocated yet): data passes; a handshake-class
-   * packet passes only while its lane of the handshake queue has room, so a
-   * flood that fills the queue costs a type byte and a counter per packet.
+   * packet passes only while its lane of the handshake queue has room and,
+   * unless it likely comes from a peer, while the server would still answer it
+   * (`handshakeRoom`), so a flood costs a type byte and a counter per packet.
    */
   #screen = (data: Uint8Array, source: () => Addr): boolean => {
-    if (messageType(data) === MSG_DATA || this.#handshakes.hasRoom(false)) return true;
+    if (messageType(data) === MSG_DATA) return true;
+    const worth = this.#handshakes.length < (this.#h.handshakeRoom?.() ?? Infinity);
+    if (worth && this.#handshakes.hasRoom(false)) return true;
     if (this.#handshakes.hasRoom(true) && (this.#h.likelyPeer?.(data, source()) ?? false)) {
       return true;
     }
-    this.drops.handshakeQueue++;
+    if (worth) this.drops.handshakeQueue++;
+    else this.drops.cookieBudget++;
+    // Shedding a flood is load: stay under load while it lasts.
+    this.markUnderLoad(this.clock.now());
     return false;
   };
 

@@ -121,6 +121,7 @@ export class TunnelServer {
       dispatch: (cipher, data, from, priority) => this.#dispatch(cipher, data, from, priority),
       likelyPeer: (data, from) =>
         data[0] === MSG_INIT_WITH_COOKIE || this.#peerHosts.has(hostOf(from)),
+      handshakeRoom: () => this.#handshakeRoom(),
       fromTun: (p) => this.fromTun(p),
       tick: () => this.tick(),
     });
@@ -278,6 +279,14 @@ export class TunnelServer {
    * than DH work: always if so configured, and under load, which a spent
    * unproven-handshake budget also starts.
    */
+  /** Under load, initiations without a cookie get no more than the cookie replies left. */
+  #handshakeRoom(): number {
+    if (this.#o.cookies !== "always" && !this.#core.underLoad(this.#core.clock.now())) {
+      return Infinity;
+    }
+    return Math.floor(this.#cookieReplies.tokens(""));
+  }
+
   #mustProve(): boolean {
     if (this.#o.cookies === "always") return true;
     const now = this.#core.clock.now();

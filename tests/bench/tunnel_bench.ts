@@ -4,7 +4,8 @@
  * rounds (the machine is shared and noisy: medians); throughput during a
  * 40k packets/s handshake flood beside the same without one, alternating
  * (wireguard-go under junk initiations at the same rate), with the server's
- * CPU per flood packet and the flood's achieved rate; handshakes per second. Run alone
+ * CPU per flood packet and the flood's achieved rate; both over IPv6
+ * endpoints; handshakes per second. Run alone
  * with `deno run --unstable-net --allow-all tests/bench/tunnel_bench.ts` (as root).
  * TUNNEL_BENCH_SECONDS (default 8), TUNNEL_BENCH_ROUNDS (default 2) and
  * TUNNEL_BENCH_FLOOD_ROUNDS (default 3) set the length.
@@ -13,6 +14,7 @@
 import { PORT, SERVER_TUN, TunnelEnv, until } from "../tunnel/env.ts";
 import { cpuSeconds, iperf, type IperfResult, withCpu } from "../tunnel/iperf.ts";
 import { startWireguard, type WireguardPair } from "../tunnel/wireguard.ts";
+import { addOuterIpv6, OUTER6_SERVER, startIpv6Tunnel } from "../tunnel/ipv6_pair.ts";
 import { runHandshakeLoad } from "../tunnel/handshake_load.ts";
 import {
   type FloodSummary,
@@ -28,6 +30,8 @@ const FLOOD_ROUNDS = Number(Deno.env.get("TUNNEL_BENCH_FLOOD_ROUNDS") ?? 3);
 /** How long the server's CPU is sampled under the flood before the iperf run. */
 const CPU_PROBE_MS = 3000;
 const WG_PORT = 51900;
+const PORT6 = 51831;
+const WG_PORT6 = 51901;
 
 interface Sample {
   mbit: number;
@@ -199,6 +203,32 @@ export async function run(): Promise<void> {
           r.map((x) => x.sent.packetsPerSecond).join(", ") + ` packets/s using ` +
           r.map((x) => `${(x.sent.cpuShare * 100).toFixed(0)}%`).join(", ") + ` of a core`,
       );
+    }
+
+    await addOuterIpv6(topo);
+    const py6 = await startIpv6Tunnel(topo, PORT6);
+    const wg6 = await startWireguard(topo, WG_PORT6, {
+      endpointHost: OUTER6_SERVER,
+      subnet: "10.67.0",
+      tag: "6",
+    });
+    try {
+      const py: Sample[] = [], w: Sample[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        py.push(await measure([py6.server.pid, py6.client.pid], py6.serverTunnelIp, 1));
+        w.push(await measure([wg6.server.pid, wg6.client.pid], wg6.serverTunnelIp, 1));
+      }
+      console.log(`over IPv6 endpoints (outer UDP over IPv6, inner IPv4), 1 stream:`);
+      console.log(`  ${show("pytunnel", py)}`);
+      console.log(`  ${show("wireguard-go", w)}`);
+      console.log(
+        `  pytunnel / wireguard-go: throughput ` +
+          `${(median(py.map((x) => x.mbit)) / median(w.map((x) => x.mbit))).toFixed(2)}x, ` +
+          `CPU per GB ` +
+          `${(median(py.map((x) => x.cpuPerGB)) / median(w.map((x) => x.cpuPerGB))).toFixed(2)}x`,
+      );
+    } finally {
+      await Promise.all([wg6.stop(), py6.server.stop(), py6.client.stop()]);
     }
 
     const hs = await runHandshakeLoad(env, 5);
