@@ -9,20 +9,16 @@ import type { Addr, Packet, PacketConn, PacketScreen } from "./types.ts";
 import { packetSlab } from "./slab.ts";
 import { setUdpSocketBuffers } from "./sockopt.ts";
 import { MMSG_BATCH, MmsgSocket, sockaddrOf } from "./mmsg.ts";
-import { sleep } from "./sleep.ts";
 
 // Implementation constants.
 /** Receive buffer: the largest UDP payload, reused between reads (each packet is copied out
  * into slab memory). */
 const RECV_BUFFER = 65536;
-/** After a batch the screen refused entirely, the next read waits this long for more to gather. */
-const SCREENED_PAUSE_MS = 1;
 /** Packets waiting for the socket beyond which writeTo drops (UDP semantics). */
 const SEND_QUEUE = 4096;
 
 const noop = () => {};
 const RESOLVED = Promise.resolve();
-const RESOLVED_TRUE = Promise.resolve(true);
 
 export interface UdpListenOptions {
   /** Ask for this many bytes of SO_RCVBUF and SO_SNDBUF (best effort, see sockopt.ts). */
@@ -112,26 +108,12 @@ export class UdpPacketConn implements PacketConn {
       if (this.#closed) throw new ClosedError("UDP packet conn");
       signal?.throwIfAborted();
       if (this.#mmsg !== null) {
-        const refused = this.#rxHead === this.#rxq.length && this.#fillBatch() > 0 &&
-          this.#rxHead === this.#rxq.length;
+        if (this.#rxHead === this.#rxq.length) this.#fillBatch();
         if (this.#rxHead < this.#rxq.length) return this.#nextBatched();
-        if (refused) {
-          await this.#pauseAfterRefusal(signal);
-          continue;
-        }
       }
       const p = await this.#receiveOne(signal);
       if (p !== null) return p;
-      await this.#pauseAfterRefusal(signal);
     }
-  }
-
-  /**
-   * The screen refused all that was read (a flood): let the next batch gather
-   * rather than wake for every datagram.
-   */
-  #pauseAfterRefusal(signal?: AbortSignal): Promise<boolean> {
-    return this.#mmsg === null ? RESOLVED_TRUE : sleep(SCREENED_PAUSE_MS, signal);
   }
 
   /** One datagram through Deno's receive, which waits for it; null if the screen refused it. */
@@ -172,11 +154,10 @@ export class UdpPacketConn implements PacketConn {
     }
   }
 
-  /** Takes a batch from the socket into the receive queue; returns how many datagrams it took. */
-  #fillBatch(): number {
+  #fillBatch(): void {
     this.#rxq.length = 0;
     this.#rxHead = 0;
-    return this.#mmsg!.receive(this.#onBatched);
+    this.#mmsg!.receive(this.#onBatched);
   }
 
   #onBatched = (data: Uint8Array, index: number): void => {
