@@ -274,11 +274,6 @@ export class TunnelServer {
     else this.#handshake(cipher, data, from, source);
   }
 
-  /**
-   * True when an initiation without a valid cookie must get a challenge rather
-   * than DH work: always if so configured, and under load, which a spent
-   * unproven-handshake budget also starts.
-   */
   /** Under load, initiations without a cookie get no more than the cookie replies left. */
   #handshakeRoom(): number {
     if (this.#o.cookies !== "always" && !this.#core.underLoad(this.#core.clock.now())) {
@@ -287,6 +282,11 @@ export class TunnelServer {
     return Math.floor(this.#cookieReplies.tokens(""));
   }
 
+  /**
+   * True when an initiation without a valid cookie must get a challenge rather
+   * than DH work: always if so configured, and under load, which a spent
+   * unproven-handshake budget also starts.
+   */
   #mustProve(): boolean {
     if (this.#o.cookies === "always") return true;
     const now = this.#core.clock.now();
