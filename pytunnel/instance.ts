@@ -122,7 +122,7 @@ export class Instance {
           this.#bind = bind;
           this.#core = await createServerCore(rc.config, tun, bind, this.logger);
         } else {
-          // An IPv6 server needs an IPv6 socket (batched I/O is IPv4 only: plain reads then).
+          // An IPv6 server needs an IPv6 socket.
           const host = await serverAddress(rc.config);
           const any = host.includes(":") ? "::" : "0.0.0.0";
           const bind = new RebindablePacketConn(() => UdpPacketConn.listen(any, 0, UDP_OPTIONS));

@@ -259,7 +259,12 @@ async function attack(args: string[]): Promise<void> {
       payload: floodPayload(serverKey),
       signal: ac.signal,
     });
-    console.log(toJson({ sent: r.sent, seconds: r.seconds, packetsPerSecond: r.packetsPerSecond }));
+    console.log(toJson({
+      sent: r.sent,
+      seconds: r.seconds,
+      packetsPerSecond: r.packetsPerSecond,
+      cpuSeconds: r.cpuSeconds,
+    }));
     return;
   }
   if (kind === "replay") {

@@ -29,6 +29,13 @@ export interface PacketConn {
   close(): void;
 }
 
+/**
+ * A cheap look at a received datagram before it costs anything more: `data` is
+ * a view valid only during the call, `source()` makes its sender's address.
+ * Returns false to drop it.
+ */
+export type PacketScreen = (data: Uint8Array, source: () => Addr) => boolean;
+
 /** A reliable, ordered byte stream: WebSocket, data channel, KCP session, smux stream. */
 export interface Conn {
   readonly readable: ReadableStream<Uint8Array>;

@@ -5,10 +5,10 @@
  */
 import { HostPortAddr } from "./addr.ts";
 import { ClosedError } from "./errors.ts";
-import type { Addr, Packet, PacketConn } from "./types.ts";
+import type { Addr, Packet, PacketConn, PacketScreen } from "./types.ts";
 import { packetSlab } from "./slab.ts";
 import { setUdpSocketBuffers } from "./sockopt.ts";
-import { formatIpv4, MMSG_BATCH, MmsgSocket, parseIpv4 } from "./mmsg.ts";
+import { MMSG_BATCH, MmsgSocket, sockaddrOf } from "./mmsg.ts";
 
 // Implementation constants.
 /** Receive buffer: the largest UDP payload, reused between reads (each packet is copied out
@@ -24,9 +24,10 @@ export interface UdpListenOptions {
   /** Ask for this many bytes of SO_RCVBUF and SO_SNDBUF (best effort, see sockopt.ts). */
   socketBuffer?: number;
   /**
-   * Batched I/O with recvmmsg/sendmmsg through FFI (Linux, IPv4, needs
-   * --allow-ffi; otherwise ignored): far less CPU per packet. Received datagrams longer than `maxPacket` (default 2048) are
-   * dropped, and writeTo resolves once a packet is queued.
+   * Batched I/O with recvmmsg/sendmmsg through FFI (Linux, IPv4 and IPv6,
+   * needs --allow-ffi; otherwise ignored): far less CPU per packet. Received
+   * datagrams longer than `maxPacket` (default 2048) are dropped, and writeTo
+   * resolves once a packet is queued.
    */
   batch?: { maxPacket?: number };
 }
@@ -49,13 +50,18 @@ export class UdpPacketConn implements PacketConn {
   #mmsg: MmsgSocket | null = null;
   #rxq: Packet[] = [];
   #rxHead = 0;
-  #rxAddr: HostPortAddr | null = null;
-  #rxIp = 0;
-  #txq: { data: Uint8Array; addr: HostPortAddr; ip: number; port: number }[] = [];
+  #txq: { data: Uint8Array; addr: HostPortAddr; name: Uint8Array | null }[] = [];
   #txHead = 0;
   #txBusy = false;
   #txAddr: HostPortAddr | null = null;
-  #txIp: number | null = null;
+  #txName: Uint8Array | null = null;
+  #names = new WeakMap<HostPortAddr, Uint8Array | null>();
+  #rxIndex = 0;
+  /**
+   * Batched mode: a look at each datagram before it is copied or its source
+   * made into an address; false drops it (the screen counts it).
+   */
+  screen: PacketScreen | null = null;
 
   constructor(conn: Deno.DatagramConn) {
     this.#conn = conn;
@@ -81,10 +87,8 @@ export class UdpPacketConn implements PacketConn {
       if (!Number.isInteger(slot) || slot < 1 || slot > 65535) {
         throw new RangeError(`maxPacket ${slot} is out of range`);
       }
-      // IPv4 sockets only: the address slots hold a sockaddr_in.
-      if (parseIpv4(conn.localAddr.hostname) !== null) {
-        conn.#mmsg = MmsgSocket.open(conn.localAddr.port, slot);
-      }
+      const family = conn.localAddr.hostname.includes(":") ? "ipv6" : "ipv4";
+      conn.#mmsg = MmsgSocket.open(conn.localAddr.port, slot, family);
     }
     return conn;
   }
@@ -100,12 +104,20 @@ export class UdpPacketConn implements PacketConn {
   }
 
   async readFrom(signal?: AbortSignal): Promise<Packet> {
-    if (this.#closed) throw new ClosedError("UDP packet conn");
-    signal?.throwIfAborted();
-    if (this.#mmsg !== null) {
-      if (this.#rxHead === this.#rxq.length) this.#fillBatch();
-      if (this.#rxHead < this.#rxq.length) return this.#nextBatched();
+    for (;;) {
+      if (this.#closed) throw new ClosedError("UDP packet conn");
+      signal?.throwIfAborted();
+      if (this.#mmsg !== null) {
+        if (this.#rxHead === this.#rxq.length) this.#fillBatch();
+        if (this.#rxHead < this.#rxq.length) return this.#nextBatched();
+      }
+      const p = await this.#receiveOne(signal);
+      if (p !== null) return p;
     }
+  }
+
+  /** One datagram through Deno's receive, which waits for it; null if the screen refused it. */
+  async #receiveOne(signal?: AbortSignal): Promise<Packet | null> {
     // Concurrent reads each get their own buffer; the usual single reader reuses one.
     const own = this.#reading ? new Uint8Array(RECV_BUFFER) : this.#buf;
     const shared = own === this.#buf;
@@ -122,7 +134,9 @@ export class UdpPacketConn implements PacketConn {
           }),
         ])
         : await receive;
-      return { data: packetSlab.copy(data), addr: HostPortAddr.from("udp", addr as Deno.NetAddr) };
+      const from = HostPortAddr.from("udp", addr as Deno.NetAddr);
+      if (this.screen !== null && !this.screen(data, () => from)) return null;
+      return { data: packetSlab.copy(data), addr: from };
     } catch (e) {
       if (this.#closed) throw new ClosedError("UDP packet conn");
       throw e;
@@ -146,14 +160,13 @@ export class UdpPacketConn implements PacketConn {
     this.#mmsg!.receive(this.#onBatched);
   }
 
-  #onBatched = (data: Uint8Array, ip: number, port: number): void => {
-    let addr = this.#rxAddr;
-    if (addr === null || ip !== this.#rxIp || port !== addr.port) {
-      addr = this.#rxAddr = new HostPortAddr("udp", formatIpv4(ip), port);
-      this.#rxIp = ip;
-    }
-    this.#rxq.push({ data: packetSlab.copy(data), addr });
+  #onBatched = (data: Uint8Array, index: number): void => {
+    this.#rxIndex = index;
+    if (this.screen !== null && !this.screen(data, this.#rxSource)) return;
+    this.#rxq.push({ data: packetSlab.copy(data), addr: this.#mmsg!.source(index) });
   };
+
+  #rxSource = (): HostPortAddr => this.#mmsg!.source(this.#rxIndex);
 
   #nextBatched(): Packet {
     const p = this.#rxq[this.#rxHead]!;
@@ -191,10 +204,15 @@ export class UdpPacketConn implements PacketConn {
       return RESOLVED;
     }
     if (addr !== this.#txAddr) {
+      let name = this.#names.get(addr);
+      if (name === undefined) {
+        name = sockaddrOf(addr.hostname, addr.port, this.#mmsg!.family);
+        this.#names.set(addr, name);
+      }
       this.#txAddr = addr;
-      this.#txIp = parseIpv4(addr.hostname);
+      this.#txName = name;
     }
-    this.#txq.push({ data, addr, ip: this.#txIp ?? -1, port: addr.port });
+    this.#txq.push({ data, addr, name: this.#txName });
     if (!this.#txBusy) {
       this.#txBusy = true;
       queueMicrotask(this.#pumpBatched);
@@ -203,7 +221,7 @@ export class UdpPacketConn implements PacketConn {
   }
 
   /**
-   * Sends the queue in order: runs of IPv4 packets that fit a slot go out with
+   * Sends the queue in order: runs of packets with a sockaddr that fit a slot go out with
    * sendmmsg; when the socket buffer is full, or for any other packet, one Deno
    * send (which waits for the socket) goes first and the pump resumes after it.
    */
@@ -214,7 +232,7 @@ export class UdpPacketConn implements PacketConn {
       let run = 0;
       while (
         this.#txHead + run < q.length && run < MMSG_BATCH &&
-        q[this.#txHead + run]!.ip >= 0 && q[this.#txHead + run]!.data.length <= mmsg.slot
+        q[this.#txHead + run]!.name !== null && q[this.#txHead + run]!.data.length <= mmsg.slot
       ) run++;
       if (run > 0) {
         const n = mmsg.send(q, this.#txHead, run);
@@ -224,7 +242,7 @@ export class UdpPacketConn implements PacketConn {
       }
       const p = q[this.#txHead]!;
       q[this.#txHead++] = undefined!;
-      const to: Deno.NetAddr = { transport: "udp", hostname: p.addr.hostname, port: p.port };
+      const to: Deno.NetAddr = { transport: "udp", hostname: p.addr.hostname, port: p.addr.port };
       this.#conn.send(p.data, to).catch(() => this.sendErrors++).finally(this.#pumpBatched);
       return;
     }

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { ClosedError } from "./errors.ts";
+import { HostPortAddr } from "./addr.ts";
 import { UdpPacketConn } from "./udp.ts";
 
 Deno.test("udp: packets round-trip over loopback with the sender's address", async () => {
@@ -93,6 +94,57 @@ Deno.test("udp: batched I/O (recvmmsg/sendmmsg) keeps order, addresses and drops
     assertEquals(b.truncated, 1);
     await b.writeTo(new Uint8Array([5]), a.localAddr);
     assertEquals([...(await a.readFrom(AbortSignal.timeout(2000))).data], [5]);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("udp: batched I/O over IPv6, and IPv4 peers of a dual-stack socket, named as Deno names them", async () => {
+  const a = UdpPacketConn.listen("::1", 0, { batch: {} });
+  const b = UdpPacketConn.listen("::", 0, { batch: {} });
+  const c = UdpPacketConn.listen("127.0.0.1", 0);
+  try {
+    assert(a.batched && b.batched, "batched I/O unavailable on IPv6 sockets");
+    const toB = new HostPortAddr("udp", "::1", b.localAddr.port);
+    for (let i = 0; i < 100; i++) a.writeTo(new Uint8Array([i]), toB);
+    await new Promise((r) => setTimeout(r, 20)); // all waiting: the first read takes a batch
+    const p = await b.readFrom(AbortSignal.timeout(2000));
+    assertEquals(p.addr.toString(), `[::1]:${a.localAddr.port}`);
+    assertEquals([...p.data], [0]);
+    await b.writeTo(new Uint8Array([7]), p.addr);
+    assertEquals([...(await a.readFrom(AbortSignal.timeout(2000))).data], [7]);
+    // An IPv4 sender reaches the dual-stack socket; the reply goes back through sendmmsg.
+    await c.writeTo(new Uint8Array([200]), new HostPortAddr("udp", "127.0.0.1", b.localAddr.port));
+    let q = await b.readFrom(AbortSignal.timeout(2000));
+    while (q.data[0] !== 200) q = await b.readFrom(AbortSignal.timeout(2000));
+    assertEquals(q.addr.toString(), `[::ffff:127.0.0.1]:${c.localAddr.port}`);
+    await b.writeTo(new Uint8Array([9]), q.addr);
+    const r = await c.readFrom(AbortSignal.timeout(2000));
+    assertEquals([...r.data], [9]);
+    assertEquals(r.addr.toString(), `127.0.0.1:${b.localAddr.port}`);
+  } finally {
+    a.close();
+    b.close();
+    c.close();
+  }
+});
+
+Deno.test("udp: a screen sees batched datagrams before they are copied and drops what it refuses", async () => {
+  const a = UdpPacketConn.listen("127.0.0.1", 0);
+  const b = UdpPacketConn.listen("127.0.0.1", 0, { batch: {} });
+  try {
+    assert(b.batched, "batched I/O unavailable");
+    let screened = 0;
+    b.screen = (data, source) => {
+      screened++;
+      return data[0] === 1 && source().toString() === a.localAddr.toString();
+    };
+    for (const x of [0, 1, 0, 0, 1]) await a.writeTo(new Uint8Array([x]), b.localAddr);
+    await new Promise((r) => setTimeout(r, 50));
+    assertEquals([...(await b.readFrom(AbortSignal.timeout(2000))).data], [1]);
+    assertEquals([...(await b.readFrom(AbortSignal.timeout(2000))).data], [1]);
+    assertEquals(screened, 5);
   } finally {
     a.close();
     b.close();

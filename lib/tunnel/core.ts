@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Addr, PacketConn } from "../net/types.ts";
+import type { Addr, PacketConn, PacketScreen } from "../net/types.ts";
 import type { TunnelCipher, TunnelCipherKind } from "./cipher.ts";
 import { TUNNEL_SYSTEM_CLOCK, type TunnelClock } from "./clock.ts";
 import { ignore, readLoop, resolveCipher } from "./common.ts";
@@ -48,6 +48,12 @@ export interface TunnelCoreHandlers {
   dispatch(cipher: TunnelCipher, data: Uint8Array, from: Addr, priority: boolean): void;
   /** True for a handshake-class packet that likely comes from a legitimate peer (cheap). */
   likelyPeer?(data: Uint8Array, from: Addr): boolean;
+  /**
+   * How many handshake-class packets of no likely peer are worth handling now
+   * (beyond them, each would only be dropped: under load with the cookie-reply
+   * budget spent); absent: no limit but the queue's.
+   */
+  handshakeRoom?(): number;
   fromTun(packet: Uint8Array): void;
   tick(): void;
 }
@@ -105,6 +111,8 @@ export class TunnelCore {
     this.#startCalled = true;
     if (!this.#cipher) this.#cipher = await resolveCipher(this.#o.cipher, this.log);
     this.#running = true;
+    const bind = this.#o.bind as PacketConn & { screen?: PacketScreen | null };
+    if ("screen" in bind) bind.screen = this.#screen;
     this.#loops = Promise.allSettled([this.#udpLoop(), this.#tunLoop()]);
     const tickMs = this.#o.tickMs ?? 250;
     if (tickMs > 0) this.#timer = setInterval(() => this.#h.tick(), tickMs);
@@ -140,6 +148,27 @@ export class TunnelCore {
       (m) => this.log(`${this.#name}: TUN ${m}`),
     );
   }
+
+  /**
+   * The first look at a datagram, while it still sits in the socket's receive
+   * batch (nothing copied or allocated yet): data passes; a handshake-class
+   * packet passes only while its lane of the handshake queue has room and,
+   * unless it likely comes from a peer, while the server would still answer it
+   * (`handshakeRoom`), so a flood costs a type byte and a counter per packet.
+   */
+  #screen = (data: Uint8Array, source: () => Addr): boolean => {
+    if (messageType(data) === MSG_DATA) return true;
+    const worth = this.#handshakes.length < (this.#h.handshakeRoom?.() ?? Infinity);
+    if (worth && this.#handshakes.hasRoom(false)) return true;
+    if (this.#handshakes.hasRoom(true) && (this.#h.likelyPeer?.(data, source()) ?? false)) {
+      return true;
+    }
+    if (worth) this.drops.handshakeQueue++;
+    else this.drops.cookieBudget++;
+    // Shedding a flood is load: stay under load while it lasts.
+    this.markUnderLoad(this.clock.now());
+    return false;
+  };
 
   /**
    * What the read loop does with each datagram, before any cryptography: data

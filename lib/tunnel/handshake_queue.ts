@@ -68,6 +68,12 @@ export class TunnelHandshakeQueue {
     return this.#main.length;
   }
 
+  /** True while the priority lane, or else the main lane, has room for a packet. */
+  hasRoom(priority: boolean): boolean {
+    const lane = priority ? this.#priority : this.#main;
+    return lane.length < lane.size;
+  }
+
   /** Queues a packet; false (the caller counts the drop) when its lane is full. */
   push(data: Uint8Array, from: Addr, priority: boolean): boolean {
     if (!(priority ? this.#priority : this.#main).push(data, from)) return false;

@@ -5,26 +5,13 @@
  * @module
  */
 
+import { parseIpv6 } from "../net/ip_text.ts";
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** The 16 bytes of an IPv6 address in text form ("fd09::2", "/prefix" ignored); null if bad. */
 export function parseTunnelIPv6(text: string): Uint8Array | null {
-  const t = text.trim().replace(/\/\d{1,3}$/, "");
-  if (!/^[0-9a-fA-F:]+$/.test(t) || t.split("::").length > 2) return null;
-  const [head, tail] = t.includes("::") ? t.split("::") : [t, undefined];
-  const groups = (s: string | undefined) => (s ? s.split(":") : []);
-  const h = groups(head), l = groups(tail);
-  const missing = 8 - h.length - l.length;
-  if (tail === undefined ? missing !== 0 : missing < 1) return null;
-  const all = [...h, ...Array(tail === undefined ? 0 : missing).fill("0"), ...l];
-  const out = new Uint8Array(16);
-  for (const [i, g] of all.entries()) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-    const v = parseInt(g, 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 255;
-  }
-  return out;
+  return parseIpv6(text.trim().replace(/\/\d{1,3}$/, ""));
 }
 
 /** The routing key of 16 address bytes at `offset` of `b`. */

@@ -34,6 +34,13 @@ export class TunnelRateLimiter {
     return this.#buckets.size;
   }
 
+  /** The tokens `key` has now (a full bucket for a key not seen), without taking one. */
+  tokens(key: string): number {
+    const b = this.#buckets.get(key);
+    if (!b) return this.#burst;
+    return Math.min(this.#burst, b.tokens + (this.#clock.now() - b.at) * this.#perMs);
+  }
+
   /** Takes one token for `key`; false when its bucket is empty. */
   allow(key: string): boolean {
     const now = this.#clock.now();

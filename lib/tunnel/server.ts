@@ -121,6 +121,7 @@ export class TunnelServer {
       dispatch: (cipher, data, from, priority) => this.#dispatch(cipher, data, from, priority),
       likelyPeer: (data, from) =>
         data[0] === MSG_INIT_WITH_COOKIE || this.#peerHosts.has(hostOf(from)),
+      handshakeRoom: () => this.#handshakeRoom(),
       fromTun: (p) => this.fromTun(p),
       tick: () => this.tick(),
     });
@@ -271,6 +272,14 @@ export class TunnelServer {
     }
     if (verified) this.#meter.verified(() => this.#handshake(cipher, data, from, source));
     else this.#handshake(cipher, data, from, source);
+  }
+
+  /** Under load, initiations without a cookie get no more than the cookie replies left. */
+  #handshakeRoom(): number {
+    if (this.#o.cookies !== "always" && !this.#core.underLoad(this.#core.clock.now())) {
+      return Infinity;
+    }
+    return Math.floor(this.#cookieReplies.tokens(""));
   }
 
   /**

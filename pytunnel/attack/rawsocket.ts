@@ -7,6 +7,7 @@
  */
 
 import { errno, libc as lib, strerror } from "../../lib/net/libc.ts";
+import type { MmsgVectors } from "../../lib/net/mmsg.ts";
 
 const AF_INET = 2;
 const SOCK_RAW = 3;
@@ -18,6 +19,7 @@ const EPERM = 1;
 const EACCES = 13;
 const ENOBUFS = 105;
 const EAGAIN = 11;
+const MSG_DONTWAIT = 0x40;
 
 /** A raw socket that sends complete IPv4 packets. */
 export class RawIPv4Socket {
@@ -62,6 +64,19 @@ export class RawIPv4Socket {
     const e = errno();
     if (e === ENOBUFS || e === EAGAIN) return false;
     throw new Error(`sendto: ${strerror(e)}`);
+  }
+
+  /**
+   * Sends the first `count` messages of `batch` with one sendmmsg (their
+   * names: sockaddr_in of each destination). Returns how many the kernel took
+   * before its queue filled (0 when full at once), throws on other errors.
+   */
+  sendBatch(batch: MmsgVectors, count: number): number {
+    const n = lib().sendmmsg(this.#fd, batch.hdr, count, MSG_DONTWAIT);
+    if (n >= 0) return n;
+    const e = errno();
+    if (e === ENOBUFS || e === EAGAIN) return 0;
+    throw new Error(`sendmmsg: ${strerror(e)}`);
   }
 
   close(): void {

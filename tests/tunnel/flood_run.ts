@@ -11,10 +11,16 @@ import type { Proc, Topology } from "./netns.ts";
 
 const WG_JUNK = new URL("./fixtures/wg_junk_flood.ts", import.meta.url).pathname;
 
-/** A running flood; `stop()` ends it and resolves with the packets per second it sent. */
+/** What a flood sent: packets per second achieved, and the share of a core the sender used. */
+export interface FloodSummary {
+  packetsPerSecond: number;
+  cpuShare: number;
+}
+
+/** A running flood; `stop()` ends it and resolves with what it sent. */
 export interface RunningFlood {
   proc: Proc;
-  stop(): Promise<number>;
+  stop(): Promise<FloodSummary>;
 }
 
 function running(proc: Proc): RunningFlood {
@@ -24,9 +30,13 @@ function running(proc: Proc): RunningFlood {
       await proc.stop();
       const last = proc.stdout.trim().split("\n").pop() ?? "";
       try {
-        return Number(JSON.parse(last).packetsPerSecond ?? 0);
+        const r = JSON.parse(last);
+        return {
+          packetsPerSecond: Number(r.packetsPerSecond ?? 0),
+          cpuShare: Number(r.cpuSeconds ?? 0) / Math.max(Number(r.seconds ?? 0), 1e-6),
+        };
       } catch {
-        return 0;
+        return { packetsPerSecond: 0, cpuShare: NaN };
       }
     },
   };

@@ -2,12 +2,14 @@
  * pytunnel over IPv6 and carrying IPv6, in namespaces: the outer UDP runs
  * between IPv6 endpoints (`server: [fd31:a::1]:PORT`), the tunnel has IPv6
  * addresses beside IPv4 (`tunnel_ip6`), and the server's ACL holds for IPv6
- * sources. ping6 and iperf3 -6 through it. Needs root.
+ * sources; both ends use batched I/O (recvmmsg/sendmmsg) on their IPv6
+ * sockets. ping6 and iperf3 -6 through it. Needs root.
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { iperf } from "./iperf.ts";
 import { IS_ROOT, Topology } from "./netns.ts";
-import { newKeys, until } from "./env.ts";
+import { until } from "./env.ts";
+import { addOuterIpv6, OUTER6_CLIENT, startIpv6Tunnel } from "./ipv6_pair.ts";
 import { fetchStatus } from "../../pytunnel/control.ts";
 import type { StatusReport } from "../../pytunnel/report.ts";
 
@@ -21,60 +23,19 @@ Deno.test({
   async fn() {
     const topo = Topology.create();
     try {
-      const sVeth = `pyt${topo.id}sa`, aVeth = `pyt${topo.id}a`;
-      await topo.run(topo.server, "ip", [
-        "-6",
-        "addr",
-        "add",
-        "fd31:a::1/64",
-        "dev",
-        sVeth,
-        "nodad",
-      ]);
-      await topo.run(topo.clientA, "ip", [
-        "-6",
-        "addr",
-        "add",
-        "fd31:a::2/64",
-        "dev",
-        aVeth,
-        "nodad",
-      ]);
-      const server = newKeys(), a = newKeys();
-      topo.file(
-        "server6.yaml",
-        [
-          `listen_address: "::"`,
-          `listen_port: ${PORT}`,
-          `private_key: "${server.priv}"`,
-          `tunnel_ip: 10.10.0.1/24`,
-          `tunnel_ip6: fd10::1/64`,
-          `interface: pyt6`,
-          `status: ${topo.dir}/server6.sock`,
-          `peers:`,
-          `  - { name: a, public_key: "${a.pub}", tunnel_ip: 10.10.0.2, tunnel_ip6: fd10::2 }`,
-        ].join("\n") + "\n",
+      await addOuterIpv6(topo);
+      const t = await startIpv6Tunnel(topo, PORT);
+      assert(
+        /recvmmsg\/sendmmsg/.test(t.server.stdout + t.server.stderr),
+        "server: no batched I/O",
       );
-      topo.file(
-        "a6.yaml",
-        [
-          `server: "[fd31:a::1]:${PORT}"`,
-          `server_public_key: "${server.pub}"`,
-          `private_key: "${a.priv}"`,
-          `tunnel_ip: 10.10.0.2/24`,
-          `tunnel_ip6: fd10::2/64`,
-          `interface: pyt6`,
-          `keepalive: 5`,
-        ].join("\n") + "\n",
+      assert(
+        /recvmmsg\/sendmmsg/.test(t.client.stdout + t.client.stderr),
+        "client: no batched I/O",
       );
-      const srv = topo.pytunnel(topo.server, ["server", "-c", `${topo.dir}/server6.yaml`]);
-      await srv.waitFor(/server started/);
-      const cli = topo.pytunnel(topo.clientA, ["client", "-c", `${topo.dir}/a6.yaml`]);
-      await cli.waitFor(/handshake with the server complete/, 30_000);
-      const status = () =>
-        fetchStatus({ path: `${topo.dir}/server6.sock` }) as Promise<StatusReport>;
+      const status = () => fetchStatus({ path: t.serverSock }) as Promise<StatusReport>;
       const peer = (await status()).peers.find((p) => p.name === "a")!;
-      assert(peer.endpoint?.startsWith("[fd31:a::2]:"), `outer endpoint ${peer.endpoint}`);
+      assert(peer.endpoint?.startsWith(`[${OUTER6_CLIENT}]:`), `outer endpoint ${peer.endpoint}`);
       assertEquals(peer.tunnelIp6, "fd10::2");
 
       const ping6 = await topo.run(topo.clientA, "ping", [

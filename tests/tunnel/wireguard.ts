@@ -26,10 +26,26 @@ async function ip(topo: Topology, ns: string, args: string[]): Promise<void> {
   if (out.code !== 0) throw new Error(`ip ${args.join(" ")}: ${out.stderr.trim()}`);
 }
 
+/** Where a second pair differs from the first: its outer server address and its tunnel. */
+export interface WireguardOptions {
+  /** The server's outer address as client A reaches it (default: its IPv4 address). */
+  endpointHost?: string;
+  /** The tunnel's /24 as its first three octets (default "10.66.0"). */
+  subnet?: string;
+  /** Tells this pair's interfaces apart from another pair's (default ""). */
+  tag?: string;
+}
+
 /** Starts wireguard-go in the server namespace and client A, tunnel 10.66.0.1 ↔ 10.66.0.2. */
-export async function startWireguard(topo: Topology, port = 51900): Promise<WireguardPair> {
+export async function startWireguard(
+  topo: Topology,
+  port = 51900,
+  o: WireguardOptions = {},
+): Promise<WireguardPair> {
+  const subnet = o.subnet ?? "10.66.0", tag = o.tag ?? "";
+  const endpoint = o.endpointHost?.includes(":") ? `[${o.endpointHost}]` : o.endpointHost;
   // The UAPI socket (/var/run/wireguard/NAME.sock) is shared by all namespaces: distinct names.
-  const sDev = `pytwg${topo.id}s`, cDev = `pytwg${topo.id}c`;
+  const sDev = `pytwg${topo.id}s${tag}`, cDev = `pytwg${topo.id}c${tag}`;
   const keys = async () => {
     const priv = await wg(topo, topo.server, ["genkey"]);
     return { priv, pub: await wg(topo, topo.server, ["pubkey"], priv + "\n") };
@@ -41,7 +57,7 @@ export async function startWireguard(topo: Topology, port = 51900): Promise<Wire
   const server = topo.spawn(topo.server, env[0]!, [...env.slice(1), "wireguard-go", "-f", sDev]);
   const client = topo.spawn(topo.clientA, env[0]!, [...env.slice(1), "wireguard-go", "-f", cDev]);
   const pair: WireguardPair = {
-    serverTunnelIp: "10.66.0.1",
+    serverTunnelIp: `${subnet}.1`,
     server,
     client,
     async stop() {
@@ -67,7 +83,7 @@ export async function startWireguard(topo: Topology, port = 51900): Promise<Wire
       "peer",
       c.pub,
       "allowed-ips",
-      "10.66.0.2/32",
+      `${subnet}.2/32`,
     ]);
     await wg(topo, topo.clientA, [
       "set",
@@ -77,17 +93,17 @@ export async function startWireguard(topo: Topology, port = 51900): Promise<Wire
       "peer",
       s.pub,
       "allowed-ips",
-      "10.66.0.0/24",
+      `${subnet}.0/24`,
       "endpoint",
-      `${topo.serverIpA}:${port}`,
+      `${endpoint ?? topo.serverIpA}:${port}`,
       "persistent-keepalive",
       "25",
     ]);
-    await ip(topo, topo.server, ["addr", "add", "10.66.0.1/24", "dev", sDev]);
-    await ip(topo, topo.clientA, ["addr", "add", "10.66.0.2/24", "dev", cDev]);
+    await ip(topo, topo.server, ["addr", "add", `${subnet}.1/24`, "dev", sDev]);
+    await ip(topo, topo.clientA, ["addr", "add", `${subnet}.2/24`, "dev", cDev]);
     await ip(topo, topo.server, ["link", "set", sDev, "mtu", "1420", "up"]);
     await ip(topo, topo.clientA, ["link", "set", cDev, "mtu", "1420", "up"]);
-    const ping = await topo.ping(topo.clientA, "10.66.0.1", 2);
+    const ping = await topo.ping(topo.clientA, `${subnet}.1`, 2);
     if (ping.code !== 0) throw new Error(`no ping through wireguard-go:\n${ping.stdout}`);
   } catch (e) {
     await pair.stop();
