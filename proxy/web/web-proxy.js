@@ -334,15 +334,22 @@ function dataChannelConn(dc, options = {}) {
     },
     cancel: finish
   }, { highWaterMark: Infinity });
+  let bufferedBound = 0;
   const writable = new WritableStream({
     async write(chunk) {
       await opened;
       for (let off = 0; off < chunk.byteLength; off += maxMessage) {
-        if (isClosed || dc.readyState !== "open") throw new ClosedError("data channel");
+        if (isClosed) throw new ClosedError("data channel");
         const piece = chunk.subarray(off, Math.min(off + maxMessage, chunk.byteLength));
-        dc.send(piece);
+        try {
+          dc.send(piece);
+        } catch {
+          throw new ClosedError("data channel");
+        }
         options.onWrite?.(piece.byteLength);
-        while (dc.bufferedAmount > highWater) {
+        bufferedBound += piece.byteLength;
+        if (bufferedBound <= highWater) continue;
+        while ((bufferedBound = dc.bufferedAmount) > highWater) {
           if (isClosed || dc.readyState !== "open") throw new ClosedError("data channel");
           await sleep(pollMs, timers);
         }
