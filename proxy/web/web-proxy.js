@@ -613,8 +613,10 @@ var PROXY_DEFAULTS = {
   proxyType: "standalone",
   dataChannelTimeoutMs: 2e4,
   inactivityTimeoutMs: 3e4,
-  // Half the Go client's 10 s data-channel timeout, as Go's proxy does.
-  gatherTimeoutMs: 5e3
+  // Below the broker's 5 s client timeout (CLIENT_TIMEOUT_MS, as recent Go brokers): libwebrtc
+  // never completes gathering for some offers (Debian's Go client's, in tests/client/chain.ts),
+  // and an answer sent at 5 s always came too late.
+  gatherTimeoutMs: 3e3
 };
 var MIN_POLL_MS = 1e3;
 var SnowflakeProxy = class {
