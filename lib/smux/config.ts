@@ -32,12 +32,17 @@ export const DEFAULT_SMUX_CONFIG: Readonly<SmuxConfig> = Object.freeze({
   keepAliveDisabled: false,
 });
 
-/** Snowflake client's smux settings (docs/PROTOCOL.md §4). */
+/**
+ * Snowflake client's smux settings (docs/PROTOCOL.md §4). The stream window is 4 MiB where Go's
+ * client announces 1 MiB: it is the receiver's own choice (sent in UPD frames), and one stream's
+ * download cannot go faster than window / round trip (docs/client.md "Throughput").
+ */
 export const SNOWFLAKE_SMUX_CLIENT: Readonly<SmuxConfig> = Object.freeze({
   ...DEFAULT_SMUX_CONFIG,
   version: 2,
   keepAliveTimeoutMs: 10 * 60_000,
-  maxStreamBuffer: 1024 * 1024,
+  maxReceiveBuffer: 8 * 1024 * 1024,
+  maxStreamBuffer: 4 * 1024 * 1024,
 });
 
 /** Snowflake server's smux settings (docs/PROTOCOL.md §4). */

@@ -25,10 +25,12 @@ Deno.test("config: Snowflake presets (docs/PROTOCOL.md §4)", () => {
   for (const c of [SNOWFLAKE_SMUX_CLIENT, SNOWFLAKE_SMUX_SERVER]) {
     validateSmuxConfig(c);
     assertEquals(c.version, 2);
-    assertEquals(c.maxStreamBuffer, 1048576);
-    assertEquals(c.maxReceiveBuffer, 4194304);
     assertEquals(c.maxFrameSize, 32768);
   }
+  assertEquals(SNOWFLAKE_SMUX_SERVER.maxStreamBuffer, 1048576);
+  assertEquals(SNOWFLAKE_SMUX_SERVER.maxReceiveBuffer, 4194304);
+  assertEquals(SNOWFLAKE_SMUX_CLIENT.maxStreamBuffer, 4194304);
+  assertEquals(SNOWFLAKE_SMUX_CLIENT.maxReceiveBuffer, 8388608);
   assertEquals(SNOWFLAKE_SMUX_CLIENT.keepAliveTimeoutMs, 600000);
   assertEquals(SNOWFLAKE_SMUX_SERVER.keepAliveTimeoutMs, 240000);
 });

@@ -120,15 +120,27 @@ export function dataChannelConn(
     cancel: finish,
   }, { highWaterMark: Infinity });
 
+  // @roamhq/wrtc answers readyState, bufferedAmount and send() each with a blocking call to
+  // libwebrtc's network thread, which is busy with the traffic itself: the client's main thread
+  // spent half of a download waiting in them. bufferedAmount grows only by our sends, so the
+  // last value read plus what was sent since bounds it from above, and it is read only once
+  // that bound passes the mark; send() throws when the channel is no longer open.
+  let bufferedBound = 0;
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
       await opened;
       for (let off = 0; off < chunk.byteLength; off += maxMessage) {
-        if (isClosed || dc.readyState !== "open") throw new ClosedError("data channel");
+        if (isClosed) throw new ClosedError("data channel");
         const piece = chunk.subarray(off, Math.min(off + maxMessage, chunk.byteLength));
-        dc.send(piece as Uint8Array<ArrayBuffer>);
+        try {
+          dc.send(piece as Uint8Array<ArrayBuffer>);
+        } catch {
+          throw new ClosedError("data channel");
+        }
         options.onWrite?.(piece.byteLength);
-        while (dc.bufferedAmount > highWater) {
+        bufferedBound += piece.byteLength;
+        if (bufferedBound <= highWater) continue;
+        while ((bufferedBound = dc.bufferedAmount) > highWater) {
           if (isClosed || dc.readyState !== "open") throw new ClosedError("data channel");
           await sleep(pollMs, timers);
         }

@@ -86,8 +86,10 @@ export const PROXY_DEFAULTS = {
   proxyType: "standalone",
   dataChannelTimeoutMs: 20_000,
   inactivityTimeoutMs: 30_000,
-  // Half the Go client's 10 s data-channel timeout, as Go's proxy does.
-  gatherTimeoutMs: 5000,
+  // Below the broker's 5 s client timeout (CLIENT_TIMEOUT_MS, as recent Go brokers): libwebrtc
+  // never completes gathering for some offers (Debian's Go client's, in tests/client/chain.ts),
+  // and an answer sent at 5 s always came too late.
+  gatherTimeoutMs: 3000,
 } as const;
 
 /** What the host environment provides. */

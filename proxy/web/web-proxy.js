@@ -334,15 +334,22 @@ function dataChannelConn(dc, options = {}) {
     },
     cancel: finish
   }, { highWaterMark: Infinity });
+  let bufferedBound = 0;
   const writable = new WritableStream({
     async write(chunk) {
       await opened;
       for (let off = 0; off < chunk.byteLength; off += maxMessage) {
-        if (isClosed || dc.readyState !== "open") throw new ClosedError("data channel");
+        if (isClosed) throw new ClosedError("data channel");
         const piece = chunk.subarray(off, Math.min(off + maxMessage, chunk.byteLength));
-        dc.send(piece);
+        try {
+          dc.send(piece);
+        } catch {
+          throw new ClosedError("data channel");
+        }
         options.onWrite?.(piece.byteLength);
-        while (dc.bufferedAmount > highWater) {
+        bufferedBound += piece.byteLength;
+        if (bufferedBound <= highWater) continue;
+        while ((bufferedBound = dc.bufferedAmount) > highWater) {
           if (isClosed || dc.readyState !== "open") throw new ClosedError("data channel");
           await sleep(pollMs, timers);
         }
@@ -606,8 +613,10 @@ var PROXY_DEFAULTS = {
   proxyType: "standalone",
   dataChannelTimeoutMs: 2e4,
   inactivityTimeoutMs: 3e4,
-  // Half the Go client's 10 s data-channel timeout, as Go's proxy does.
-  gatherTimeoutMs: 5e3
+  // Below the broker's 5 s client timeout (CLIENT_TIMEOUT_MS, as recent Go brokers): libwebrtc
+  // never completes gathering for some offers (Debian's Go client's, in tests/client/chain.ts),
+  // and an answer sent at 5 s always came too late.
+  gatherTimeoutMs: 3e3
 };
 var MIN_POLL_MS = 1e3;
 var SnowflakeProxy = class {

@@ -53,6 +53,9 @@ export interface FetchResult {
   bytes: number;
   sha256: string;
   firstByteSeconds: number;
+  /** When the HTTP request went out (after the SOCKS handshakes), and the last byte came. */
+  requestSeconds: number;
+  lastByteSeconds: number;
   seconds: number;
   longestStall: number;
   histogram: Record<string, number>;

@@ -1,7 +1,8 @@
 /**
  * A measuring HTTP GET through a SOCKS5 proxy, for the client's tests and benchmarks: prints
- * one JSON line with the body's size and sha256, the time to the first body byte, the total
- * time and the longest gap between two reads (a stall), plus a stall histogram.
+ * one JSON line with the body's size and sha256, the time to the first body byte, when the
+ * request went out (after the SOCKS handshakes) and the last byte came, the total time and the
+ * longest gap between two reads (a stall), plus a stall histogram.
  *
  * Usage: deno run --allow-net --allow-write socks_fetch.ts SOCKS_PORT URL [RATE [PROGRESS_FILE]]
  * With SOCKS_PORT written `PORT+inner`, a second SOCKS5 CONNECT is sent through the first
@@ -53,6 +54,7 @@ async function socks5(user: string | null): Promise<void> {
 await socks5(inner ? "max=1" : null);
 if (inner) await socks5(null);
 const w = conn.writable.getWriter();
+const requested = performance.now();
 await w.write(
   new TextEncoder().encode(`GET ${url.pathname} HTTP/1.0\r\nHost: ${url.host}\r\n\r\n`),
 );
@@ -113,6 +115,7 @@ while (length < 0 || bytes < length) {
   }
   last = performance.now();
 }
+const lastByte = performance.now();
 const body = new Uint8Array(bytes);
 let off = 0;
 for (const p of parts) {
@@ -125,6 +128,8 @@ console.log(JSON.stringify({
   bytes,
   sha256: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(""),
   firstByteSeconds: (firstByte - t0) / 1000,
+  requestSeconds: (requested - t0) / 1000,
+  lastByteSeconds: (lastByte - t0) / 1000,
   seconds: (performance.now() - t0) / 1000,
   longestStall,
   histogram,
