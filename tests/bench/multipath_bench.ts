@@ -14,7 +14,7 @@
  *
  * Needs root (namespaces). Figures only; nothing is asserted.
  */
-import { Chain, SERVER_PORT } from "../client/chain.ts";
+import { Chain, ONE_CLIENT, SERVER_PORT } from "../client/chain.ts";
 import { CAN_NETNS, DENO, ROOT } from "../client/netns.ts";
 import { RelayCap } from "../client/relay_cap.ts";
 
@@ -115,7 +115,7 @@ export async function run(): Promise<void> {
     // the session connected) until THROUGHPUT_BYTES arrived.
     const rates: number[] = [];
     for (const n of [1, 2, 3]) {
-      for (let i = 0; i < n; i++) chain.ourProxy();
+      for (let i = 0; i < n; i++) chain.ourProxy(ONE_CLIENT);
       await chain.waitForProxies(n, 90_000);
       const c = await chain.ourClient(["--max", String(n)]);
       const t = await traced(chain, c.port);
@@ -137,7 +137,7 @@ export async function run(): Promise<void> {
     await cap.stop();
     cap = await RelayCap.start(chain.net, SERVER_PORT, SINGLE_CAP);
     for (const go of [false, true]) {
-      go ? chain.debianProxy() : chain.ourProxy();
+      go ? chain.debianProxy(ONE_CLIENT) : chain.ourProxy(ONE_CLIENT);
       await chain.waitForProxies(1, 90_000);
       const c = go ? await chain.goClient() : await chain.ourClient(["--max", "1"]);
       const t = await traced(chain, go ? `${c.port}+inner` : c.port);
@@ -180,7 +180,9 @@ export async function run(): Promise<void> {
     ];
     for (const [label, used, start] of runs) {
       const go = label.startsWith("Go");
-      for (let i = 0; i < used + 2; i++) go || i % 2 ? chain.debianProxy() : chain.ourProxy();
+      for (let i = 0; i < used + 2; i++) {
+        go || i % 2 ? chain.debianProxy(ONE_CLIENT) : chain.ourProxy(ONE_CLIENT);
+      }
       await chain.waitForProxies(used + 2, 90_000);
       const c = await start();
       let killedAt = 0;
