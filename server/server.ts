@@ -123,6 +123,9 @@ export class SnowflakeServer {
       port: addr.port,
       tls,
       maxPayload: this.#carriers.limits.maxMessage,
+      // A carrier pulls its next batch once the previous one reached the kernel: a slow proxy
+      // holds little of its client's queue, which its other carriers take (docs/client.md).
+      writeHighWaterMark: this.#carriers.limits.batchBytes,
       onRefused: (reason) => {
         if (reason === "oversize") this.metrics.counters.floodCloses++;
         if (reason === "text") this.metrics.counters.textMessages++;
