@@ -170,6 +170,9 @@ export class Carriers {
       tls,
       reusePort,
       maxPayload: this.#limits.maxMessage,
+      // A carrier pulls its next batch once the previous one reached the kernel: a slow proxy
+      // holds little of its client's queue, which its other carriers take (docs/client.md).
+      writeHighWaterMark: this.#limits.batchBytes,
       onRefused: (reason) => {
         if (reason === "oversize") counters.floodCloses++;
         if (reason === "text") counters.textMessages++;

@@ -71,6 +71,13 @@ const RATE_DECAY = 0.95;
 const MIN_RTT_WINDOW_MS = 10_000;
 /** Extra wait beyond srtt before a hole behind acknowledged segments counts as lost. */
 const RACK_REORDER_MS = 5;
+/**
+ * Per-round decay of the reordering window learnt from spurious retransmissions and of the
+ * largest recent RTT. Paths of different delay (one session striped over several proxies,
+ * docs/client.md "Multipath") reorder by their delay difference and interleave their RTT
+ * samples; both follow the largest seen, for tens of rounds.
+ */
+const REORDER_DECAY = 63 / 64;
 /** Share of the limit that RTO retransmissions may use in one flush. */
 const RETRANS_SHARE = 0.25;
 /**
@@ -209,6 +216,16 @@ export class KcpEngine {
   // Time-based loss detection (RACK-like): the newest send time that was acknowledged.
   #rackTs = 0;
   #rackSeen = false;
+  /** How late beyond srtt an acknowledgement may come before the hole counts as lost (ms). */
+  #reorderWnd = RACK_REORDER_MS;
+  /**
+   * The largest recent RTT sample, decaying by {@link REORDER_DECAY} per round: with smart
+   * sending neither the RTO nor the time-based loss detection fires before it, as samples of
+   * paths with different delays interleave.
+   */
+  #rttMax = 0;
+  /** The limit before the last cut, restored when that cut's loss proves spurious. */
+  #limitBeforeCut = 0;
   #hasResend = false;
   #fastackHit = false;
   #windowSlid = false;
@@ -470,7 +487,11 @@ export class KcpEngine {
       else this.#rxRttvar += (delta - this.#rxRttvar) >> 2;
     }
     if (this.#rxSrtt < 1) this.#rxSrtt = 1;
-    const rto = this.#rxSrtt + Math.max(this.#interval, this.#rxRttvar << 2);
+    if (rtt > this.#rttMax) this.#rttMax = rtt;
+    const rto = Math.max(
+      this.#rxSrtt + Math.max(this.#interval, this.#rxRttvar << 2),
+      this.#smart ? this.#rttMax + this.#interval : 0,
+    );
     this.#rxRto = Math.min(RTO_MAX, Math.max(this.#rxMinrto, rto));
   }
 
@@ -513,7 +534,17 @@ export class KcpEngine {
     const i = (sn - buf.at(0).sn) >>> 0;
     if (i >= buf.length) return;
     const seg = buf.at(i);
-    if (!seg.acked && seg.xmit > 1 && diff(ts, seg.ts) < 0) this.stats.spuriousRetrans++;
+    if (seg.acked || seg.xmit <= 1 || diff(ts, seg.ts) >= 0) return;
+    this.stats.spuriousRetrans++;
+    if (!this.#smart) return;
+    // The earlier copy was late, not lost: wait that much longer next time, and undo the cut.
+    const late = diff(this.#current, ts) - this.#rxSrtt + RACK_REORDER_MS;
+    this.#reorderWnd = Math.min(this.#rxRto, Math.max(this.#reorderWnd, late));
+    if (this.#limitBeforeCut > this.#limit) {
+      this.#limit = this.#limitBeforeCut;
+      this.#limitThresh = this.#limit;
+    }
+    this.#limitBeforeCut = 0;
   }
 
   #parseFastack(sn: number, ts: number): void {
@@ -666,6 +697,8 @@ export class KcpEngine {
       this.#queueing = this.#roundMinRtt >= this.#minRtt + rise;
       if (this.#queueing && this.#limitThresh === Infinity) this.#limitThresh = this.#limit;
     }
+    this.#reorderWnd = Math.max(RACK_REORDER_MS, this.#reorderWnd * REORDER_DECAY);
+    this.#rttMax = Math.floor(this.#rttMax * REORDER_DECAY);
     this.#roundEnd = this.#sndNxt;
     this.#roundMinRtt = Infinity;
     this.#roundSamples = 0;
@@ -828,7 +861,7 @@ export class KcpEngine {
         this.stats.rtoRetrans++;
       } else if (
         this.#smart && diff(this.#rackTs, seg.ts) > 0 &&
-        diff(current, seg.ts) >= this.#rxSrtt + RACK_REORDER_MS
+        diff(current, seg.ts) >= Math.max(this.#rxSrtt + this.#reorderWnd, this.#rttMax)
       ) {
         // Acknowledged segments sent after this one: lost, not merely late.
         send = true;
@@ -899,6 +932,7 @@ export class KcpEngine {
   #cutLimit(current: number): void {
     if (diff(current, this.#lastCut) < Math.max(this.#rxSrtt, this.#interval)) return;
     this.#lastCut = current;
+    this.#limitBeforeCut = this.#limit;
     const bdp = this.#maxRate * Math.max(this.#minRtt, this.#interval);
     this.#limit = Math.max(
       LIMIT_MIN,

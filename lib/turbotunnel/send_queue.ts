@@ -4,7 +4,9 @@
  * encapsulated, until a carrier (a proxy connection of that client) takes them.
  *
  * - Several carriers of one ClientID may drain one queue at once (multipath); each batch
- *   goes to the carrier that has waited longest, so ready carriers take turns.
+ *   goes to the carrier that has waited longest, so ready carriers take turns, and a burst
+ *   queued while several wait is shared among them (packets are then not merged into one
+ *   chunk), so that no one path gets a whole burst and delays it behind its own queue.
  * - Bounded in packets and bytes. While at least one carrier drains it, packets may be
  *   views into shared memory (a writer's slab, a Worker's batch). Once no carrier is left,
  *   what is queued is copied out of the shared memory (a view would pin a whole slab) and
@@ -122,8 +124,9 @@ export class SendQueue {
       return false;
     }
     const last = this.#chunks.length > this.#head ? this.#chunks[this.#chunks.length - 1]! : null;
+    // With several carriers a chunk stays one packet, so that a burst can be split among them.
     if (
-      attached && last !== null && last.buffer === chunk.buffer &&
+      this.#carriers === 1 && last !== null && last.buffer === chunk.buffer &&
       last.byteOffset + last.length === chunk.byteOffset
     ) {
       this.#chunks[this.#chunks.length - 1] = new Uint8Array(
@@ -223,8 +226,11 @@ export class SendQueue {
     this.#dispatching = true;
     queueMicrotask(() => {
       this.#dispatching = false;
+      // A burst is shared among the carriers waiting for it rather than all sent down one.
+      const ways = Math.min(this.#drainers.length, this.#chunks.length - this.#head);
+      const share = Math.ceil(this.#bytes / Math.max(1, ways));
       while (this.#drainers.length > 0) {
-        const b = this.take(this.#drainers[0]!.maxBytes);
+        const b = this.take(Math.min(share, this.#drainers[0]!.maxBytes));
         if (!b) break;
         this.#drainers.shift()!.resolve(b);
       }

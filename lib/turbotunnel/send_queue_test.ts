@@ -107,3 +107,16 @@ Deno.test("turbotunnel: queues without a carrier expire on the injected clock; p
   assertEquals(queues.sweep(), ["b"]);
   queues.close();
 });
+
+Deno.test("turbotunnel: a burst is shared among the carriers waiting for it", async () => {
+  const q = new SendQueue(0);
+  q.attach(0);
+  q.attach(0);
+  q.attach(0);
+  const waiting = [q.next(64 * 1024), q.next(64 * 1024), q.next(64 * 1024)];
+  const slab = new Uint8Array(30 * 1400);
+  for (let i = 0; i < 30; i++) q.push(slab.subarray(i * 1400, (i + 1) * 1400), 1, 0);
+  const batches = await Promise.all(waiting);
+  assertEquals(batches.map((b) => b.packets), [10, 10, 10]);
+  assertEquals(q.packets, 0);
+});

@@ -1,25 +1,28 @@
 /**
  * `deno task bench multipath`: what striping one session over several proxies buys
  * (docs/client.md "Multipath"), on the client's chain (tests/client/chain.ts: WebRTC and the
- * proxies' WebSocket cross a veth) with every proxy's relay capped at {@link CAP} bytes/s by
- * a tap between the proxies and the server (tests/client/ws_tap.ts; this kernel has no
- * sch_netem, and a tbf on the shared veth would cap all proxies together):
+ * proxies' WebSocket cross a veth) with every proxy's relay capped by traffic control on the
+ * server's veth end (tests/client/relay_cap.ts: one HTB class per proxy connection):
  *
- * - download throughput through our client with 1, 2 and 3 proxies (`--max` 1, 2, 3);
+ * - download throughput through our client with 1, 2 and 3 proxies (`--max` 1, 2, 3), each
+ *   relay capped at {@link CAP} bytes/s;
+ * - one proxy capped at {@link SINGLE_CAP} bytes/s: the share of the cap that ours (client and
+ *   proxy) and Debian's (snowflake-client and snowflake-proxy 2.5.1) reach, same run;
  * - time to recover full throughput after the busiest proxy carrying the download is killed:
  *   ours `--max 3`, ours `--max 1`, Debian's snowflake-client (Go 2.5.1), same run; spare
  *   proxies wait at the broker.
  *
  * Needs root (namespaces). Figures only; nothing is asserted.
  */
-import { Chain, RELAY_HOST, SERVER_PORT } from "../client/chain.ts";
-import { CAN_NETNS, DENO, must, ROOT } from "../client/netns.ts";
+import { Chain, ONE_CLIENT, SERVER_PORT } from "../client/chain.ts";
+import { CAN_NETNS, DENO, ROOT } from "../client/netns.ts";
+import { RelayCap } from "../client/relay_cap.ts";
 
 const CAP = 400_000;
+const SINGLE_CAP = 2_000_000;
 const SIZE = 16_000_000;
 const THROUGHPUT_BYTES = 8_000_000;
 const WARMUP_S = 3;
-const TAP_IP = "198.18.63.4";
 const TRACE_LIMIT_S = 75;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,24 +95,6 @@ function recovery(trace: Trace, killedAt: number): { before: number; seconds: nu
   return { before, seconds: null };
 }
 
-/** The pid of the proxy whose relay connection has received the most bytes. */
-async function busiestProxyPid(chain: Chain): Promise<number | null> {
-  const out = await chain.net.exec(chain.net.b, [
-    "ss",
-    "-tinpH",
-    "dst",
-    `${TAP_IP}:${SERVER_PORT}`,
-  ]);
-  let best: { pid: number; bytes: number } | null = null;
-  const lines = out.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const pid = /pid=(\d+)/.exec(lines[i]!)?.[1];
-    const bytes = Number(/bytes_received:(\d+)/.exec(lines[i + 1] ?? "")?.[1] ?? 0);
-    if (pid && (!best || bytes > best.bytes)) best = { pid: Number(pid), bytes };
-  }
-  return best?.pid ?? null;
-}
-
 async function stopAll(chain: Chain, pattern: RegExp): Promise<void> {
   for (const p of chain.net.procs.filter((p) => pattern.test(p.name) && !p.exited)) {
     await p.stop();
@@ -122,34 +107,15 @@ export async function run(): Promise<void> {
     return;
   }
   const chain = await Chain.start({ subnet: 63, fileSize: SIZE });
-  const { net } = chain;
+  let cap = await RelayCap.start(chain.net, SERVER_PORT, CAP);
   try {
-    await must("ip", ["-n", net.b, "addr", "add", `${TAP_IP}/24`, "dev", "vb"]);
-    await Deno.writeTextFile(
-      `/etc/netns/${net.b}/hosts`,
-      `127.0.0.1 localhost\n${TAP_IP} ${RELAY_HOST}\n`,
-    );
-    await Deno.mkdir(`${net.dir}/capture`);
-    net.spawn(net.b, "tap", [
-      DENO,
-      "run",
-      "--allow-net",
-      "--allow-write",
-      `${ROOT}/tests/client/ws_tap.ts`,
-      TAP_IP,
-      String(SERVER_PORT),
-      net.ipA,
-      String(SERVER_PORT),
-      `${net.dir}/capture`,
-      String(CAP),
-    ]);
     console.log(`each proxy's relay capped at ${CAP / 1000} kB/s`);
 
     // Throughput with 1, 2, 3 proxies: from WARMUP_S after the first byte (every proxy of
     // the session connected) until THROUGHPUT_BYTES arrived.
     const rates: number[] = [];
     for (const n of [1, 2, 3]) {
-      for (let i = 0; i < n; i++) chain.ourProxy();
+      for (let i = 0; i < n; i++) chain.ourProxy(ONE_CLIENT);
       await chain.waitForProxies(n, 90_000);
       const c = await chain.ourClient(["--max", String(n)]);
       const t = await traced(chain, c.port);
@@ -166,6 +132,31 @@ export async function run(): Promise<void> {
       await stopAll(chain, /proxy/);
     }
     console.log(`3 proxies / 1 proxy: ${(rates[2]! / rates[0]!).toFixed(2)}x (target >= 2.5x)`);
+
+    // One proxy capped at SINGLE_CAP: ours, then Debian's client and proxy.
+    await cap.stop();
+    cap = await RelayCap.start(chain.net, SERVER_PORT, SINGLE_CAP);
+    for (const go of [false, true]) {
+      go ? chain.debianProxy(ONE_CLIENT) : chain.ourProxy(ONE_CLIENT);
+      await chain.waitForProxies(1, 90_000);
+      const c = go ? await chain.goClient() : await chain.ourClient(["--max", "1"]);
+      const t = await traced(chain, go ? `${c.port}+inner` : c.port);
+      const first = t.samples.find((s) => s.bytes > 0)?.t ?? 0;
+      const warm = t.samples.find((s) => s.t >= first + WARMUP_S) ?? t.samples[0]!;
+      const end = t.samples.at(-1)!;
+      const rate = (end.bytes - warm.bytes) / (end.t - warm.t);
+      console.log(
+        `one proxy capped at ${SINGLE_CAP / 1e6} MB/s, ${go ? "Debian's client+proxy" : "ours"}: ` +
+          `${(rate / 1e6).toFixed(2)} MB/s, ${
+            ((rate / SINGLE_CAP) * 100).toFixed(0)
+          } % of the cap` +
+          `${t.bytes === SIZE ? "" : " SHORT"}`,
+      );
+      await c.proc.stop();
+      await stopAll(chain, /proxy/);
+    }
+    await cap.stop();
+    cap = await RelayCap.start(chain.net, SERVER_PORT, CAP);
 
     // Recovery after the busiest proxy dies, 5 s after it began carrying the download; 2
     // spares at the broker.
@@ -189,16 +180,18 @@ export async function run(): Promise<void> {
     ];
     for (const [label, used, start] of runs) {
       const go = label.startsWith("Go");
-      for (let i = 0; i < used + 2; i++) go || i % 2 ? chain.debianProxy() : chain.ourProxy();
+      for (let i = 0; i < used + 2; i++) {
+        go || i % 2 ? chain.debianProxy(ONE_CLIENT) : chain.ourProxy(ONE_CLIENT);
+      }
       await chain.waitForProxies(used + 2, 90_000);
       const c = await start();
       let killedAt = 0;
       const t = await traced(chain, c.port, (elapsed) => {
         void (async () => {
           // 5 s after a proxy started carrying the download.
-          while (elapsed() < 60 && (await busiestProxyPid(chain)) === null) await sleep(200);
+          while (elapsed() < 60 && (await chain.busiestProxyPid()) === null) await sleep(200);
           await sleep(5000);
-          const pid = await busiestProxyPid(chain);
+          const pid = await chain.busiestProxyPid();
           if (pid === null) return;
           Deno.kill(pid, "SIGKILL");
           killedAt = elapsed();
@@ -223,6 +216,7 @@ export async function run(): Promise<void> {
       await stopAll(chain, /proxy/);
     }
   } finally {
+    await cap.stop();
     await chain.stop();
   }
 }

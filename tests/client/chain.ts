@@ -48,6 +48,14 @@ export async function startDante(net: NsPair, dir: string): Promise<void> {
 const rooted = (args: string[]) =>
   args.map((a) => (/^[a-z]+\/main\.ts$/.test(a) ? `${ROOT}/${a}` : a));
 
+/**
+ * One client at a time per proxy: a proxy that takes every client (both kinds' default) may
+ * be matched with all of one session's requests (the broker's pool for an unrestricted client
+ * starts with the proxies of unknown NAT type, Debian's here), and killing it would then kill
+ * every path at once.
+ */
+export const ONE_CLIENT = ["-capacity", "1"];
+
 /** What tests/client/socks_fetch.ts measured. */
 export interface FetchResult {
   bytes: number;
@@ -272,7 +280,7 @@ export class Chain {
   }
 
   /** Starts Debian's Go snowflake-proxy in `b`. */
-  debianProxy(): NsProc {
+  debianProxy(extra: string[] = []): NsProc {
     const n = this.#proxies++;
     return this.net.spawn(this.net.b, `go-proxy${n}`, [
       "snowflake-proxy",
@@ -287,6 +295,7 @@ export class Chain {
       this.stunUrl,
       "-summary-interval",
       "1h",
+      ...extra,
     ]);
   }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Chain, type FetchResult } from "./chain.ts";
+import { Chain, type FetchResult, ONE_CLIENT } from "./chain.ts";
 import type { NsProc } from "./netns.ts";
 
 /** What one churn run measured. */
@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts proxy number `n` of the mix: Debian's for every third, ours otherwise. */
 export function mixedProxy(chain: Chain, n: number): NsProc {
-  return n % 3 === 2 ? chain.debianProxy() : chain.ourProxy();
+  return n % 3 === 2 ? chain.debianProxy(ONE_CLIENT) : chain.ourProxy(ONE_CLIENT);
 }
 
 /** Runs one churn download through a fresh client with `--max max`. */
@@ -39,8 +39,8 @@ export async function churn(
     const p = kind === undefined
       ? mixedProxy(chain, started)
       : kind === "go"
-      ? chain.debianProxy()
-      : chain.ourProxy();
+      ? chain.debianProxy(ONE_CLIENT)
+      : chain.ourProxy(ONE_CLIENT);
     started++;
     procs.set(p.pid, p);
   };
