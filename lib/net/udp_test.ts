@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { ClosedError } from "./errors.ts";
 import { UdpPacketConn } from "./udp.ts";
+import { setTcpNoDelayToPort } from "./sockopt.ts";
 
 Deno.test("udp: packets round-trip over loopback with the sender's address", async () => {
   const a = UdpPacketConn.listen();
@@ -96,5 +97,19 @@ Deno.test("udp: batched I/O (recvmmsg/sendmmsg) keeps order, addresses and drops
   } finally {
     a.close();
     b.close();
+  }
+});
+
+Deno.test("net: TCP_NODELAY is set on the sockets connected to a port (FFI)", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const accepted = await listener.accept();
+  try {
+    assertEquals(setTcpNoDelayToPort(port), 1);
+  } finally {
+    conn.close();
+    accepted.close();
+    listener.close();
   }
 });

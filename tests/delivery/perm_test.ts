@@ -57,7 +57,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "--allow-env=TOR_PT_MANAGED_TRANSPORT_VER,TOR_PT_CLIENT_TRANSPORTS,TOR_PT_PROXY," +
       "TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE,HOME --ignore-env " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/log/tor,/tmp " +
-      "--allow-sys=uid,homedir,osRelease " +
+      "--allow-sys=uid,homedir,osRelease --v8-flags=--max-semi-space-size=1 " +
       "--include node_modules/@roamhq/wrtc-linux-x64 --output dist/linux-x64/client client/main.ts",
   );
   assertEquals(
