@@ -1,6 +1,6 @@
 /**
  * Non-trickle ICE gathering that stops once what was gathered is all that can be useful
- * (docs/client.md "Latency"). libwebrtc reports "complete" only after its TCP phase (~100 ms
+ * (docs/client.md "ICE gathering"). libwebrtc reports "complete" only after its TCP phase (~100 ms
  * in) and after every socket's STUN request was answered or timed out: its loopback sockets
  * never reach a remote STUN server, so that can take seconds, and a censor's dropped STUN
  * server takes ~10 s. And when a STUN server sees the address a socket is bound to (no NAT),

@@ -4,7 +4,8 @@
  * namespaces as the client bench (tests/client/chain.ts; a STUN server reachable), and each
  * client's RSS. Each fetch is a new SOCKS connection, so a new session and a new rendezvous;
  * the first fetch comes right after the client started listening (Go starts nothing before a
- * SOCKS connection; ours prepares an offer at startup, docs/client.md "Startup"). Needs root.
+ * SOCKS connection; ours, standalone, opens the first session at startup: docs/client.md
+ * "Latency: SOCKS connect to first byte"). Needs root.
  * `CLIENT_LATENCY_FETCHES` (default 5) fetches per client. Figures only.
  *
  * @module
