@@ -7,9 +7,10 @@
  *   as a SOCKS5 CONNECT to the bridge side's SOCKS server (client/socks_upstream.ts).
  * Each connection gets its own Snowflake session and one smux stream, as in Go. In standalone
  * mode the first connection's session is opened at startup, so its proxy is already connected
- * when the first application connects (docs/client.md "Latency"); PT mode opens nothing before
- * tor connects, as Go, since the bridge line's arguments come with the connection. Malformed
- * requests get the protocol's error reply (lib/pt/socks.ts) and one log line.
+ * when the first application connects (docs/client.md "Latency: SOCKS connect to first
+ * byte"); PT mode opens nothing before tor connects, as Go, since the bridge line's arguments
+ * come with the connection. Malformed requests get the protocol's error reply (lib/pt/socks.ts)
+ * and one log line.
  *
  * @module
  */
