@@ -2,8 +2,8 @@
  * The `broker-proxy proxy` binary's adapter for the proxy core (core.ts): @roamhq/wrtc's peer
  * connections (lib/snowflake/webrtc_wrtc.ts), the relay dialed with Deno's `WebSocketStream`
  * (relay_dial.ts) with Nagle's algorithm turned off, Deno's fetch and timers, and a STUN
- * probe of our own so that answers go out as soon as their candidates are usable. The web page's adapter (proxy/web/env.ts) differs
- * only in these; a test passes another {@link WebRTC} to run it over an in-memory twin.
+ * probe of our own so that answers go out as soon as their candidates are usable. The web
+ * page's adapter (proxy/web/env.ts) differs only in these; a test passes another {@link WebRTC} to run it over an in-memory twin.
  *
  * @module
  */
@@ -54,7 +54,7 @@ function reflexive(stunURLs: string[]): Promise<string[]> {
  * messages) waited ~40 ms for the server's delayed ACK, as did every small message after an
  * unacknowledged one (docs/PROXY.md "Latency").
  */
-async function dialRelayNoDelay(url: string, signal: AbortSignal): Promise<Conn> {
+export async function dialRelayNoDelay(url: string, signal: AbortSignal): Promise<Conn> {
   const conn = await dialRelay(url, signal);
   const u = new URL(url);
   setTcpNoDelayToPort(Number(u.port || (u.protocol === "wss:" ? 443 : 80)));
