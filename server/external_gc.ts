@@ -7,7 +7,7 @@
  * session's peak RSS was ~80 MiB in most runs and ~130 in the others (tests/bench/server_bench.ts
  * `throughput`). Looking at V8's external memory every {@link CHECK_EVERY_BYTES} forwarded bytes
  * and collecting once it has grown by {@link EXTERNAL_GROWTH} since the last collection (or by
- * half the live heap, so that a big heap is not collected more often than V8 would) bounds it.
+ * the live heap's size, so that a big heap is not collected more often than V8 would) bounds it.
  * Needs `--expose-gc` (tools/permissions.ts); without it this does nothing.
  *
  * @module
@@ -17,7 +17,7 @@
 /** Forwarded bytes between two looks at external memory (a look costs a few µs). */
 export const CHECK_EVERY_BYTES = 1024 * 1024;
 /** External memory growth since the last collection that starts the next one. */
-export const EXTERNAL_GROWTH = 4 * 1024 * 1024;
+export const EXTERNAL_GROWTH = 8 * 1024 * 1024;
 
 export class ExternalGc {
   #bytes = 0;
@@ -39,7 +39,7 @@ export class ExternalGc {
       this.#after = m.external;
       return;
     }
-    if (m.external - this.#after < Math.max(EXTERNAL_GROWTH, m.heapUsed / 2)) return;
+    if (m.external - this.#after < Math.max(EXTERNAL_GROWTH, m.heapUsed)) return;
     this.#gc();
     this.#after = undefined;
   }
