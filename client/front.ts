@@ -7,8 +7,9 @@
  *   as a SOCKS5 CONNECT to the bridge side's SOCKS server (client/socks_upstream.ts).
  * Each connection gets its own Snowflake session and one smux stream, as in Go. In standalone
  * mode the first connection's session is opened at startup, so its proxy is already connected
- * when the first application connects (docs/client.md "Latency: SOCKS connect to first
- * byte"); PT mode opens nothing before tor connects, as Go, since the bridge line's arguments
+ * when the first application connects, and with `--spare-session` each connection's is
+ * opened when the one before took its own (client/spare_session.ts; docs/client.md "Latency:
+ * SOCKS connect to first byte"); PT mode opens nothing before tor connects, as Go, since the bridge line's arguments
  * come with the connection. Malformed requests get the protocol's error reply (lib/pt/socks.ts)
  * and one log line.
  *
@@ -19,6 +20,7 @@ import { applyBridgeArgs, type ClientConfig } from "../lib/snowflake/client_conf
 import { openSession, type Session } from "./session.ts";
 import { peerDialer, type TransportEnv } from "./transport.ts";
 import { grantOver, relay } from "./socks_upstream.ts";
+import { SpareSession } from "./spare_session.ts";
 import type { WebRTCPeer } from "./webrtc_peer.ts";
 
 /** Options for {@link serveSocks}. */
@@ -27,46 +29,34 @@ export interface FrontOptions {
   config: ClientConfig;
   env: TransportEnv;
   signal: AbortSignal;
+  /** Standalone: keep the next connection's session open ahead (client/spare_session.ts). */
+  spareSession?: boolean;
 }
 
 let connections = 0;
 
-/** A session opened before any connection asked for it, for the first one without arguments. */
-interface Eager {
-  take(): Promise<Session<WebRTCPeer>> | null;
-}
-
-/** Starts the standalone mode's first session now (flags' settings, no bridge arguments). */
-function eagerSession(options: FrontOptions): Eager {
-  const log = (m: string) => options.env.log(`first session: ${m}`);
-  let pending: Promise<Session<WebRTCPeer>> | null = null;
-  try {
-    const dialPeer = peerDialer(options.config, { ...options.env, log });
-    pending = openSession({ dialPeer, max: options.config.max, log });
-    pending.catch(() => {});
-  } catch (e) {
-    log(`not opened ahead: ${(e as Error).message}`);
-  }
-  const closeUnused = () => pending?.then((s) => s.close(), () => {});
-  options.signal.addEventListener("abort", closeUnused, { once: true });
-  return {
-    take() {
-      const p = pending;
-      pending = null;
-      options.signal.removeEventListener("abort", closeUnused);
-      return p;
+/** Opens sessions ahead in standalone mode (flags' settings, no bridge arguments). */
+function sessionsAhead(options: FrontOptions): SpareSession<Session<WebRTCPeer>> {
+  const log = (m: string) => options.env.log(`session ahead: ${m}`);
+  return new SpareSession({
+    open: () => {
+      const dialPeer = peerDialer(options.config, { ...options.env, log });
+      return openSession({ dialPeer, max: options.config.max, log });
     },
-  };
+    refill: options.spareSession ?? false,
+    signal: options.signal,
+    log,
+  });
 }
 
 /** Accepts SOCKS connections on `listener` until `signal` fires; resolves when all ended. */
 export async function serveSocks(listener: Deno.Listener, options: FrontOptions): Promise<void> {
   const active = new Set<Promise<void>>();
   options.signal.addEventListener("abort", () => listener.close(), { once: true });
-  const eager = options.mode === "standalone" ? eagerSession(options) : null;
+  const ahead = options.mode === "standalone" ? sessionsAhead(options) : null;
   try {
     for await (const tcp of listener) {
-      const p = handle(tcp, options, eager).finally(() => active.delete(p));
+      const p = handle(tcp, options, ahead).finally(() => active.delete(p));
       active.add(p);
     }
   } catch (e) {
@@ -78,7 +68,7 @@ export async function serveSocks(listener: Deno.Listener, options: FrontOptions)
 async function handle(
   tcp: Deno.Conn,
   options: FrontOptions,
-  eager: Eager | null,
+  ahead: SpareSession<Session<WebRTCPeer>> | null,
 ): Promise<void> {
   const n = ++connections;
   const log = (m: string) => options.env.log(`SOCKS ${n}: ${m}`);
@@ -106,8 +96,8 @@ async function handle(
       return;
     }
     try {
-      const ready = socks.request.args.size === 0 ? eager?.take() : null;
-      if (ready) log("using the session opened at startup");
+      const ready = socks.request.args.size === 0 ? ahead?.take() : null;
+      if (ready) log("using the session opened ahead");
       session = await (ready ??
         openSession({
           dialPeer: peerDialer(config, { ...options.env, log }),

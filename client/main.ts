@@ -176,6 +176,7 @@ async function main(): Promise<number> {
           config: flags.config,
           env: { webrtc: wrtcWebRTC, log: (m) => log.log(m) },
           signal: stop.signal,
+          spareSession: flags.spareSession,
         })
     ),
   );

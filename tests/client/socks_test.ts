@@ -32,7 +32,7 @@ Deno.test({
       // The first request took the session the standalone mode opened at startup
       // (client/front.ts); the later ones opened their own.
       const log = await Deno.readTextFile(client.log);
-      assertEquals(log.match(/using the session opened at startup/g)?.length, 1);
+      assertEquals(log.match(/using the session opened ahead/g)?.length, 1);
     } catch (e) {
       for (const p of chain.net.procs) console.error(`--- ${p.name}\n${p.log().slice(-3000)}`);
       throw e;
