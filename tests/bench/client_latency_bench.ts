@@ -5,7 +5,8 @@
  * client's RSS. Each fetch is a new SOCKS connection, so a new session and a new rendezvous;
  * the first fetch comes right after the client started listening (Go starts nothing before a
  * SOCKS connection; ours, standalone, opens the first session at startup: docs/client.md
- * "Latency: SOCKS connect to first byte"). Needs root.
+ * "Latency: SOCKS connect to first byte"); `ours --spare-session` also opens each next
+ * connection's session ahead (client/spare_session.ts). Needs root.
  * `CLIENT_LATENCY_FETCHES` (default 5) fetches per client. Figures only.
  *
  * @module
@@ -61,9 +62,12 @@ export async function run(): Promise<void> {
   }
   const chain = await Chain.start({ subnet: 36, fileSize: 10_000 });
   try {
-    const rows: Record<string, Row[]> = { ours: [], "Go 2.5.1": [] };
+    const rows: Record<string, Row[]> = { ours: [], "ours --spare-session": [], "Go 2.5.1": [] };
     for (let round = 0; round < 2; round++) {
       rows.ours!.push(await measure(chain, () => chain.ourProxy(), () => chain.ourClient()));
+      rows["ours --spare-session"]!.push(
+        await measure(chain, () => chain.ourProxy(), () => chain.ourClient(["--spare-session"])),
+      );
       rows["Go 2.5.1"]!.push(
         await measure(chain, () => chain.debianProxy(), async () => {
           const c = await chain.goClient();
@@ -76,7 +80,7 @@ export async function run(): Promise<void> {
       const later = rs.flatMap((r) => r.firstByte.slice(1));
       const rss = rs.flatMap((r) => r.rss);
       console.log(
-        `${name.padEnd(9)} first byte: first connection ${
+        `${name.padEnd(20)} first byte: first connection ${
           first.map((s) => s.toFixed(3)).join(", ")
         } s; later connections median ${median(later).toFixed(3)} s (${
           Math.min(...later).toFixed(3)
