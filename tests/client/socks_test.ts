@@ -2,8 +2,9 @@
  * `socks:` the standalone mode with curl as the real client: `--socks4`, `--socks4a` and
  * `--socks5-hostname` through our client → our broker → Debian's snowflake-proxy (WebRTC
  * across a veth) → our server → a SOCKS5 server at the far end (dante) → the local origin,
- * file intact; the first request uses the session opened at startup. Malformed requests get
- * the protocol's error reply.
+ * file intact; the first request uses the session opened at startup, and with
+ * `--spare-session` every request finds one opened ahead. Malformed requests get the protocol's
+ * error reply.
  */
 import { assertEquals } from "../../lib/testing/assert.ts";
 import { Chain } from "./chain.ts";
@@ -33,6 +34,15 @@ Deno.test({
       // (client/front.ts); the later ones opened their own.
       const log = await Deno.readTextFile(client.log);
       assertEquals(log.match(/using the session opened ahead/g)?.length, 1);
+
+      // With --spare-session every connection finds a session opened ahead (client/spare_session.ts).
+      const spare = await chain.ourClient(["--unsafe-logging", "--spare-session"]);
+      for (let i = 0; i < 2; i++) {
+        const got = await chain.curl(spare.port, "--socks5-hostname");
+        assertEquals(got.sha256, chain.fileSha256);
+      }
+      const spareLog = await Deno.readTextFile(spare.log);
+      assertEquals(spareLog.match(/using the session opened ahead/g)?.length, 2);
     } catch (e) {
       for (const p of chain.net.procs) console.error(`--- ${p.name}\n${p.log().slice(-3000)}`);
       throw e;
