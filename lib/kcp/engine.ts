@@ -16,6 +16,7 @@ import {
 } from "./segment.ts";
 import { Ring, SnSlots } from "./ring.ts";
 import { packetSlab } from "../net/slab.ts";
+import { segmentPool } from "./segment_pool.ts";
 
 // Spec constants (ikcp / kcp-go).
 export const RTO_NDL = 30;
@@ -427,18 +428,11 @@ export class KcpEngine {
     if (!this.stream && count > 255) {
       throw new RangeError(`message of ${data.length} bytes needs ${count} fragments (max 255)`);
     }
-    // One copy of the whole write; full segments are views into it.
-    const block = rest.slice();
     for (let i = 0; i < count; i++) {
       const size = Math.min(mss, rest.length - i * mss);
-      let buf: Uint8Array;
-      if (this.stream && size < mss) {
-        // In stream mode a short tail gets a full-size buffer so later writes can fill it.
-        buf = new Uint8Array(mss);
-        buf.set(block.subarray(i * mss, i * mss + size));
-      } else {
-        buf = block.subarray(i * mss, i * mss + size);
-      }
+      // A pooled mss-sized buffer each: in stream mode later writes fill a short tail.
+      const buf = segmentPool.take(mss);
+      buf.set(rest.subarray(i * mss, i * mss + size));
       this.#sndQueue.push({
         sn: 0,
         frg: this.stream ? 0 : count - i - 1,
@@ -507,8 +501,12 @@ export class KcpEngine {
   #parseUna(una: number): void {
     const buf = this.#sndBuf;
     while (buf.length > 0 && diff(una, buf.at(0).sn) > 0) {
-      if (buf.shift()!.acked) this.#ackedInBuf--;
-      else this.#delivered++;
+      const seg = buf.shift()!;
+      if (seg.acked) this.#ackedInBuf--;
+      else {
+        this.#delivered++;
+        segmentPool.give(seg.data);
+      }
     }
   }
 
@@ -521,6 +519,7 @@ export class KcpEngine {
     const seg = buf.at(i);
     if (!seg.acked) {
       seg.acked = true;
+      segmentPool.give(seg.data);
       seg.data = EMPTY;
       this.#ackedInBuf++;
       this.#delivered++;
@@ -999,8 +998,10 @@ export class KcpEngine {
 
   /** Drops all queued data (after close). */
   reset(): void {
-    this.#sndQueue.clear();
-    this.#sndBuf.clear();
+    for (const ring of [this.#sndQueue, this.#sndBuf]) {
+      for (let i = 0; i < ring.length; i++) segmentPool.give(ring.at(i).data);
+      ring.clear();
+    }
     this.#ackedInBuf = 0;
     this.#rcvQueue.clear();
     this.#rcvBuf.clear();
