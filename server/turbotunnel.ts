@@ -102,6 +102,7 @@ export class TurbotunnelInstance {
     const smux = new SmuxSession(conn, {
       client: false,
       config: { ...SNOWFLAKE_SMUX_SERVER, ...this.#opts.smux },
+      reuseBatches: true,
     });
     const kcp = conn as KcpSession;
     const key = conn.remoteAddr.toString();
