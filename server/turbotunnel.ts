@@ -155,7 +155,7 @@ export class TurbotunnelInstance {
         stream.close();
         return;
       }
-      await pipeStream(stream, or);
+      await pipeStream(stream, or, { reuseReadBuffer: true });
     } finally {
       metrics.gauges.streamsActive--;
     }
