@@ -225,6 +225,12 @@ export class KcpEngine {
    * paths with different delays interleave.
    */
   #rttMax = 0;
+  /**
+   * When the path last came back from an outage: an acknowledgement echoing an earlier send
+   * time measured the outage, not a path, so it feeds neither the RTT estimates nor the
+   * reordering window.
+   */
+  #outageEnd: number | null = null;
   /** The limit before the last cut, restored when that cut's loss proves spurious. */
   #limitBeforeCut = 0;
   #hasResend = false;
@@ -316,7 +322,10 @@ export class KcpEngine {
   setPathUp(up: boolean): void {
     if (up === this.#pathUp) return;
     this.#pathUp = up;
-    if (up) this.#resume = true;
+    if (up) {
+      this.#resume = true;
+      this.#outageEnd = this.#current;
+    }
   }
   /** Whether flush() (not only the acknowledgements) has work now: the window slid or a resume is due. */
   get flushDue(): boolean {
@@ -458,6 +467,11 @@ export class KcpEngine {
     this.#rateCount = 0;
   }
 
+  /** Whether a copy sent at `ts` waited out an outage: its acknowledgement timed no path. */
+  #spansOutage(ts: number): boolean {
+    return this.#outageEnd !== null && diff(this.#outageEnd, ts) > 0;
+  }
+
   #updateAck(rtt: number): void {
     if (
       rtt > 0 &&
@@ -535,7 +549,7 @@ export class KcpEngine {
     const seg = buf.at(i);
     if (seg.acked || seg.xmit <= 1 || diff(ts, seg.ts) >= 0) return;
     this.stats.spuriousRetrans++;
-    if (!this.#smart) return;
+    if (!this.#smart || this.#spansOutage(ts)) return;
     // The earlier copy was late, not lost: wait that much longer next time, and undo the cut.
     const late = diff(this.#current, ts) - this.#rxSrtt + RACK_REORDER_MS;
     this.#reorderWnd = Math.min(this.#rxRto, Math.max(this.#reorderWnd, late));
@@ -624,7 +638,7 @@ export class KcpEngine {
       this.#shrinkBuf();
       if (cmd === CMD_ACK) {
         const rtt = diff(this.#current, ts);
-        if (rtt >= 0) this.#updateAck(rtt);
+        if (rtt >= 0 && !this.#spansOutage(ts)) this.#updateAck(rtt);
         this.#parseAck(sn);
         this.#shrinkBuf();
         if (!this.#rackSeen || diff(ts, this.#rackTs) > 0) {
@@ -675,6 +689,7 @@ export class KcpEngine {
   #noteHeard(): void {
     const now = this.#current;
     const gap = diff(now, this.#lastInput);
+    if (this.#inputSeen && gap >= Math.max(OUTAGE_GAP_MS, 2 * this.#rxRto)) this.#outageEnd = now;
     if (
       (!this.#inputSeen || gap >= Math.max(OUTAGE_GAP_MS, 2 * this.#rxRto)) &&
       this.#sndBuf.length > 0 && this.#sndBuf.at(0).xmit >= 2
