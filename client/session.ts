@@ -125,5 +125,11 @@ function multiplexing<P extends SessionPeer>(
   return new MultiplexingPacketConn(id, SERVER, async (signal) => {
     // Closing the conn (a dead path) closes the peer, and the pool collects another.
     return (await pool.pop(signal)).conn;
-  }, { paths: max, retryDelayMs: 0, log });
+  }, {
+    paths: max,
+    retryDelayMs: 0,
+    // One proxy beyond `max` when all of them went silent; the first to end is not replaced.
+    dialSpare: async (signal) => (await pool.spare(signal)).conn,
+    log,
+  });
 }

@@ -16,6 +16,9 @@
  *   data sent later on another path was acknowledged, or (weaker evidence, so twice as long, and at least twice its
  *   longest recent pause) nothing arrives on the path while the others still receive plenty
  *   in the second half of that time (so the end of a download kills nothing).
+ * - **Whole-session silence** ({@link PathMonitor.allSilent}): every path without progress for
+ *   its deadline while the session still waits for something (its data segments
+ *   unacknowledged, or a hole in what the server sent): the owner then dials a spare path.
  *
  * @module
  */
@@ -93,6 +96,14 @@ export class PathMonitor {
   #paths = new Map<number, PathState>();
   #inflight = new Map<number, InFlight>();
   #received = 0;
+  /** The server's next data segment number after all received so far without a hole. */
+  #rcvNext = 0;
+  /** Data segment numbers received beyond a hole. */
+  #rcvAbove = new Set<number>();
+  /** Since when there has been a hole in the server's data segments. */
+  #holeSince: number | undefined;
+  /** The latest receive or acknowledgement on any path. */
+  #progressAt = -Infinity;
   #nextId = 1;
   #minDeadMs: number;
   #rttFactor: number;
@@ -191,15 +202,32 @@ export class PathMonitor {
       p.bytesIn += packet.length;
       const gap = now - p.lastReceive;
       p.gapMax = Math.max(gap, p.gapMax * Math.exp(-gap / GAP_DECAY_MS));
-      p.lastReceive = p.lastProgress = now;
+      p.lastReceive = p.lastProgress = this.#progressAt = now;
       p.receivedMark = this.#received;
       p.silentMark = undefined;
       this.#credit(p, packet.length, now);
     }
     for (const s of segments(packet)) {
       if (s.cmd === CMD_ACK) this.#acked(s.sn, now);
+      if (s.cmd === CMD_PUSH) this.#arrived(s.sn, now);
       this.#ackedBelow(s.una, now);
     }
+  }
+
+  /** Tracks holes in the server's data segments (what the session's reader waits for). */
+  #arrived(sn: number, now: number): void {
+    const ahead = (sn - this.#rcvNext) | 0;
+    if (ahead < 0) return;
+    if (ahead > 0) {
+      if (this.#rcvAbove.size >= MAX_IN_FLIGHT) this.#rcvAbove.clear();
+      this.#rcvAbove.add(sn);
+      this.#holeSince ??= now;
+      return;
+    }
+    this.#rcvNext = (this.#rcvNext + 1) >>> 0;
+    while (this.#rcvAbove.delete(this.#rcvNext)) this.#rcvNext = (this.#rcvNext + 1) >>> 0;
+    // The hole filled; one further on dates from now.
+    this.#holeSince = this.#rcvAbove.size > 0 ? now : undefined;
   }
 
   #acked(sn: number, now: number): void {
@@ -209,7 +237,7 @@ export class PathMonitor {
     const p = this.#paths.get(f.path);
     if (!p) return;
     this.#unpend(f.path);
-    p.lastProgress = now;
+    p.lastProgress = this.#progressAt = now;
     p.lastAckedSentAt = Math.max(p.lastAckedSentAt, f.sentAt);
     p.owedSince = p.pending > 0 ? now : undefined;
     this.#credit(p, f.bytes, now);
@@ -345,6 +373,37 @@ export class PathMonitor {
       }
     }
     return out;
+  }
+
+  /**
+   * When every path has made no progress for its deadline while the session waits for
+   * something (data segments of ours unacknowledged, or a hole in the server's), how long the
+   * session has been silent and what it waits for; undefined otherwise (no path, progress
+   * within the deadline, or an idle session).
+   */
+  allSilent(now: number): { silentMs: number; waitingFor: string } | undefined {
+    const all = [...this.#paths.values()];
+    if (all.length === 0 || all.some((p) => now - p.lastProgress <= this.deadline(p))) {
+      return undefined;
+    }
+    const limit = Math.max(...all.map((p) => this.deadline(p)));
+    let oldestSent = Infinity;
+    for (const f of this.#inflight.values()) oldestSent = Math.min(oldestSent, f.sentAt);
+    const waitingFor = now - oldestSent > limit
+      ? `${this.#inflight.size} data segments unacknowledged`
+      : this.#holeSince !== undefined && now - this.#holeSince > limit
+      ? `a hole before ${this.#rcvAbove.size} received data segments`
+      : undefined;
+    if (waitingFor === undefined) return undefined;
+    return {
+      silentMs: now - Math.max(this.#progressAt, ...all.map((p) => p.since)),
+      waitingFor,
+    };
+  }
+
+  /** The latest KCP progress on any path (a new path alone is none). */
+  get lastProgress(): number {
+    return this.#progressAt;
   }
 }
 
