@@ -43,6 +43,11 @@ export interface MultiplexingOptions {
    * without it a silent session waits for its carriers to end.
    */
   dialSpare?: (signal: AbortSignal) => Promise<Conn>;
+  /**
+   * Whether the layer above waits for the rest of a message now (smux: of a frame), which
+   * makes a silent session one that waits.
+   */
+  midMessage?: () => boolean;
   /** First wait after a failed spare dial; doubles up to 10 s. Default 1000 ms. */
   spareBackoffMs?: number;
   /** Passed to every carrier's pump (maxLength, batchBytes). */
@@ -82,8 +87,8 @@ export class MultiplexingPacketConn implements PacketConn {
   #spareDialing = false;
   #spareNextAt = 0;
   #spareBackoff: number;
-  /** The session's last progress when a spare was dialed for its silence, and when. */
-  #spareFor: { progress: number; at: number } | null = null;
+  /** The session's last progress when a spare was dialed, when its silence began, and when. */
+  #spareFor: { progress: number; silentSince: number; at: number } | null = null;
   /** When the last path was lost while no replacement has come up yet. */
   #lostAt: number | null = null;
   /** Bytes each path had moved at the previous {@link shares}. */
@@ -238,16 +243,16 @@ export class MultiplexingPacketConn implements PacketConn {
     const progress = this.monitor.lastProgress;
     if (this.#spareFor !== null && progress > this.#spareFor.progress) {
       this.#log(
-        `failover: the session moves again ${
-          fmtS(now - this.#spareFor.at)
-        } after the spare was collected`,
+        `failover: the session moves again after ${
+          fmtS(progress - this.#spareFor.silentSince)
+        } of silence, ${fmtS(progress - this.#spareFor.at)} after the spare was asked for`,
       );
       this.#spareFor = null;
     }
     const dialSpare = this.#options.dialSpare;
     if (!dialSpare || this.#spareDialing || this.#spareFor !== null) return;
     if (now < this.#spareNextAt) return;
-    const silence = this.monitor.allSilent(now);
+    const silence = this.monitor.allSilent(now, this.#options.midMessage?.() ?? false);
     if (silence === undefined) return;
     this.#spareDialing = true;
     this.spares++;
@@ -261,7 +266,7 @@ export class MultiplexingPacketConn implements PacketConn {
       this.#spareDialing = false;
       if (signal.aborted) return conn.close();
       this.#spareBackoff = this.#options.spareBackoffMs ?? 1000;
-      this.#spareFor = { progress, at: now };
+      this.#spareFor = { progress, silentSince: now - silence.silentMs, at: now };
       this.#log(`failover: spare up ${fmtS(Date.now() - now)} after it was asked for`);
       this.#runners++;
       this.#start(conn);

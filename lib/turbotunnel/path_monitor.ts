@@ -17,7 +17,7 @@
  *   longest recent pause) nothing arrives on the path while the others still receive plenty
  *   in the second half of that time (so the end of a download kills nothing).
  * - **Whole-session silence** ({@link PathMonitor.allSilent}): every path without progress for
- *   its deadline while the session still waits for something (its data segments
+ *   max(3 × its least RTT, 1 s) while the session still waits for something (its data segments
  *   unacknowledged, or a hole in what the server sent): the owner then dials a spare path.
  *
  * @module
@@ -47,6 +47,8 @@ export interface PathState {
   readonly since: number;
   /** Smoothed RTT in ms; undefined until the first sample. */
   srtt: number | undefined;
+  /** The least RTT sample in ms (the path without queueing); undefined until the first. */
+  rttMin: number | undefined;
   /** Smoothed delivery rate in bytes/s; 0 until measured. */
   rate: number;
   /** Last KCP progress on the path: a receive, or an acknowledgement of what it sent. */
@@ -138,6 +140,7 @@ export class PathMonitor {
       name,
       since: now,
       srtt: undefined,
+      rttMin: undefined,
       rate: 0,
       lastProgress: now,
       lastReceive: now,
@@ -244,6 +247,7 @@ export class PathMonitor {
     if (!f.resent) {
       const sample = Math.max(1, now - f.sentAt);
       p.srtt = p.srtt === undefined ? sample : p.srtt + (sample - p.srtt) / 8;
+      p.rttMin = Math.min(p.rttMin ?? Infinity, sample);
     }
   }
 
@@ -376,23 +380,31 @@ export class PathMonitor {
   }
 
   /**
-   * When every path has made no progress for its deadline while the session waits for
-   * something (data segments of ours unacknowledged, or a hole in the server's), how long the
-   * session has been silent and what it waits for; undefined otherwise (no path, progress
-   * within the deadline, or an idle session).
+   * When every path has made no progress for max(3 × its least RTT, 1 s) while the session has
+   * waited that long for something (data segments of ours unacknowledged, a hole in the
+   * server's, or, as the owner knows from the layer above, the rest of a message), how long the session has been silent and what it waits for; undefined otherwise
+   * (no path, progress within the deadline, or an idle session). The least RTT, not the
+   * smoothed one: queueing delays arrivals but does not stop them, and a bulk transfer's
+   * queues inflate the smoothed RTT to seconds.
    */
-  allSilent(now: number): { silentMs: number; waitingFor: string } | undefined {
+  allSilent(
+    now: number,
+    midMessage = false,
+  ): { silentMs: number; waitingFor: string } | undefined {
     const all = [...this.#paths.values()];
-    if (all.length === 0 || all.some((p) => now - p.lastProgress <= this.deadline(p))) {
+    const deadline = (p: PathState) => Math.max(this.#rttFactor * (p.rttMin ?? 0), this.#minDeadMs);
+    if (all.length === 0 || all.some((p) => now - p.lastProgress <= deadline(p))) {
       return undefined;
     }
-    const limit = Math.max(...all.map((p) => this.deadline(p)));
+    const limit = Math.max(...all.map(deadline));
     let oldestSent = Infinity;
     for (const f of this.#inflight.values()) oldestSent = Math.min(oldestSent, f.sentAt);
     const waitingFor = now - oldestSent > limit
       ? `${this.#inflight.size} data segments unacknowledged`
       : this.#holeSince !== undefined && now - this.#holeSince > limit
       ? `a hole before ${this.#rcvAbove.size} received data segments`
+      : midMessage
+      ? "the rest of a message"
       : undefined;
     if (waitingFor === undefined) return undefined;
     return {
