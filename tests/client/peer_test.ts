@@ -227,3 +227,25 @@ Deno.test({
     }
   },
 });
+
+Deno.test("peers: a spare goes beyond max, and the first close after it is not replaced", async () => {
+  const made: MemPeer[] = [];
+  const pool = new PeerPool((_signal) => {
+    const p = new MemPeer(`p${made.length}`);
+    made.push(p);
+    return Promise.resolve(p);
+  }, { max: 2 });
+  await tick();
+  const a = await pool.pop();
+  const b = await pool.pop();
+  const spare = await pool.spare(new AbortController().signal);
+  assertEquals([made.length, pool.live], [3, 3]);
+  a.close();
+  await tick();
+  assertEquals([made.length, pool.live], [3, 2], "still max live: nothing dialed");
+  b.close();
+  await tick();
+  assertEquals([made.length, pool.live], [4, 2], "below max: a replacement");
+  pool.close();
+  assert(spare.isClosed && made.every((p) => p.isClosed));
+});
