@@ -6,7 +6,8 @@
  * - ICE gathering does not wait for a blocked STUN server once a working one answered
  *   (coturn in a namespace).
  * - PeerPool with in-memory peers: keeps `max` connected, replaces a dead one at once, backs
- *   off after failures, and closes everything on close().
+ *   off after failures, closes everything on close(), and dials a spare beyond `max` whose
+ *   surplus the next close absorbs.
  */
 import { assert, assertEquals, assertRejects } from "../../lib/testing/assert.ts";
 import {
