@@ -242,3 +242,11 @@ Deno.test("multipath: a new path is no progress of the session", () => {
   assertEquals(m.allSilent(1500), undefined, "the spare's own deadline runs");
   assertEquals(m.allSilent(2200)?.silentMs, 1100);
 });
+
+Deno.test("multipath: a silent session mid-message waits, even with nothing owed or missing", () => {
+  const m = new PathMonitor();
+  const a = m.add("a", 0);
+  m.received(a, push(0), 10);
+  assertEquals(m.allSilent(2000), undefined);
+  assertEquals(m.allSilent(2000, true)?.waitingFor, "the rest of a message");
+});
