@@ -5,8 +5,12 @@
  *   placeholder address) is ignored: the session goes wherever the broker sends it.
  * - standalone mode: any application connects with SOCKS4, 4a or 5; the target is replayed
  *   as a SOCKS5 CONNECT to the bridge side's SOCKS server (client/socks_upstream.ts).
- * Each connection gets its own Snowflake session and one smux stream, as in Go. Malformed
- * requests get the protocol's error reply (lib/pt/socks.ts) and one log line.
+ * Each connection gets its own Snowflake session and one smux stream, as in Go. In standalone
+ * mode the first connection's session is opened at startup, so its proxy is already connected
+ * when the first application connects (docs/client.md "Latency: SOCKS connect to first
+ * byte"); PT mode opens nothing before tor connects, as Go, since the bridge line's arguments
+ * come with the connection. Malformed requests get the protocol's error reply (lib/pt/socks.ts)
+ * and one log line.
  *
  * @module
  */
@@ -27,13 +31,42 @@ export interface FrontOptions {
 
 let connections = 0;
 
+/** A session opened before any connection asked for it, for the first one without arguments. */
+interface Eager {
+  take(): Promise<Session<WebRTCPeer>> | null;
+}
+
+/** Starts the standalone mode's first session now (flags' settings, no bridge arguments). */
+function eagerSession(options: FrontOptions): Eager {
+  const log = (m: string) => options.env.log(`first session: ${m}`);
+  let pending: Promise<Session<WebRTCPeer>> | null = null;
+  try {
+    const dialPeer = peerDialer(options.config, { ...options.env, log });
+    pending = openSession({ dialPeer, max: options.config.max, log });
+    pending.catch(() => {});
+  } catch (e) {
+    log(`not opened ahead: ${(e as Error).message}`);
+  }
+  const closeUnused = () => pending?.then((s) => s.close(), () => {});
+  options.signal.addEventListener("abort", closeUnused, { once: true });
+  return {
+    take() {
+      const p = pending;
+      pending = null;
+      options.signal.removeEventListener("abort", closeUnused);
+      return p;
+    },
+  };
+}
+
 /** Accepts SOCKS connections on `listener` until `signal` fires; resolves when all ended. */
 export async function serveSocks(listener: Deno.Listener, options: FrontOptions): Promise<void> {
   const active = new Set<Promise<void>>();
   options.signal.addEventListener("abort", () => listener.close(), { once: true });
+  const eager = options.mode === "standalone" ? eagerSession(options) : null;
   try {
     for await (const tcp of listener) {
-      const p = handle(tcp, options).finally(() => active.delete(p));
+      const p = handle(tcp, options, eager).finally(() => active.delete(p));
       active.add(p);
     }
   } catch (e) {
@@ -42,7 +75,11 @@ export async function serveSocks(listener: Deno.Listener, options: FrontOptions)
   await Promise.allSettled(active);
 }
 
-async function handle(tcp: Deno.Conn, options: FrontOptions): Promise<void> {
+async function handle(
+  tcp: Deno.Conn,
+  options: FrontOptions,
+  eager: Eager | null,
+): Promise<void> {
   const n = ++connections;
   const log = (m: string) => options.env.log(`SOCKS ${n}: ${m}`);
   let session: Session<WebRTCPeer> | null = null;
@@ -69,8 +106,14 @@ async function handle(tcp: Deno.Conn, options: FrontOptions): Promise<void> {
       return;
     }
     try {
-      const dialPeer = peerDialer(config, { ...options.env, log });
-      session = await openSession({ dialPeer, max: config.max, log });
+      const ready = socks.request.args.size === 0 ? eager?.take() : null;
+      if (ready) log("using the session opened at startup");
+      session = await (ready ??
+        openSession({
+          dialPeer: peerDialer(config, { ...options.env, log }),
+          max: config.max,
+          log,
+        }));
     } catch (e) {
       log(`cannot start a Snowflake session: ${(e as Error).message}`);
       await socks.reject(SOCKS5_REPLY.generalFailure).catch(() => {});

@@ -15,7 +15,7 @@ import {
 import { chooseProfile } from "../lib/snowflake/browser_tls.ts";
 import type { HttpTransport } from "../lib/snowflake/fronted_http.ts";
 import { impersonatedRequest } from "../lib/snowflake/impersonated_http.ts";
-import { discoverNat, stunAnswers } from "../lib/snowflake/nat.ts";
+import { discoverNat, stunSeen } from "../lib/snowflake/nat.ts";
 import type { NatType } from "../lib/snowflake/messages.ts";
 import { BrokerChannel, type RendezvousMethod } from "../lib/snowflake/rendezvous.ts";
 import { AmpCacheRendezvous } from "../lib/snowflake/rendezvous_amp.ts";
@@ -101,33 +101,46 @@ export function natTypeFor(servers: string[], log: (m: string) => void): Promise
   return result;
 }
 
-/** Which ICE servers answered STUN, by list, shared by every session of the process. */
-const answering = new Map<string, Promise<IceServer[]>>();
+/** The ICE servers that answered our STUN probe, and our addresses they saw untranslated. */
+export interface IceProbe {
+  servers: IceServer[];
+  reflexive: string[];
+}
+
+/** Probe results by ICE list, shared by every session of the process, redone after this. */
+const PROBE_TTL_MS = 10 * 60_000;
+const probes = new Map<string, { at: number; result: Promise<IceProbe> }>();
 
 /**
  * The servers of `servers` that answer a STUN Binding, probed in parallel once per process
- * and list. libwebrtc holds an offer until every STUN server answered or timed out (~10 s),
- * and censors block STUN servers: one that does not answer here is left out of the offer's
- * gathering (it could not have contributed a candidate anyway).
+ * and list (again after {@link PROBE_TTL_MS}: addresses change), with the addresses they saw
+ * with our port unchanged (no NAT in the way). libwebrtc holds an offer until every STUN server
+ * answered or timed out (~10 s), and censors block STUN servers: one that does not answer
+ * here is left out of the offer's gathering (it could not have contributed a candidate
+ * anyway). The addresses let gathering end without waiting for a server-reflexive candidate
+ * that libwebrtc never signals when there is no NAT (lib/snowflake/gather.ts).
  */
-export function answeringIceServers(
+export function probeIceServers(
   servers: IceServer[],
   log: (m: string) => void,
-): Promise<IceServer[]> {
+): Promise<IceProbe> {
   const key = servers.map((s) => s.urls).join(",");
-  let result = answering.get(key);
-  if (!result) {
-    result = Promise.all(servers.map((s) => stunAnswers(s.urls))).then((ok) => {
-      const live = servers.filter((_, i) => ok[i]);
-      const dead = servers.filter((_, i) => !ok[i]);
+  const cached = probes.get(key);
+  if (cached && Date.now() - cached.at < PROBE_TTL_MS) return cached.result;
+  {
+    const result = Promise.all(servers.map((s) => stunSeen(s.urls))).then((seen) => {
+      const dead = servers.filter((_, i) => seen[i] === null);
       if (dead.length) {
         log(`ICE servers not answering, left out: ${dead.map((s) => s.urls).join(" ")}`);
       }
-      return live;
+      return {
+        servers: servers.filter((_, i) => seen[i] !== null),
+        reflexive: [...new Set(seen.flatMap((s) => s?.portKept && s.ip ? [s.ip] : []))],
+      };
     });
-    answering.set(key, result);
+    probes.set(key, { at: Date.now(), result });
+    return result;
   }
-  return result;
 }
 
 /** The proxy dialer of one session. */
@@ -141,13 +154,16 @@ export function peerDialer(
   const iceServers = pickIceServers(servers);
   env.log(`using ICE servers: ${iceServers.map((s) => s.urls).join(" ") || "none"}`);
   natTypeFor(iceServers.map((s) => s.urls), env.log).then((t) => (broker.natType = t));
-  return async (signal) =>
-    dialPeer({
+  return async (signal) => {
+    const probe = await probeIceServers(iceServers, env.log);
+    return await dialPeer({
       webrtc: env.webrtc,
       broker,
-      iceServers: await answeringIceServers(iceServers, env.log),
+      iceServers: probe.servers,
+      reflexive: probe.reflexive,
       keepLocalAddresses: config.keepLocalAddresses,
       log: env.log,
       signal,
     });
+  };
 }

@@ -20,6 +20,7 @@ import {
   type WebRTC,
 } from "../lib/snowflake/webrtc.ts";
 import type { IceServer } from "../lib/snowflake/client_config.ts";
+import { gatherUsable } from "../lib/snowflake/gather.ts";
 
 // Go client timing (docs/client.md).
 /** The data channel must open within this after the answer arrived. */
@@ -28,15 +29,7 @@ export const DATA_CHANNEL_TIMEOUT_MS = 10_000;
 export const STALE_TIMEOUT_MS = 20_000;
 
 // Implementation choices.
-/**
- * ICE gathering: libwebrtc reports "complete" only when every socket's STUN request was
- * answered or timed out (~10 s). Its loopback sockets cannot reach a remote STUN server, and
- * censors block STUN servers, so with STUN servers configured the offer goes out
- * {@link SRFLX_SETTLE_MS} after the first server-reflexive candidate, or once no new candidate
- * came for {@link GATHER_QUIET_MS}, or after {@link GATHER_TIMEOUT_MS} (Go waits 10 s then).
- */
-const SRFLX_SETTLE_MS = 250;
-const GATHER_QUIET_MS = 1_000;
+/** ICE gathering ends at the latest after this (Go waits up to 10 s); lib/snowflake/gather.ts. */
 const GATHER_TIMEOUT_MS = 5_000;
 /**
  * ICE "disconnected" for this long closes the peer: libwebrtc reports it a few seconds after
@@ -49,6 +42,8 @@ export interface PeerOptions {
   webrtc: WebRTC;
   broker: BrokerChannel;
   iceServers: IceServer[];
+  /** Our addresses as the STUN servers saw them (ends gathering early, lib/snowflake/gather.ts). */
+  reflexive?: readonly string[];
   keepLocalAddresses: boolean;
   staleTimeoutMs?: number;
   log?: (message: string) => void;
@@ -122,46 +117,20 @@ export class WebRTCPeer {
 }
 
 /**
- * Sets a fresh offer as the local description and waits for ICE gathering: until it is
- * complete, or (with STUN servers) {@link SRFLX_SETTLE_MS} after the first server-reflexive
- * candidate or {@link GATHER_QUIET_MS} after the last candidate, or {@link GATHER_TIMEOUT_MS}.
- * Returns the local description with what was gathered.
+ * Sets a fresh offer as the local description and gathers ICE candidates until they are
+ * usable (lib/snowflake/gather.ts). Returns the local description with what was gathered.
  */
-export async function gatherOffer(pc: PeerConnection, stun: boolean): Promise<SessionDescription> {
-  let finish = () => {};
-  const finished = new Promise<void>((r) => (finish = r));
-  let settle: ReturnType<typeof setTimeout> | undefined;
-  let quiet: ReturnType<typeof setTimeout> | undefined;
-  const onCandidate = (e: Event) => {
-    const c = (e as RTCPeerConnectionIceEvent).candidate;
-    if (c === null) return finish();
-    if (!stun) return;
-    clearTimeout(quiet);
-    quiet = setTimeout(finish, GATHER_QUIET_MS);
-    if (settle === undefined && / typ srflx /.test(c.candidate)) {
-      settle = setTimeout(finish, SRFLX_SETTLE_MS);
-    }
-  };
-  const onState = () => {
-    if (pc.iceGatheringState === "complete") finish();
-  };
-  const timeout = setTimeout(finish, GATHER_TIMEOUT_MS);
-  pc.addEventListener("icecandidate", onCandidate);
-  pc.addEventListener("icegatheringstatechange", onState);
-  try {
-    await pc.setLocalDescription(await pc.createOffer());
-    onState();
-    await finished;
-  } finally {
-    clearTimeout(timeout);
-    clearTimeout(settle);
-    clearTimeout(quiet);
-    pc.removeEventListener("icecandidate", onCandidate);
-    pc.removeEventListener("icegatheringstatechange", onState);
-  }
-  const local = pc.localDescription;
-  if (!local) throw new Error("no local description after ICE gathering");
-  return { type: "offer", sdp: local.sdp };
+export async function gatherOffer(
+  pc: PeerConnection,
+  stun: boolean,
+  reflexive: readonly string[] = [],
+): Promise<SessionDescription> {
+  const offer = await gatherUsable(pc, await pc.createOffer(), {
+    stun,
+    reflexive,
+    timeoutMs: GATHER_TIMEOUT_MS,
+  });
+  return { type: "offer", sdp: offer.sdp };
 }
 
 function randomLabel(): string {
@@ -191,7 +160,7 @@ export async function dialPeer(options: PeerOptions): Promise<WebRTCPeer> {
       onClose: () => closePeer(pc),
       remoteAddr: new NamedAddr("webrtc", id),
     });
-    const offer = await gatherOffer(pc, options.iceServers.length > 0);
+    const offer = await gatherOffer(pc, options.iceServers.length > 0, options.reflexive);
     options.signal?.throwIfAborted();
     if (!options.keepLocalAddresses) offer.sdp = stripLocalCandidates(offer.sdp);
     log(`${id}: offer ready; asking the broker via ${options.broker.method.name}`);

@@ -12,6 +12,7 @@ import { Buffer } from "node:buffer";
 import type { OrConn, TcpConnect } from "../lib/pt/extorport.ts";
 import { isIPv4, isIPv6 } from "../lib/pt/server_env.ts";
 import type { Conn } from "../lib/net/mod.ts";
+import { externalGc } from "./external_gc.ts";
 
 /** An IP network: base address bits, prefix length, family. */
 export interface IPNet {
@@ -237,6 +238,7 @@ export async function pipeStream(stream: Conn, or: OrConn): Promise<PipeResult> 
         if (n === null) break;
         await writer.write(buf.slice(0, n));
         result.down += n;
+        externalGc.forwarded(n);
         if (n === buf.length && buf.length < OR_READ_MAX) buf = new Uint8Array(buf.length * 2);
         else if (n < buf.length / 4 && buf.length > OR_READ_MIN) {
           buf = new Uint8Array(buf.length / 2);

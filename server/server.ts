@@ -16,7 +16,7 @@ import { ClientIPs } from "./client_ips.ts";
 import { Metrics } from "./metrics.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
 import { type CarrierLimits, Carriers, type ConnInfo, DEFAULT_CARRIER_LIMITS } from "./carriers.ts";
-import type { WsListener } from "../lib/net/ws_listener.ts";
+import { WsListener } from "../lib/net/ws_listener.ts";
 import { instanceIndex } from "./route.ts";
 import { WorkerTunnel } from "./worker_tunnel.ts";
 import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
@@ -134,6 +134,9 @@ export class SnowflakeServer {
       this.#listeners.push(listener);
       return { transport: "tcp", hostname: listener.addr.hostname, port: listener.addr.port };
     }
+    // SO_REUSEPORT would let the Workers silently share a port that another server of the
+    // same user already listens on: a plain bind first fails as without Workers.
+    if (addr.port !== 0) await (await WsListener.listen({ hostname, port: addr.port })).close();
     // The first Worker picks the port when asked for any; the others join it.
     const [first, ...rest] = this.#workers;
     const port = await first!.listen(hostname, addr.port, tls);

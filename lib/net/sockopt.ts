@@ -1,8 +1,9 @@
 /**
- * SO_RCVBUF / SO_SNDBUF for a Deno UDP socket, which Deno has no option for.
+ * Socket options Deno has no API for: SO_RCVBUF / SO_SNDBUF for a UDP socket,
+ * and TCP_NODELAY for the TCP socket under a WebSocket Deno dialled.
  * Linux only, best effort: the socket's fd is found by asking each open fd for
- * its type and local address (getsockname: no /proc, which Deno opens only to
- * --allow-all) and set with FFI setsockopt. Needs --allow-ffi; without it, or
+ * its type and local or peer address (getsockname/getpeername: no /proc, which
+ * Deno opens only to --allow-all) and set with FFI setsockopt. Needs --allow-ffi; without it, or
  * anywhere else, nothing changes. The kernel caps the sizes at
  * net.core.rmem_max / wmem_max (and reports double what was asked for).
  *
@@ -20,7 +21,10 @@ const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const SO_TYPE = 3;
+const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
+const IPPROTO_TCP = 6;
+const TCP_NODELAY = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const EBADF = 9;
@@ -40,8 +44,11 @@ function loadLibc(): Libc | null {
   return loaded;
 }
 
-/** File descriptors in this process of UDP (IPv4 or IPv6) sockets bound to local `port`. */
-function udpSocketFds(lib: Libc, port: number): number[] {
+/**
+ * File descriptors in this process of IPv4/IPv6 sockets of `sockType` whose local (or, with
+ * `peer`, remote) port is `port`.
+ */
+function socketFds(lib: Libc, sockType: number, port: number, peer = false): number[] {
   const fds: number[] = [];
   const name = new Uint8Array(128);
   const len = new Uint32Array(1);
@@ -51,7 +58,10 @@ function udpSocketFds(lib: Libc, port: number): number[] {
   // Fds are handed out lowest first: after 1024 unused numbers in a row there are no more.
   for (let fd = 3; misses < 1024; fd++) {
     len[0] = name.length;
-    if (lib.getsockname(fd, name, new Uint8Array(len.buffer)) !== 0) {
+    const named = peer
+      ? lib.getpeername(fd, name, new Uint8Array(len.buffer))
+      : lib.getsockname(fd, name, new Uint8Array(len.buffer));
+    if (named !== 0) {
       if (errno() === EBADF) misses++;
       continue;
     }
@@ -67,7 +77,7 @@ function udpSocketFds(lib: Libc, port: number): number[] {
       new Uint8Array(type.buffer),
       new Uint8Array(typeLen.buffer),
     );
-    if (type[0] === SOCK_DGRAM) fds.push(fd);
+    if (type[0] === sockType) fds.push(fd);
   }
   return fds;
 }
@@ -77,7 +87,7 @@ export function socketFdOf(port: number): number | null {
   const lib = loadLibc();
   if (lib === null) return null;
   try {
-    const fds = udpSocketFds(lib, port);
+    const fds = socketFds(lib, SOCK_DGRAM, port);
     return fds.length === 1 ? fds[0]! : null;
   } catch {
     return null;
@@ -111,7 +121,7 @@ export function setUdpSocketBuffers(port: number, bytes: number): number | null 
   if (lib === null) return null;
   let rcv: number | null = null;
   try {
-    for (const fd of udpSocketFds(lib, port)) {
+    for (const fd of socketFds(lib, SOCK_DGRAM, port)) {
       rcv = setInt(lib, fd, SO_RCVBUF, bytes);
       setInt(lib, fd, SO_SNDBUF, bytes);
     }
@@ -119,4 +129,23 @@ export function setUdpSocketBuffers(port: number, bytes: number): number | null 
     return null;
   }
   return rcv;
+}
+
+/**
+ * Turns Nagle's algorithm off (TCP_NODELAY) on every TCP socket of this process connected to
+ * remote `port`; their number, or null without FFI. For Deno's WebSocket client, which leaves
+ * Nagle on: a small message sent while the previous one is unacknowledged then waits for the
+ * peer's delayed ACK, ~40 ms (Go and browsers turn Nagle off). Harmless on any other socket.
+ */
+export function setTcpNoDelayToPort(port: number): number | null {
+  const lib = loadLibc();
+  if (lib === null) return null;
+  try {
+    const fds = socketFds(lib, SOCK_STREAM, port, true);
+    const one = new Uint8Array(new Int32Array([1]).buffer);
+    for (const fd of fds) lib.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4);
+    return fds.length;
+  } catch {
+    return null;
+  }
 }

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { ClosedError } from "./errors.ts";
 import { HostPortAddr } from "./addr.ts";
 import { UdpPacketConn } from "./udp.ts";
+import { setTcpNoDelayToPort } from "./sockopt.ts";
 
 Deno.test("udp: packets round-trip over loopback with the sender's address", async () => {
   const a = UdpPacketConn.listen();
@@ -148,5 +149,19 @@ Deno.test("udp: a screen sees batched datagrams before they are copied and drops
   } finally {
     a.close();
     b.close();
+  }
+});
+
+Deno.test("net: TCP_NODELAY is set on the sockets connected to a port (FFI)", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const accepted = await listener.accept();
+  try {
+    assertEquals(setTcpNoDelayToPort(port), 1);
+  } finally {
+    conn.close();
+    accepted.close();
+    listener.close();
   }
 });

@@ -175,22 +175,31 @@ export async function discoverNat(
   }
 }
 
+/** What a STUN server saw of us: our IP ("" if it did not say) and whether our port came through. */
+export interface StunSeen {
+  ip: string;
+  portKept: boolean;
+}
+
 /**
- * Whether `server` (`host:port` or `stun:host:port`) answers a Binding request within
- * `timeoutMs` (three tries). Never throws.
+ * What `server` (`host:port` or `stun:host:port`) saw of us, when it answers a Binding request
+ * within `timeoutMs` (three tries); else null. Never throws.
  */
-export async function stunAnswers(server: string, timeoutMs = 1500): Promise<boolean> {
+export async function stunSeen(server: string, timeoutMs = 1500): Promise<StunSeen | null> {
   const m = /^(?:stun:)?(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(server.trim());
-  if (!m) return false;
+  if (!m) return null;
   let sock: Deno.DatagramConn;
   try {
     sock = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
   } catch {
-    return false;
+    return null;
   }
   try {
     const to = { hostname: m[1] ?? m[2]!, port: Number(m[3] ?? 3478) };
-    return (await roundTrip(sock, to, 0, timeoutMs / ATTEMPTS)) !== null;
+    const resp = await roundTrip(sock, to, 0, timeoutMs / ATTEMPTS);
+    if (resp === null) return null;
+    const port = (sock.addr as Deno.NetAddr).port;
+    return { ip: resp.mapped?.hostname ?? "", portKept: resp.mapped?.port === port };
   } finally {
     sock.close();
   }

@@ -8,13 +8,16 @@
  *
  * @module
  */
-import {
-  GetQueueUrlCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import type { SQSClient, SQSClientConfig } from "@aws-sdk/client-sqs";
 import type { RendezvousMethod } from "./rendezvous.ts";
+
+type Sdk = typeof import("@aws-sdk/client-sqs");
+let sdk: Promise<Sdk> | undefined;
+/** The AWS SDK, loaded on first use: it adds ~10–20 MB of RSS (docs/client.md "Memory"). */
+function loadSdk(): Promise<Sdk> {
+  sdk ??= import("@aws-sdk/client-sqs");
+  return sdk;
+}
 
 // Go client timing.
 /** Wait before looking up the answer queue, and between lookups. */
@@ -49,7 +52,8 @@ export interface SqsRendezvousOptions {
 /** Rendezvous through an Amazon SQS queue. */
 export class SqsRendezvous implements RendezvousMethod {
   readonly name = "sqs";
-  readonly #client: SQSClient;
+  readonly #clientConfig: SQSClientConfig;
+  #client: SQSClient | undefined;
   readonly #queueUrl: string;
   /** The endpoint of a non-AWS queue URL: answer-queue URLs are moved onto it. */
   readonly #endpoint: string | null;
@@ -58,11 +62,11 @@ export class SqsRendezvous implements RendezvousMethod {
   constructor(queueUrl: string, creds: string, options: SqsRendezvousOptions = {}) {
     const url = new URL(queueUrl);
     const aws = /^sqs\.([\w-]+)\.amazonaws\.com$/.exec(url.hostname);
-    this.#client = new SQSClient({
+    this.#clientConfig = {
       region: aws?.[1] ?? "us-east-1",
       credentials: parseSqsCreds(creds),
       ...(aws ? {} : { endpoint: url.origin, useQueueUrlAsEndpoint: false }),
-    });
+    };
     this.#queueUrl = queueUrl;
     this.#endpoint = aws ? null : url.origin;
     this.#options = options;
@@ -75,7 +79,10 @@ export class SqsRendezvous implements RendezvousMethod {
       crypto.getRandomValues(new Uint8Array(8)),
       (b) => b.toString(16).padStart(2, "0"),
     ).join("");
-    await this.#client.send(
+    const { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } =
+      await loadSdk();
+    const client = (this.#client ??= new SQSClient(this.#clientConfig));
+    await client.send(
       new SendMessageCommand({
         QueueUrl: this.#queueUrl,
         MessageBody: new TextDecoder().decode(request),
@@ -88,7 +95,7 @@ export class SqsRendezvous implements RendezvousMethod {
     for (let i = 0; i < RETRIES && !answerQueue; i++) {
       await sleep(wait, signal);
       try {
-        const r = await this.#client.send(
+        const r = await client.send(
           new GetQueueUrlCommand({ QueueName: `snowflake-client-${id}` }),
           { abortSignal: signal },
         );
@@ -102,7 +109,7 @@ export class SqsRendezvous implements RendezvousMethod {
     }
     if (!answerQueue) throw lastError ?? new Error("SQS: no answer queue");
     for (let i = 0; i < RETRIES; i++) {
-      const r = await this.#client.send(
+      const r = await client.send(
         new ReceiveMessageCommand({
           QueueUrl: answerQueue,
           MaxNumberOfMessages: 1,

@@ -40,6 +40,7 @@ import {
   type Timers,
   type WebRTC,
 } from "../../lib/snowflake/webrtc.ts";
+import { gatherUsable } from "../../lib/snowflake/gather.ts";
 import { postText } from "./http.ts";
 import { probeNATType } from "./probe.ts";
 import { type RelayPolicy, relayRefusal } from "./safeguards.ts";
@@ -107,6 +108,12 @@ export interface ProxyEnv {
   log(message: string): void;
   /** Per-poll detail, shown with --verbose. */
   debug?(message: string): void;
+  /**
+   * Our addresses that the STUN servers saw with our port unchanged (no NAT). Given, the
+   * answer goes out as soon as its candidates are usable (lib/snowflake/gather.ts) rather than
+   * when libwebrtc's gathering completes or times out; the web page has no STUN probe.
+   */
+  reflexive?(stunURLs: string[]): Promise<readonly string[]>;
 }
 
 // A broker's NextPoll below this is ignored: a hostile or buggy broker must not make us spin.
@@ -158,6 +165,8 @@ export class SnowflakeProxy {
       this.#cfg.summaryIntervalMs,
       () => this.#env.log(this.stats.takeSummary(this.#cfg.summaryIntervalMs)),
     );
+    // Probed now, so the first client's answer does not wait for it.
+    this.#env.reflexive?.(this.#cfg.stunURLs).catch(() => {});
     await this.probeNAT();
     const stopRetest = this.#every(this.#cfg.natRetestIntervalMs, () => this.probeNAT());
     try {
@@ -326,12 +335,19 @@ export class SnowflakeProxy {
         },
       });
       await pc.setRemoteDescription(offer);
-      const answer = await gatherLocalDescription(
-        pc,
-        await pc.createAnswer(),
-        this.#cfg.gatherTimeoutMs,
-        this.#timers,
-      );
+      const answer = this.#env.reflexive
+        ? await gatherUsable(pc, await pc.createAnswer(), {
+          stun: this.#cfg.stunURLs.length > 0,
+          reflexive: await this.#env.reflexive(this.#cfg.stunURLs),
+          timeoutMs: this.#cfg.gatherTimeoutMs,
+          timers: this.#timers,
+        })
+        : await gatherLocalDescription(
+          pc,
+          await pc.createAnswer(),
+          this.#cfg.gatherTimeoutMs,
+          this.#timers,
+        );
       const sdp = this.#cfg.keepLocalAddresses ? answer.sdp : stripLocalCandidates(answer.sdp);
       const url = new URL("answer", this.#cfg.brokerURL).toString();
       const body = encodeAnswerRequest({

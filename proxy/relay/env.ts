@@ -1,11 +1,15 @@
 /**
  * The `broker-proxy proxy` binary's adapter for the proxy core (core.ts): @roamhq/wrtc's peer
  * connections (lib/snowflake/webrtc_wrtc.ts), the relay dialed with Deno's `WebSocketStream`
- * (relay_dial.ts), Deno's fetch and timers. The web page's adapter (proxy/web/env.ts) differs
- * only in these; a test passes another {@link WebRTC} to run it over an in-memory twin.
+ * (relay_dial.ts) with Nagle's algorithm turned off, Deno's fetch and timers, and a STUN
+ * probe of our own so that answers go out as soon as their candidates are usable. The web
+ * page's adapter (proxy/web/env.ts) differs only in these; a test passes another {@link WebRTC} to run it over an in-memory twin.
  *
  * @module
  */
+import { setTcpNoDelayToPort } from "../../lib/net/sockopt.ts";
+import type { Conn } from "../../lib/net/types.ts";
+import { stunSeen } from "../../lib/snowflake/nat.ts";
 import type { WebRTC } from "../../lib/snowflake/webrtc.ts";
 import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import type { ProxyEnv } from "./core.ts";
@@ -19,5 +23,40 @@ export interface BinaryHooks {
 
 /** The core's environment in the binary. */
 export function binaryProxyEnv(hooks: BinaryHooks, webrtc: WebRTC = wrtcWebRTC): ProxyEnv {
-  return { webrtc, dialRelay, log: hooks.log, debug: hooks.debug };
+  return {
+    webrtc,
+    dialRelay: dialRelayNoDelay,
+    log: hooks.log,
+    debug: hooks.debug,
+    reflexive,
+  };
+}
+
+/** Our untranslated addresses by STUN list, probed again after this (addresses change). */
+const REFLEXIVE_TTL_MS = 10 * 60_000;
+const seen = new Map<string, { at: number; result: Promise<string[]> }>();
+
+/** The addresses the STUN servers saw us at with our port unchanged (lib/snowflake/nat.ts). */
+function reflexive(stunURLs: string[]): Promise<string[]> {
+  const key = stunURLs.join(",");
+  const cached = seen.get(key);
+  if (cached && Date.now() - cached.at < REFLEXIVE_TTL_MS) return cached.result;
+  const result = Promise.all(stunURLs.map((u) => stunSeen(u))).then((all) => [
+    ...new Set(all.flatMap((s) => s?.portKept && s.ip ? [s.ip] : [])),
+  ]);
+  seen.set(key, { at: Date.now(), result });
+  return result;
+}
+
+/**
+ * The relay WebSocket without Nagle's algorithm: Deno's leaves it on, so the client's Turbo
+ * Tunnel token and its first packets (separate data channel messages, separate WebSocket
+ * messages) waited ~40 ms for the server's delayed ACK, as did every small message after an
+ * unacknowledged one (docs/PROXY.md "Latency").
+ */
+export async function dialRelayNoDelay(url: string, signal: AbortSignal): Promise<Conn> {
+  const conn = await dialRelay(url, signal);
+  const u = new URL(url);
+  setTcpNoDelayToPort(Number(u.port || (u.protocol === "wss:" ? 443 : 80)));
+  return conn;
 }

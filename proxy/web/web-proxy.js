@@ -374,6 +374,81 @@ function dataChannelConn(dc, options = {}) {
   };
 }
 
+// lib/snowflake/gather.ts
+var COVERED_SETTLE_MS = 100;
+var QUIET_MS = 1e3;
+function parseCandidate(line) {
+  const f = line.replace(/^a=/, "").split(" ");
+  const at = f.indexOf("raddr");
+  return {
+    udp: f[2]?.toLowerCase() === "udp",
+    ip: f[4] ?? "",
+    type: f[f.indexOf("typ") + 1] ?? "",
+    raddr: at > 0 ? f[at + 1] ?? "" : ""
+  };
+}
+function routableIPv4(ip) {
+  return /^\d+\.\d+\.\d+\.\d+$/.test(ip) && !ip.startsWith("127.") && !ip.startsWith("169.254.");
+}
+async function gatherUsable(pc, description, options) {
+  const timers = options.timers ?? globalTimers;
+  const hosts = /* @__PURE__ */ new Set();
+  const covered = /* @__PURE__ */ new Set();
+  let finish = () => {
+  };
+  const finished = new Promise((r) => finish = r);
+  let check;
+  let settle;
+  let quiet;
+  const evaluate = () => {
+    check = void 0;
+    if (hosts.size === 0) return;
+    const done = [...hosts].filter(
+      (h) => !options.stun || covered.has(h) || options.reflexive.includes(h)
+    );
+    if (done.length === hosts.size) return finish();
+    if (done.length > 0 && settle === void 0) {
+      settle = timers.setTimeout(finish, COVERED_SETTLE_MS);
+    }
+  };
+  const onCandidate = (e) => {
+    const c = e.candidate;
+    if (c === null) return finish();
+    const p = parseCandidate(c.candidate);
+    if (p.udp && p.type === "host" && routableIPv4(p.ip)) hosts.add(p.ip);
+    if (p.type === "srflx") {
+      if (routableIPv4(p.raddr)) covered.add(p.raddr);
+      else hosts.forEach((h) => covered.add(h));
+    }
+    timers.clearTimeout(quiet);
+    quiet = timers.setTimeout(finish, QUIET_MS);
+    check ??= timers.setTimeout(evaluate, 0);
+  };
+  const onState = () => {
+    if (pc.iceGatheringState === "complete") finish();
+  };
+  const timeout = timers.setTimeout(finish, options.timeoutMs);
+  pc.addEventListener("icecandidate", onCandidate);
+  pc.addEventListener("icegatheringstatechange", onState);
+  try {
+    await pc.setLocalDescription(description);
+    onState();
+    await finished;
+  } finally {
+    for (const t of [timeout, check, settle, quiet]) timers.clearTimeout(t);
+    pc.removeEventListener("icecandidate", onCandidate);
+    pc.removeEventListener("icegatheringstatechange", onState);
+  }
+  const local = pc.localDescription;
+  if (!local) throw new Error("no local description after ICE gathering");
+  return { type: local.type, sdp: withoutTcpCandidates(local.sdp) };
+}
+function withoutTcpCandidates(sdp) {
+  return sdp.split(/\r\n/).filter(
+    (l) => !(l.startsWith("a=candidate:") && parseCandidate(l).udp === false)
+  ).join("\r\n");
+}
+
 // proxy/relay/http.ts
 var READ_LIMIT = 1e5;
 async function postText(fetchFn, url, body, signal) {
@@ -660,6 +735,8 @@ var SnowflakeProxy = class {
       this.#cfg.summaryIntervalMs,
       () => this.#env.log(this.stats.takeSummary(this.#cfg.summaryIntervalMs))
     );
+    this.#env.reflexive?.(this.#cfg.stunURLs).catch(() => {
+    });
     await this.probeNAT();
     const stopRetest = this.#every(this.#cfg.natRetestIntervalMs, () => this.probeNAT());
     try {
@@ -817,7 +894,12 @@ var SnowflakeProxy = class {
         }
       });
       await pc.setRemoteDescription(offer);
-      const answer = await gatherLocalDescription(
+      const answer = this.#env.reflexive ? await gatherUsable(pc, await pc.createAnswer(), {
+        stun: this.#cfg.stunURLs.length > 0,
+        reflexive: await this.#env.reflexive(this.#cfg.stunURLs),
+        timeoutMs: this.#cfg.gatherTimeoutMs,
+        timers: this.#timers
+      }) : await gatherLocalDescription(
         pc,
         await pc.createAnswer(),
         this.#cfg.gatherTimeoutMs,

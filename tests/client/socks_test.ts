@@ -2,7 +2,8 @@
  * `socks:` the standalone mode with curl as the real client: `--socks4`, `--socks4a` and
  * `--socks5-hostname` through our client → our broker → Debian's snowflake-proxy (WebRTC
  * across a veth) → our server → a SOCKS5 server at the far end (dante) → the local origin,
- * file intact. Malformed requests get the protocol's error reply.
+ * file intact; the first request uses the session opened at startup. Malformed requests get
+ * the protocol's error reply.
  */
 import { assertEquals } from "../../lib/testing/assert.ts";
 import { Chain } from "./chain.ts";
@@ -28,6 +29,10 @@ Deno.test({
         assertEquals(got.bytes, chain.fileSize);
         assertEquals(got.sha256, chain.fileSha256);
       }
+      // The first request took the session the standalone mode opened at startup
+      // (client/front.ts); the later ones opened their own.
+      const log = await Deno.readTextFile(client.log);
+      assertEquals(log.match(/using the session opened at startup/g)?.length, 1);
     } catch (e) {
       for (const p of chain.net.procs) console.error(`--- ${p.name}\n${p.log().slice(-3000)}`);
       throw e;

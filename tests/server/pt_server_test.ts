@@ -106,6 +106,31 @@ Deno.test("pt:server: good environment prints SMETHOD lines; SIGTERM exits 0", o
   }
 });
 
+Deno.test(
+  "pt:server: with Workers, a second server on a taken port fails as without",
+  opts,
+  async () => {
+    const workers = { TOR_PT_SERVER_TRANSPORT_OPTIONS: "snowflake:num-turbotunnel=2" };
+    const first = spawnServer(goodEnv(9, workers));
+    let second: ReturnType<typeof spawnServer> | undefined;
+    try {
+      const port = smethodPort(await first.waitFor(/^SMETHODS DONE$/));
+      second = spawnServer(goodEnv(9, {
+        ...workers,
+        TOR_PT_SERVER_BINDADDR: `snowflake-127.0.0.1:${port}`,
+      }));
+      assertEquals(await second.waitFor(/^SMETHODS DONE$/), [
+        "VERSION 1",
+        `SMETHOD-ERROR snowflake listen EADDRINUSE: address already in use 127.0.0.1:${port}`,
+        "SMETHODS DONE",
+      ]);
+    } finally {
+      for (const p of [first, second]) p?.kill("SIGKILL");
+      await Promise.all([first.status, second?.status]);
+    }
+  },
+);
+
 Deno.test("pt:server: bad transport options give SMETHOD-ERROR", opts, async () => {
   const cases: [string, string][] = [
     [

@@ -21,7 +21,7 @@ import {
 import { dataChannelConn } from "../../lib/snowflake/datachannel.ts";
 import { MemoryRTCPeerConnection } from "../../lib/snowflake/webrtc_memory.ts";
 import { type ProxyConfig, type ProxyEnv, SnowflakeProxy } from "../../proxy/relay/core.ts";
-import { binaryProxyEnv } from "../../proxy/relay/env.ts";
+import { binaryProxyEnv, dialRelayNoDelay } from "../../proxy/relay/env.ts";
 import { dialRelay, type WebSocketStreamCtor } from "../../proxy/relay/relay_dial.ts";
 import { pageProxyConfig } from "../../proxy/web/config.ts";
 import { type BrowserPlatform, pageProxyEnv } from "../../proxy/web/env.ts";
@@ -167,7 +167,10 @@ Deno.test({
     const pageStreamEnv = (log: (m: string) => void) =>
       pageProxyEnv({ ...browserTwin, WebSocketStream }, `http://${HOST}:`, { log });
     // The adapters really differ where the issue says they do.
-    assert(binaryEnv(() => {}).dialRelay === dialRelay, "the binary dials with relay_dial.ts");
+    assert(
+      binaryEnv(() => {}).dialRelay === dialRelayNoDelay,
+      "the binary dials with relay_dial.ts, Nagle off",
+    );
     assert(pageEnv(() => {}).dialRelay !== dialRelay, "the page dials with its own WebSocket");
 
     const binary = await relayScript(binaryEnv, pageConfig);

@@ -1,0 +1,93 @@
+/**
+ * `deno task bench client_latency`: SOCKS connect to first byte, our client + our proxy beside
+ * Debian's snowflake-client + snowflake-proxy (Go 2.5.1), same run, same broker, server and
+ * namespaces as the client bench (tests/client/chain.ts; a STUN server reachable), and each
+ * client's RSS. Each fetch is a new SOCKS connection, so a new session and a new rendezvous;
+ * the first fetch comes right after the client started listening (Go starts nothing before a
+ * SOCKS connection; ours, standalone, opens the first session at startup: docs/client.md
+ * "Latency: SOCKS connect to first byte"). Needs root.
+ * `CLIENT_LATENCY_FETCHES` (default 5) fetches per client. Figures only.
+ *
+ * @module
+ */
+import { Chain, type FetchResult } from "../client/chain.ts";
+import { CAN_NETNS, type NsProc } from "../client/netns.ts";
+import { sleep } from "../../lib/net/sleep.ts";
+
+const FETCHES = Number(Deno.env.get("CLIENT_LATENCY_FETCHES") ?? 5);
+
+/** Resident memory of a process, MB. */
+function rssMB(pid: number): number {
+  const kb = /VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
+  return Number(kb ?? 0) / 1024;
+}
+
+interface Row {
+  firstByte: number[];
+  rss: number[];
+}
+
+async function measure(
+  chain: Chain,
+  proxy: () => NsProc,
+  client: () => Promise<{ proc: NsProc; port: number | string }>,
+): Promise<Row> {
+  const p = proxy();
+  await chain.waitForProxies();
+  const c = await client();
+  const row: Row = { firstByte: [], rss: [] };
+  try {
+    for (let i = 0; i < FETCHES; i++) {
+      await chain.waitForProxies();
+      const r: FetchResult = await chain.fetch(c.port);
+      if (r.bytes !== chain.fileSize) throw new Error(`fetch ${i}: ${r.bytes} bytes`);
+      row.firstByte.push(r.firstByteSeconds);
+      row.rss.push(rssMB(c.proc.pid));
+      await sleep(500);
+    }
+  } finally {
+    await c.proc.stop();
+    await p.stop();
+  }
+  return row;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function run(): Promise<void> {
+  if (!CAN_NETNS) {
+    console.log("client latency bench: needs root (network namespaces); skipped");
+    return;
+  }
+  const chain = await Chain.start({ subnet: 36, fileSize: 10_000 });
+  try {
+    const rows: Record<string, Row[]> = { ours: [], "Go 2.5.1": [] };
+    for (let round = 0; round < 2; round++) {
+      rows.ours!.push(await measure(chain, () => chain.ourProxy(), () => chain.ourClient()));
+      rows["Go 2.5.1"]!.push(
+        await measure(chain, () => chain.debianProxy(), async () => {
+          const c = await chain.goClient();
+          return { proc: c.proc, port: `${c.port}+inner` };
+        }),
+      );
+    }
+    for (const [name, rs] of Object.entries(rows)) {
+      const first = rs.map((r) => r.firstByte[0]!);
+      const later = rs.flatMap((r) => r.firstByte.slice(1));
+      const rss = rs.flatMap((r) => r.rss);
+      console.log(
+        `${name.padEnd(9)} first byte: first connection ${
+          first.map((s) => s.toFixed(3)).join(", ")
+        } s; later connections median ${median(later).toFixed(3)} s (${
+          Math.min(...later).toFixed(3)
+        }–${Math.max(...later).toFixed(3)}); client RSS after a fetch ${
+          Math.min(...rss).toFixed(0)
+        }–${Math.max(...rss).toFixed(0)} MB`,
+      );
+    }
+  } finally {
+    await chain.stop();
+  }
+}
+
+if (import.meta.main) await run();
