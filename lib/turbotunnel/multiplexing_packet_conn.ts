@@ -197,11 +197,12 @@ export class MultiplexingPacketConn implements PacketConn {
     this.#reroute(queue);
     queue.close();
     if (signal.aborted) return;
-    this.#lostAt ??= Date.now();
+    const surplus = this.#runners > Math.max(1, this.#options.paths);
+    if (!surplus) this.#lostAt ??= Date.now();
     const why = path.abort.signal.aborted ? String(path.abort.signal.reason) : end.reason;
     this.#log(
       `proxy ${name} lost (${why}); ${this.#paths.size}/${this.#options.paths} live, ` +
-        "collecting a replacement",
+        (surplus ? "not replaced (a spare took its place)" : "collecting a replacement"),
     );
     if (end.reason !== "aborted" && end.reason !== "eof") {
       this.#options.onError?.(end.error ?? end.reason);
