@@ -153,16 +153,13 @@ export class MultiplexingPacketConn implements PacketConn {
         }
       }
       this.dials++;
-      await this.#carry(conn, signal);
+      if (!(await this.#carry(conn, signal))) return;
       conn = undefined;
-      if (this.#runners > Math.max(1, this.#options.paths)) {
-        this.#runners--;
-        return;
-      }
     }
   }
 
-  async #carry(conn: Conn, signal: AbortSignal): Promise<void> {
+  /** Carries the session over `conn` until it ends; whether to dial a replacement. */
+  async #carry(conn: Conn, signal: AbortSignal): Promise<boolean> {
     const now = Date.now();
     const name = conn.remoteAddr.toString();
     const id = this.monitor.add(name, now);
@@ -196,9 +193,11 @@ export class MultiplexingPacketConn implements PacketConn {
     queue.detach(Date.now());
     this.#reroute(queue);
     queue.close();
-    if (signal.aborted) return;
+    if (signal.aborted) return false;
+    // More carriers than `paths` (a spare joined): this one is not replaced.
     const surplus = this.#runners > Math.max(1, this.#options.paths);
-    if (!surplus) this.#lostAt ??= Date.now();
+    if (surplus) this.#runners--;
+    else this.#lostAt ??= Date.now();
     const why = path.abort.signal.aborted ? String(path.abort.signal.reason) : end.reason;
     this.#log(
       `proxy ${name} lost (${why}); ${this.#paths.size}/${this.#options.paths} live, ` +
@@ -207,6 +206,7 @@ export class MultiplexingPacketConn implements PacketConn {
     if (end.reason !== "aborted" && end.reason !== "eof") {
       this.#options.onError?.(end.error ?? end.reason);
     }
+    return !surplus;
   }
 
   /** Moves what still waited in a dead path's queue to the other paths (or holding). */
