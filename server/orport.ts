@@ -12,7 +12,6 @@ import { Buffer } from "node:buffer";
 import type { OrConn, TcpConnect } from "../lib/pt/extorport.ts";
 import { isIPv4, isIPv6 } from "../lib/pt/server_env.ts";
 import type { Conn } from "../lib/net/mod.ts";
-import { externalGc } from "./external_gc.ts";
 
 /** An IP network: base address bits, prefix length, family. */
 export interface IPNet {
@@ -194,11 +193,23 @@ export interface PipeResult {
   down: number;
 }
 
+export interface PipeOptions {
+  /**
+   * `stream`'s writer is done with a chunk once its write settles (a smux stream copies it
+   * into a batch), so one read buffer from tor serves every write instead of a copy each.
+   */
+  reuseReadBuffer?: boolean;
+}
+
 /**
  * Copies a client stream to tor and back, half-closing each direction on EOF, until both
  * directions end; an error in either closes both. Always closes both at the end.
  */
-export async function pipeStream(stream: Conn, or: OrConn): Promise<PipeResult> {
+export async function pipeStream(
+  stream: Conn,
+  or: OrConn,
+  { reuseReadBuffer = false }: PipeOptions = {},
+): Promise<PipeResult> {
   const result: PipeResult = { up: 0, down: 0 };
   let failed = false;
   const closeBoth = () => {
@@ -236,9 +247,8 @@ export async function pipeStream(stream: Conn, or: OrConn): Promise<PipeResult> 
       for (;;) {
         const n = await or.read(buf);
         if (n === null) break;
-        await writer.write(buf.slice(0, n));
+        await writer.write(reuseReadBuffer ? buf.subarray(0, n) : buf.slice(0, n));
         result.down += n;
-        externalGc.forwarded(n);
         if (n === buf.length && buf.length < OR_READ_MAX) buf = new Uint8Array(buf.length * 2);
         else if (n < buf.length / 4 && buf.length > OR_READ_MIN) {
           buf = new Uint8Array(buf.length / 2);

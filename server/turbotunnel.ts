@@ -102,6 +102,7 @@ export class TurbotunnelInstance {
     const smux = new SmuxSession(conn, {
       client: false,
       config: { ...SNOWFLAKE_SMUX_SERVER, ...this.#opts.smux },
+      reuseBatches: true,
     });
     const kcp = conn as KcpSession;
     const key = conn.remoteAddr.toString();
@@ -154,7 +155,7 @@ export class TurbotunnelInstance {
         stream.close();
         return;
       }
-      await pipeStream(stream, or);
+      await pipeStream(stream, or, { reuseReadBuffer: true });
     } finally {
       metrics.gauges.streamsActive--;
     }

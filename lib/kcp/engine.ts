@@ -16,6 +16,7 @@ import {
 } from "./segment.ts";
 import { Ring, SnSlots } from "./ring.ts";
 import { packetSlab } from "../net/slab.ts";
+import { segmentPool } from "./segment_pool.ts";
 
 // Spec constants (ikcp / kcp-go).
 export const RTO_NDL = 30;
@@ -224,6 +225,12 @@ export class KcpEngine {
    * paths with different delays interleave.
    */
   #rttMax = 0;
+  /**
+   * When the path last came back from an outage: an acknowledgement echoing an earlier send
+   * time measured the outage, not a path, so it feeds neither the RTT estimates nor the
+   * reordering window.
+   */
+  #outageEnd: number | null = null;
   /** The limit before the last cut, restored when that cut's loss proves spurious. */
   #limitBeforeCut = 0;
   #hasResend = false;
@@ -315,7 +322,10 @@ export class KcpEngine {
   setPathUp(up: boolean): void {
     if (up === this.#pathUp) return;
     this.#pathUp = up;
-    if (up) this.#resume = true;
+    if (up) {
+      this.#resume = true;
+      this.#outageEnd = this.#current;
+    }
   }
   /** Whether flush() (not only the acknowledgements) has work now: the window slid or a resume is due. */
   get flushDue(): boolean {
@@ -427,18 +437,11 @@ export class KcpEngine {
     if (!this.stream && count > 255) {
       throw new RangeError(`message of ${data.length} bytes needs ${count} fragments (max 255)`);
     }
-    // One copy of the whole write; full segments are views into it.
-    const block = rest.slice();
     for (let i = 0; i < count; i++) {
       const size = Math.min(mss, rest.length - i * mss);
-      let buf: Uint8Array;
-      if (this.stream && size < mss) {
-        // In stream mode a short tail gets a full-size buffer so later writes can fill it.
-        buf = new Uint8Array(mss);
-        buf.set(block.subarray(i * mss, i * mss + size));
-      } else {
-        buf = block.subarray(i * mss, i * mss + size);
-      }
+      // A pooled mss-sized buffer each: in stream mode later writes fill a short tail.
+      const buf = segmentPool.take(mss);
+      buf.set(rest.subarray(i * mss, i * mss + size));
       this.#sndQueue.push({
         sn: 0,
         frg: this.stream ? 0 : count - i - 1,
@@ -462,6 +465,11 @@ export class KcpEngine {
     this.#maxRate = Math.max(rate, this.#maxRate * RATE_DECAY);
     this.#rateStart = this.#current;
     this.#rateCount = 0;
+  }
+
+  /** Whether a copy sent at `ts` waited out an outage: its acknowledgement timed no path. */
+  #spansOutage(ts: number): boolean {
+    return this.#outageEnd !== null && diff(this.#outageEnd, ts) > 0;
   }
 
   #updateAck(rtt: number): void {
@@ -507,8 +515,12 @@ export class KcpEngine {
   #parseUna(una: number): void {
     const buf = this.#sndBuf;
     while (buf.length > 0 && diff(una, buf.at(0).sn) > 0) {
-      if (buf.shift()!.acked) this.#ackedInBuf--;
-      else this.#delivered++;
+      const seg = buf.shift()!;
+      if (seg.acked) this.#ackedInBuf--;
+      else {
+        this.#delivered++;
+        segmentPool.give(seg.data);
+      }
     }
   }
 
@@ -521,6 +533,7 @@ export class KcpEngine {
     const seg = buf.at(i);
     if (!seg.acked) {
       seg.acked = true;
+      segmentPool.give(seg.data);
       seg.data = EMPTY;
       this.#ackedInBuf++;
       this.#delivered++;
@@ -536,7 +549,7 @@ export class KcpEngine {
     const seg = buf.at(i);
     if (seg.acked || seg.xmit <= 1 || diff(ts, seg.ts) >= 0) return;
     this.stats.spuriousRetrans++;
-    if (!this.#smart) return;
+    if (!this.#smart || this.#spansOutage(ts)) return;
     // The earlier copy was late, not lost: wait that much longer next time, and undo the cut.
     const late = diff(this.#current, ts) - this.#rxSrtt + RACK_REORDER_MS;
     this.#reorderWnd = Math.min(this.#rxRto, Math.max(this.#reorderWnd, late));
@@ -625,7 +638,7 @@ export class KcpEngine {
       this.#shrinkBuf();
       if (cmd === CMD_ACK) {
         const rtt = diff(this.#current, ts);
-        if (rtt >= 0) this.#updateAck(rtt);
+        if (rtt >= 0 && !this.#spansOutage(ts)) this.#updateAck(rtt);
         this.#parseAck(sn);
         this.#shrinkBuf();
         if (!this.#rackSeen || diff(ts, this.#rackTs) > 0) {
@@ -676,6 +689,7 @@ export class KcpEngine {
   #noteHeard(): void {
     const now = this.#current;
     const gap = diff(now, this.#lastInput);
+    if (this.#inputSeen && gap >= Math.max(OUTAGE_GAP_MS, 2 * this.#rxRto)) this.#outageEnd = now;
     if (
       (!this.#inputSeen || gap >= Math.max(OUTAGE_GAP_MS, 2 * this.#rxRto)) &&
       this.#sndBuf.length > 0 && this.#sndBuf.at(0).xmit >= 2
@@ -999,8 +1013,10 @@ export class KcpEngine {
 
   /** Drops all queued data (after close). */
   reset(): void {
-    this.#sndQueue.clear();
-    this.#sndBuf.clear();
+    for (const ring of [this.#sndQueue, this.#sndBuf]) {
+      for (let i = 0; i < ring.length; i++) segmentPool.give(ring.at(i).data);
+      ring.clear();
+    }
     this.#ackedInBuf = 0;
     this.#rcvQueue.clear();
     this.#rcvBuf.clear();

@@ -17,11 +17,14 @@ const OUTAGE = 30_000;
 export function outagePair() {
   let now = 0;
   let linkUp = true;
+  let holding = false;
   const flight: { at: number; to: KcpEngine; data: Uint8Array }[] = [];
+  const held: { to: KcpEngine; data: Uint8Array }[] = [];
   const sentByA: Uint8Array[] = [];
   const wire = (to: () => KcpEngine, log?: Uint8Array[]) => (p: Uint8Array) => {
     log?.push(p.slice());
     if (linkUp) flight.push({ at: now + DELAY, to: to(), data: p.slice() });
+    else if (holding) held.push({ to: to(), data: p.slice() });
   };
   const a: KcpEngine = new KcpEngine(7, wire(() => b, sentByA));
   const b: KcpEngine = new KcpEngine(7, wire(() => a));
@@ -54,20 +57,34 @@ export function outagePair() {
     get received() {
       return received;
     },
-    setLink(up: boolean) {
+    /**
+     * Cuts or restores the link. What is in flight at a cut is lost; with `hold`, it still
+     * lands, and what is sent while the link is cut waits, as in a RedialPacketConn's queue,
+     * and goes out when it is back.
+     */
+    setLink(up: boolean, hold = false) {
       linkUp = up;
-      if (!up) flight.length = 0;
+      if (up) {
+        for (const h of held.splice(0)) flight.push({ at: now + DELAY, ...h });
+      } else {
+        holding = hold;
+        if (!hold) flight.length = 0;
+      }
     },
   };
 }
 
 /** Starts a transfer, cuts the link while data is in flight, and runs 30 s. */
-export function runOutage(withPathSignal: boolean, bytes: number) {
+export function runOutage(
+  withPathSignal: boolean,
+  bytes: number,
+  { hold = false, afterMs = 10 } = {},
+) {
   const p = outagePair();
   p.a.send(new Uint8Array(bytes));
-  for (let i = 0; i < 10; i++) p.step();
+  for (let i = 0; i < afterMs; i++) p.step();
   if (p.a.waitSnd === 0) throw new Error("data should still be in flight when the link goes");
-  p.setLink(false);
+  p.setLink(false, hold);
   if (withPathSignal) p.a.setPathUp(false);
   const before = { ...p.a.stats };
   p.sentByA.length = 0;

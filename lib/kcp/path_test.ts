@@ -27,6 +27,21 @@ Deno.test("redial: kcp engine resumes within about one RTT when the carrier come
   assertEquals(p.received, 200_000);
 });
 
+Deno.test("redial: acknowledgements held through a 30 s outage do not slow the resumed sender", () => {
+  // The receiver's acknowledgements of the last data before the cut wait in its queue and echo
+  // send times from before the outage: they time the outage, not the path.
+  const { p } = runOutage(true, 2_000_000, { hold: true, afterMs: 45 });
+  p.setLink(true);
+  p.a.setPathUp(true);
+  let maxRto = 0;
+  while (p.received < 2_000_000 && p.now < 200_000) {
+    p.step();
+    maxRto = Math.max(maxRto, p.a.rto);
+  }
+  assertEquals(p.received, 2_000_000);
+  assert(maxRto < 1000, `RTO rose to ${maxRto} ms after the outage (RTT ${2 * DELAY} ms)`);
+});
+
 Deno.test("redial: kcp engine leaves its RTO backoff when the peer is heard after a 30 s outage", () => {
   const { p, before } = runOutage(false, 4000);
   assert(p.a.stats.rtoRetrans > before.rtoRetrans, "without a signal the sender kept trying");

@@ -43,6 +43,12 @@ export interface SmuxSessionOptions {
   client: boolean;
   /** Overrides of {@link DEFAULT_SMUX_CONFIG}; validated. */
   config?: Partial<SmuxConfig>;
+  /**
+   * The conn's writer has copied each chunk once its write settles (a KCP session does), so a
+   * batch buffer whose writes have all settled is reused for a later batch instead of being
+   * left to the GC (see docs/ARCHITECTURE.md, "Server memory").
+   */
+  reuseBatches?: boolean;
 }
 
 /**
@@ -72,6 +78,11 @@ export class SmuxSession {
   // #out is allocated on demand and dropped after BATCH_RELEASE_MS without sending.
   #out = EMPTY;
   #nextBatch = MIN_BATCH_BYTES;
+  #reuseBatches: boolean;
+  /** Writes not yet settled, by batch buffer (only with reuseBatches). */
+  #unsettled = new Map<ArrayBufferLike, number>();
+  /** A batch buffer no longer referenced by any write, for the next batch. */
+  #spare = EMPTY;
   #appends = 0;
   #releaseTimer: ReturnType<typeof setTimeout> | undefined;
   #outStart = 0;
@@ -91,6 +102,7 @@ export class SmuxSession {
     this.#config = resolveSmuxConfig(options.config);
     this.#conn = conn;
     this.#nextId = options.client ? 1 : 0;
+    this.#reuseBatches = options.reuseBatches === true;
     this.#bucket = this.#config.maxReceiveBuffer;
     this.#decoder = new SmuxFrameDecoder(this.#config.version);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -277,7 +289,12 @@ export class SmuxSession {
     const size = SMUX_HEADER_SIZE + data.length;
     if (this.#out.length - this.#outEnd < size) {
       this.#seal();
-      this.#out = new Uint8Array(Math.max(this.#nextBatch, size));
+      this.#retire(this.#out);
+      const want = Math.max(this.#nextBatch, size);
+      if (this.#spare.length >= want) {
+        this.#out = this.#spare;
+        this.#spare = EMPTY;
+      } else this.#out = new Uint8Array(want);
       this.#nextBatch = Math.min(BATCH_BYTES, this.#nextBatch * 2);
       this.#outStart = this.#outEnd = 0;
     }
@@ -295,6 +312,10 @@ export class SmuxSession {
   #seal(): void {
     if (this.#outEnd > this.#outStart) {
       this.#ready.push(this.#out.subarray(this.#outStart, this.#outEnd));
+      if (this.#reuseBatches) {
+        const batch = this.#out.buffer;
+        this.#unsettled.set(batch, (this.#unsettled.get(batch) ?? 0) + 1);
+      }
       this.#outStart = this.#outEnd;
     }
   }
@@ -314,7 +335,9 @@ export class SmuxSession {
         }
         this.#seal();
         const buf = this.#ready.shift()!;
-        this.#writer.write(buf).catch((e) => this.#fail(toError(e)));
+        const written = this.#writer.write(buf);
+        if (this.#reuseBatches) this.#track(buf, written);
+        written.catch((e) => this.#fail(toError(e)));
         this.#queued -= buf.length;
         if (this.#queued <= SEND_HIGH_WATER && this.#drainWaiters.length > 0) {
           for (const wake of this.#drainWaiters.splice(0)) wake();
@@ -324,6 +347,33 @@ export class SmuxSession {
       this.#fail(toError(e));
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  /** Counted from #seal to the write's settling. */
+  #track(chunk: Uint8Array, written: Promise<void>): void {
+    const batch = chunk.buffer;
+    written.then(() => {
+      const n = this.#unsettled.get(batch)! - 1;
+      if (n > 0) this.#unsettled.set(batch, n);
+      else {
+        this.#unsettled.delete(batch);
+        if (batch !== this.#out.buffer) this.#keepSpare(new Uint8Array(batch as ArrayBuffer));
+      }
+    }, () => {});
+  }
+
+  /** The batch buffer `out` is replaced: it is spare once none of its writes is pending. */
+  #retire(out: Uint8Array<ArrayBuffer>): void {
+    if (this.#reuseBatches && out !== EMPTY && !this.#unsettled.has(out.buffer)) {
+      this.#keepSpare(out);
+    }
+  }
+
+  #keepSpare(batch: Uint8Array<ArrayBuffer>): void {
+    // After #armRelease dropped the batch, an idle session keeps no buffer.
+    if (batch.length > this.#spare.length && this.#out !== EMPTY && this.#error === null) {
+      this.#spare = batch;
     }
   }
 
@@ -338,6 +388,7 @@ export class SmuxSession {
       if (this.#appends !== appends && !this.#pumping) return this.#armRelease();
       if (this.#appends !== appends || this.#outEnd !== this.#outStart) return;
       this.#out = EMPTY;
+      this.#spare = EMPTY;
       this.#outStart = this.#outEnd = 0;
       this.#nextBatch = MIN_BATCH_BYTES;
     }, BATCH_RELEASE_MS);
