@@ -99,18 +99,45 @@ export class PeerPool<P extends PoolPeer> {
       return;
     }
     if (!peer) return this.#fill();
-    this.connected++;
     this.#backoff = this.#options.backoffMs ?? 1000;
     this.#nextDialAt = 0;
+    this.#adopt(peer, signal);
+    this.#idle.push(peer);
+  }
+
+  /**
+   * Dials one peer beyond `max` at once and hands it over (not queued as idle): the spare a
+   * multipath session collects when all its proxies went silent (docs/client.md "Multipath").
+   * Its close, like any other, brings a replacement only while fewer than `max` are live.
+   */
+  async spare(signal: AbortSignal): Promise<P> {
+    const pool = this.#abort.signal;
+    let peer: P;
+    try {
+      peer = await this.#dial(AbortSignal.any([pool, signal]));
+    } catch (e) {
+      if (!pool.aborted && !signal.aborted) this.failures++;
+      throw e;
+    }
+    if (pool.aborted || signal.aborted) {
+      peer.close();
+      throw new ClosedError("peer pool");
+    }
+    this.#adopt(peer, pool);
+    return peer;
+  }
+
+  #adopt(peer: P, signal: AbortSignal): void {
+    this.connected++;
     this.#live.add(peer);
     this.#log(`proxy ${peer.id} connected [${this.#live.size}/${this.#max}]`);
     peer.closed.then(() => {
       this.#live.delete(peer);
       if (signal.aborted) return;
-      this.#log(`proxy ${peer.id} closed [${this.#live.size}/${this.#max}]; collecting another`);
+      const more = this.#live.size < this.#max ? "; collecting another" : "";
+      this.#log(`proxy ${peer.id} closed [${this.#live.size}/${this.#max}]${more}`);
       this.#fill();
     });
-    this.#idle.push(peer);
   }
 
   #log(m: string): void {

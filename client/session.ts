@@ -53,11 +53,13 @@ export async function openSession<P extends SessionPeer>(
   const n = ++sessions;
   const log = (m: string) => options.log(`session ${n}: ${m}`);
   const pool = new PeerPool(options.dialPeer, { max: options.max, log });
+  // A download cut mid-frame is a session waiting for the server (docs/client.md "Multipath").
+  const midFrame = () => smux.midFrame;
   const pconn = options.max >= 2
-    ? multiplexing(id, pool, options.max, log)
+    ? multiplexing(id, pool, options.max, midFrame, log)
     : redialing(id, pool, log);
   const kcp = dialKcp(pconn, SERVER, SNOWFLAKE_KCP);
-  const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
+  const smux: SmuxSession = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
   let summary: ReturnType<typeof setInterval> | undefined;
   const interval = options.summaryIntervalS ?? (options.max >= 2 ? 10 : 60);
   if (interval > 0) {
@@ -120,10 +122,18 @@ function multiplexing<P extends SessionPeer>(
   id: ClientID,
   pool: PeerPool<P>,
   max: number,
+  midMessage: () => boolean,
   log: (m: string) => void,
 ): MultiplexingPacketConn {
   return new MultiplexingPacketConn(id, SERVER, async (signal) => {
     // Closing the conn (a dead path) closes the peer, and the pool collects another.
     return (await pool.pop(signal)).conn;
-  }, { paths: max, retryDelayMs: 0, log });
+  }, {
+    paths: max,
+    retryDelayMs: 0,
+    // One proxy beyond `max` when all of them went silent; the first to end is not replaced.
+    dialSpare: async (signal) => (await pool.spare(signal)).conn,
+    midMessage,
+    log,
+  });
 }

@@ -61,6 +61,7 @@ export class SmuxSession {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #decoder: SmuxFrameDecoder;
+  #midFrame = false;
   #streams = new Map<number, SmuxStream>();
   #nextId: number;
   #accepts = new AsyncQueue<SmuxStream>(ACCEPT_BACKLOG);
@@ -123,6 +124,14 @@ export class SmuxSession {
 
   get remoteAddr(): Addr {
     return this.#conn.remoteAddr;
+  }
+
+  /**
+   * Whether the session waits on its connection for the rest of a frame it has begun to
+   * receive: the peer is mid-message (the multipath client's silence rule, docs/client.md).
+   */
+  get midFrame(): boolean {
+    return this.#midFrame;
   }
 
   /** Streams open in this session (0 once closed). */
@@ -225,7 +234,9 @@ export class SmuxSession {
           await new Promise<void>((resolve) => (this.#bucketWake = resolve));
         }
         if (this.#error) return;
+        this.#midFrame = this.#decoder.buffered > 0;
         const { value, done } = await this.#reader.read();
+        this.#midFrame = false;
         if (done) {
           this.#fail(new ClosedError("smux connection"));
           return;

@@ -364,3 +364,20 @@ Deno.test("session: rejects bad options", () => {
     b.close();
   }
 });
+
+Deno.test("session: midFrame while the rest of a frame is awaited, not between frames", async () => {
+  const { session, peer } = rawPair(2, { client: false });
+  const frame = encodeSmuxFrame(2, SMUX_CMD_SYN, 3);
+  const psh = encodeSmuxFrame(2, SMUX_CMD_PSH, 3, new Uint8Array(100));
+  await peer.sendRaw(frame);
+  await delay(20);
+  assertEquals(session.midFrame, false);
+  await peer.sendRaw(psh.subarray(0, 50));
+  await delay(20);
+  assertEquals(session.midFrame, true);
+  await peer.sendRaw(psh.subarray(50));
+  await delay(20);
+  assertEquals(session.midFrame, false);
+  session.close();
+  peer.close();
+});

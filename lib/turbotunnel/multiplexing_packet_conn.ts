@@ -9,7 +9,9 @@
  * {@link PathMonitor} (weighted by measured delivery; a stalled path gets none). A path with
  * no KCP progress for max(3 × RTT, 1 s) is closed; what still waited in its queue moves to
  * the other paths and KCP resends what was lost with it. A new carrier is dialed for every
- * one that ends.
+ * one that ends. When every path has gone silent for its deadline while the session waits for
+ * something, one spare carrier is dialed beside them (`dialSpare`, backing off when it fails,
+ * once per silence); the first path to end while more than `paths` are up is not redialed.
  *
  * @module
  */
@@ -36,6 +38,18 @@ export interface MultiplexingOptions {
   checkIntervalMs?: number;
   /** Wait after a failed dial. Default 1000 ms. */
   retryDelayMs?: number;
+  /**
+   * Dials a carrier beyond `paths` when all of them went silent (docs/client.md "Multipath");
+   * without it a silent session waits for its carriers to end.
+   */
+  dialSpare?: (signal: AbortSignal) => Promise<Conn>;
+  /**
+   * Whether the layer above waits for the rest of a message now (smux: of a frame), which
+   * makes a silent session one that waits.
+   */
+  midMessage?: () => boolean;
+  /** First wait after a failed spare dial; doubles up to 10 s. Default 1000 ms. */
+  spareBackoffMs?: number;
   /** Passed to every carrier's pump (maxLength, batchBytes). */
   carrier?: Omit<CarrierOptions, "signal">;
   localAddr?: Addr;
@@ -67,13 +81,21 @@ export class MultiplexingPacketConn implements PacketConn {
   #options: MultiplexingOptions;
   #abort = new AbortController();
   #timer: ReturnType<typeof setInterval>;
-  #done: Promise<void>;
+  #running = new Set<Promise<void>>();
+  /** Carrier loops running: `paths`, plus a spare's until the first path ends. */
+  #runners: number;
+  #spareDialing = false;
+  #spareNextAt = 0;
+  #spareBackoff: number;
+  /** The session's last progress when a spare was dialed, when its silence began, and when. */
+  #spareFor: { progress: number; silentSince: number; at: number } | null = null;
   /** When the last path was lost while no replacement has come up yet. */
   #lostAt: number | null = null;
   /** Bytes each path had moved at the previous {@link shares}. */
   #shareMarks = new Map<number, number>();
-  /** Carriers dialed, dials failed, paths closed by the death rule, packets dropped. */
+  /** Carriers dialed, dials failed, paths closed by the death rule, spares dialed, drops. */
   dials = 0;
+  spares = 0;
   dialErrors = 0;
   failovers = 0;
   drops = 0;
@@ -94,13 +116,21 @@ export class MultiplexingPacketConn implements PacketConn {
     this.#holding = new SendQueue(Date.now(), this.#limits);
     this.monitor = new PathMonitor(options.monitor);
     this.#timer = setInterval(() => this.#check(), options.checkIntervalMs ?? 100);
-    const n = Math.max(1, options.paths);
-    this.#done = Promise.all(Array.from({ length: n }, () => this.#run())).then(() => {});
+    this.#spareBackoff = options.spareBackoffMs ?? 1000;
+    this.#runners = Math.max(1, options.paths);
+    for (let i = 0; i < this.#runners; i++) this.#start();
   }
 
   /** Resolves once closed and every carrier is torn down. */
   get done(): Promise<void> {
-    return this.#done;
+    return (async () => {
+      while (this.#running.size > 0) await Promise.all(this.#running);
+    })();
+  }
+
+  #start(conn?: Conn): void {
+    const run = this.#run(conn).finally(() => this.#running.delete(run));
+    this.#running.add(run);
   }
 
   /** Paths up now. */
@@ -108,25 +138,28 @@ export class MultiplexingPacketConn implements PacketConn {
     return this.#paths.size;
   }
 
-  async #run(): Promise<void> {
+  async #run(conn?: Conn): Promise<void> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
-      let conn: Conn;
-      try {
-        conn = await this.#dial(signal);
-      } catch (e) {
-        if (signal.aborted) break;
-        this.dialErrors++;
-        this.#options.onError?.(e);
-        if (!(await sleep(this.#options.retryDelayMs ?? 1000, signal))) break;
-        continue;
+      if (conn === undefined) {
+        try {
+          conn = await this.#dial(signal);
+        } catch (e) {
+          if (signal.aborted) break;
+          this.dialErrors++;
+          this.#options.onError?.(e);
+          if (!(await sleep(this.#options.retryDelayMs ?? 1000, signal))) break;
+          continue;
+        }
       }
       this.dials++;
-      await this.#carry(conn, signal);
+      if (!(await this.#carry(conn, signal))) return;
+      conn = undefined;
     }
   }
 
-  async #carry(conn: Conn, signal: AbortSignal): Promise<void> {
+  /** Carries the session over `conn` until it ends; whether to dial a replacement. */
+  async #carry(conn: Conn, signal: AbortSignal): Promise<boolean> {
     const now = Date.now();
     const name = conn.remoteAddr.toString();
     const id = this.monitor.add(name, now);
@@ -160,16 +193,20 @@ export class MultiplexingPacketConn implements PacketConn {
     queue.detach(Date.now());
     this.#reroute(queue);
     queue.close();
-    if (signal.aborted) return;
-    this.#lostAt ??= Date.now();
+    if (signal.aborted) return false;
+    // More carriers than `paths` (a spare joined): this one is not replaced.
+    const surplus = this.#runners > Math.max(1, this.#options.paths);
+    if (surplus) this.#runners--;
+    else this.#lostAt ??= Date.now();
     const why = path.abort.signal.aborted ? String(path.abort.signal.reason) : end.reason;
     this.#log(
       `proxy ${name} lost (${why}); ${this.#paths.size}/${this.#options.paths} live, ` +
-        "collecting a replacement",
+        (surplus ? "not replaced (a spare took its place)" : "collecting a replacement"),
     );
     if (end.reason !== "aborted" && end.reason !== "eof") {
       this.#options.onError?.(end.error ?? end.reason);
     }
+    return !surplus;
   }
 
   /** Moves what still waited in a dead path's queue to the other paths (or holding). */
@@ -199,6 +236,49 @@ export class MultiplexingPacketConn implements PacketConn {
       );
       path.abort.abort(`no KCP progress for ${fmtS(d.silentMs)}`);
     }
+    this.#spare(now);
+  }
+
+  /** Dials a spare carrier when every path went silent while the session waits. */
+  #spare(now: number): void {
+    const progress = this.monitor.lastProgress;
+    if (this.#spareFor !== null && progress > this.#spareFor.progress) {
+      this.#log(
+        `failover: the session moves again after ${
+          fmtS(progress - this.#spareFor.silentSince)
+        } of silence, ${fmtS(progress - this.#spareFor.at)} after the spare was asked for`,
+      );
+      this.#spareFor = null;
+    }
+    const dialSpare = this.#options.dialSpare;
+    if (!dialSpare || this.#spareDialing || this.#spareFor !== null) return;
+    if (now < this.#spareNextAt) return;
+    const silence = this.monitor.allSilent(now, this.#options.midMessage?.() ?? false);
+    if (silence === undefined) return;
+    this.#spareDialing = true;
+    this.spares++;
+    const n = this.#paths.size;
+    this.#log(
+      `failover: all ${n} proxies silent for ${fmtS(silence.silentMs)} while the session waits ` +
+        `(${silence.waitingFor}); collecting a spare`,
+    );
+    const signal = this.#abort.signal;
+    dialSpare(signal).then((conn) => {
+      this.#spareDialing = false;
+      if (signal.aborted) return conn.close();
+      this.#spareBackoff = this.#options.spareBackoffMs ?? 1000;
+      this.#spareFor = { progress, silentSince: now - silence.silentMs, at: now };
+      this.#log(`failover: spare up ${fmtS(Date.now() - now)} after it was asked for`);
+      this.#runners++;
+      this.#start(conn);
+    }, (e) => {
+      this.#spareDialing = false;
+      if (signal.aborted) return;
+      this.dialErrors++;
+      this.#options.onError?.(e);
+      this.#spareNextAt = Date.now() + this.#spareBackoff;
+      this.#spareBackoff = Math.min(2 * this.#spareBackoff, 10_000);
+    });
   }
 
   readFrom(signal?: AbortSignal): Promise<Packet> {

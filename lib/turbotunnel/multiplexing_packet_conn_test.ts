@@ -129,3 +129,53 @@ Deno.test("multipath: a KCP session stripes over 3 carriers and survives one bla
   d.server.close();
   await m.done;
 });
+
+Deno.test("multipath: all paths silent at once brings a spare, then `paths` carriers again", async () => {
+  const d = serverAndDialer();
+  const logs: string[] = [];
+  const m = new MultiplexingPacketConn(ClientID.random(), remote, d.dial, {
+    paths: 2,
+    retryDelayMs: 0,
+    dialSpare: d.dial,
+    log: (l) => logs.push(l),
+  });
+  const listener = listenKcp(d.server, SNOWFLAKE_KCP);
+  const client = dialKcp(m, remote, { ...SNOWFLAKE_KCP, nodelay: 1, interval: 10 });
+  const total = 1_000_000;
+  const echo = (async () => {
+    const conn = await listener.accept();
+    const r = conn.readable.getReader();
+    let n = 0;
+    while (n < total) {
+      const { value, done } = await r.read();
+      if (done) break;
+      n += value.length;
+    }
+    return n;
+  })();
+  const w = client.writable.getWriter();
+  const chunk = new Uint8Array(16_384);
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    if (sent >= total / 2 && d.dials() === 2) {
+      assertEquals(m.spares, 0, "no spare while the paths progress");
+      d.freeze(0);
+      d.freeze(1);
+    }
+    await w.write(chunk.subarray(0, Math.min(chunk.length, total - sent)));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assertEquals(await echo, total);
+  assertEquals(m.spares, 1, logs.join("\n"));
+  assert(logs.some((l) => /failover: all 2 proxies silent/.test(l)), logs.join("\n"));
+  assert(logs.some((l) => /failover: the session moves again/.test(l)), logs.join("\n"));
+  // The frozen paths are closed by the death rule; one of them is not redialed.
+  const deadline = Date.now() + 10_000;
+  while (m.failovers < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 300));
+  assertEquals(m.live, 2, logs.join("\n"));
+  client.close();
+  listener.close();
+  m.close();
+  d.server.close();
+  await m.done;
+});

@@ -16,6 +16,9 @@
  *   data sent later on another path was acknowledged, or (weaker evidence, so twice as long, and at least twice its
  *   longest recent pause) nothing arrives on the path while the others still receive plenty
  *   in the second half of that time (so the end of a download kills nothing).
+ * - **Whole-session silence** ({@link PathMonitor.allSilent}): every path without progress for
+ *   max(3 × its least RTT, 1 s) while the session still waits for something (its data segments
+ *   unacknowledged, or a hole in what the server sent): the owner then dials a spare path.
  *
  * @module
  */
@@ -44,6 +47,8 @@ export interface PathState {
   readonly since: number;
   /** Smoothed RTT in ms; undefined until the first sample. */
   srtt: number | undefined;
+  /** The least RTT sample in ms (the path without queueing); undefined until the first. */
+  rttMin: number | undefined;
   /** Smoothed delivery rate in bytes/s; 0 until measured. */
   rate: number;
   /** Last KCP progress on the path: a receive, or an acknowledgement of what it sent. */
@@ -93,6 +98,14 @@ export class PathMonitor {
   #paths = new Map<number, PathState>();
   #inflight = new Map<number, InFlight>();
   #received = 0;
+  /** The server's next data segment number after all received so far without a hole. */
+  #rcvNext = 0;
+  /** Data segment numbers received beyond a hole. */
+  #rcvAbove = new Set<number>();
+  /** Since when there has been a hole in the server's data segments. */
+  #holeSince: number | undefined;
+  /** The latest receive or acknowledgement on any path. */
+  #progressAt = -Infinity;
   #nextId = 1;
   #minDeadMs: number;
   #rttFactor: number;
@@ -127,6 +140,7 @@ export class PathMonitor {
       name,
       since: now,
       srtt: undefined,
+      rttMin: undefined,
       rate: 0,
       lastProgress: now,
       lastReceive: now,
@@ -191,15 +205,32 @@ export class PathMonitor {
       p.bytesIn += packet.length;
       const gap = now - p.lastReceive;
       p.gapMax = Math.max(gap, p.gapMax * Math.exp(-gap / GAP_DECAY_MS));
-      p.lastReceive = p.lastProgress = now;
+      p.lastReceive = p.lastProgress = this.#progressAt = now;
       p.receivedMark = this.#received;
       p.silentMark = undefined;
       this.#credit(p, packet.length, now);
     }
     for (const s of segments(packet)) {
       if (s.cmd === CMD_ACK) this.#acked(s.sn, now);
+      if (s.cmd === CMD_PUSH) this.#arrived(s.sn, now);
       this.#ackedBelow(s.una, now);
     }
+  }
+
+  /** Tracks holes in the server's data segments (what the session's reader waits for). */
+  #arrived(sn: number, now: number): void {
+    const ahead = (sn - this.#rcvNext) | 0;
+    if (ahead < 0) return;
+    if (ahead > 0) {
+      if (this.#rcvAbove.size >= MAX_IN_FLIGHT) this.#rcvAbove.clear();
+      this.#rcvAbove.add(sn);
+      this.#holeSince ??= now;
+      return;
+    }
+    this.#rcvNext = (this.#rcvNext + 1) >>> 0;
+    while (this.#rcvAbove.delete(this.#rcvNext)) this.#rcvNext = (this.#rcvNext + 1) >>> 0;
+    // The hole filled; one further on dates from now.
+    this.#holeSince = this.#rcvAbove.size > 0 ? now : undefined;
   }
 
   #acked(sn: number, now: number): void {
@@ -209,13 +240,14 @@ export class PathMonitor {
     const p = this.#paths.get(f.path);
     if (!p) return;
     this.#unpend(f.path);
-    p.lastProgress = now;
+    p.lastProgress = this.#progressAt = now;
     p.lastAckedSentAt = Math.max(p.lastAckedSentAt, f.sentAt);
     p.owedSince = p.pending > 0 ? now : undefined;
     this.#credit(p, f.bytes, now);
     if (!f.resent) {
       const sample = Math.max(1, now - f.sentAt);
       p.srtt = p.srtt === undefined ? sample : p.srtt + (sample - p.srtt) / 8;
+      p.rttMin = Math.min(p.rttMin ?? Infinity, sample);
     }
   }
 
@@ -345,6 +377,45 @@ export class PathMonitor {
       }
     }
     return out;
+  }
+
+  /**
+   * When every path has made no progress for max(3 × its least RTT, 1 s) while the session has
+   * waited that long for something (data segments of ours unacknowledged, a hole in the
+   * server's, or, as the owner knows from the layer above, the rest of a message), how long the session has been silent and what it waits for; undefined otherwise
+   * (no path, progress within the deadline, or an idle session). The least RTT, not the
+   * smoothed one: queueing delays arrivals but does not stop them, and a bulk transfer's
+   * queues inflate the smoothed RTT to seconds.
+   */
+  allSilent(
+    now: number,
+    midMessage = false,
+  ): { silentMs: number; waitingFor: string } | undefined {
+    const all = [...this.#paths.values()];
+    const deadline = (p: PathState) => Math.max(this.#rttFactor * (p.rttMin ?? 0), this.#minDeadMs);
+    if (all.length === 0 || all.some((p) => now - p.lastProgress <= deadline(p))) {
+      return undefined;
+    }
+    const limit = Math.max(...all.map(deadline));
+    let oldestSent = Infinity;
+    for (const f of this.#inflight.values()) oldestSent = Math.min(oldestSent, f.sentAt);
+    const waitingFor = now - oldestSent > limit
+      ? `${this.#inflight.size} data segments unacknowledged`
+      : this.#holeSince !== undefined && now - this.#holeSince > limit
+      ? `a hole before ${this.#rcvAbove.size} received data segments`
+      : midMessage
+      ? "the rest of a message"
+      : undefined;
+    if (waitingFor === undefined) return undefined;
+    return {
+      silentMs: now - Math.max(this.#progressAt, ...all.map((p) => p.since)),
+      waitingFor,
+    };
+  }
+
+  /** The latest KCP progress on any path (a new path alone is none). */
+  get lastProgress(): number {
+    return this.#progressAt;
   }
 }
 

@@ -205,3 +205,48 @@ Deno.test("multipath: when a path dies the others get a fresh deadline", () => {
   assertEquals(m.dead(1500), []);
   assertEquals(m.dead(2000).map((d) => d.id), [b]);
 });
+
+Deno.test("multipath: a whole session gone quiet counts as silent only while it waits", () => {
+  const m = new PathMonitor();
+  const a = m.add("a", 0);
+  const b = m.add("b", 0);
+  // An idle session: everything received in order, everything sent acknowledged.
+  m.sent(a, push(0), 0);
+  m.received(b, ack(0, 1), 50);
+  m.received(a, push(0), 60);
+  m.received(b, push(1), 70);
+  assertEquals(m.allSilent(5000), undefined);
+  // A hole in what the server sent: segment 2 lost, 3 received.
+  m.received(a, push(3), 5000);
+  assertEquals(m.allSilent(5500), undefined, "progress within the deadline");
+  const hole = m.allSilent(6100);
+  assertEquals(hole?.silentMs, 1100);
+  assert(/hole/.test(hole!.waitingFor), hole!.waitingFor);
+  m.received(b, push(2), 6200);
+  assertEquals(m.allSilent(9000), undefined, "the hole filled");
+  // Data of ours unacknowledged.
+  m.sent(b, push(1), 9000);
+  assertEquals(m.allSilent(9900), undefined, "sent within the deadline");
+  const owed = m.allSilent(10_100);
+  assert(/unacknowledged/.test(owed!.waitingFor), owed!.waitingFor);
+  assertEquals(owed!.silentMs, 3900);
+  assertEquals(m.lastProgress, 6200);
+});
+
+Deno.test("multipath: a new path is no progress of the session", () => {
+  const m = new PathMonitor();
+  const a = m.add("a", 0);
+  m.sent(a, push(0), 0);
+  assert(m.allSilent(1100) !== undefined);
+  m.add("spare", 1100);
+  assertEquals(m.allSilent(1500), undefined, "the spare's own deadline runs");
+  assertEquals(m.allSilent(2200)?.silentMs, 1100);
+});
+
+Deno.test("multipath: a silent session mid-message waits, even with nothing owed or missing", () => {
+  const m = new PathMonitor();
+  const a = m.add("a", 0);
+  m.received(a, push(0), 10);
+  assertEquals(m.allSilent(2000), undefined);
+  assertEquals(m.allSilent(2000, true)?.waitingFor, "the rest of a message");
+});

@@ -472,21 +472,31 @@ export class Chain {
    * the one carrying the session (read from the kernel's TCP counters with `ss -tinp`).
    */
   async busiestProxyPid(): Promise<number | null> {
+    const best = (await this.#serverSockets()).sort((x, y) => y.bytes - x.bytes)[0];
+    return best?.pid ?? null;
+  }
+
+  /** The pids of the proxies in `b` with a WebSocket to the server: those carrying a session. */
+  async carryingProxyPids(): Promise<number[]> {
+    return [...new Set((await this.#serverSockets()).map((s) => s.pid))];
+  }
+
+  async #serverSockets(): Promise<{ pid: number; bytes: number }[]> {
     const out = await this.net.exec(this.net.b, [
       "ss",
       "-tinpH",
       "dst",
       `${this.net.ipA}:${SERVER_PORT}`,
     ]);
-    let best: { pid: number; bytes: number } | null = null;
+    const sockets: { pid: number; bytes: number }[] = [];
     const lines = out.split("\n");
     for (let i = 0; i < lines.length; i++) {
       const pid = /pid=(\d+)/.exec(lines[i]!)?.[1];
       const info = lines[i + 1] ?? "";
       const bytes = Number(/bytes_received:(\d+)/.exec(info)?.[1] ?? 0);
-      if (pid && (!best || bytes > best.bytes)) best = { pid: Number(pid), bytes };
+      if (pid) sockets.push({ pid: Number(pid), bytes });
     }
-    return best?.pid ?? null;
+    return sockets;
   }
 
   /** Stops everything and deletes the namespaces (keeps logs with SFCLIENT_KEEP=1). */

@@ -6,7 +6,8 @@
  * - ICE gathering does not wait for a blocked STUN server once a working one answered
  *   (coturn in a namespace).
  * - PeerPool with in-memory peers: keeps `max` connected, replaces a dead one at once, backs
- *   off after failures, and closes everything on close().
+ *   off after failures, closes everything on close(), and dials a spare beyond `max` whose
+ *   surplus the next close absorbs.
  */
 import { assert, assertEquals, assertRejects } from "../../lib/testing/assert.ts";
 import {
@@ -238,4 +239,26 @@ Deno.test({
       await pair.delete();
     }
   },
+});
+
+Deno.test("peers: a spare goes beyond max, and the first close after it is not replaced", async () => {
+  const made: MemPeer[] = [];
+  const pool = new PeerPool((_signal) => {
+    const p = new MemPeer(`p${made.length}`);
+    made.push(p);
+    return Promise.resolve(p);
+  }, { max: 2 });
+  await tick();
+  const a = await pool.pop();
+  const b = await pool.pop();
+  const spare = await pool.spare(new AbortController().signal);
+  assertEquals([made.length, pool.live], [3, 3]);
+  a.close();
+  await tick();
+  assertEquals([made.length, pool.live], [3, 2], "still max live: nothing dialed");
+  b.close();
+  await tick();
+  assertEquals([made.length, pool.live], [4, 2], "below max: a replacement");
+  pool.close();
+  assert(spare.isClosed && made.every((p) => p.isClosed));
 });
