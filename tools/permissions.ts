@@ -207,7 +207,7 @@ const DECLS: Record<string, BinaryDecl> = {
     // gc() for server/churn_gc.ts.
     // JIT compilation on the thread that runs the code, not on V8's background threads: their
     // compiler scratch memory stays in per-thread malloc arenas that glibc keeps (~4 MiB of
-    // the peak RSS with one busy session; same MB/s and CPU-s per GB).
+    // the peak RSS with one busy session; same steady-state MB/s and CPU-s per GB).
     v8: "--max-semi-space-size=1,--heap-growing-percent=30,--initial-old-space-size=64," +
       "--no-concurrent-recompilation,--no-concurrent-sparkplug,--no-concurrent-osr,--expose-gc",
   },
