@@ -72,7 +72,9 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "--allow-read=/tmp/deno-compile-server/server,/tmp/deno-compile-server/lib,/var/lib/tor,/var/lib/tor-instances,/etc/snowflake,/var/lib/snowflake,/tmp " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/lib/snowflake,/var/log/snowflake," +
       "/var/log/tor,/tmp " +
-      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=30,--initial-old-space-size=64,--expose-gc --include server/tunnel_worker.ts " +
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=30,--initial-old-space-size=64," +
+      "--no-concurrent-recompilation,--no-concurrent-sparkplug,--no-concurrent-osr,--expose-gc " +
+      "--include server/tunnel_worker.ts " +
       "--output dist/linux-x64/server server/main.ts",
   );
   assertEquals(
