@@ -1,5 +1,5 @@
 import { dialKcp, SNOWFLAKE_KCP } from "../kcp/mod.ts";
-import { listenKcp } from "../kcp/mod.ts";
+import { type KcpListener, listenKcp } from "../kcp/mod.ts";
 import { type Conn, type MemoryConn, memoryConnPair, NamedAddr } from "../net/mod.ts";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { serveCarrier } from "./carrier.ts";
@@ -57,6 +57,19 @@ function serverAndDialer() {
   };
 }
 
+/** Counts the bytes of the first accepted KCP connection, up to `total`. */
+async function bytesReceived(listener: KcpListener, total: number): Promise<number> {
+  const conn = await listener.accept();
+  const r = conn.readable.getReader();
+  let n = 0;
+  while (n < total) {
+    const { value, done } = await r.read();
+    if (done) break;
+    n += value.length;
+  }
+  return n;
+}
+
 Deno.test("multipath: every carrier starts with the token and the same ClientID", async () => {
   const id = ClientID.random();
   const conns: MemoryConn[] = [];
@@ -92,17 +105,7 @@ Deno.test("multipath: a KCP session stripes over 3 carriers and survives one bla
   const listener = listenKcp(d.server, SNOWFLAKE_KCP);
   const client = dialKcp(m, remote, { ...SNOWFLAKE_KCP, nodelay: 1, interval: 10 });
   const total = 3_000_000;
-  const echo = (async () => {
-    const conn = await listener.accept();
-    const r = conn.readable.getReader();
-    let n = 0;
-    while (n < total) {
-      const { value, done } = await r.read();
-      if (done) break;
-      n += value.length;
-    }
-    return n;
-  })();
+  const echo = bytesReceived(listener, total);
   const w = client.writable.getWriter();
   const chunk = new Uint8Array(16_384);
   let froze = false;
@@ -142,17 +145,7 @@ Deno.test("multipath: all paths silent at once brings a spare, then `paths` carr
   const listener = listenKcp(d.server, SNOWFLAKE_KCP);
   const client = dialKcp(m, remote, { ...SNOWFLAKE_KCP, nodelay: 1, interval: 10 });
   const total = 1_000_000;
-  const echo = (async () => {
-    const conn = await listener.accept();
-    const r = conn.readable.getReader();
-    let n = 0;
-    while (n < total) {
-      const { value, done } = await r.read();
-      if (done) break;
-      n += value.length;
-    }
-    return n;
-  })();
+  const echo = bytesReceived(listener, total);
   const w = client.writable.getWriter();
   const chunk = new Uint8Array(16_384);
   for (let sent = 0; sent < total; sent += chunk.length) {
