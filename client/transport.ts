@@ -15,7 +15,7 @@ import {
 import { chooseProfile } from "../lib/snowflake/browser_tls.ts";
 import type { HttpTransport } from "../lib/snowflake/fronted_http.ts";
 import { impersonatedRequest } from "../lib/snowflake/impersonated_http.ts";
-import { discoverNat, stunSeen } from "../lib/snowflake/nat.ts";
+import { discoverNat, probeStunServers } from "../lib/snowflake/nat.ts";
 import type { NatType } from "../lib/snowflake/messages.ts";
 import { BrokerChannel, type RendezvousMethod } from "../lib/snowflake/rendezvous.ts";
 import { AmpCacheRendezvous } from "../lib/snowflake/rendezvous_amp.ts";
@@ -107,40 +107,23 @@ export interface IceProbe {
   reflexive: string[];
 }
 
-/** Probe results by ICE list, shared by every session of the process, redone after this. */
-const PROBE_TTL_MS = 10 * 60_000;
-const probes = new Map<string, { at: number; result: Promise<IceProbe> }>();
-
 /**
- * The servers of `servers` that answer a STUN Binding, probed in parallel once per process
- * and list (again after {@link PROBE_TTL_MS}: addresses change), with the addresses they saw
- * with our port unchanged (no NAT in the way). libwebrtc holds an offer until every STUN server
- * answered or timed out (~10 s), and censors block STUN servers: one that does not answer
- * here is left out of the offer's gathering (it could not have contributed a candidate
- * anyway). The addresses let gathering end without waiting for a server-reflexive candidate
- * that libwebrtc never signals when there is no NAT (lib/snowflake/gather.ts).
+ * The servers of `servers` that answer a STUN Binding (lib/snowflake/nat.ts probeStunServers:
+ * once per process and list), with the addresses they saw with our port unchanged (no NAT in the
+ * way). libwebrtc holds an offer until every STUN server answered or timed out (~10 s), and
+ * censors block STUN servers: one that does not answer here is left out of the offer's gathering
+ * (it could not have contributed a candidate anyway). The addresses let gathering end without
+ * waiting for a server-reflexive candidate that libwebrtc never signals when there is no NAT
+ * (lib/snowflake/gather.ts).
  */
-export function probeIceServers(
+export async function probeIceServers(
   servers: IceServer[],
   log: (m: string) => void,
 ): Promise<IceProbe> {
-  const key = servers.map((s) => s.urls).join(",");
-  const cached = probes.get(key);
-  if (cached && Date.now() - cached.at < PROBE_TTL_MS) return cached.result;
-  {
-    const result = Promise.all(servers.map((s) => stunSeen(s.urls))).then((seen) => {
-      const dead = servers.filter((_, i) => seen[i] === null);
-      if (dead.length) {
-        log(`ICE servers not answering, left out: ${dead.map((s) => s.urls).join(" ")}`);
-      }
-      return {
-        servers: servers.filter((_, i) => seen[i] !== null),
-        reflexive: [...new Set(seen.flatMap((s) => s?.portKept && s.ip ? [s.ip] : []))],
-      };
-    });
-    probes.set(key, { at: Date.now(), result });
-    return result;
-  }
+  const { seen, untranslated } = await probeStunServers(servers.map((s) => s.urls));
+  const dead = servers.filter((_, i) => seen[i] === null);
+  if (dead.length) log(`ICE servers not answering, left out: ${dead.map((s) => s.urls).join(" ")}`);
+  return { servers: servers.filter((_, i) => seen[i] !== null), reflexive: untranslated };
 }
 
 /** The proxy dialer of one session. */

@@ -205,6 +205,34 @@ export async function stunSeen(server: string, timeoutMs = 1500): Promise<StunSe
   }
 }
 
+/** What a list of STUN servers saw of us: each one's answer, and our untranslated addresses. */
+export interface StunProbe {
+  /** Per server, in order: what it saw, or null if it did not answer. */
+  seen: (StunSeen | null)[];
+  /** The addresses seen with our port unchanged (no NAT in the way). */
+  untranslated: string[];
+}
+
+/** Probe results by server list, shared by the whole process, redone after this. */
+const PROBE_TTL_MS = 10 * 60_000;
+const probes = new Map<string, { at: number; result: Promise<StunProbe> }>();
+
+/**
+ * Asks every server in `servers` in parallel ({@link stunSeen}), once per process and list, again
+ * after {@link PROBE_TTL_MS} since addresses change. Never rejects.
+ */
+export function probeStunServers(servers: string[]): Promise<StunProbe> {
+  const key = servers.join(",");
+  const cached = probes.get(key);
+  if (cached && Date.now() - cached.at < PROBE_TTL_MS) return cached.result;
+  const result = Promise.all(servers.map((u) => stunSeen(u))).then((seen) => ({
+    seen,
+    untranslated: [...new Set(seen.flatMap((s) => s?.portKept && s.ip ? [s.ip] : []))],
+  }));
+  probes.set(key, { at: Date.now(), result });
+  return result;
+}
+
 /** Sends a Binding request up to {@link ATTEMPTS} times; the response or null. */
 async function roundTrip(
   sock: Deno.DatagramConn,

@@ -9,7 +9,7 @@
  */
 import { setTcpNoDelayToPort } from "../../lib/net/sockopt.ts";
 import type { Conn } from "../../lib/net/types.ts";
-import { stunSeen } from "../../lib/snowflake/nat.ts";
+import { probeStunServers } from "../../lib/snowflake/nat.ts";
 import type { WebRTC } from "../../lib/snowflake/webrtc.ts";
 import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import type { ProxyEnv } from "./core.ts";
@@ -32,20 +32,9 @@ export function binaryProxyEnv(hooks: BinaryHooks, webrtc: WebRTC = wrtcWebRTC):
   };
 }
 
-/** Our untranslated addresses by STUN list, probed again after this (addresses change). */
-const REFLEXIVE_TTL_MS = 10 * 60_000;
-const seen = new Map<string, { at: number; result: Promise<string[]> }>();
-
 /** The addresses the STUN servers saw us at with our port unchanged (lib/snowflake/nat.ts). */
-function reflexive(stunURLs: string[]): Promise<string[]> {
-  const key = stunURLs.join(",");
-  const cached = seen.get(key);
-  if (cached && Date.now() - cached.at < REFLEXIVE_TTL_MS) return cached.result;
-  const result = Promise.all(stunURLs.map((u) => stunSeen(u))).then((all) => [
-    ...new Set(all.flatMap((s) => s?.portKept && s.ip ? [s.ip] : [])),
-  ]);
-  seen.set(key, { at: Date.now(), result });
-  return result;
+async function reflexive(stunURLs: string[]): Promise<string[]> {
+  return (await probeStunServers(stunURLs)).untranslated;
 }
 
 /**
