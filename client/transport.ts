@@ -35,9 +35,12 @@ export interface TransportEnv {
 /**
  * How HTTP and AMP rendezvous go out for the browser TLS profile a config asks for (impit;
  * undefined: Deno's own TLS through node:https). Logs the choice (README: TLS fingerprint).
+ * Fronted rendezvous cannot go through impit: over h2 it would name the front in
+ * `:authority` (lib/snowflake/impersonated_http.ts), so it keeps Deno's TLS, with a warning.
  */
 export function rendezvousTransport(
   config: ClientConfig,
+  fronted: boolean,
   log: (message: string) => void,
 ): HttpTransport | undefined {
   if (config.utlsImitate === "") return undefined;
@@ -46,6 +49,14 @@ export function rendezvousTransport(
     log(
       `WARNING: no browser TLS fingerprint for ${config.utlsImitate} (${note}): rendezvous ` +
         "uses Deno's own TLS (rustls) fingerprint (README: TLS fingerprint)",
+    );
+    return undefined;
+  }
+  if (fronted) {
+    log(
+      `WARNING: no browser TLS fingerprint for ${config.utlsImitate} with domain fronting: ` +
+        "impit cannot send the broker as HTTP/2's :authority while the SNI names the front, " +
+        "so fronted rendezvous uses Deno's own TLS (rustls) fingerprint (README: TLS fingerprint)",
     );
     return undefined;
   }
@@ -66,7 +77,7 @@ export function makeRendezvous(config: ClientConfig, env: TransportEnv): Rendezv
     }
     return new SqsRendezvous(choice.sqsQueueUrl, choice.sqsCreds, { log: env.log });
   }
-  const request = rendezvousTransport(config, env.log);
+  const request = rendezvousTransport(config, choice.fronts.length > 0, env.log);
   const options = { fronts: choice.fronts, ca: request ? undefined : env.ca, request, onFront };
   return choice.kind === "amp"
     ? new AmpCacheRendezvous(choice.brokerUrl, choice.ampCacheUrl, options)

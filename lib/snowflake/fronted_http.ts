@@ -1,13 +1,15 @@
 /**
  * One HTTP/1.1 request with optional domain fronting (docs/PROTOCOL.md §7): the TCP connection
  * and the TLS SNI go to the front, the `Host` header names the real server. Deno's `fetch`
- * silently replaces a custom Host with the URL's host, so this goes through `node:https`
- * (docs/client.md). Responses are read up to a limit, like Go's `limitedRead`.
+ * silently replaces a custom Host with the URL's host, so this goes through `node:http` over a
+ * `node:tls` connection (docs/client.md): `node:https` itself asks for Deno's `sys` permission
+ * "ca" (which `--allow-sys=` cannot name) to read Node's CA list, where `node:tls` verifies
+ * with Deno's root store. Responses are read up to a limit, like Go's `limitedRead`.
  *
  * @module
  */
 import http from "node:http";
-import https from "node:https";
+import tls from "node:tls";
 
 /** Options for {@link frontedRequest}. */
 export interface FrontedRequest {
@@ -39,13 +41,13 @@ export type HttpTransport = (req: FrontedRequest) => Promise<FrontedResponse>;
 /** Sends one request; rejects on network errors, timeouts and oversize bodies. */
 export function frontedRequest(req: FrontedRequest): Promise<FrontedResponse> {
   const url = new URL(req.url);
-  const tls = url.protocol === "https:";
-  if (!tls && url.protocol !== "http:") {
+  const secure = url.protocol === "https:";
+  if (!secure && url.protocol !== "http:") {
     return Promise.reject(new TypeError(`${url.protocol} is not http or https`));
   }
   const limit = req.limit ?? 100_000;
   const hostname = (req.front ?? url.hostname).replace(/^\[|\]$/g, "");
-  const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
+  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
   const headers: Record<string, string> = { Host: url.host, "User-Agent": "" };
   if (req.body) {
     headers["Content-Length"] = String(req.body.length);
@@ -57,8 +59,19 @@ export function frontedRequest(req: FrontedRequest): Promise<FrontedResponse> {
     port,
     path: url.pathname + url.search,
     headers,
-    agent: false as const,
-    ...(tls ? { servername: isIpLiteral(hostname) ? undefined : hostname, ca: req.ca } : {}),
+    // A connection of its own per request: no agent (then node:http uses createConnection),
+    // or, without TLS, a throwaway one.
+    ...(secure
+      ? {
+        createConnection: () =>
+          tls.connect({
+            host: hostname,
+            port,
+            servername: isIpLiteral(hostname) ? undefined : hostname,
+            ca: req.ca,
+          }),
+      }
+      : { agent: false as const }),
   };
   return new Promise<FrontedResponse>((resolve, reject) => {
     let settled = false;
@@ -78,7 +91,7 @@ export function frontedRequest(req: FrontedRequest): Promise<FrontedResponse> {
       clearTimeout(timer);
       req.signal?.removeEventListener("abort", onAbort);
     };
-    const r = (tls ? https : http).request(options, (res) => {
+    const r = http.request(options, (res) => {
       const chunks: Uint8Array[] = [];
       let size = 0;
       res.on("data", (c: Uint8Array) => {

@@ -1,10 +1,10 @@
 /**
  * {@link frontedRequest}'s contract with a browser's TLS ClientHello, through impit (a Rust
  * node-API addon: rustls patched to send Chrome's or Firefox's ClientHello, and the
- * browser's HTTP/2 settings and headers). Domain fronting: the URL names the front (TCP and
- * SNI), a `Host` header the real server. Over HTTP/1.1 that Host is the request's; over
- * HTTP/2 (both profiles offer h2) impit keeps `:authority` = the front and sends the
- * broker's name as a separate `host` field (docs/client.md, "TLS fingerprint").
+ * browser's HTTP/2 settings and headers), without domain fronting: impit takes the SNI and
+ * h2's `:authority` both from the URL (a `host` header only adds a field that contradicts
+ * `:authority`, RFC 9113 §8.3.1), and both profiles offer h2, so a request with a front is
+ * refused (README, "TLS fingerprint").
  *
  * Extra CAs cannot be given as PEM: impit reads the system store, or only `SSL_CERT_FILE`
  * when that is set (tests).
@@ -35,18 +35,15 @@ export function impersonatedRequest(
 ): (req: FrontedRequest) => Promise<FrontedResponse> {
   return async (req) => {
     if (req.ca) throw new TypeError("impit takes extra CAs from SSL_CERT_FILE, not as PEM");
-    const real = new URL(req.url);
-    const target = new URL(real);
-    const headers: Record<string, string> = {};
     if (req.front) {
-      target.hostname = req.front;
-      headers.Host = real.host;
+      throw new TypeError("impit cannot domain-front: h2's :authority would name the front");
     }
+    const headers: Record<string, string> = {};
     if (req.body) headers["Content-Type"] = "application/x-www-form-urlencoded";
     const timeoutMs = req.timeoutMs ?? 30_000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-    const res = await (await client(profile)).fetch(target.href, {
+    const res = await (await client(profile)).fetch(req.url, {
       method: req.method,
       headers,
       body: req.body,

@@ -1,13 +1,16 @@
 /**
  * `fronting:` HTTP rendezvous with domain fronting reaches a local TLS front that records
- * what it saw: the TLS SNI (read off the wire) is the front, the Host header is the broker;
- * with Deno's own TLS (node:https, HTTP/1.1) and with a browser's (impit, which speaks h2
- * there: `:authority` stays the front's, README "TLS fingerprint").
+ * what it saw: the TLS SNI (read off the wire) is the front, and what the server routes by
+ * (HTTP/1.1's Host, h2's `:authority`) is the broker, with no `host` field that says
+ * otherwise (RFC 9113 §8.3.1). A browser's TLS (impit) cannot front, as it names the front
+ * in `:authority`: the client then fronts with Deno's own TLS and says so (README "TLS
+ * fingerprint"); without a front impit speaks h2 with SNI, `:authority` and host agreeing.
  */
-import { assertEquals } from "../../lib/testing/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../lib/testing/assert.ts";
 import { impersonatedRequest } from "../../lib/snowflake/impersonated_http.ts";
 import { HttpRendezvous } from "../../lib/snowflake/rendezvous_http.ts";
-import { makeCert, startTlsFront } from "./tls_front.ts";
+import { exchange, until, withClient } from "./standalone_client.ts";
+import { type FrontRecord, makeCert, startTlsFront } from "./tls_front.ts";
 
 const cert = await makeCert(["localhost", "broker.example"]);
 // impit trusts only this file's CAs when it is set as it makes a client (it cannot take PEM);
@@ -15,6 +18,13 @@ const cert = await makeCert(["localhost", "broker.example"]);
 const caFile = await Deno.makeTempFile({ prefix: "sfclient-ca-", suffix: ".pem" });
 await Deno.writeTextFile(caFile, cert.caPem);
 globalThis.addEventListener("unload", () => Deno.removeSync(caFile));
+
+/** `rec` went to `sni` and is routed to `authority`, with no `host` field naming another. */
+function assertRouted(rec: FrontRecord | undefined, sni: string, authority: string): void {
+  assert(rec, "the front saw no request");
+  assertEquals({ sni: rec.sni, authority: rec.authority }, { sni, authority });
+  assert(rec.host === null || rec.host === authority, `host ${rec.host} beside ${rec.authority}`);
+}
 
 Deno.test("fronting: SNI and TCP go to the front, Host names the broker", async () => {
   const front = await startTlsFront(cert, async (req) => {
@@ -28,6 +38,7 @@ Deno.test("fronting: SNI and TCP go to the front, Host names the broker", async 
     assertEquals(new TextDecoder().decode(reply), "broker saw 1.0\n{}");
     assertEquals(front.records, [{
       sni: "localhost",
+      alpn: null,
       host: `broker.example:${front.port}`,
       authority: `broker.example:${front.port}`,
       method: "POST",
@@ -63,27 +74,62 @@ Deno.test("fronting: a non-200 reply from the broker is an error", async () => {
   }
 });
 
+Deno.test("fronting: a browser profile with a front keeps the broker in :authority", async () => {
+  const front = await startTlsFront(cert, () => new Response("", { status: 503 }));
+  try {
+    const broker = `broker.example:${front.port}`;
+    const warning = /WARNING: no browser TLS fingerprint for chrome with domain fronting/g;
+    await withClient(
+      ["--impersonate-profile", "chrome", "--front", "localhost"],
+      async (port, log) => {
+        await exchange(port, [5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, 0, 80]);
+        await until(() => front.records.length > 0);
+        assertEquals(log().match(warning)?.length, 1, log());
+        assert(!/rendezvous TLS fingerprint: impit/.test(log()), log());
+      },
+      { url: `https://${broker}/`, env: { DENO_CERT: caFile, SSL_CERT_FILE: caFile } },
+    );
+    assertRouted(front.records[0], "localhost", broker);
+    const rec = front.records[0]!;
+    console.log(
+      `SNI ${rec.sni}, ALPN ${rec.alpn}, :authority/Host ${rec.authority}, host ${rec.host}`,
+    );
+  } finally {
+    await front.close();
+  }
+});
+
 for (const profile of ["chrome151", "firefox144"] as const) {
-  Deno.test(`fronting: through impit's ${profile} TLS, SNI is the front, Host the broker`, async () => {
-    const front = await startTlsFront(cert, async (req) => new Response(await req.text()));
+  Deno.test(`fronting: impit's ${profile} refuses a front rather than misname the broker`, async () => {
+    const front = await startTlsFront(cert, () => new Response("ok"));
     Deno.env.set("SSL_CERT_FILE", caFile);
     try {
-      const broker = `https://broker.example:${front.port}/`;
-      const r = new HttpRendezvous(broker, {
+      const r = new HttpRendezvous(`https://broker.example:${front.port}/`, {
         fronts: ["localhost"],
         request: impersonatedRequest(profile),
       });
+      await assertRejects(() => r.exchange(new Uint8Array([1])), TypeError, ":authority");
+      assertEquals(front.records, []);
+    } finally {
+      Deno.env.delete("SSL_CERT_FILE");
+      await front.close();
+    }
+  });
+
+  Deno.test(`fronting: without a front impit's ${profile} speaks h2, SNI = :authority`, async () => {
+    const front = await startTlsFront(cert, async (req) => new Response(await req.text()));
+    Deno.env.set("SSL_CERT_FILE", caFile);
+    try {
+      const url = `https://localhost:${front.port}/`;
+      const r = new HttpRendezvous(url, { request: impersonatedRequest(profile) });
       const reply = await r.exchange(new TextEncoder().encode("1.0\n{}"));
       assertEquals(new TextDecoder().decode(reply), "1.0\n{}");
-      assertEquals(front.records, [{
-        sni: "localhost",
-        host: `broker.example:${front.port}`,
-        authority: `localhost:${front.port}`,
-        method: "POST",
-        path: "/client",
-      }]);
+      assertRouted(front.records[0], "localhost", `localhost:${front.port}`);
+      assertEquals(front.records[0]!.alpn, "h2");
       const rec = front.records[0]!;
-      console.log(`${profile}: SNI ${rec.sni}, host ${rec.host}, :authority ${rec.authority}`);
+      console.log(
+        `${profile}: SNI ${rec.sni}, ALPN h2, :authority ${rec.authority}, host ${rec.host}`,
+      );
     } finally {
       Deno.env.delete("SSL_CERT_FILE");
       await front.close();

@@ -1,8 +1,8 @@
 /**
  * Test fixtures for rendezvous over TLS: a throwaway CA and server certificate (openssl),
- * and a "front": a TCP relay that reads the TLS ClientHello's SNI off the wire, in front of
- * a Deno.serve TLS server (HTTP/1.1 and h2) that records each request's Host header,
- * `:authority` and path.
+ * and a "front" that records, for each request, the TLS ClientHello's SNI (read off the
+ * wire), the ALPN protocol, h2's `:authority` or HTTP/1.1's Host, any `host` field, and the
+ * path.
  *
  * @module
  */
@@ -106,8 +106,11 @@ export function clientHelloSni(b: Uint8Array): string | null {
 /** One request the front saw. */
 export interface FrontRecord {
   sni: string | null;
+  /** The protocol the TLS handshake agreed on by ALPN ("h2"); null: none (HTTP/1.1). */
+  alpn: string | null;
+  /** The `host` header field; over h2 null unless the client sent one beside `:authority`. */
   host: string | null;
-  /** HTTP/2's `:authority` (Deno.serve's URL host); over HTTP/1.1 the Host header again. */
+  /** What the server routes by: h2's `:authority`, or HTTP/1.1's Host header. */
   authority: string;
   method: string;
   path: string;
@@ -120,70 +123,81 @@ export interface TlsFront {
   close(): Promise<void>;
 }
 
+/** What a connection carried, by the local port of the hop that carries it on. */
+type Seen = Map<number, { sni: string | null; alpn: string | null }>;
+
 /**
  * Starts a TLS front on 127.0.0.1 whose requests are answered by `handler`; every request
- * is recorded with the SNI its connection carried.
+ * is recorded with the SNI and ALPN protocol of its connection. Three hops, so that each
+ * fact is read where it is plain: a TCP relay reads the SNI off the ClientHello, a TLS
+ * terminator (h2, http/1.1) learns the ALPN protocol, and a cleartext Deno.serve (HTTP/1.1,
+ * h2 with prior knowledge) reads the request's fields.
  */
 export function startTlsFront(
   cert: TestCert,
   handler: (req: Request) => Response | Promise<Response>,
 ): Promise<TlsFront> {
   const records: FrontRecord[] = [];
-  const pendingSni: (string | null)[] = [];
-  const backend = Deno.serve({
+  const sniByRelayPort = new Map<number, string | null>();
+  const seen: Seen = new Map();
+  const conns = new Set<Deno.Conn>();
+  const backend = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req, info) => {
+      const url = new URL(req.url);
+      const conn = seen.get(info.remoteAddr.port);
+      records.push({
+        sni: conn?.sni ?? null,
+        alpn: conn?.alpn ?? null,
+        host: req.headers.get("host"),
+        authority: url.host,
+        method: req.method,
+        path: url.pathname,
+      });
+      return handler(req);
+    },
+  );
+  const terminator = Deno.listenTls({
     hostname: "127.0.0.1",
     port: 0,
     cert: cert.certPem,
     key: cert.keyPem,
-    onListen: () => {},
-  }, async (req) => {
-    const url = new URL(req.url);
-    records.push({
-      sni: pendingSni.shift() ?? null,
-      host: req.headers.get("host"),
-      authority: url.host,
-      method: req.method,
-      path: url.pathname,
-    });
-    return await handler(req);
+    alpnProtocols: ["h2", "http/1.1"],
   });
-  const backendPort = backend.addr.port;
+  serveEach(terminator, conns, async (c) => {
+    const { alpnProtocol } = await c.handshake();
+    const up = await Deno.connect({ hostname: "127.0.0.1", port: backend.addr.port });
+    conns.add(up);
+    seen.set((up.localAddr as Deno.NetAddr).port, {
+      sni: sniByRelayPort.get((c.remoteAddr as Deno.NetAddr).port) ?? null,
+      alpn: alpnProtocol,
+    });
+    return up;
+  });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  (async () => {
-    for await (const c of listener) {
-      conns.add(c);
-      (async () => {
-        const up = await Deno.connect({ hostname: "127.0.0.1", port: backendPort });
-        conns.add(up);
-        let first = new Uint8Array(0);
-        const reader = c.readable.getReader();
-        while (first.length < 5 || first.length < 5 + ((first[3]! << 8) | first[4]!)) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          first = new Uint8Array([...first, ...value]);
-        }
-        pendingSni.push(clientHelloSni(first));
-        reader.releaseLock();
-        const w = up.writable.getWriter();
-        await w.write(first);
-        w.releaseLock();
-        await Promise.race([c.readable.pipeTo(up.writable), up.readable.pipeTo(c.writable)])
-          .catch(() => {});
-      })().catch(() => {}).finally(() => {
-        for (const x of [c]) {
-          try {
-            x.close();
-          } catch { /* closed */ }
-        }
-      });
+  serveEach(listener, conns, async (c) => {
+    let first = new Uint8Array(0);
+    const reader = c.readable.getReader();
+    while (first.length < 5 || first.length < 5 + ((first[3]! << 8) | first[4]!)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      first = new Uint8Array([...first, ...value]);
     }
-  })().catch(() => {});
+    reader.releaseLock();
+    const up = await Deno.connect({ hostname: "127.0.0.1", port: terminator.addr.port });
+    conns.add(up);
+    sniByRelayPort.set((up.localAddr as Deno.NetAddr).port, clientHelloSni(first));
+    const w = up.writable.getWriter();
+    await w.write(first);
+    w.releaseLock();
+    return up;
+  });
   return Promise.resolve({
     port: (listener.addr as Deno.NetAddr).port,
     records,
     async close() {
       listener.close();
+      terminator.close();
       for (const c of conns) {
         try {
           c.close();
@@ -192,4 +206,26 @@ export function startTlsFront(
       await backend.shutdown();
     },
   });
+}
+
+/** Accepts every connection of `listener`, and pipes it both ways to what `next` dials. */
+function serveEach<C extends Deno.Conn>(
+  listener: Deno.Listener<C>,
+  conns: Set<Deno.Conn>,
+  next: (c: C) => Promise<Deno.Conn>,
+): void {
+  (async () => {
+    for await (const c of listener) {
+      conns.add(c);
+      (async () => {
+        const up = await next(c);
+        await Promise.race([c.readable.pipeTo(up.writable), up.readable.pipeTo(c.writable)])
+          .catch(() => {});
+      })().catch(() => {}).finally(() => {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      });
+    }
+  })().catch(() => {});
 }
