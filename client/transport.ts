@@ -34,8 +34,8 @@ export interface TransportEnv {
 
 /**
  * How HTTP and AMP rendezvous go out for the browser TLS profile a config asks for (impit;
- * undefined: Deno's own TLS through node:https). Logs the choice (README: TLS fingerprint).
- * Fronted rendezvous cannot go through impit: over h2 it would name the front in
+ * undefined: Deno's own TLS, lib/snowflake/fronted_http.ts). Logs the choice (README: TLS
+ * fingerprint). Fronted rendezvous cannot go through impit: over h2 it would name the front in
  * `:authority` (lib/snowflake/impersonated_http.ts), so it keeps Deno's TLS, with a warning.
  */
 export function rendezvousTransport(

@@ -13,7 +13,7 @@ export type BrowserProfile = "chrome151" | "firefox144";
 
 /** What a `utls-imitate` value becomes. */
 export interface ProfileChoice {
-  /** null: Deno's own TLS (node:https). */
+  /** null: Deno's own TLS (lib/snowflake/fronted_http.ts). */
   profile: BrowserProfile | null;
   /** Why the profile is not exactly what was asked for, for the log. */
   note?: string;

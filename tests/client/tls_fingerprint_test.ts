@@ -61,20 +61,20 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const cert = await makeCert(["localhost", "broker.example", "chromium.test"]);
+  const cert = await makeCert(["localhost", "chromium.test"]);
   const caFile = await Deno.makeTempFile({ prefix: "sfclient-ca-", suffix: ".pem" });
   await Deno.writeTextFile(caFile, cert.caPem);
   const front = await startTlsFront(cert, () => new Response("", { status: 503 }));
   try {
     const capture = await captureLoopback(front.port);
     await withClient(
-      ["--impersonate-profile", "chrome", "--front", "localhost", "--unsafe-logging"],
+      ["--impersonate-profile", "chrome", "--unsafe-logging"],
       async (port, log) => {
         await exchange(port, [5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, 0, 80]);
         await until(() => front.records.some((r) => r.path === "/client"));
         assert(/rendezvous TLS fingerprint: impit chrome151/.test(log()), log());
       },
-      { url: `https://broker.example:${front.port}/`, env: { SSL_CERT_FILE: caFile } },
+      { url: `https://localhost:${front.port}/`, env: { SSL_CERT_FILE: caFile } },
     );
     await chromiumFetch(front.port);
     const hellos = await capture.stop();
