@@ -35,7 +35,7 @@
  * @module
  */
 import { runArgs } from "../../tools/permissions.ts";
-import { randomBytes, sha256Hex } from "../../lib/testing/util.ts";
+import { randomBytes, sha256Hex, within } from "../../lib/testing/util.ts";
 import { sleep } from "../../lib/net/sleep.ts";
 
 export const DENO = Deno.execPath();
@@ -84,6 +84,8 @@ const AUTH_ORPORT = 5000;
 const AUTH_DIRPORT = 7000;
 const BRIDGE_ORPORT = 5003;
 const BOOT_TIMEOUT_MS = 240_000;
+/** How long {@link Proc.stop} waits for an exit after SIGKILL. */
+const KILL_WAIT_MS = 10_000;
 
 export function exists(path: string): boolean {
   try {
@@ -226,7 +228,8 @@ export function sweepStale(): void {
 export class Proc {
   readonly status: Promise<Deno.CommandStatus>;
   exited = false;
-  constructor(readonly name: string, readonly child: Deno.ChildProcess) {
+  /** `out`: the file its stdout and stderr go to. */
+  constructor(readonly name: string, readonly child: Deno.ChildProcess, readonly out: string) {
     this.status = child.status.then((s) => {
       this.exited = true;
       return s;
@@ -236,13 +239,26 @@ export class Proc {
   get pid(): number {
     return this.child.pid;
   }
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs`; resolves once it exited, or fails if it still did
+   * not {@link KILL_WAIT_MS} after the SIGKILL. The child is unref'd: its exit alone does not
+   * keep the event loop alive, the deadline's timer does.
+   */
   async stop(graceMs = 5000): Promise<void> {
     if (this.exited) return;
     killSync(this.pid, "SIGTERM");
-    const t = setTimeout(() => killSync(this.pid, "SIGKILL"), graceMs);
-    await this.status;
-    clearTimeout(t);
+    const kill = setTimeout(() => {
+      progress(`${this.name} still runs ${graceMs / 1000} s after SIGTERM: SIGKILL`);
+      killSync(this.pid, "SIGKILL");
+    }, graceMs);
+    const exited = await within(this.status.then(() => true), graceMs + KILL_WAIT_MS, false);
+    clearTimeout(kill);
+    if (!exited) {
+      throw new Error(
+        `${this.name} (pid ${this.pid}) did not exit ${KILL_WAIT_MS / 1000} s after SIGKILL; ` +
+          `${this.out} ends:\n${tail(readOr(this.out))}`,
+      );
+    }
   }
 }
 
@@ -277,7 +293,7 @@ function spawnIn(ns: string, dir: string, name: string, cmd: string[]): Proc {
       out.close();
     } catch { /* closed */ }
   });
-  const proc = new Proc(name, child);
+  const proc = new Proc(name, child, `${dir}/${name}.out`);
   started.push(proc);
   return proc;
 }
