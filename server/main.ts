@@ -46,7 +46,7 @@ choose the listening port. With TLS, an extra HTTP listener on port 80 answers A
   --acme-email EMAIL        optional contact email for Let's Encrypt notifications
   --acme-hostnames H1,H2    comma-separated hostnames for the TLS certificate
   --acme-directory-url URL  ACME directory (default Let's Encrypt production)
-  --acme-ca-cert FILE       extra CA to trust for the ACME server (testing with pebble)
+  --acme-ca-cert FILE       the only CA to trust for the ACME server (testing with pebble)
   --acme-http-port PORT     port of the HTTP-01 listener (default 80)
   --disable-tls             don't use HTTPS
   --log FILE                log file to write to (default stderr)

@@ -28,7 +28,7 @@ export interface AcmeCertManagerOptions {
   httpHostname?: string;
   /** Renew this long before expiry. Default 30 days, or a third of the lifetime if shorter. */
   renewBeforeMs?: number;
-  /** PEM file of a CA to trust for the ACME server's HTTPS (pebble's test CA). */
+  /** PEM file of the only CAs to trust for the ACME server's HTTPS (pebble's test CA). */
   caCertFile?: string;
   log?: Logger;
   /** Attempts at start when there is no usable cached certificate. Default 3. */

@@ -1,9 +1,11 @@
 /**
  * Settings for acme-client's HTTP requests, which all go through one shared
  * axios instance:
- * - a request interceptor gives requests to a registered ACME origin an
- *   https.Agent that trusts that origin's CA (e.g. pebble's test CA), leaving
- *   other origins alone;
+ * - a request interceptor gives every request a {@link TlsAgent}, so that HTTPS
+ *   works under the binaries' permission flags: one trusting only the CA of its
+ *   origin if that was registered (`--acme-ca-cert`: pebble's test CA), else one
+ *   trusting Deno's root store (the system's or Mozilla's roots, DENO_CERT,
+ *   NODE_EXTRA_CA_CERTS: a public CA such as Let's Encrypt);
  * - every request times out after 30 s (axios has no default timeout);
  * - a network error (no HTTP response) goes straight back to the caller: in
  *   acme-client 5.4 it is retried for 75 s and then lost ("Cannot read
@@ -15,11 +17,12 @@
  * @module
  */
 import acme from "acme-client";
-import https from "node:https";
 import { createRequire } from "node:module";
+import { TlsAgent } from "../net/tls_agent.ts";
 
 const REQUEST_TIMEOUT_MS = 30_000;
-const agents = new Map<string, https.Agent>();
+const agents = new Map<string, TlsAgent>();
+let defaultAgent: TlsAgent | undefined;
 let installed = false;
 
 type Adapter = (config: unknown) => Promise<unknown>;
@@ -53,7 +56,7 @@ export function installAcmeHttp(): void {
   acme.axios.interceptors.request.use((config) => {
     config.adapter = adapter as typeof config.adapter;
     const agent = config.url ? agents.get(new URL(config.url).origin) : undefined;
-    if (agent) config.httpsAgent = agent;
+    config.httpsAgent = agent ?? (defaultAgent ??= new TlsAgent());
     config.timeout ||= REQUEST_TIMEOUT_MS;
     return config;
   });
@@ -62,5 +65,5 @@ export function installAcmeHttp(): void {
 /** Makes requests to `directoryUrl`'s origin trust only the CA certificates in `caPem`. */
 export function trustCaFor(directoryUrl: string, caPem: string): void {
   installAcmeHttp();
-  agents.set(new URL(directoryUrl).origin, new https.Agent({ ca: caPem }));
+  agents.set(new URL(directoryUrl).origin, new TlsAgent({ ca: caPem }));
 }

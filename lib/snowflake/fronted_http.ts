@@ -2,9 +2,9 @@
  * One HTTP/1.1 request with optional domain fronting (docs/PROTOCOL.md §7): the TCP connection
  * and the TLS SNI go to the front, the `Host` header names the real server. Deno's `fetch`
  * silently replaces a custom Host with the URL's host, so this goes through `node:http` over a
- * `node:tls` connection (docs/client.md): `node:https` itself asks for Deno's `sys` permission
- * "ca" (which `--allow-sys=` cannot name) to read Node's CA list, where `node:tls` verifies
- * with Deno's root store. Responses are read up to a limit, like Go's `limitedRead`.
+ * `node:tls` connection (docs/client.md): with NODE_EXTRA_CA_CERTS set, `node:https` itself asks
+ * for Deno's `sys` permission "ca" (which `--allow-sys=` cannot name) to read Node's CA list,
+ * where `node:tls` verifies with Deno's root store (lib/net/tls_agent.ts). Responses are read up to a limit, like Go's `limitedRead`.
  *
  * @module
  */

@@ -5,11 +5,14 @@
  * base64 of `{"aws-access-key-id":…,"aws-secret-key":…}`; the region is taken from the
  * queue URL's host (`sqs.<region>.amazonaws.com`), as in Go; other hosts (an SQS-compatible
  * endpoint such as fauxqs in the tests) are used as the endpoint with region us-east-1.
+ * HTTPS goes over a {@link TlsAgent}: the SDK's default `node:https` agent fails under the
+ * binary's flags when NODE_EXTRA_CA_CERTS is set.
  *
  * @module
  */
 import type { SQSClient, SQSClientConfig } from "@aws-sdk/client-sqs";
 import type { RendezvousMethod } from "./rendezvous.ts";
+import { TlsAgent } from "../net/tls_agent.ts";
 
 type Sdk = typeof import("@aws-sdk/client-sqs");
 let sdk: Promise<Sdk> | undefined;
@@ -65,6 +68,8 @@ export class SqsRendezvous implements RendezvousMethod {
     this.#clientConfig = {
       region: aws?.[1] ?? "us-east-1",
       credentials: parseSqsCreds(creds),
+      // The SDK's default agent settings.
+      requestHandler: { httpsAgent: new TlsAgent({ keepAlive: true, maxSockets: 50 }) },
       ...(aws ? {} : { endpoint: url.origin, useQueueUrlAsEndpoint: false }),
     };
     this.#queueUrl = queueUrl;

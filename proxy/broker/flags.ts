@@ -16,7 +16,7 @@ a certificate file (--cert and --key), or is disabled (--disable-tls).
   --acme-email EMAIL            optional contact email for Let's Encrypt notifications
   --acme-cert-cache DIR         directory in which certificates are cached (default acme-cert-cache)
   --acme-directory-url URL      ACME directory (default Let's Encrypt production)
-  --acme-ca-cert FILE           extra CA to trust for the ACME server (testing with pebble)
+  --acme-ca-cert FILE           the only CA to trust for the ACME server (testing with pebble)
   --acme-http-port PORT         port of the HTTP-01 listener (default 80)
   --cert FILE, --key FILE       TLS certificate and private key files
   --disable-tls                 don't use HTTPS

@@ -3,6 +3,8 @@
  * 1.0 poll to the broker's queue with a `ClientID` message attribute; the broker answers on
  * queue `snowflake-client-<ClientID>`, which it creates, and deletes client queues untouched
  * for 2 minutes. Works against AWS or any SQS-compatible endpoint (`--broker-sqs-endpoint`).
+ * HTTPS goes over a {@link TlsAgent}: the SDK's default `node:https` agent fails under the
+ * binary's flags when NODE_EXTRA_CA_CERTS is set.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { Logger } from "../../lib/log/mod.ts";
+import { TlsAgent } from "../../lib/net/tls_agent.ts";
 import type { Broker } from "./broker.ts";
 
 export const CLIENT_QUEUE_PREFIX = "snowflake-client-";
@@ -45,6 +48,8 @@ export class SqsRendezvous {
     this.#client = new SQSClient({
       region: opts.region,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+      // The SDK's default agent settings.
+      requestHandler: { httpsAgent: new TlsAgent({ keepAlive: true, maxSockets: 50 }) },
     });
   }
 

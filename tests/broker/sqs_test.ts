@@ -8,7 +8,6 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { assertEquals } from "../../lib/testing/assert.ts";
-import { freeTcpPort } from "../../lib/testing/util.ts";
 import {
   decodeClientPollResponse,
   decodeProxyPollResponse,
@@ -16,44 +15,13 @@ import {
   encodeClientPollRequest,
   encodeProxyPollRequest,
 } from "../../lib/snowflake/mod.ts";
-import { fakeSdp, post, ROOT, spawnBroker } from "./spawn.ts";
+import { fakeSdp, post, spawnBroker } from "./spawn.ts";
+import { startFauxqs } from "./fauxqs.ts";
 import { Broker } from "../../proxy/broker/broker.ts";
 import { BridgeList, DEFAULT_BRIDGE_LIST } from "../../proxy/broker/bridge_list.ts";
 import { SqsRendezvous } from "../../proxy/broker/sqs.ts";
 
 const AWS_ENV = { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" };
-
-async function startFauxqs(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  const port = freeTcpPort();
-  // fauxqs needs node:sqlite (Node ≥ 22.5); Deno has it. It binds 0.0.0.0; we use loopback.
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}node_modules/fauxqs/dist/cli.js`],
-    env: { FAUXQS_PORT: String(port), FAUXQS_LOGGER: "false" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0;; i++) {
-    try {
-      const r = await fetch(`${endpoint}/health`);
-      await r.body?.cancel();
-      if (r.ok) break;
-    } catch { /* not yet */ }
-    if (i > 150) {
-      child.kill("SIGKILL");
-      throw new Error("fauxqs did not start");
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    endpoint,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
-}
 
 Deno.test("sqs: a client poll sent through fauxqs is matched and answered", async () => {
   const fauxqs = await startFauxqs();
