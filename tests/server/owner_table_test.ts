@@ -4,9 +4,15 @@
  * owner's last state, not while a carrier is on its way; a full bucket falls back to the
  * hash rule without ever disagreeing; and Workers claiming the same ClientIDs at once agree.
  */
+import { dialKcp, SNOWFLAKE_KCP } from "../../lib/kcp/mod.ts";
+import { memoryConnPair, NamedAddr, sleep } from "../../lib/net/mod.ts";
+import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../../lib/smux/mod.ts";
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
-import { ClientID } from "../../lib/turbotunnel/mod.ts";
+import { ClientID, RedialPacketConn, serveCarrier } from "../../lib/turbotunnel/mod.ts";
+import { ClientIPs } from "../../server/client_ips.ts";
+import { Metrics } from "../../server/metrics.ts";
 import { instanceIndex, OwnerTable, ownerTableMemory } from "../../server/route.ts";
+import { TurbotunnelInstance } from "../../server/turbotunnel.ts";
 import type { ToOwnerWorker } from "./owner_table_worker.ts";
 
 const key = crypto.getRandomValues(new Uint8Array(32));
@@ -110,6 +116,57 @@ Deno.test("scale:owners: a hash owner's gone and a carrier on its way there in e
   for (const id of owned) a!.gone(id);
   assert(empty(memory));
 });
+
+Deno.test(
+  "scale:owners: an instance tells a client gone once neither its send queue nor its KCP session is left",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    // The send queues' clock is Date.now, read when they are made: a fake one skips their 60 s.
+    const realNow = Date.now;
+    let now = realNow();
+    Date.now = () => now;
+    const gone: string[] = [];
+    const lines: string[] = [];
+    const instance = new TurbotunnelInstance({
+      target: { orAddr: { hostname: "127.0.0.1", port: 9 }, extendedOrAddr: null, cookie: null },
+      clientIps: new ClientIPs(),
+      metrics: new Metrics(),
+      log: { unsafe: false, log: (...parts: unknown[]) => lines.push(parts.join(" ")) },
+      smux: { keepAliveIntervalMs: 200, keepAliveTimeoutMs: 1000 },
+      onGone: (key) => gone.push(key),
+    });
+    Date.now = realNow;
+    const remote = new NamedAddr("memory", "server");
+    const pconn = new RedialPacketConn(ClientID.random(), remote, () => {
+      const [c, s] = memoryConnPair();
+      void serveCarrier(s, (id) => instance.endpoint(id));
+      return Promise.resolve(c);
+    });
+    const kcp = dialKcp(pconn, remote, SNOWFLAKE_KCP);
+    const smux = new SmuxSession(kcp, { client: true, config: SNOWFLAKE_SMUX_CLIENT });
+    try {
+      await (await smux.openStream()).writable.getWriter().write(new Uint8Array([1]));
+      while (!lines.some((l) => l.includes("opened"))) await sleep(20);
+      smux.close(); // the client vanishes: its carrier ends, its session waits for smux's timeout
+      kcp.close();
+      pconn.close();
+      const expire = () => {
+        now += 61_000;
+        instance.pconn.queues.sweep();
+      };
+      while (instance.pconn.queues.has(pconn.id.hex)) {
+        expire();
+        await sleep(20);
+      }
+      assertEquals(gone, [], "the send queue expired, the KCP session lives");
+      while (!lines.some((l) => l.includes("closed"))) await sleep(50);
+      expire(); // the session's last keepalives may have queued packets again
+      assertEquals(gone, [pconn.id.hex], "gone once, after both");
+    } finally {
+      instance.close();
+    }
+  },
+);
 
 /** `n` Workers over one table: each round, they route a list of ClientIDs at once. */
 class OwnerWorkers {
