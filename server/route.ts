@@ -90,7 +90,10 @@ export class OwnerTable {
     this.#key = opts.key;
   }
 
-  /** The owner of `id` for a carrier that landed here: the entry's, or this Worker as new owner. */
+  /**
+   * The owner of `id` for a carrier that landed here: the entry's; else this Worker, now its
+   * owner; else (a full bucket) the hash rule's.
+   */
   route(id: ClientID): number {
     const at = this.#locate(id);
     return this.#locked(at.bucket, () => {
