@@ -24,6 +24,8 @@ export interface Counters {
   packetsToClients: number;
   incomingDrops: number;
   outgoingDrops: number;
+  /** Packets that crossed between Workers: the carrier landed off its client's owner. */
+  forwardedPackets: number;
 }
 
 /** Current values. */
@@ -77,6 +79,10 @@ const HELP: Record<keyof Counters | keyof Gauges, [string, string]> = {
     "snowflake_server_outgoing_drops_total",
     "packets dropped: client send queue full",
   ],
+  forwardedPackets: [
+    "snowflake_server_forwarded_packets_total",
+    "packets between a carrier and its client's KCP instance in another Worker",
+  ],
   connectionsActive: ["snowflake_server_connections", "open WebSocket connections"],
   sessionsActive: ["snowflake_server_sessions", "live KCP sessions"],
   streamsActive: ["snowflake_server_streams", "open smux streams"],
@@ -102,6 +108,7 @@ export class Metrics {
     packetsToClients: 0,
     incomingDrops: 0,
     outgoingDrops: 0,
+    forwardedPackets: 0,
   };
   readonly gauges: Gauges = {
     connectionsActive: 0,

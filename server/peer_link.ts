@@ -138,6 +138,8 @@ export class PeerLink {
   incomingDrops = 0;
   /** Packets from the owner that a carrier here could not queue (full). */
   outgoingDrops = 0;
+  /** Packets of carriers here that crossed to the owner or came from it. */
+  forwardedPackets = 0;
 
   constructor(port: MessagePort, local: LocalTunnel, opts: PeerLinkOptions) {
     this.#port = port;
@@ -188,6 +190,7 @@ export class PeerLink {
     b[o + 4] = data.length;
     b[o + 5] = data.length >>> 8;
     b.set(data, o + IN_HEADER);
+    this.forwardedPackets++;
     this.#schedule();
     return true;
   }
@@ -247,7 +250,8 @@ export class PeerLink {
         o += OUT_HEADER;
         const queue = this.#carriers.get(carrier);
         if (queue === undefined) { /* ended here; the owner forgot it on close */ }
-        else if (!queue.push(b.subarray(o, o + len), packets, now)) {
+        else if (queue.push(b.subarray(o, o + len), packets, now)) this.forwardedPackets += packets;
+        else {
           this.outgoingDrops += packets;
           this.#pending.credit.push(carrier, len);
           this.#schedule();

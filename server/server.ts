@@ -17,14 +17,17 @@ import { Metrics } from "./metrics.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
 import { type CarrierLimits, Carriers, type ConnInfo, DEFAULT_CARRIER_LIMITS } from "./carriers.ts";
 import { WsListener } from "../lib/net/ws_listener.ts";
-import { instanceIndex } from "./route.ts";
+import { instanceIndex, ownerTableMemory } from "./route.ts";
 import { WorkerTunnel } from "./worker_tunnel.ts";
 import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
 
 export interface ServerOptions {
   target: OrTarget;
   log: Logger;
-  /** Number of KCP instances; a ClientID's instance is HMAC-SHA256(key, id) LE u64 mod N. */
+  /**
+   * Number of KCP instances. A ClientID's instance is HMAC-SHA256(key, id) LE u64 mod N in
+   * one thread; with Workers, the Worker its first carrier landed on (./route.ts).
+   */
   numTurbotunnel?: number;
   /** orport-srcaddr: an IP or CIDR to pick each ORPort connection's source address from. */
   srcaddr?: string | null;
@@ -66,11 +69,13 @@ export class SnowflakeServer {
           peers[j]![i] = c.port2;
         }
       }
+      const owners = ownerTableMemory();
       this.#workers = peers.map((ports, index) =>
         new WorkerTunnel({
           index,
           peers: ports,
           hmacKey: this.#hmacKey,
+          owners,
           target: opts.target,
           srcaddr: opts.srcaddr ?? null,
           log: opts.log,

@@ -11,12 +11,13 @@
  */
 /// <reference lib="deno.worker" />
 import type { WsListener } from "../lib/net/ws_listener.ts";
+import { ClientID } from "../lib/turbotunnel/mod.ts";
 import { Carriers } from "./carriers.ts";
 import { ClientIPs } from "./client_ips.ts";
 import { Metrics } from "./metrics.ts";
 import { denoConnect, parseIPCIDR, srcAddrConnect } from "./orport.ts";
 import { type LocalTunnel, PeerLink } from "./peer_link.ts";
-import { instanceIndex } from "./route.ts";
+import { OwnerTable } from "./route.ts";
 import { TurbotunnelInstance } from "./turbotunnel.ts";
 import type { FromWorker, ToWorker, WorkerInit } from "./worker_tunnel.ts";
 
@@ -39,6 +40,11 @@ class TunnelWorker {
 
   constructor(m: WorkerInit) {
     log.unsafe = m.unsafeLogging;
+    const owners = new OwnerTable(m.owners, {
+      index: m.index,
+      workers: m.peers.length,
+      key: m.hmacKey,
+    });
     this.#instance = new TurbotunnelInstance({
       target: m.target,
       clientIps: this.#clientIps,
@@ -48,6 +54,7 @@ class TunnelWorker {
       index: m.index,
       kcp: m.kcp,
       smux: m.smux,
+      onGone: (key) => owners.gone(ClientID.fromHex(key)),
     });
     const local: LocalTunnel = {
       endpoint: (id, clientIp) => {
@@ -55,12 +62,18 @@ class TunnelWorker {
         return this.#instance.endpoint(id);
       },
     };
+    const routedHere: LocalTunnel = {
+      endpoint: (id, clientIp) => {
+        owners.opened(id);
+        return local.endpoint(id, clientIp);
+      },
+    };
     this.#links = m.peers.map((port) =>
-      port && new PeerLink(port, local, { batchBytes: m.limits.batchBytes })
+      port && new PeerLink(port, routedHere, { batchBytes: m.limits.batchBytes })
     );
     this.#carriers = new Carriers({
       route: (id, clientIp) => {
-        const owner = instanceIndex(m.hmacKey, id, m.peers.length);
+        const owner = owners.route(id);
         return owner === m.index
           ? local.endpoint(id, clientIp)
           : this.#links[owner]!.endpoint(id, clientIp);
@@ -93,6 +106,7 @@ class TunnelWorker {
     counters.incomingDrops += this.#links.reduce((n, l) => n + (l?.incomingDrops ?? 0), 0);
     counters.outgoingDrops += this.#instance.outgoingDrops +
       this.#links.reduce((n, l) => n + (l?.outgoingDrops ?? 0), 0);
+    counters.forwardedPackets += this.#links.reduce((n, l) => n + (l?.forwardedPackets ?? 0), 0);
     const gauges = { ...this.#metrics.gauges, queuedBytes: this.#instance.pconn.queues.bytes };
     post({ t: "metrics", counters, gauges });
   }

@@ -43,6 +43,8 @@ export interface TurbotunnelOptions {
   smux?: Partial<SmuxConfig>;
   /** Instance number, for logs. */
   index?: number;
+  /** Hears of a client this instance holds nothing of any more: no send queue, no KCP session. */
+  onGone?: (key: string) => void;
 }
 
 export class TurbotunnelInstance {
@@ -84,6 +86,7 @@ export class TurbotunnelInstance {
   /** Client `key` is gone from the carriers' side (its send queue expired). */
   forgetPath(key: string): void {
     this.#down.delete(key);
+    if (!this.#kcpOf.has(key)) this.#opts.onGone?.(key);
   }
 
   /** Live KCP sessions. */
@@ -130,7 +133,10 @@ export class TurbotunnelInstance {
       );
       smux.close();
       this.#sessions.delete(smux);
-      if (this.#kcpOf.get(key) === kcp) this.#kcpOf.delete(key);
+      if (this.#kcpOf.get(key) === kcp) {
+        this.#kcpOf.delete(key);
+        if (!this.pconn.queues.has(key)) this.#opts.onGone?.(key);
+      }
       this.#gc.closed();
       metrics.gauges.sessionsActive--;
     }

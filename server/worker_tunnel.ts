@@ -1,7 +1,7 @@
 /**
  * The main thread's handle on one server Worker ({@link ./tunnel_worker.ts}). The main
- * thread configures the Worker (its index, the routing key, MessagePorts to every other
- * Worker, the ORPort target, the KCP/smux options and carrier limits), tells it where to
+ * thread configures the Worker (its index, the routing key and the shared table of owners,
+ * MessagePorts to every other Worker, the ORPort target, the KCP/smux options and carrier limits), tells it where to
  * listen and which TLS certificate to serve, and gathers its log lines and metrics. No
  * packet passes through here: the Workers own the WebSockets and talk to each other
  * directly ({@link ./peer_link.ts}).
@@ -26,6 +26,8 @@ export interface WorkerInit {
   peers: (MessagePort | null)[];
   /** The key of {@link ./route.ts}'s HMAC, the same in every Worker. */
   hmacKey: Uint8Array;
+  /** The memory of the Workers' shared {@link ./route.ts} OwnerTable. */
+  owners: SharedArrayBuffer;
   target: OrTarget;
   srcaddr: string | null;
   unsafeLogging: boolean;

@@ -15,6 +15,7 @@ import {
 } from "../../lib/turbotunnel/mod.ts";
 import { DEFAULT_CARRIER_LIMITS } from "../../server/carriers.ts";
 import { type LocalTunnel, PeerLink } from "../../server/peer_link.ts";
+import { ownerTableMemory } from "../../server/route.ts";
 import { SnowflakeServer } from "../../server/server.ts";
 import { WorkerTunnel } from "../../server/worker_tunnel.ts";
 
@@ -232,6 +233,7 @@ Deno.test("bounds: a KCP Worker that dies is reported, not swallowed", opts, asy
     index: 3,
     peers: [null],
     hmacKey: new Uint8Array(32),
+    owners: ownerTableMemory(1),
     limits: DEFAULT_CARRIER_LIMITS,
     log: quiet,
     kcp: { mtu: -1 },

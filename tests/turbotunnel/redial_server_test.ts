@@ -228,6 +228,101 @@ Deno.test(
   },
 );
 
+/** Where `id` was served, from the log lines: each carrier's Worker, each session's instance. */
+function placement(lines: string[], id: ClientID): { carriers: string[]; sessions: string[] } {
+  return {
+    carriers: lines.filter((l) => l.includes(`: client ${id.hex}`))
+      .map((l) => /\bworker (\d+): /.exec(l)![1]!),
+    sessions: lines.filter((l) => l.includes(`session ${id.hex} opened`))
+      .map((l) => /\(instance (\d+)\)/.exec(l)![1]!),
+  };
+}
+
+/** `n` clients with `carriers` carriers each, all downloading `s`'s data at once; data intact. */
+async function downloadAll(
+  s: Awaited<ReturnType<typeof startServer>>,
+  n: number,
+  carriers: number,
+  want: string,
+) {
+  const clients = Array.from({ length: n }, () => startClient(s.url, carriers));
+  try {
+    await Promise.all(clients.map(async (c) => {
+      const stream = await c.smux.openStream();
+      await stream.writable.getWriter().write(new Uint8Array([1]));
+      const got = await receiveAll(stream.readable);
+      assertEquals(got.sha256, want, "data intact");
+      assertEquals(c.pconn.dials, carriers, "no carrier replaced");
+    }));
+    await sleep(1500); // the Workers report their metrics once a second
+    const metrics = s.server.renderMetrics();
+    for (const c of clients) c.close();
+    // Each carrier logs where it was as it ends.
+    const logged = () =>
+      clients.every((c) => placement(s.lines, c.id).carriers.length === carriers);
+    for (let i = 0; i < 200 && !logged(); i++) await sleep(50);
+    return { clients, metrics };
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+Deno.test(
+  "scale:workers: a one-carrier client is served by the Worker it landed on: no packet crosses Workers (num-turbotunnel=4)",
+  opts,
+  async () => {
+    const data = seededBytes(2 * 1024 * 1024, 0x1a4d);
+    const want = await sha256Hex(data);
+    const s = await startServer(data, 4);
+    try {
+      const { clients, metrics } = await downloadAll(s, 8, 1, want);
+      assertEquals(/^snowflake_server_sessions_total (\d+)$/m.exec(metrics)![1], "8");
+      assertEquals(/^snowflake_server_forwarded_packets_total (\d+)$/m.exec(metrics)![1], "0");
+      const landed = clients.map((c) => placement(s.lines, c.id));
+      for (const p of landed) assertEquals(p.sessions, p.carriers, "owned where it landed");
+      console.log(
+        `scale:workers: 8 one-carrier clients landed on Workers ${
+          landed.map((p) => p.carriers[0]).join(" ")
+        }, each served there; 0 packets forwarded`,
+      );
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "scale:workers: two carriers of one ClientID landing on different Workers at once agree on one owner, data intact",
+  opts,
+  async () => {
+    const data = seededBytes(2 * 1024 * 1024, 0x2d1a);
+    const want = await sha256Hex(data);
+    const s = await startServer(data, 2);
+    try {
+      // 16 clients dial both carriers at once; the kernel splits some clients' pair over
+      // the two Workers (all 16 pairs on one Worker each: 1 in 65,536).
+      const { clients, metrics } = await downloadAll(s, 16, 2, want);
+      assertEquals(/^snowflake_server_sessions_total (\d+)$/m.exec(metrics)![1], "16");
+      let split = 0;
+      for (const c of clients) {
+        const p = placement(s.lines, c.id);
+        assertEquals(p.carriers.length, 2);
+        assertEquals(p.sessions.length, 1, "one owner, one KCP session");
+        assert(p.carriers.includes(p.sessions[0]!), "owned where one of its carriers landed");
+        if (p.carriers[0] !== p.carriers[1]) split++;
+      }
+      assert(split > 0, "some client's carriers landed on both Workers");
+      const forwarded = /^snowflake_server_forwarded_packets_total (\d+)$/m.exec(metrics)![1];
+      console.log(
+        `scale:workers: ${split} of 16 clients had their two carriers on both Workers; ` +
+          `one owner each, data intact; ${forwarded} packets forwarded`,
+      );
+    } finally {
+      await s.close();
+    }
+  },
+);
+
 Deno.test(
   "redial:server: after 30 s without a carrier, data resumes at once on the new one",
   opts,
