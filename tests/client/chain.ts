@@ -416,13 +416,15 @@ export class Chain {
 
   /**
    * Fetches the origin's file with curl through a SOCKS port (in `a`); resolves with its
-   * size, sha256 and timing. `proto` is curl's SOCKS flag.
+   * size, sha256 and timing. `proto` is curl's SOCKS flag; `proxyUser` (SOCKS5 username, with
+   * an empty password) carries bridge arguments as tor does.
    */
   async curl(
     port: number,
     proto: "--socks4" | "--socks4a" | "--socks5-hostname" | "--socks5" = "--socks5-hostname",
     url = this.fileUrl,
     maxTime = 180,
+    proxyUser?: string,
   ): Promise<{ bytes: number; sha256: string; seconds: number; firstByteSeconds: number }> {
     const out = `${this.net.dir}/curl-${crypto.randomUUID()}.bin`;
     const t0 = performance.now();
@@ -437,6 +439,7 @@ export class Chain {
       out,
       "-w",
       "%{time_starttransfer}",
+      ...(proxyUser === undefined ? [] : ["--proxy-user", `${proxyUser}:`]),
       url,
     ]);
     const seconds = (performance.now() - t0) / 1000;

@@ -1,0 +1,36 @@
+/**
+ * The standalone client's front end (client/front.ts) in a process of its own, for tests that
+ * need to reach its shared sessions: SIGHUP closes every live session, as their smux closing on
+ * its own would (keepalive timeout, KCP dead link), and SIGTERM stops it. Logs to stdout.
+ *
+ * Usage: deno run --allow-all shared_front.ts SOCKS_PORT BROKER_URL STUN_URL
+ *
+ * @module
+ */
+import { defaultClientConfig } from "../../lib/snowflake/client_config.ts";
+import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
+import { type FrontOptions, serveSocks, sharedSessions } from "../../client/front.ts";
+
+const [port, brokerUrl, stunUrl] = Deno.args;
+if (!port || !brokerUrl || !stunUrl) {
+  throw new TypeError("usage: shared_front.ts SOCKS_PORT BROKER_URL STUN_URL");
+}
+const stop = new AbortController();
+const options: FrontOptions = {
+  mode: "standalone",
+  config: { ...defaultClientConfig(), brokerUrl, ice: [stunUrl] },
+  env: { webrtc: wrtcWebRTC, log: (m) => console.log(m) },
+  signal: stop.signal,
+};
+const sessions = sharedSessions(options);
+Deno.addSignalListener("SIGHUP", () => {
+  for (const s of sessions.sessions()) {
+    console.log(`closing ${s.name} (SIGHUP)`);
+    s.close();
+  }
+});
+Deno.addSignalListener("SIGTERM", () => stop.abort());
+const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(port), transport: "tcp" });
+console.log(`SOCKS listener at 127.0.0.1:${port}`);
+await serveSocks(listener, { ...options, sessions });
+Deno.exit(0);
