@@ -1,7 +1,8 @@
 /**
  * The standalone client's front end (client/front.ts) in a process of its own, for tests that
  * need to reach its shared sessions: SIGHUP closes every live session, as their smux closing on
- * its own would (keepalive timeout, KCP dead link), and SIGTERM stops it. Logs to stdout.
+ * its own would (keepalive timeout, KCP dead link), and SIGTERM stops it: the process then
+ * ends by itself once every session and peer connection is closed. Logs to stdout.
  *
  * Usage: deno run --allow-all shared_front.ts SOCKS_PORT BROKER_URL STUN_URL
  *
@@ -23,14 +24,19 @@ const options: FrontOptions = {
   signal: stop.signal,
 };
 const sessions = sharedSessions(options);
-Deno.addSignalListener("SIGHUP", () => {
+const closeSessions = () => {
   for (const s of sessions.sessions()) {
     console.log(`closing ${s.name} (SIGHUP)`);
     s.close();
   }
-});
-Deno.addSignalListener("SIGTERM", () => stop.abort());
+};
+const shutdown = () => stop.abort();
+Deno.addSignalListener("SIGHUP", closeSessions);
+Deno.addSignalListener("SIGTERM", shutdown);
 const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(port), transport: "tcp" });
 console.log(`SOCKS listener at 127.0.0.1:${port}`);
 await serveSocks(listener, { ...options, sessions });
-Deno.exit(0);
+// No Deno.exit: the process ends only once every session and peer connection is closed.
+Deno.removeSignalListener("SIGHUP", closeSessions);
+Deno.removeSignalListener("SIGTERM", shutdown);
+console.log("stopped");

@@ -142,9 +142,10 @@ Deno.test({
       assertEquals(d.sha256, chain.fileSha256);
       assertEquals(count(front.log(), /stream on session 2\b/g), 2, "which later ones share");
 
-      await front.stop();
+      await front.stop(10_000);
       const status = await front.status;
       assert(status.success, "SIGTERM: every session and peer connection closed, the process ends");
+      assert(/stopped/.test(front.log()));
     } catch (e) {
       dump(chain);
       throw e;
