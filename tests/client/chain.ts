@@ -384,9 +384,10 @@ export class Chain {
    * given); resolves with its SOCKS port once it printed its CMETHOD. Its streams end at the
    * far SOCKS server, so fetch through it with `${port}+inner`.
    */
-  async goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number }> {
+  async goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
     const n = this.#clients++;
     const state = `${this.net.dir}/go-client${n}-state`;
+    const log = `${this.net.dir}/go-client${n}-safe.log`;
     await Deno.mkdir(state);
     const proc = this.net.spawn(this.net.a, `go-client${n}`, [
       "snowflake-client",
@@ -395,7 +396,7 @@ export class Chain {
       "-ice",
       this.stunUrl,
       "-log",
-      `${this.net.dir}/go-client${n}-safe.log`,
+      log,
       ...extra,
     ], {
       TOR_PT_MANAGED_TRANSPORT_VER: "1",
@@ -411,7 +412,7 @@ export class Chain {
       30_000,
       () => proc.exited ? `go client exited: ${proc.log()}` : null,
     );
-    return { proc, port };
+    return { proc, port, log };
   }
 
   /**
