@@ -37,15 +37,11 @@ export interface FrontOptions {
 let connections = 0;
 
 /** The standalone mode's shared sessions; all closed when `options.signal` fires. */
-export function sharedSessions(
-  options: FrontOptions,
-  idleMs?: number,
-): SharedSessions<Session<WebRTCPeer>> {
+export function sharedSessions(options: FrontOptions): SharedSessions<Session<WebRTCPeer>> {
   const { env } = options;
   return new SharedSessions({
     start: (config) =>
       startSession({ dialPeer: peerDialer(config, env), max: config.max, log: env.log }),
-    idleMs,
     signal: options.signal,
     log: env.log,
   });

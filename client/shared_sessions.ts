@@ -5,7 +5,7 @@
  * one rendezvous and one volunteer proxy (`--max` of them with multipath), not one each. A
  * session that closed (its smux: keepalive timeout, KCP dead link once no proxy carried its
  * packets, or closed here) is forgotten and the next connection with its settings starts a new
- * one. One left without streams for `idleMs` is closed: it holds a volunteer's proxy slot
+ * one. One left without streams for {@link IDLE_SESSION_MS} is closed: it holds a volunteer's proxy slot
  * (docs/client.md "Standalone mode: one session, many streams").
  *
  * @module
@@ -34,8 +34,6 @@ export interface SessionStream<S extends SharedSession> {
 export interface SharedSessionsOptions<S extends SharedSession> {
   /** Starts a session with these settings (its proxies are collected in the background). */
   start: (config: ClientConfig) => S;
-  /** A session without streams is closed after this long. Default {@link IDLE_SESSION_MS}. */
-  idleMs?: number;
   /** Closes every session. */
   signal: AbortSignal;
   log?: (message: string) => void;
@@ -141,14 +139,15 @@ export class SharedSessions<S extends SharedSession> {
   }
 
   #armIdle(entry: Entry<S>): void {
-    const idleMs = this.#options.idleMs ?? IDLE_SESSION_MS;
     this.#timers.clearTimeout(entry.idle);
     entry.idle = this.#timers.setTimeout(() => {
       this.#options.log?.(
-        `${entry.session.name}: no stream for ${idleMs / 1000} s; closing it to free its proxy`,
+        `${entry.session.name}: no stream for ${
+          IDLE_SESSION_MS / 1000
+        } s; closing it to free its proxy`,
       );
       this.#drop(entry);
-    }, idleMs);
+    }, IDLE_SESSION_MS);
   }
 
   #closeAll(): void {
