@@ -3,8 +3,9 @@
  * Debian's snowflake-proxy across a veth, our server, dante at the far end; tests/client/chain.ts):
  * concurrent SOCKS connections become streams of the session opened at startup — one
  * rendezvous, one proxy, one session at the server, every file intact; SOCKS credentials that
- * change the settings get a session of their own, ones that do not share; and once the session
- * died, the next connection starts a new one. The cache's rules with stand-ins are in
+ * change the settings get a session of their own (`max=2`: one session striped over two
+ * proxies for both such connections), ones that do not share; and once the session died, the
+ * next connection starts a new one. The cache's rules with stand-ins are in
  * tests/client/shared_sessions_test.ts.
  *
  * @module
@@ -30,15 +31,15 @@ function dump(chain: Chain): void {
 
 Deno.test({
   name:
-    "shared-session: concurrent SOCKS connections share the startup session (one rendezvous, one proxy); other settings get their own",
+    "shared-session: concurrent SOCKS connections share the startup session (one rendezvous, one proxy); other settings (multipath too) get their own",
   ignore: !CAN_NETNS,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
     const chain = await Chain.start({ subnet: 51, fileSize: 1_000_000 });
     try {
-      for (let i = 0; i < 3; i++) chain.debianProxy(ONE_CLIENT);
-      await chain.waitForProxies(3);
+      for (let i = 0; i < 5; i++) chain.debianProxy(ONE_CLIENT);
+      await chain.waitForProxies(5);
       const client = await chain.ourClient(["--unsafe-logging"]);
       const log = () => Deno.readTextFileSync(client.log);
       await waitUntil(() => count(log(), PROXY_CONNECTED) === 1, 30_000);
@@ -64,7 +65,7 @@ Deno.test({
       assertEquals(count(log(), PROXY_CONNECTED), 1, "one rendezvous");
       assertEquals(await serverSessions(chain), 1, "one session at the server");
       assertEquals((await chain.carryingProxyPids()).length, 1, "one proxy carries it");
-      await chain.waitForProxies(2, 5_000); // the other two were never matched
+      await chain.waitForProxies(4, 5_000); // the others were never matched
 
       // max=1 is the flags' own setting: the same session. A fingerprint changes the settings.
       const same = await chain.curl(client.port, "--socks5-hostname", chain.fileUrl, 60, "max=1");
@@ -97,6 +98,17 @@ Deno.test({
       assertEquals(again.sha256, chain.fileSha256);
       assertEquals(count(log(), /stream on session 2\b/g), 2);
       assertEquals(count(log(), PROXY_CONNECTED), 2);
+
+      // Multipath under sharing: two max=2 connections are streams of one session striped over
+      // two proxies.
+      const multi = await Promise.all(
+        [0, 1].map(() => chain.curl(client.port, "--socks5-hostname", chain.fileUrl, 60, "max=2")),
+      );
+      for (const f of multi) assertEquals(f.sha256, chain.fileSha256);
+      assertEquals(count(log(), /stream on session 3\b/g), 2);
+      await waitUntil(() => count(log(), PROXY_CONNECTED) === 4, 30_000);
+      assertEquals(await serverSessions(chain), 3);
+      assertEquals((await chain.carryingProxyPids()).length, 4);
     } catch (e) {
       dump(chain);
       throw e;
