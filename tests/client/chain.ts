@@ -384,21 +384,35 @@ export class Chain {
    * given); resolves with its SOCKS port once it printed its CMETHOD. Its streams end at the
    * far SOCKS server, so fetch through it with `${port}+inner`.
    */
-  async goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
-    const n = this.#clients++;
-    const state = `${this.net.dir}/go-client${n}-state`;
-    const log = `${this.net.dir}/go-client${n}-safe.log`;
-    await Deno.mkdir(state);
-    const proc = this.net.spawn(this.net.a, `go-client${n}`, [
+  goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
+    return this.#ptClient("go-client", (log) => [
       "snowflake-client",
-      "-url",
-      this.brokerUrl,
-      "-ice",
-      this.stunUrl,
-      "-log",
-      log,
+      ...this.#clientArgs(log),
       ...extra,
-    ], {
+    ]);
+  }
+
+  /** Starts our client in `a` in PT mode, as tor would: {@link goClient}'s twin. */
+  ourPtClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
+    return this.#ptClient("pt-client", (log) => [
+      DENO,
+      ...rooted(runArgs("client", [...this.#clientArgs(log), ...extra])),
+    ]);
+  }
+
+  #clientArgs(log: string): string[] {
+    return ["-url", this.brokerUrl, "-ice", this.stunUrl, "-log", log];
+  }
+
+  async #ptClient(
+    kind: string,
+    command: (log: string) => string[],
+  ): Promise<{ proc: NsProc; port: number; log: string }> {
+    const n = this.#clients++;
+    const state = `${this.net.dir}/${kind}${n}-state`;
+    const log = `${this.net.dir}/${kind}${n}-safe.log`;
+    await Deno.mkdir(state);
+    const proc = this.net.spawn(this.net.a, `${kind}${n}`, command(log), {
       TOR_PT_MANAGED_TRANSPORT_VER: "1",
       TOR_PT_CLIENT_TRANSPORTS: "snowflake",
       TOR_PT_STATE_LOCATION: state,
@@ -410,7 +424,7 @@ export class Chain {
         return port > 0;
       },
       30_000,
-      () => proc.exited ? `go client exited: ${proc.log()}` : null,
+      () => proc.exited ? `${kind} exited: ${proc.log()}` : null,
     );
     return { proc, port, log };
   }

@@ -5,7 +5,8 @@
  * rendezvous, one proxy, one session at the server, every file intact; SOCKS credentials that
  * change the settings get a session of their own (`max=2`: one session striped over two
  * proxies for both such connections), ones that do not share; and once the session died, the
- * next connection starts a new one. The cache's rules with stand-ins are in
+ * next connection starts a new one. PT mode keeps Go's model: nothing opened before tor asks, a
+ * session per connection, closed with it. The cache's rules with stand-ins are in
  * tests/client/shared_sessions_test.ts.
  *
  * @module
@@ -158,6 +159,41 @@ Deno.test({
       const status = await front.status;
       assert(status.success, "SIGTERM: every session and peer connection closed, the process ends");
       assert(/stopped/.test(front.log()));
+    } catch (e) {
+      dump(chain);
+      throw e;
+    } finally {
+      await chain.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "shared-session: PT mode keeps Go's model: nothing before tor asks, a session per connection",
+  ignore: !CAN_NETNS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const chain = await Chain.start({ subnet: 53, fileSize: 1_000_000 });
+    try {
+      for (let i = 0; i < 3; i++) chain.debianProxy(ONE_CLIENT);
+      await chain.waitForProxies(3);
+      const client = await chain.ourPtClient();
+      const log = () => Deno.readTextFileSync(client.log);
+      // The standalone mode would have its startup session's proxy by now.
+      await new Promise((r) => setTimeout(r, 2000));
+      assert(!/offer ready|session \d/.test(log()), "nothing reached the broker before tor asked");
+      // socks_fetch's `+inner`: bridge arguments as tor sends them, then the far SOCKS server.
+      const [a, b] = await Promise.all([
+        chain.fetch(`${client.port}+inner`),
+        chain.fetch(`${client.port}+inner`),
+      ]);
+      assertEquals([a.sha256, b.sha256], [chain.fileSha256, chain.fileSha256]);
+      assertEquals(count(log(), PROXY_CONNECTED), 2, "a rendezvous each");
+      assertEquals(await serverSessions(chain), 2);
+      // Each connection's session ends with it.
+      await waitUntil(() => count(log(), /session \d: closed/g) === 2, 10_000);
     } catch (e) {
       dump(chain);
       throw e;
