@@ -5,8 +5,8 @@
  * one rendezvous and one volunteer proxy (`--max` of them with multipath), not one each. A
  * session that closed (its smux: keepalive timeout, KCP dead link once no proxy carried its
  * packets, or closed here) is forgotten and the next connection with its settings starts a new
- * one. One left without streams for {@link IDLE_SESSION_MS} is closed: it holds a volunteer's proxy slot
- * (docs/client.md "Standalone mode: one session, many streams").
+ * one. One left without streams for {@link IDLE_SESSION_MS} is closed: it holds a volunteer's
+ * proxy slot (docs/client.md "Standalone mode: one session, many streams").
  *
  * @module
  */
@@ -23,7 +23,7 @@ export interface SharedSession {
   close(): void;
 }
 
-/** A stream on a shared session; `release` closes it (only it) and hands the slot back. */
+/** A stream on a shared session; `release` closes it (only it) and counts it gone. */
 export interface SessionStream<S extends SharedSession> {
   readonly session: S;
   readonly stream: Conn;
@@ -76,10 +76,19 @@ export class SharedSessions<S extends SharedSession> {
     return [...this.#live.values()].map((e) => e.session);
   }
 
-  /** Starts the session for `config` ahead of any connection (the standalone startup). */
+  /**
+   * Starts the session for `config` ahead of any connection (the standalone startup). Settings
+   * that cannot start one are only logged here: each connection is then refused with the reason.
+   */
   prepare(config: ClientConfig): void {
     if (this.#options.signal.aborted) return;
-    const entry = this.#entry(settingsKey(config), config);
+    let entry: Entry<S>;
+    try {
+      entry = this.#entry(settingsKey(config), config);
+    } catch (e) {
+      this.#options.log?.(`no session opened at startup: ${(e as Error).message}`);
+      return;
+    }
     if (entry.streams === 0) this.#armIdle(entry);
   }
 

@@ -152,3 +152,20 @@ Deno.test("shared-session: different settings (SOCKS credentials) get their own 
   a.release();
   assertEquals(h.pending(), 0, "nothing armed after shutdown");
 });
+
+Deno.test("shared-session: settings that cannot start a session are logged at startup and refused per connection", async () => {
+  const logged: string[] = [];
+  const stop = new AbortController();
+  const shared = new SharedSessions<FakeSession>({
+    start: () => {
+      throw new SyntaxError("sqsqueue and url are exclusive");
+    },
+    signal: stop.signal,
+    log: (m) => logged.push(m),
+    timers: manualTimers().timers,
+  });
+  shared.prepare(flags);
+  assertEquals(logged, ["no session opened at startup: sqsqueue and url are exclusive"]);
+  await assertRejects(() => shared.open(flags), SyntaxError, "exclusive");
+  stop.abort();
+});
