@@ -37,11 +37,6 @@ export const FLAGS: Record<string, { kind: Kind; help: string }> = {
     help: "browser TLS profile for rendezvous (chrome, firefox, none); see README",
   },
   "log-stderr": { kind: "bool", help: "also log to stderr (standalone mode logs there anyway)" },
-  "spare-session": {
-    kind: "bool",
-    help:
-      "standalone mode: keep the next connection's proxy connected ahead (holds one more proxy)",
-  },
   "sctp-server": {
     kind: "string",
     help: "standalone mode: carry SOCKS over SCTP to the sctp server at IP:PORT (not snowflake)",
@@ -68,8 +63,6 @@ export interface ClientFlags {
   /** Standalone SOCKS address, or "" for PT mode. */
   socks: string;
   logStderr: boolean;
-  /** Standalone mode: open each connection's session ahead (client/spare_session.ts). */
-  spareSession: boolean;
   /** Standalone mode over the sctp transport: the server's IP:PORT, or "" for snowflake. */
   sctpServer: string;
   /** Arguments after the flags (ignored, as Go does). */
@@ -145,7 +138,6 @@ export function parseClientFlags(argv: readonly string[]): ClientFlags {
     version: bool("version"),
     socks: str("socks"),
     logStderr: bool("log-stderr"),
-    spareSession: bool("spare-session"),
     sctpServer: str("sctp-server"),
     rest,
   };

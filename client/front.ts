@@ -2,25 +2,26 @@
  * The client's SOCKS front end, shared by both modes:
  * - PT mode: tor connects with SOCKS5 and passes the bridge line's arguments as credentials;
  *   they override the flags for this connection. The request's target (the bridge's
- *   placeholder address) is ignored: the session goes wherever the broker sends it.
+ *   placeholder address) is ignored: the session goes wherever the broker sends it. Each
+ *   connection gets its own Snowflake session and one smux stream, as in Go, and nothing is
+ *   opened before tor connects, since the bridge line's arguments come with the connection.
  * - standalone mode: any application connects with SOCKS4, 4a or 5; the target is replayed
- *   as a SOCKS5 CONNECT to the bridge side's SOCKS server (client/socks_upstream.ts).
- * Each connection gets its own Snowflake session and one smux stream, as in Go. In standalone
- * mode the first connection's session is opened at startup, so its proxy is already connected
- * when the first application connects, and with `--spare-session` each connection's is
- * opened when the one before took its own (client/spare_session.ts; docs/client.md "Latency:
- * SOCKS connect to first byte"); PT mode opens nothing before tor connects, as Go, since the bridge line's arguments
- * come with the connection. Malformed requests get the protocol's error reply (lib/pt/socks.ts)
- * and one log line.
+ *   as a SOCKS5 CONNECT to the bridge side's SOCKS server (client/socks_upstream.ts). Every
+ *   connection with the same settings is one more smux stream on one shared session
+ *   (client/shared_sessions.ts); the flags' session is started at startup, so its proxy is
+ *   already connected when the first application connects (docs/client.md "Standalone mode:
+ *   one session, many streams").
+ * Malformed requests get the protocol's error reply (lib/pt/socks.ts) and one log line.
  *
  * @module
  */
+import type { Conn } from "../lib/net/mod.ts";
 import { acceptSocks, SOCKS5_REPLY, SocksError } from "../lib/pt/socks.ts";
 import { applyBridgeArgs, type ClientConfig } from "../lib/snowflake/client_config.ts";
-import { openSession, type Session } from "./session.ts";
+import { type Session, startSession } from "./session.ts";
+import { SharedSessions } from "./shared_sessions.ts";
 import { peerDialer, type TransportEnv } from "./transport.ts";
 import { grantOver, relay } from "./socks_upstream.ts";
-import { SpareSession } from "./spare_session.ts";
 import type { WebRTCPeer } from "./webrtc_peer.ts";
 
 /** Options for {@link serveSocks}. */
@@ -29,23 +30,20 @@ export interface FrontOptions {
   config: ClientConfig;
   env: TransportEnv;
   signal: AbortSignal;
-  /** Standalone: keep the next connection's session open ahead (client/spare_session.ts). */
-  spareSession?: boolean;
+  /** Standalone: the shared sessions (default: {@link sharedSessions} of these options). */
+  sessions?: SharedSessions<Session<WebRTCPeer>>;
 }
 
 let connections = 0;
 
-/** Opens sessions ahead in standalone mode (flags' settings, no bridge arguments). */
-function sessionsAhead(options: FrontOptions): SpareSession<Session<WebRTCPeer>> {
-  const log = (m: string) => options.env.log(`session ahead: ${m}`);
-  return new SpareSession({
-    open: () => {
-      const dialPeer = peerDialer(options.config, { ...options.env, log });
-      return openSession({ dialPeer, max: options.config.max, log });
-    },
-    refill: options.spareSession ?? false,
+/** The standalone mode's shared sessions; all closed when `options.signal` fires. */
+export function sharedSessions(options: FrontOptions): SharedSessions<Session<WebRTCPeer>> {
+  const { env } = options;
+  return new SharedSessions({
+    start: (config) =>
+      startSession({ dialPeer: peerDialer(config, env), max: config.max, log: env.log }),
     signal: options.signal,
-    log,
+    log: env.log,
   });
 }
 
@@ -53,10 +51,11 @@ function sessionsAhead(options: FrontOptions): SpareSession<Session<WebRTCPeer>>
 export async function serveSocks(listener: Deno.Listener, options: FrontOptions): Promise<void> {
   const active = new Set<Promise<void>>();
   options.signal.addEventListener("abort", () => listener.close(), { once: true });
-  const ahead = options.mode === "standalone" ? sessionsAhead(options) : null;
+  const shared = options.mode === "standalone" ? options.sessions ?? sharedSessions(options) : null;
+  shared?.prepare(options.config);
   try {
     for await (const tcp of listener) {
-      const p = handle(tcp, options, ahead).finally(() => active.delete(p));
+      const p = handle(tcp, options, shared).finally(() => active.delete(p));
       active.add(p);
     }
   } catch (e) {
@@ -68,12 +67,13 @@ export async function serveSocks(listener: Deno.Listener, options: FrontOptions)
 async function handle(
   tcp: Deno.Conn,
   options: FrontOptions,
-  ahead: SpareSession<Session<WebRTCPeer>> | null,
+  shared: SharedSessions<Session<WebRTCPeer>> | null,
 ): Promise<void> {
   const n = ++connections;
   const log = (m: string) => options.env.log(`SOCKS ${n}: ${m}`);
-  let session: Session<WebRTCPeer> | null = null;
-  const onAbort = () => session?.close();
+  // Closes this connection's stream (standalone) or its own session (PT mode).
+  let release = () => {};
+  const onAbort = () => release();
   options.signal.addEventListener("abort", onAbort, { once: true });
   try {
     let socks;
@@ -87,7 +87,7 @@ async function handle(
     let config: ClientConfig;
     try {
       config = applyBridgeArgs(options.config, socks.request.args);
-      if (options.mode === "pt") {
+      if (options.mode === "pt" || socks.request.args.size > 0) {
         log(`bridge arguments: ${[...socks.request.args.keys()].join(", ") || "none"}`);
       }
     } catch (e) {
@@ -95,28 +95,32 @@ async function handle(
       await socks.reject(SOCKS5_REPLY.notAllowed).catch(() => {});
       return;
     }
+    let stream: Conn;
     try {
-      const ready = socks.request.args.size === 0 ? ahead?.take() : null;
-      if (ready) log("using the session opened ahead");
-      session = await (ready ??
-        openSession({
-          dialPeer: peerDialer(config, { ...options.env, log }),
-          max: config.max,
-          log,
-        }));
+      if (shared) {
+        const opened = await shared.open(config);
+        release = opened.release;
+        stream = opened.stream;
+        log(`stream on ${opened.session.name}`);
+      } else {
+        options.signal.throwIfAborted();
+        const env = { ...options.env, log };
+        const session = startSession({ dialPeer: peerDialer(config, env), max: config.max, log });
+        release = () => session.close();
+        stream = await session.openStream();
+      }
     } catch (e) {
       log(`cannot start a Snowflake session: ${(e as Error).message}`);
       await socks.reject(SOCKS5_REPLY.generalFailure).catch(() => {});
       return;
     }
-    const stream = session.stream;
     if (!(await grantOver(socks, stream, options.mode, log))) return;
     log("connected");
     await relay(socks, stream, log);
     log("closed");
   } finally {
     options.signal.removeEventListener("abort", onAbort);
-    session?.close();
+    release();
     try {
       tcp.close();
     } catch { /* closed by a pipe */ }

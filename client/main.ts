@@ -176,7 +176,6 @@ async function main(): Promise<number> {
           config: flags.config,
           env: { webrtc: wrtcWebRTC, log: (m) => log.log(m) },
           signal: stop.signal,
-          spareSession: flags.spareSession,
         })
     ),
   );

@@ -1,12 +1,13 @@
 /**
- * One Snowflake session, as the Go client makes one per SOCKS connection (docs/PROTOCOL.md
- * §3–5): a fresh ClientID; a {@link PeerPool} keeping `max` proxies connected; with `max` 1 a
- * RedialPacketConn that carries the KCP packets over one popped proxy at a time, moving to the
- * next when it dies; with `max` ≥ 2 a MultiplexingPacketConn striping them over every pooled
- * proxy at once (the carrier pump writes token + ClientID first on each); KCP and smux with
- * Snowflake's settings; one smux
- * stream for the SOCKS connection. Closing it closes the stream, smux, KCP, the packet conn
- * and every peer connection.
+ * One Snowflake session (docs/PROTOCOL.md §3–5): a fresh ClientID; a {@link PeerPool} keeping
+ * `max` proxies connected; with `max` 1 a RedialPacketConn that carries the KCP packets over one
+ * popped proxy at a time, moving to the next when it dies; with `max` ≥ 2 a
+ * MultiplexingPacketConn striping them over every pooled proxy at once (the carrier pump writes
+ * token + ClientID first on each); KCP and smux with Snowflake's settings; one smux stream per
+ * SOCKS connection it carries (PT mode: one, as in Go; standalone mode: every connection with the
+ * same settings, client/shared_sessions.ts). Closing it, or its smux closing on its own
+ * (keepalive timeout, KCP dead link), closes smux, KCP, the packet conn and every peer
+ * connection.
  *
  * @module
  */
@@ -23,7 +24,7 @@ export interface SessionPeer extends PoolPeer {
   bytesOut: number;
 }
 
-/** Options for {@link openSession}. */
+/** Options for {@link startSession}. */
 export interface SessionOptions<P extends SessionPeer> {
   /** Connects one new proxy (rendezvous + WebRTC), or rejects. */
   dialPeer: (signal: AbortSignal) => Promise<P>;
@@ -33,25 +34,27 @@ export interface SessionOptions<P extends SessionPeer> {
   summaryIntervalS?: number;
 }
 
-/** A running session with its one stream. */
+/** A running session. */
 export interface Session<P extends SessionPeer> {
   readonly id: ClientID;
-  readonly stream: Conn;
+  /** "session N", for logs (never the ClientID, which links a user's connections). */
+  readonly name: string;
   readonly pool: PeerPool<P>;
+  /** Resolves once the session is closed, here or on its own. */
+  readonly closed: Promise<void>;
+  /** Opens one more smux stream; rejects once the session is closed. */
+  openStream(): Promise<Conn>;
   close(): void;
 }
 
 const SERVER = new NamedAddr("snowflake", "server");
 let sessions = 0;
 
-/** Starts collecting proxies and opens the session's smux stream. */
-export async function openSession<P extends SessionPeer>(
-  options: SessionOptions<P>,
-): Promise<Session<P>> {
+/** Starts the session: its pool starts collecting proxies; streams can be opened at once. */
+export function startSession<P extends SessionPeer>(options: SessionOptions<P>): Session<P> {
   const id = ClientID.random();
-  // Numbered, not named by ClientID: the ClientID links a user's connections across proxies.
-  const n = ++sessions;
-  const log = (m: string) => options.log(`session ${n}: ${m}`);
+  const name = `session ${++sessions}`;
+  const log = (m: string) => options.log(`${name}: ${m}`);
   const pool = new PeerPool(options.dialPeer, { max: options.max, log });
   // A download cut mid-frame is a session waiting for the server (docs/client.md "Multipath").
   const midFrame = () => smux.midFrame;
@@ -87,14 +90,11 @@ export async function openSession<P extends SessionPeer>(
     pconn.close();
     pool.close();
   };
-  let stream: Conn;
-  try {
-    stream = await smux.openStream();
-  } catch (e) {
+  const closed = smux.closed.then(() => {
+    log(`closed: ${smux.closeReason?.message}`);
     close();
-    throw e;
-  }
-  return { id, stream, pool, close };
+  });
+  return { id, name, pool, closed, openStream: () => smux.openStream(), close };
 }
 
 /** `--max 1`: one popped proxy carries the session until it dies (Go's behaviour). */

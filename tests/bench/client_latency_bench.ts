@@ -2,11 +2,11 @@
  * `deno task bench client_latency`: SOCKS connect to first byte, our client + our proxy beside
  * Debian's snowflake-client + snowflake-proxy (Go 2.5.1), same run, same broker, server and
  * namespaces as the client bench (tests/client/chain.ts; a STUN server reachable), and each
- * client's RSS. Each fetch is a new SOCKS connection, so a new session and a new rendezvous;
- * the first fetch comes right after the client started listening (Go starts nothing before a
- * SOCKS connection; ours, standalone, opens the first session at startup: docs/client.md
- * "Latency: SOCKS connect to first byte"); `ours --spare-session` also opens each next
- * connection's session ahead (client/spare_session.ts). Needs root.
+ * client's RSS. Each fetch is a new SOCKS connection: for Go a new session and a new
+ * rendezvous; for ours (standalone) one more smux stream on the session opened at startup
+ * (docs/client.md "Standalone mode: one session, many streams"). The first fetch comes right
+ * after the client started listening (Go starts nothing before a SOCKS connection). Also prints
+ * how many proxies each client rendezvoused. Needs root.
  * `CLIENT_LATENCY_FETCHES` (default 5) fetches per client. Figures only.
  *
  * @module
@@ -26,17 +26,19 @@ function rssMB(pid: number): number {
 interface Row {
   firstByte: number[];
   rss: number[];
+  /** Proxies the client rendezvoused for its fetches. */
+  rendezvous: number;
 }
 
 async function measure(
   chain: Chain,
   proxy: () => NsProc,
-  client: () => Promise<{ proc: NsProc; port: number | string }>,
+  client: () => Promise<{ proc: NsProc; port: number | string; log: string }>,
 ): Promise<Row> {
   const p = proxy();
   await chain.waitForProxies();
   const c = await client();
-  const row: Row = { firstByte: [], rss: [] };
+  const row: Row = { firstByte: [], rss: [], rendezvous: 0 };
   try {
     for (let i = 0; i < FETCHES; i++) {
       await chain.waitForProxies();
@@ -46,6 +48,11 @@ async function measure(
       row.rss.push(rssMB(c.proc.pid));
       await sleep(500);
     }
+    // Ours logs each proxy a session connected; Go each answer it received from the broker.
+    row.rendezvous = count(
+      await Deno.readTextFile(c.log),
+      /proxy \S+ connected \[|Received Answer/g,
+    );
   } finally {
     await c.proc.stop();
     await p.stop();
@@ -53,6 +60,7 @@ async function measure(
   return row;
 }
 
+const count = (text: string, re: RegExp) => text.match(re)?.length ?? 0;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function run(): Promise<void> {
@@ -62,16 +70,13 @@ export async function run(): Promise<void> {
   }
   const chain = await Chain.start({ subnet: 36, fileSize: 10_000 });
   try {
-    const rows: Record<string, Row[]> = { ours: [], "ours --spare-session": [], "Go 2.5.1": [] };
+    const rows: Record<string, Row[]> = { ours: [], "Go 2.5.1": [] };
     for (let round = 0; round < 2; round++) {
       rows.ours!.push(await measure(chain, () => chain.ourProxy(), () => chain.ourClient()));
-      rows["ours --spare-session"]!.push(
-        await measure(chain, () => chain.ourProxy(), () => chain.ourClient(["--spare-session"])),
-      );
       rows["Go 2.5.1"]!.push(
         await measure(chain, () => chain.debianProxy(), async () => {
           const c = await chain.goClient();
-          return { proc: c.proc, port: `${c.port}+inner` };
+          return { ...c, port: `${c.port}+inner` };
         }),
       );
     }
@@ -86,7 +91,9 @@ export async function run(): Promise<void> {
           Math.min(...later).toFixed(3)
         }–${Math.max(...later).toFixed(3)}); client RSS after a fetch ${
           Math.min(...rss).toFixed(0)
-        }–${Math.max(...rss).toFixed(0)} MB`,
+        }–${Math.max(...rss).toFixed(0)} MB; proxies rendezvoused per ${FETCHES} fetches ${
+          rs.map((r) => r.rendezvous).join(", ")
+        }`,
       );
     }
   } finally {

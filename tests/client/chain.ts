@@ -384,20 +384,35 @@ export class Chain {
    * given); resolves with its SOCKS port once it printed its CMETHOD. Its streams end at the
    * far SOCKS server, so fetch through it with `${port}+inner`.
    */
-  async goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number }> {
-    const n = this.#clients++;
-    const state = `${this.net.dir}/go-client${n}-state`;
-    await Deno.mkdir(state);
-    const proc = this.net.spawn(this.net.a, `go-client${n}`, [
+  goClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
+    return this.#ptClient("go-client", (log) => [
       "snowflake-client",
-      "-url",
-      this.brokerUrl,
-      "-ice",
-      this.stunUrl,
-      "-log",
-      `${this.net.dir}/go-client${n}-safe.log`,
+      ...this.#clientArgs(log),
       ...extra,
-    ], {
+    ]);
+  }
+
+  /** Starts our client in `a` in PT mode, as tor would: {@link goClient}'s twin. */
+  ourPtClient(extra: string[] = []): Promise<{ proc: NsProc; port: number; log: string }> {
+    return this.#ptClient("pt-client", (log) => [
+      DENO,
+      ...rooted(runArgs("client", [...this.#clientArgs(log), ...extra])),
+    ]);
+  }
+
+  #clientArgs(log: string): string[] {
+    return ["-url", this.brokerUrl, "-ice", this.stunUrl, "-log", log];
+  }
+
+  async #ptClient(
+    kind: string,
+    command: (log: string) => string[],
+  ): Promise<{ proc: NsProc; port: number; log: string }> {
+    const n = this.#clients++;
+    const state = `${this.net.dir}/${kind}${n}-state`;
+    const log = `${this.net.dir}/${kind}${n}-safe.log`;
+    await Deno.mkdir(state);
+    const proc = this.net.spawn(this.net.a, `${kind}${n}`, command(log), {
       TOR_PT_MANAGED_TRANSPORT_VER: "1",
       TOR_PT_CLIENT_TRANSPORTS: "snowflake",
       TOR_PT_STATE_LOCATION: state,
@@ -409,20 +424,22 @@ export class Chain {
         return port > 0;
       },
       30_000,
-      () => proc.exited ? `go client exited: ${proc.log()}` : null,
+      () => proc.exited ? `${kind} exited: ${proc.log()}` : null,
     );
-    return { proc, port };
+    return { proc, port, log };
   }
 
   /**
    * Fetches the origin's file with curl through a SOCKS port (in `a`); resolves with its
-   * size, sha256 and timing. `proto` is curl's SOCKS flag.
+   * size, sha256 and timing. `proto` is curl's SOCKS flag; `proxyUser` (SOCKS5 username, with
+   * an empty password) carries bridge arguments as tor does.
    */
   async curl(
     port: number,
     proto: "--socks4" | "--socks4a" | "--socks5-hostname" | "--socks5" = "--socks5-hostname",
     url = this.fileUrl,
     maxTime = 180,
+    proxyUser?: string,
   ): Promise<{ bytes: number; sha256: string; seconds: number; firstByteSeconds: number }> {
     const out = `${this.net.dir}/curl-${crypto.randomUUID()}.bin`;
     const t0 = performance.now();
@@ -437,6 +454,7 @@ export class Chain {
       out,
       "-w",
       "%{time_starttransfer}",
+      ...(proxyUser === undefined ? [] : ["--proxy-user", `${proxyUser}:`]),
       url,
     ]);
     const seconds = (performance.now() - t0) / 1000;

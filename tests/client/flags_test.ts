@@ -60,11 +60,3 @@ Deno.test("flags: -h and -help ask for the usage", () => {
   assertThrows(() => parseClientFlags(["-h"]), HelpRequested);
   assertThrows(() => parseClientFlags(["--help"]), HelpRequested);
 });
-
-Deno.test("flags: --spare-session is off unless given", () => {
-  assertEquals(parseClientFlags(["--socks", "127.0.0.1:1080"]).spareSession, false);
-  assertEquals(
-    parseClientFlags(["--socks", "127.0.0.1:1080", "--spare-session"]).spareSession,
-    true,
-  );
-});

@@ -2,9 +2,8 @@
  * `socks:` the standalone mode with curl as the real client: `--socks4`, `--socks4a` and
  * `--socks5-hostname` through our client → our broker → Debian's snowflake-proxy (WebRTC
  * across a veth) → our server → a SOCKS5 server at the far end (dante) → the local origin,
- * file intact; the first request uses the session opened at startup, and with
- * `--spare-session` every request finds one opened ahead. Malformed requests get the protocol's
- * error reply.
+ * file intact; every request is a stream on the session opened at startup (one rendezvous).
+ * Malformed requests get the protocol's error reply.
  */
 import { assertEquals } from "../../lib/testing/assert.ts";
 import { Chain } from "./chain.ts";
@@ -30,19 +29,11 @@ Deno.test({
         assertEquals(got.bytes, chain.fileSize);
         assertEquals(got.sha256, chain.fileSha256);
       }
-      // The first request took the session the standalone mode opened at startup
-      // (client/front.ts); the later ones opened their own.
+      // Every request was a stream on the session the standalone mode opened at startup
+      // (client/shared_sessions.ts): one rendezvous for all three.
       const log = await Deno.readTextFile(client.log);
-      assertEquals(log.match(/using the session opened ahead/g)?.length, 1);
-
-      // With --spare-session every connection finds a session opened ahead (client/spare_session.ts).
-      const spare = await chain.ourClient(["--unsafe-logging", "--spare-session"]);
-      for (let i = 0; i < 2; i++) {
-        const got = await chain.curl(spare.port, "--socks5-hostname");
-        assertEquals(got.sha256, chain.fileSha256);
-      }
-      const spareLog = await Deno.readTextFile(spare.log);
-      assertEquals(spareLog.match(/using the session opened ahead/g)?.length, 2);
+      assertEquals(log.match(/stream on session 1\b/g)?.length, 3);
+      assertEquals(log.match(/proxy \S+ connected \[/g)?.length, 1);
     } catch (e) {
       for (const p of chain.net.procs) console.error(`--- ${p.name}\n${p.log().slice(-3000)}`);
       throw e;
