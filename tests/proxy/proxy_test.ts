@@ -31,8 +31,12 @@ Deno.test({
   async fn() {
     const r = await scenario("relay");
     const log = String(r.log);
-    assert(r.intact, `3 MB echoed intact\n${log}`);
-    assert(r.thirdIntact, "a later client is served once the slot frees");
+    const [first, third] = [r.first, r.third] as { intact: boolean }[];
+    assert(first!.intact, `3 MB echoed intact: ${JSON.stringify(first)}\n${log}`);
+    assert(
+      third!.intact,
+      `a later client is served once the slot frees: ${JSON.stringify(third)}\n${log}`,
+    );
     assertEquals(r.second, "no snowflake proxies currently available");
     assert(r.relayClosed, "closing the client closes the relay WebSocket");
     const ips = r.clientIPs as string[];
