@@ -23,6 +23,7 @@ import {
   STATUS_BAD_RELAY_PATTERN,
   STATUS_CLIENT_MATCH,
 } from "../../lib/snowflake/messages.ts";
+import { freeAfterWrite } from "../../lib/net/free_after_write.ts";
 import {
   type DataChannelConn,
   dataChannelConn,
@@ -114,6 +115,12 @@ export interface ProxyEnv {
    * when libwebrtc's gathering completes or times out; the web page has no STUN probe.
    */
   reflexive?(stunURLs: string[]): Promise<readonly string[]>;
+  /**
+   * `dialRelay`'s conns are real WebSockets: each message they read is a fresh buffer, and a
+   * write keeps nothing once it resolves. Then every relayed chunk is freed as soon as it is
+   * written (lib/net/free_after_write.ts), not at the next garbage collection.
+   */
+  freeRelayedChunks?: boolean;
 }
 
 // A broker's NextPoll below this is ignored: a hostile or buggy broker must not make us spin.
@@ -438,9 +445,11 @@ export class SnowflakeProxy {
       });
       const why = (reason: string) => (e?: unknown) =>
         e instanceof Error ? `${reason}: ${e.message}` : reason;
+      // The data channel's messages are fresh buffers, and its writes copy them.
+      const free = this.#env.freeRelayedChunks ? freeAfterWrite : <T>(w: T) => w;
       const reason = await Promise.race([
-        dc.readable.pipeTo(ws.writable).then(why("client closed"), why("relay write failed")),
-        ws.readable.pipeTo(dc.writable).then(why("relay closed"), why("client write failed")),
+        dc.readable.pipeTo(free(ws.writable)).then(why("client closed"), why("relay write failed")),
+        ws.readable.pipeTo(free(dc.writable)).then(why("relay closed"), why("client write failed")),
         dc.closed.then(why("data channel closed")),
         idle.then(why("idle")),
         stopped.then(why("stopping")),

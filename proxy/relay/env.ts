@@ -29,6 +29,7 @@ export function binaryProxyEnv(hooks: BinaryHooks, webrtc: WebRTC = wrtcWebRTC):
     log: hooks.log,
     debug: hooks.debug,
     reflexive,
+    freeRelayedChunks: true,
   };
 }
 
