@@ -17,6 +17,8 @@
 export function freeAfterWrite(w: WritableStream<Uint8Array>): WritableStream<Uint8Array> {
   const writer = w.getWriter();
   return new WritableStream<Uint8Array>({
+    // A pipe into this stream learns at once that `w` failed, as it would piping into `w`.
+    start: (controller) => void writer.closed.catch((e) => controller.error(e)),
     async write(chunk) {
       await writer.write(chunk);
       free(chunk);

@@ -22,3 +22,11 @@ Deno.test("net: freeAfterWrite passes the sink's failure on and keeps the chunk"
   await assertRejects(() => w.getWriter().write(chunk), Error, "down");
   assertEquals(chunk.byteLength, 1);
 });
+
+Deno.test("net: freeAfterWrite errors as soon as the stream behind it fails", async () => {
+  let fail!: (e: Error) => void;
+  const w = freeAfterWrite(new WritableStream({ start: (c) => void (fail = (e) => c.error(e)) }));
+  const piping = new ReadableStream<Uint8Array>().pipeTo(w);
+  fail(new Error("relay gone"));
+  await assertRejects(() => piping, Error, "relay gone");
+});
