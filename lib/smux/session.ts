@@ -240,15 +240,16 @@ export class SmuxSession {
 
   /**
    * Whether the read loop must wait for the streams to read. v1 (no windows): once they hold
-   * maxReceiveBuffer, as upstream, so one unread stream stalls them all. v2: only once they hold
-   * more than the peer was granted (it ignored a window): each stream is bounded by its own
-   * window, and windows are handed out from a budget of maxReceiveBuffer (windowFor), so
-   * streams nobody reads cannot stall the others (docs/PROTOCOL.md §4).
+   * maxReceiveBuffer, as upstream, so one unread stream stalls them all. v2: once they hold more
+   * than the peer was granted (it ignored a window), or twice maxReceiveBuffer: windows are
+   * handed out of a budget of maxReceiveBuffer (windowFor), the other half covers the 256 KiB
+   * every stream starts with, so unread streams do not stall the others until that many are
+   * left unread at once (docs/client.md "Receive buffer").
    */
   #full(): boolean {
-    return this.#config.version === 2
-      ? this.#held > this.#reserved
-      : this.#held >= this.#config.maxReceiveBuffer;
+    const { version, maxReceiveBuffer } = this.#config;
+    if (version === 1) return this.#held >= maxReceiveBuffer;
+    return this.#held > this.#reserved || this.#held >= 2 * maxReceiveBuffer;
   }
 
   #resume(): void {

@@ -191,7 +191,7 @@ Deno.test("flow: v2 streams nobody reads do not stall the others (no head-of-lin
 Deno.test("flow: v2 a peer that ignores the window is stopped at what it was granted", async () => {
   const { session, peer } = rawPair(2, {
     client: false,
-    config: { maxStreamBuffer: 65536, maxReceiveBuffer: 131072, ...NO_KEEPALIVE },
+    config: { maxStreamBuffer: 65536, maxReceiveBuffer: 1024 * 1024, ...NO_KEEPALIVE },
   });
   await peer.send(SMUX_CMD_SYN, 3);
   const s = await session.acceptStream();
