@@ -194,16 +194,20 @@ Deno.test({
       // Connections that land on the stuck session hang: curl gives each 20 s.
       let got: { sha256: string } | null = null;
       let attempts = 0;
+      let failure = "";
       while (got === null && performance.now() - t0 < SILENT_SESSION_MS + 120_000) {
         attempts++;
         got = await chain.curl(client.port, "--socks5-hostname", chain.fileUrl, 20)
-          .catch(() => null);
+          .catch((e) => {
+            failure = (e as Error).message;
+            return null;
+          });
       }
       const seconds = (performance.now() - t0) / 1000;
       console.log(
         `a connection got through ${seconds.toFixed(1)} s after the restart, attempt ${attempts}`,
       );
-      assert(got !== null, "no connection got through");
+      assert(got !== null, `no connection got through: ${failure}`);
       assertEquals(got.sha256, chain.fileSha256);
       const retired = log().search(/session 1: nothing from the server for \d+ s; new connections/);
       assert(retired >= 0, "session 1 was retired");
