@@ -214,6 +214,25 @@ Deno.test("flow: v2 a peer that ignores the window is stopped at what it was gra
   await sending;
 });
 
+Deno.test("keepalive: silentMs counts from the last byte, and not while the streams hold the buffer", async () => {
+  const { session, peer } = rawPair(1, {
+    client: false,
+    config: { maxReceiveBuffer: 1000, maxStreamBuffer: 1000, ...NO_KEEPALIVE },
+  });
+  await delay(60);
+  assert(session.silentMs >= 50, `silent ${session.silentMs}`);
+  await peer.send(SMUX_CMD_SYN, 3);
+  const s = await session.acceptStream();
+  assert(session.silentMs < 50, `silent ${session.silentMs}`);
+  // Nobody reads: the session stops reading the conn, and the peer is not the one silent.
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array(1000));
+  for (let i = 0; i < 100 && s.buffered < 1000; i++) await delay(5);
+  await delay(60);
+  assertEquals(session.silentMs, 0);
+  session.close();
+  peer.close();
+});
+
 Deno.test("session: v2 receiver sends UPD on its first read and every half window", async () => {
   const { session, peer } = rawPair(2, {
     client: false,
