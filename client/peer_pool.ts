@@ -43,6 +43,8 @@ export class PeerPool<P extends PoolPeer> {
   /** Peers connected so far, and dial attempts that failed. */
   connected = 0;
   failures = 0;
+  /** When a peer was last handed out to carry the session (Date.now()); 0 before the first. */
+  handedOutAt = 0;
 
   constructor(dial: (signal: AbortSignal) => Promise<P>, options: PeerPoolOptions) {
     this.#dial = dial;
@@ -66,7 +68,9 @@ export class PeerPool<P extends PoolPeer> {
   async pop(signal?: AbortSignal): Promise<P> {
     for (;;) {
       const p = await this.#idle.shift(signal);
-      if (!p.isClosed) return p;
+      if (p.isClosed) continue;
+      this.handedOutAt = Date.now();
+      return p;
     }
   }
 
@@ -124,6 +128,7 @@ export class PeerPool<P extends PoolPeer> {
       throw new ClosedError("peer pool");
     }
     this.#adopt(peer, pool);
+    this.handedOutAt = Date.now();
     return peer;
   }
 

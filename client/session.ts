@@ -42,6 +42,12 @@ export interface Session<P extends SessionPeer> {
   readonly pool: PeerPool<P>;
   /** Resolves once the session is closed, here or on its own. */
   readonly closed: Promise<void>;
+  /**
+   * How long a proxy has carried the session without a byte from the server: since the later of
+   * the last byte and the latest proxy handed out; 0 while no proxy is live (still collecting
+   * one is not the server's silence) or the client's own receive buffer paused reading.
+   */
+  readonly silentMs: number;
   /** Opens one more smux stream; rejects once the session is closed. */
   openStream(): Promise<Conn>;
   close(): void;
@@ -94,7 +100,18 @@ export function startSession<P extends SessionPeer>(options: SessionOptions<P>):
     log(`closed: ${smux.closeReason?.message}`);
     close();
   });
-  return { id, name, pool, closed, openStream: () => smux.openStream(), close };
+  return {
+    id,
+    name,
+    pool,
+    closed,
+    get silentMs() {
+      if (pool.live === 0 || pool.handedOutAt === 0) return 0;
+      return Math.min(smux.silentMs, Date.now() - pool.handedOutAt);
+    },
+    openStream: () => smux.openStream(),
+    close,
+  };
 }
 
 /** `--max 1`: one popped proxy carries the session until it dies (Go's behaviour). */

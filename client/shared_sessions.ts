@@ -6,7 +6,9 @@
  * session that closed (its smux: keepalive timeout, KCP dead link once no proxy carried its
  * packets, or closed here) is forgotten and the next connection with its settings starts a new
  * one. One left without streams for {@link IDLE_SESSION_MS} is closed: it holds a volunteer's
- * proxy slot (docs/client.md "Standalone mode: one session, many streams").
+ * proxy slot. One that is open but has heard nothing from the server for
+ * {@link SILENT_SESSION_MS} is retired: its streams go on until it closes, new connections start
+ * a new session (docs/client.md "Standalone mode: one session, many streams").
  *
  * @module
  */
@@ -19,6 +21,8 @@ export interface SharedSession {
   /** For logs. */
   readonly name: string;
   readonly closed: Promise<void>;
+  /** How long the session has been carried without hearing from its server (ms). */
+  readonly silentMs: number;
   openStream(): Promise<Conn>;
   close(): void;
 }
@@ -46,6 +50,15 @@ export interface SharedSessionsOptions<S extends SharedSession> {
  * ones on the next click), short enough that a client left idle gives its volunteer's slot back.
  */
 export const IDLE_SESSION_MS = 5 * 60_000;
+
+/**
+ * A session carried this long without a byte from the server takes no new streams: the server
+ * sends a smux keepalive every 10 s whatever else it sends, so three missed ones (xtaci/smux's
+ * own default keepalive timeout) mean a server that is gone or no longer knows the ClientID
+ * (restarted), not a slow one: a slow download delivers bytes, and a client that stopped reading
+ * does not count as silence.
+ */
+export const SILENT_SESSION_MS = 30_000;
 
 interface Entry<S> {
   key: string;
@@ -128,7 +141,8 @@ export class SharedSessions<S extends SharedSession> {
 
   #entry(key: string, config: ClientConfig): Entry<S> {
     const found = this.#live.get(key);
-    if (found) return found;
+    if (found && found.session.silentMs <= SILENT_SESSION_MS) return found;
+    if (found) this.#retire(found);
     const session = this.#options.start(config);
     const entry: Entry<S> = { key, session, streams: 0, idle: undefined };
     this.#live.set(key, entry);
@@ -142,9 +156,23 @@ export class SharedSessions<S extends SharedSession> {
     entry.session.close();
   }
 
+  /** New connections start a new session; this one's streams go on until it closes. */
+  #retire(entry: Entry<S>): void {
+    this.#options.log?.(
+      `${entry.session.name}: nothing from the server for ${
+        Math.round(entry.session.silentMs / 1000)
+      } s; new connections go to a new session (${entry.streams} streams stay)`,
+    );
+    this.#timers.clearTimeout(entry.idle);
+    this.#live.delete(entry.key);
+    if (entry.streams === 0) entry.session.close();
+  }
+
   #release(entry: Entry<S>): void {
     entry.streams--;
-    if (entry.streams === 0 && this.#live.get(entry.key) === entry) this.#armIdle(entry);
+    if (entry.streams > 0) return;
+    if (this.#live.get(entry.key) === entry) this.#armIdle(entry);
+    else entry.session.close();
   }
 
   #armIdle(entry: Entry<S>): void {

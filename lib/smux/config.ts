@@ -14,7 +14,10 @@ export interface SmuxConfig {
   keepAliveTimeoutMs: number;
   /** Largest PSH payload this side sends (1..65535). */
   maxFrameSize: number;
-  /** Session-wide bytes received but not yet read by streams before reading pauses. */
+  /**
+   * v1: session-wide bytes received but not yet read by streams before reading pauses. v2: the
+   * budget the stream windows are handed out of (the session holds at most twice this).
+   */
   maxReceiveBuffer: number;
   /** Per-stream window announced to the peer in v2 UPD frames. */
   maxStreamBuffer: number;

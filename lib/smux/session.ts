@@ -16,6 +16,7 @@ import {
   SMUX_CMD_SYN,
   SMUX_CMD_UPD,
   SMUX_HEADER_SIZE,
+  SMUX_INITIAL_PEER_WINDOW,
   type SmuxFrame,
   SmuxFrameDecoder,
   writeSmuxHeader,
@@ -66,9 +67,15 @@ export class SmuxSession {
   #nextId: number;
   #accepts = new AsyncQueue<SmuxStream>(ACCEPT_BACKLOG);
   #acceptWake: (() => void) | null = null;
-  #bucket: number;
-  #bucketWake: (() => void) | null = null;
+  /** Bytes received and not yet read by the streams. */
+  #held = 0;
+  /** v2: the sum of the streams' reservations (stream.ts #account). */
+  #reserved = 0;
+  /** The read loop waits for the streams to read ({@link SmuxSession.#full}). */
+  #paused = false;
+  #resumeWake: (() => void) | null = null;
   #dataReady = false;
+  #lastRead = Date.now();
   #error: Error | null = null;
   #resolveClosed!: () => void;
   #timers: ReturnType<typeof setInterval>[] = [];
@@ -103,7 +110,6 @@ export class SmuxSession {
     this.#conn = conn;
     this.#nextId = options.client ? 1 : 0;
     this.#reuseBatches = options.reuseBatches === true;
-    this.#bucket = this.#config.maxReceiveBuffer;
     this.#decoder = new SmuxFrameDecoder(this.#config.version);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#reader = conn.readable.getReader();
@@ -132,6 +138,14 @@ export class SmuxSession {
    */
   get midFrame(): boolean {
     return this.#midFrame;
+  }
+
+  /**
+   * Milliseconds since the conn last delivered bytes: how long the peer has been silent. 0 while
+   * reading is paused because the streams hold the receive buffer (that is not the peer).
+   */
+  get silentMs(): number {
+    return this.#paused ? 0 : Date.now() - this.#lastRead;
   }
 
   /** Streams open in this session (0 once closed). */
@@ -203,12 +217,18 @@ export class SmuxSession {
         return new Promise((resolve) => this.#drainWaiters.push(resolve));
       },
       returnTokens: (n) => {
-        this.#bucket += n;
-        if (this.#bucket > 0) {
-          const wake = this.#bucketWake;
-          this.#bucketWake = null;
-          wake?.();
-        }
+        this.#held -= n;
+        this.#resume();
+      },
+      reserve: (delta) => {
+        this.#reserved += delta;
+        this.#resume();
+      },
+      windowFor: (reserved) => {
+        const { maxReceiveBuffer, maxStreamBuffer } = this.#config;
+        const floor = Math.min(SMUX_INITIAL_PEER_WINDOW, maxStreamBuffer);
+        const free = maxReceiveBuffer - (this.#reserved - reserved);
+        return Math.max(floor, Math.min(maxStreamBuffer, free));
       },
       release: (sid, stream) => {
         if (this.#streams.get(sid) === stream) this.#streams.delete(sid);
@@ -217,6 +237,27 @@ export class SmuxSession {
   }
 
   // ---- receive ----
+
+  /**
+   * Whether the read loop must wait for the streams to read. v1 (no windows): once they hold
+   * maxReceiveBuffer, as upstream, so one unread stream stalls them all. v2: once they hold more
+   * than the peer was granted (it ignored a window), or twice maxReceiveBuffer: windows are
+   * handed out of a budget of maxReceiveBuffer (windowFor), the other half covers the 256 KiB
+   * every stream starts with, so unread streams do not stall the others until that many are
+   * left unread at once (docs/client.md "Receive buffer").
+   */
+  #full(): boolean {
+    const { version, maxReceiveBuffer } = this.#config;
+    if (version === 1) return this.#held >= maxReceiveBuffer;
+    return this.#held > this.#reserved || this.#held >= 2 * maxReceiveBuffer;
+  }
+
+  #resume(): void {
+    if (this.#full()) return;
+    const wake = this.#resumeWake;
+    this.#resumeWake = null;
+    wake?.();
+  }
 
   async #readLoop(): Promise<void> {
     try {
@@ -229,9 +270,13 @@ export class SmuxSession {
           }
           if (this.#error) return;
         }
-        // Token bucket: stop reading while streams hold maxReceiveBuffer unread bytes.
-        while (this.#bucket <= 0 && !this.#error) {
-          await new Promise<void>((resolve) => (this.#bucketWake = resolve));
+        if (this.#full() && !this.#error) {
+          this.#paused = true;
+          while (this.#full() && !this.#error) {
+            await new Promise<void>((resolve) => (this.#resumeWake = resolve));
+          }
+          this.#paused = false;
+          this.#lastRead = Date.now();
         }
         if (this.#error) return;
         this.#midFrame = this.#decoder.buffered > 0;
@@ -242,6 +287,7 @@ export class SmuxSession {
           return;
         }
         this.#dataReady = true;
+        this.#lastRead = Date.now();
         this.#decoder.push(value);
       }
     } catch (e) {
@@ -268,7 +314,7 @@ export class SmuxSession {
         const n = f.data.length;
         if (n === 0) return;
         const stream = this.#streams.get(sid);
-        if (stream?.receiveData(f.data)) this.#bucket -= n;
+        if (stream?.receiveData(f.data)) this.#held += n;
         return;
       }
       case SMUX_CMD_UPD: {
@@ -403,8 +449,8 @@ export class SmuxSession {
       this.#appendFrame(SMUX_CMD_NOP, 0, EMPTY);
     }, keepAliveIntervalMs));
     this.#timers.push(setInterval(() => {
-      // A read loop paused by the token bucket is not a silent peer.
-      if (!this.#dataReady && this.#bucket > 0) {
+      // A read loop paused by the receive buffer is not a silent peer.
+      if (!this.#dataReady && !this.#paused) {
         this.#fail(new TimeoutError("smux keepalive"));
       }
       this.#dataReady = false;
@@ -422,8 +468,8 @@ export class SmuxSession {
     this.#streams.clear();
     for (let s = this.#accepts.tryShift(); s; s = this.#accepts.tryShift()) s.sessionClosed(err);
     this.#accepts.close(err);
-    const wakes = [this.#bucketWake, this.#acceptWake, ...this.#drainWaiters.splice(0)];
-    this.#bucketWake = this.#acceptWake = null;
+    const wakes = [this.#resumeWake, this.#acceptWake, ...this.#drainWaiters.splice(0)];
+    this.#resumeWake = this.#acceptWake = null;
     for (const wake of wakes) wake?.();
     this.#ready = [];
     // Hand the streams back so the conn's own close() can end them its way.

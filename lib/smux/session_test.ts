@@ -143,6 +143,96 @@ Deno.test("flow: v1 token bucket stops reading the conn at maxReceiveBuffer", as
   await close();
 });
 
+Deno.test("flow: v2 streams nobody reads do not stall the others (no head-of-line blocking)", async () => {
+  // The client's ratio (8 MiB receive buffer, 4 MiB windows), scaled down.
+  const window = 512 * 1024;
+  const { client, server, close } = sessionPair({
+    version: 2,
+    maxReceiveBuffer: 2 * window,
+    maxStreamBuffer: window,
+    ...NO_KEEPALIVE,
+  });
+  const opened = await Promise.all([0, 1, 2].map(() => client.openStream()));
+  const data = [0, 1, 2].map((i) => seededBytes(4 * window, 20 + i));
+  const writers = [];
+  for (let i = 0; i < 3; i++) writers.push(writeAll(await server.acceptStream(), data[i]!, 32768));
+  // The first two are read once (their UPD grants the full window), then nobody reads them.
+  const stalled = opened.slice(0, 2).map((s) => s.readable.getReader());
+  const firsts = await Promise.all(stalled.map((r) => r.read()));
+  for (let i = 0; i < 500 && opened[0]!.buffered + opened[1]!.buffered < window; i++) {
+    await delay(10);
+  }
+  assert(opened[0]!.buffered + opened[1]!.buffered >= window, "the stalled streams filled up");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const third = await Promise.race([
+    readAll(opened[2]!),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the third stream stalled")), 20_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  assertEquals(await sha256Hex(third), await sha256Hex(data[2]!));
+  // Each stalled stream holds at most its window: memory stays bounded.
+  for (const s of opened.slice(0, 2)) assert(s.buffered <= window, `buffered ${s.buffered}`);
+  for (let i = 0; i < 2; i++) {
+    const parts = [firsts[i]!.value!];
+    for (let r = await stalled[i]!.read(); !r.done; r = await stalled[i]!.read()) {
+      parts.push(r.value);
+    }
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let off = 0;
+    for (const p of parts) all.set(p, (off += p.length) - p.length);
+    assertEquals(await sha256Hex(all), await sha256Hex(data[i]!));
+  }
+  await Promise.all(writers);
+  await close();
+});
+
+Deno.test("flow: v2 a peer that ignores the window is stopped at what it was granted", async () => {
+  const { session, peer } = rawPair(2, {
+    client: false,
+    config: { maxStreamBuffer: 65536, maxReceiveBuffer: 1024 * 1024, ...NO_KEEPALIVE },
+  });
+  await peer.send(SMUX_CMD_SYN, 3);
+  const s = await session.acceptStream();
+  // Nobody reads: the peer may send the initial window; it sends 4 MiB.
+  const frame = new Uint8Array(32768);
+  const sending = (async () => {
+    for (let i = 0; i < 128; i++) await peer.send(SMUX_CMD_PSH, 3, frame);
+  })().catch(() => {});
+  for (let i = 0; i < 500 && s.buffered <= SMUX_INITIAL_PEER_WINDOW; i++) await delay(10);
+  await delay(100);
+  const held = s.buffered;
+  assert(
+    held > SMUX_INITIAL_PEER_WINDOW && held <= SMUX_INITIAL_PEER_WINDOW + frame.length,
+    `buffered ${held}`,
+  );
+  await delay(100);
+  assertEquals(s.buffered, held, "reading stays paused");
+  session.close();
+  peer.close();
+  await sending;
+});
+
+Deno.test("keepalive: silentMs counts from the last byte, and not while the streams hold the buffer", async () => {
+  const { session, peer } = rawPair(1, {
+    client: false,
+    config: { maxReceiveBuffer: 1000, maxStreamBuffer: 1000, ...NO_KEEPALIVE },
+  });
+  await delay(60);
+  assert(session.silentMs >= 50, `silent ${session.silentMs}`);
+  await peer.send(SMUX_CMD_SYN, 3);
+  const s = await session.acceptStream();
+  assert(session.silentMs < 50, `silent ${session.silentMs}`);
+  // Nobody reads: the session stops reading the conn, and the peer is not the one silent.
+  await peer.send(SMUX_CMD_PSH, 3, new Uint8Array(1000));
+  for (let i = 0; i < 100 && s.buffered < 1000; i++) await delay(5);
+  await delay(60);
+  assertEquals(session.silentMs, 0);
+  session.close();
+  peer.close();
+});
+
 Deno.test("session: v2 receiver sends UPD on its first read and every half window", async () => {
   const { session, peer } = rawPair(2, {
     client: false,

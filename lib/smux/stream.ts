@@ -19,8 +19,15 @@ export interface SmuxStreamHost {
   sendData(sid: number, data: Uint8Array): void;
   /** A promise to wait on while the session's send queue is over its high-water mark. */
   backpressure(): Promise<void> | null;
-  /** Gives read bytes back to the session-wide receive bucket. */
+  /** Gives read bytes back to the session-wide receive buffer. */
   returnTokens(n: number): void;
+  /**
+   * v2: the stream may now be sent `delta` more (or fewer) bytes than before: the session's sum
+   * of these is what a peer that keeps to the windows can make it hold.
+   */
+  reserve(delta: number): void;
+  /** v2: the window to announce to a stream whose reservation is `reserved` bytes. */
+  windowFor(reserved: number): number;
   /** The stream is done with the wire (both FINs, or closed): forget its id. */
   release(sid: number, stream: SmuxStream): void;
 }
@@ -47,6 +54,10 @@ export class SmuxStream implements Conn {
   #numRead = 0;
   #incr = 0;
   #updSent = false;
+  /** v2: the peer may send up to this offset (mod 2^32): the largest consumed + window granted. */
+  #grantEnd = SMUX_INITIAL_PEER_WINDOW;
+  /** v2: what this stream has reserved in the session's receive budget. */
+  #reserved = 0;
 
   // Send side (v2 window).
   #numWritten = 0;
@@ -66,6 +77,7 @@ export class SmuxStream implements Conn {
     this.#host = host;
     this.#v2 = host.config.version === 2;
     this.#updThreshold = Math.floor(host.config.maxStreamBuffer / 2);
+    this.#account();
     this.readable = new ReadableStream<Uint8Array>({
       start: (c) => {
         this.#readCtl = c;
@@ -74,6 +86,7 @@ export class SmuxStream implements Conn {
       cancel: () => {
         this.#readCanceled = true;
         this.#discard();
+        this.#account();
       },
     }, { highWaterMark: 0 });
     this.writable = new WritableStream<Uint8Array>({
@@ -108,6 +121,7 @@ export class SmuxStream implements Conn {
       this.#host.sendControl(SMUX_CMD_FIN, this.id);
     }
     this.#discard();
+    this.#account();
     this.#host.release(this.id, this);
     const err = new ClosedError("smux stream");
     try {
@@ -136,6 +150,7 @@ export class SmuxStream implements Conn {
   receiveFin(): void {
     if (this.#finReceived) return;
     this.#finReceived = true;
+    this.#account();
     this.#wake();
     if (this.#finSent) this.#host.release(this.id, this);
   }
@@ -203,12 +218,31 @@ export class SmuxStream implements Conn {
       this.#incr = 0;
       this.#updSent = true;
       if (!this.#closed && this.#sessionError === null) {
-        this.#host.sendControl(
-          SMUX_CMD_UPD,
-          this.id,
-          encodeSmuxUpd(this.#numRead, this.#host.config.maxStreamBuffer),
-        );
+        const window = this.#host.windowFor(this.#reserved);
+        this.#updThreshold = Math.floor(window / 2);
+        const end = (this.#numRead + window) >>> 0;
+        // A smaller window than before does not take back what the last one granted.
+        if (((end - this.#grantEnd) | 0) > 0) this.#grantEnd = end;
+        this.#host.sendControl(SMUX_CMD_UPD, this.id, encodeSmuxUpd(this.#numRead, window));
       }
+    }
+    this.#account();
+  }
+
+  /**
+   * v2: reserves in the session what the peer may still make this stream hold: up to the end
+   * of its grant while it is read, what it holds once no more data is taken (FIN, cancel), 0
+   * once closed.
+   */
+  #account(): void {
+    if (!this.#v2) return;
+    let want: number;
+    if (this.#closed || this.#readCanceled) want = 0;
+    else if (this.#finReceived) want = this.#buffered;
+    else want = Math.max(0, (this.#grantEnd - this.#numRead) | 0);
+    if (want !== this.#reserved) {
+      this.#host.reserve(want - this.#reserved);
+      this.#reserved = want;
     }
   }
 

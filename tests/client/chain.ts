@@ -236,17 +236,7 @@ export class Chain {
       ])),
     ], { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" });
     await Deno.mkdir(`${d}/server-state`);
-    net.spawn(net.a, "server", [
-      DENO,
-      ...rooted(runArgs("server", ["--disable-tls", "--log", `${d}/server-safe.log`])),
-    ], {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      TOR_PT_MANAGED_TRANSPORT_VER: "1",
-      TOR_PT_SERVER_TRANSPORTS: "snowflake",
-      TOR_PT_SERVER_BINDADDR: `snowflake-${net.ipA}:${SERVER_PORT}`,
-      TOR_PT_ORPORT: `127.0.0.1:${DANTE_PORT}`,
-      TOR_PT_STATE_LOCATION: `${d}/server-state`,
-    });
+    this.#startServer();
     await net.exec(
       net.b,
       ["nft", "-f", "-"],
@@ -268,6 +258,31 @@ export class Chain {
             : null,
       );
     }
+  }
+
+  #startServer(): void {
+    const { net } = this;
+    net.spawn(net.a, "server", [
+      DENO,
+      ...rooted(runArgs("server", ["--disable-tls", "--log", `${net.dir}/server-safe.log`])),
+    ], {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      TOR_PT_MANAGED_TRANSPORT_VER: "1",
+      TOR_PT_SERVER_TRANSPORTS: "snowflake",
+      TOR_PT_SERVER_BINDADDR: `snowflake-${net.ipA}:${SERVER_PORT}`,
+      TOR_PT_ORPORT: `127.0.0.1:${DANTE_PORT}`,
+      TOR_PT_STATE_LOCATION: `${net.dir}/server-state`,
+    });
+  }
+
+  /**
+   * Kills the server (SIGKILL: it forgets every ClientID and KCP session) and starts it again;
+   * resolves once it listens.
+   */
+  async restartServer(): Promise<void> {
+    await this.net.procs.find((p) => p.name === "server" && !p.exited)?.kill();
+    this.#startServer();
+    await waitUntil(() => this.#listening(this.net.ipA, SERVER_PORT), 30_000);
   }
 
   async #listening(host: string, port: number): Promise<boolean> {

@@ -13,6 +13,7 @@
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { DEFAULT_BRIDGE_FINGERPRINT } from "../../lib/snowflake/messages.ts";
+import { SILENT_SESSION_MS } from "../../client/shared_sessions.ts";
 import { Chain, ONE_CLIENT } from "./chain.ts";
 import { CAN_NETNS, DENO, ROOT, waitUntil } from "./netns.ts";
 
@@ -159,6 +160,67 @@ Deno.test({
       const status = await front.status;
       assert(status.success, "SIGTERM: every session and peer connection closed, the process ends");
       assert(/stopped/.test(front.log()));
+    } catch (e) {
+      dump(chain);
+      throw e;
+    } finally {
+      await chain.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "shared-session: after the server restarted (it forgot the ClientID), connections get a new session once the old one is silent past the bound",
+  ignore: !CAN_NETNS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const chain = await Chain.start({ subnet: 54, fileSize: 1_000_000 });
+    try {
+      for (let i = 0; i < 4; i++) chain.debianProxy(ONE_CLIENT);
+      await chain.waitForProxies(4);
+      const client = await chain.ourClient(["--unsafe-logging"]);
+      const log = () => Deno.readTextFileSync(client.log);
+      await waitUntil(() => count(log(), PROXY_CONNECTED) === 1, 30_000);
+      const a = await chain.curl(client.port);
+      assertEquals(a.sha256, chain.fileSha256);
+      assertEquals(count(log(), /stream on session 1\b/g), 1);
+
+      // The proxy loses its server and closes; the next one reaches a server that never heard
+      // of the ClientID: KCP waits for segments it will never get, and smux hears nothing.
+      const t0 = performance.now();
+      await chain.restartServer();
+      // Connections that land on the stuck session hang: curl gives each 20 s.
+      let got: { sha256: string } | null = null;
+      let attempts = 0;
+      let failure = "";
+      while (got === null && performance.now() - t0 < SILENT_SESSION_MS + 120_000) {
+        attempts++;
+        got = await chain.curl(client.port, "--socks5-hostname", chain.fileUrl, 20)
+          .catch((e) => {
+            failure = (e as Error).message;
+            return null;
+          });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      console.log(
+        `a connection got through ${seconds.toFixed(1)} s after the restart, attempt ${attempts}`,
+      );
+      assert(got !== null, `no connection got through: ${failure}`);
+      assertEquals(got.sha256, chain.fileSha256);
+      const retired = log().search(/session 1: nothing from the server for \d+ s; new connections/);
+      assert(retired >= 0, "session 1 was retired");
+      const closed = log().search(/session 1: closed/);
+      assert(closed < 0 || closed > retired, "by the silence rule, not closed by smux or KCP");
+      assertEquals(
+        count(log(), /stream on session 2\b/g),
+        1,
+        "the one that got through: a new session",
+      );
+      const b = await chain.curl(client.port);
+      assertEquals(b.sha256, chain.fileSha256);
+      assertEquals(count(log(), /stream on session 2\b/g), 2, "which later ones share");
     } catch (e) {
       dump(chain);
       throw e;

@@ -6,7 +6,11 @@
  * @module
  */
 import { assert, assertEquals, assertRejects } from "../../lib/testing/assert.ts";
-import { type SharedSession, SharedSessions } from "../../client/shared_sessions.ts";
+import {
+  type SharedSession,
+  SharedSessions,
+  SILENT_SESSION_MS,
+} from "../../client/shared_sessions.ts";
 import { applyBridgeArgs, defaultClientConfig } from "../../lib/snowflake/client_config.ts";
 import type { Conn } from "../../lib/net/mod.ts";
 import type { Timers } from "../../lib/snowflake/webrtc.ts";
@@ -21,6 +25,7 @@ class FakeStream {
 class FakeSession implements SharedSession {
   readonly closed: Promise<void>;
   isClosed = false;
+  silentMs = 0;
   streams: FakeStream[] = [];
   #resolve!: () => void;
   constructor(readonly name: string, readonly max: number) {
@@ -135,6 +140,33 @@ Deno.test("shared-session: a session that closed a moment ago is replaced at onc
   const a = await h.shared.open(flags);
   assertEquals(h.started.length, 2);
   assert(a.session === h.started[1]);
+  h.stop.abort();
+});
+
+Deno.test("shared-session: a session silent past the bound is retired: new connections get a new one, its streams go on", async () => {
+  const h = harness();
+  const a = await h.shared.open(flags);
+  h.started[0]!.silentMs = SILENT_SESSION_MS; // three keepalives may be late: still healthy
+  const b = await h.shared.open(flags);
+  assert(b.session === a.session);
+  h.started[0]!.silentMs = SILENT_SESSION_MS + 1;
+  const c = await h.shared.open(flags);
+  assertEquals(h.started.length, 2, "a new session");
+  assert(c.session === h.started[1]);
+  assert(!h.started[0]!.isClosed, "the retired session keeps its streams");
+  assert(!h.started[0]!.streams[0]!.closed && !h.started[0]!.streams[1]!.closed);
+  assertEquals(h.shared.sessions(), [h.started[1]!]);
+  a.release();
+  assert(!h.started[0]!.isClosed);
+  b.release();
+  assert(h.started[0]!.isClosed, "closed with its last stream");
+  assertEquals(h.pending(), 0, "no idle timer for the retired session");
+  // A prepared session without streams is closed when it is retired.
+  h.started[1]!.silentMs = SILENT_SESSION_MS + 1;
+  c.release();
+  h.shared.prepare(flags);
+  assert(h.started[1]!.isClosed);
+  assertEquals(h.started.length, 3);
   h.stop.abort();
 });
 
