@@ -14,8 +14,6 @@
  * refuses (drops, and the carrier counts it) beyond. The owner takes a client's send queue
  * for a remote carrier only while less than `window` bytes it sent wait there unsent, so a
  * slow WebSocket leaves the bytes in the owner's bounded send queue, as a local one does.
- * The owner tells that queue when each remote carrier's packets arrive, so a quiet one is
- * passed over as a local one is (lib/turbotunnel/send_queue.ts).
  *
  * @module
  */
@@ -227,16 +225,12 @@ export class PeerLink {
     for (const [carrier, hex, ip] of m.open) this.#open(carrier, hex, ip);
     if (m.in) {
       const b = new Uint8Array(m.in, 0, m.inLength);
-      const now = Date.now();
       for (let o = 0; o + IN_HEADER <= b.length;) {
         const carrier = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
         const len = b[o + 4]! | (b[o + 5]! << 8);
         o += IN_HEADER;
         const s = this.#served.get(carrier);
-        if (s) {
-          s.endpoint.queue.heard(s, now);
-          if (!s.endpoint.deliver(b.subarray(o, o + len))) this.incomingDrops++;
-        }
+        if (s && !s.endpoint.deliver(b.subarray(o, o + len))) this.incomingDrops++;
         o += len;
       }
       this.#pending.inAck += m.inLength;
@@ -286,7 +280,6 @@ export class PeerLink {
       abort: new AbortController(),
     };
     this.#served.set(carrier, s);
-    s.endpoint.queue.heard(s, Date.now());
     void this.#drain(carrier, s);
   }
 
@@ -299,7 +292,7 @@ export class PeerLink {
           s.wake = null;
         }
         if (s.closed) return;
-        const batch = await s.endpoint.queue.next(this.#batchBytes, s.abort.signal, s);
+        const batch = await s.endpoint.queue.next(this.#batchBytes, s.abort.signal);
         s.unsent += batch.data.length;
         const o = this.#out.reserve(OUT_HEADER + batch.data.length);
         const b = this.#out.bytes;
@@ -320,7 +313,6 @@ export class PeerLink {
     s.closed = true;
     s.abort.abort();
     s.wake?.();
-    s.endpoint.queue.forget(s);
     s.endpoint.release();
   }
 

@@ -142,7 +142,7 @@ async function pump(
     writing = (async () => {
       if (preamble) await link.write(preamble);
       for (;;) {
-        const batch = await queue.next(batchBytes, ac.signal, stats);
+        const batch = await queue.next(batchBytes, ac.signal);
         // The queue never touches a batch it handed out, so the link may keep it.
         const wait = link.write(batch.data);
         if (wait) await wait;
@@ -173,7 +173,6 @@ async function pump(
         endpoint = route(parser.clientId!);
         startWriting(endpoint.queue);
       }
-      endpoint.queue.heard(stats, stats.lastRead);
       for (let p = parser.next(); p !== null; p = parser.next()) {
         stats.packetsIn++;
         if (!endpoint.deliver(p)) stats.dropsIn++;
@@ -187,7 +186,6 @@ async function pump(
   finish({ reason: "closed" });
   await writing;
   outer?.removeEventListener("abort", onOuterAbort);
-  endpoint?.queue.forget(stats);
   endpoint?.release();
   return end!;
 }

@@ -12,13 +12,6 @@
  *   what is queued is copied out of the shared memory (a view would pin a whole slab) and
  *   cut to {@link SendQueueLimits.idleBytes}: kept, as upstream keeps its queue, so a new
  *   proxy resumes with the newest packets at once; KCP retransmits the rest.
- * - A carrier that has received nothing from its proxy for {@link SendQueueLimits.quietMs}
- *   (and twice its own longest recent gap) longer than another carrier of the queue is passed
- *   over until it receives again: its proxy is presumed frozen or cut off (its kernel may still
- *   acknowledge TCP, so writes to it keep succeeding into buffers that never drain, MBs of
- *   them), and the batches it would take go to the carriers that are heard from. A client
- *   sends acknowledgements on every live path while it downloads; one carrier alone, or
- *   carriers that all went quiet together, are never passed over.
  * - A queue without a carrier that went unused for {@link SendQueueLimits.timeoutMs} is
  *   forgotten (Go: clientMapTimeout). The clock is injected.
  *
@@ -46,26 +39,13 @@ export interface SendQueueLimits {
   idleBytes: number;
   /** Forgotten after this long without a carrier and without use. Default 60 s. */
   timeoutMs: number;
-  /**
-   * A carrier that received nothing for this much (and for twice its longest recent gap) longer
-   * than the most recently heard carrier of the queue gets no batch until it receives again.
-   * Default 500 ms: a live path's acknowledgements arrive every few tens of ms during a
-   * download (gaps of up to ~0.25 s measured on a busy machine), and every 0.5 s a frozen path
-   * takes costs its share of the traffic, lost until KCP resends it.
-   */
-  quietMs: number;
 }
-
-// Implementation constants.
-/** Time constant of the decay of a carrier's longest recent gap between receives. */
-const GAP_DECAY_MS = 10_000;
 
 export const DEFAULT_SEND_QUEUE_LIMITS: Readonly<SendQueueLimits> = Object.freeze({
   packets: QUEUE_SIZE,
   bytes: 1 << 20,
   idleBytes: 16 * 1024,
   timeoutMs: CLIENT_MAP_TIMEOUT_MS,
-  quietMs: 500,
 });
 
 /** What one carrier takes from a queue: encapsulated packets to send as one message. */
@@ -76,8 +56,6 @@ export interface Batch {
 
 interface Drainer {
   maxBytes: number;
-  /** The carrier waiting, as named to {@link SendQueue.heard}; undefined if it never is. */
-  carrier: object | undefined;
   resolve(b: Batch): void;
   reject(e: unknown): void;
 }
@@ -94,10 +72,6 @@ export class SendQueue {
   #bytes = 0;
   #carriers = 0;
   #drainers: Drainer[] = [];
-  /** Each carrier that reports what it receives: when it last did, its longest recent gap. */
-  #heard = new Map<object, { at: number; gapMax: number }>();
-  /** The latest of {@link #heard}. */
-  #newestHeard = -Infinity;
   #dispatching = false;
   #closed = false;
   /** Last time a packet was queued or a carrier came or went (for expiry). */
@@ -210,13 +184,12 @@ export class SendQueue {
   }
 
   /**
-   * Waits for the next batch of at most about `maxBytes` for one carrier (named by `carrier`
-   * if it reports what it receives with {@link heard}). Carriers waiting at once are served in
-   * turn, oldest first, passing over quiet ones. Rejects with {@link ClosedError} on close or
+   * Waits for the next batch of at most about `maxBytes` for one carrier. Carriers waiting
+   * at once are served in turn, oldest first. Rejects with {@link ClosedError} on close or
    * with the signal's reason (an aborted carrier is forgotten at once).
    */
-  next(maxBytes: number, signal?: AbortSignal, carrier?: object): Promise<Batch> {
-    if (this.#drainers.length === 0 && !this.#quiet(carrier)) {
+  next(maxBytes: number, signal?: AbortSignal): Promise<Batch> {
+    if (this.#drainers.length === 0) {
       const b = this.take(maxBytes);
       if (b) return Promise.resolve(b);
     }
@@ -230,7 +203,6 @@ export class SendQueue {
       };
       const d: Drainer = {
         maxBytes,
-        carrier,
         resolve: (b) => {
           signal?.removeEventListener("abort", onAbort);
           resolve(b);
@@ -246,42 +218,6 @@ export class SendQueue {
     });
   }
 
-  /**
-   * `carrier` received from its proxy at `now`. Called for every read; a carrier passed over
-   * as quiet is served again at once.
-   */
-  heard(carrier: object, now: number): void {
-    const h = this.#heard.get(carrier);
-    if (h === undefined) this.#heard.set(carrier, { at: now, gapMax: 0 });
-    else {
-      const gap = now - h.at;
-      h.gapMax = Math.max(gap, h.gapMax * Math.exp(-gap / GAP_DECAY_MS));
-      h.at = now;
-    }
-    if (now > this.#newestHeard) this.#newestHeard = now;
-    if (this.#drainers.some((d) => d.carrier === carrier)) this.#scheduleDispatch();
-  }
-
-  /** `carrier` ended: it no longer counts as heard from (call before detaching it). */
-  forget(carrier: object): void {
-    if (!this.#heard.delete(carrier)) return;
-    this.#newestHeard = -Infinity;
-    for (const h of this.#heard.values()) if (h.at > this.#newestHeard) this.#newestHeard = h.at;
-    this.#scheduleDispatch();
-  }
-
-  /**
-   * Whether `carrier` was last heard from longer before another carrier than both
-   * {@link SendQueueLimits.quietMs} and twice its own longest recent gap (a path the client
-   * uses little, or whose proxy pauses now and then, is not passed over for its usual
-   * silences).
-   */
-  #quiet(carrier: object | undefined): boolean {
-    const h = carrier === undefined ? undefined : this.#heard.get(carrier);
-    return h !== undefined &&
-      this.#newestHeard - h.at > Math.max(this.#limits.quietMs, 2 * h.gapMax);
-  }
-
   /** Hands batches to waiting carriers after the current task, so a KCP flush is one batch. */
   #scheduleDispatch(): void {
     if (this.#dispatching || this.#drainers.length === 0 || this.#head >= this.#chunks.length) {
@@ -290,21 +226,13 @@ export class SendQueue {
     this.#dispatching = true;
     queueMicrotask(() => {
       this.#dispatching = false;
-      let ready = 0;
-      for (const d of this.#drainers) if (!this.#quiet(d.carrier)) ready++;
       // A burst is shared among the carriers waiting for it rather than all sent down one.
-      const ways = Math.min(ready, this.#chunks.length - this.#head);
+      const ways = Math.min(this.#drainers.length, this.#chunks.length - this.#head);
       const share = Math.ceil(this.#bytes / Math.max(1, ways));
-      for (let i = 0; i < this.#drainers.length;) {
-        const d = this.#drainers[i]!;
-        if (this.#quiet(d.carrier)) {
-          i++;
-          continue;
-        }
-        const b = this.take(Math.min(share, d.maxBytes));
+      while (this.#drainers.length > 0) {
+        const b = this.take(Math.min(share, this.#drainers[0]!.maxBytes));
         if (!b) break;
-        this.#drainers.splice(i, 1);
-        d.resolve(b);
+        this.#drainers.shift()!.resolve(b);
       }
     });
   }

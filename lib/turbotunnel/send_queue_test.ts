@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../testing/assert.ts";
 import { CLIENT_MAP_TIMEOUT_MS, SendQueue, SendQueues } from "./send_queue.ts";
 
-const limits = { packets: 8, bytes: 100, idleBytes: 10, timeoutMs: 1000, quietMs: 500 };
+const limits = { packets: 8, bytes: 100, idleBytes: 10, timeoutMs: 1000 };
 
 Deno.test("turbotunnel: send queue merges contiguous views; others are packed together", () => {
   const q = new SendQueue(0);
@@ -119,46 +119,4 @@ Deno.test("turbotunnel: a burst is shared among the carriers waiting for it", as
   const batches = await Promise.all(waiting);
   assertEquals(batches.map((b) => b.packets), [10, 10, 10]);
   assertEquals(q.packets, 0);
-});
-
-Deno.test("turbotunnel: a quiet carrier is passed over until it is heard from again", async () => {
-  const q = new SendQueue(0);
-  const [live, frozen] = [{}, {}];
-  q.attach(0);
-  q.attach(0);
-  for (let t = 0; t <= 200; t += 20) {
-    q.heard(live, t);
-    q.heard(frozen, t);
-  }
-  // The frozen carrier's proxy relays nothing more; the live one keeps hearing the client.
-  for (let t = 220; t <= 1000; t += 20) q.heard(live, t);
-  const ready = { batch: false };
-  void q.next(1400, undefined, frozen).then(() => ready.batch = true);
-  q.push(new Uint8Array(1400), 1, 1000);
-  await new Promise((r) => setTimeout(r, 10));
-  assert(!ready.batch, "a carrier 0.8 s quieter than another gets nothing");
-  assertEquals((await q.next(1400, undefined, live)).packets, 1, "the live one takes it");
-  q.push(new Uint8Array(1400), 1, 1000);
-  q.heard(frozen, 1010);
-  await new Promise((r) => setTimeout(r, 10));
-  assert(ready.batch, "heard again, it is served at once");
-});
-
-Deno.test("turbotunnel: no carrier is passed over for its usual silences, or when alone", async () => {
-  const q = new SendQueue(0);
-  const [busy, sparse] = [{}, {}];
-  q.attach(0);
-  q.attach(0);
-  // `sparse` hears from its proxy once a second (a path the client uses little).
-  for (let t = 0; t <= 3000; t += 10) {
-    q.heard(busy, t);
-    if (t % 1000 === 0) q.heard(sparse, t);
-  }
-  for (let t = 3010; t <= 4500; t += 10) q.heard(busy, t);
-  q.push(new Uint8Array(1400), 1, 4500);
-  assertEquals((await q.next(1400, undefined, sparse)).packets, 1, "1.5 s < twice its 1 s gaps");
-  for (let t = 4510; t <= 9000; t += 10) q.heard(busy, t);
-  q.forget(busy);
-  q.push(new Uint8Array(1400), 1, 9000);
-  assertEquals((await q.next(1400, undefined, sparse)).packets, 1, "alone, never quiet");
 });
