@@ -47,6 +47,7 @@ Deno.test({
       const fetching = chain.fetch(client.port).finally(() => (done = true));
       await waitUntil(async () => (await chain.carryingProxyPids()).length === 3, 60_000);
       const before = await chain.proxyBytesFromServer();
+      const tBefore = performance.now();
       await waitUntil(
         async () => (await chain.proxyBytesFromServer()) - before > 15_000_000,
         60_000,
@@ -64,18 +65,25 @@ Deno.test({
       );
       assert(port > 0, `the frozen proxy's socket to the server: ${ss}`);
       const start = await serverSocket(chain, port);
+      const atFreeze = await chain.proxyBytesFromServer();
       Deno.kill(pid, "SIGSTOP");
       frozen = pid;
       const t0 = performance.now();
+      const rateBefore = (atFreeze - before) / ((t0 - tBefore) / 1000);
+      let rateAfter = 0;
       let last = start;
       let stoppedAt = 0;
       let maxNotSent = 0;
       while (!done) {
         await new Promise((r) => setTimeout(r, 250));
         const s = await serverSocket(chain, port);
-        if (s.written > last.written) stoppedAt = (performance.now() - t0) / 1000;
+        const t = (performance.now() - t0) / 1000;
+        if (s.written > last.written) stoppedAt = t;
         maxNotSent = Math.max(maxNotSent, s.notSent);
         last = s;
+        if (rateAfter === 0 && t >= 3) {
+          rateAfter = ((await chain.proxyBytesFromServer()) - atFreeze) / t;
+        }
       }
       const got = await fetching;
       console.log(
@@ -85,7 +93,9 @@ Deno.test({
       console.log(
         `the server wrote ${((last.written - start.written) / 1e3).toFixed(0)} kB to the frozen ` +
           `proxy after the freeze, the last of it ${stoppedAt.toFixed(2)} s after; at most ` +
-          `${(maxNotSent / 1e3).toFixed(0)} kB waited unsent in its kernel`,
+          `${(maxNotSent / 1e3).toFixed(0)} kB waited unsent in its kernel; the proxies received ` +
+          `${(rateBefore / 1e6).toFixed(1)} MB/s before the freeze, ` +
+          `${rateAfter ? (rateAfter / 1e6).toFixed(1) : "?"} MB/s in the 3 s after`,
       );
       const log = await Deno.readTextFile(client.log);
       console.log(log.split("\n").filter((l) => /failover|lost/.test(l)).join("\n"));
