@@ -173,6 +173,10 @@ export class Carriers {
       // A carrier pulls its next batch once the previous one reached the kernel: a slow proxy
       // holds little of its client's queue, which its other carriers take (docs/client.md).
       writeHighWaterMark: this.#limits.batchBytes,
+      // And the kernel takes it only while less than one batch waits unsent there: a frozen
+      // proxy (its kernel acknowledged until its window closed) stops its carrier after that
+      // instead of after an autotuned send buffer of MBs, which took KCP's resends for seconds.
+      notSentLowat: this.#limits.batchBytes,
       onRefused: (reason) => {
         if (reason === "oversize") counters.floodCloses++;
         if (reason === "text") counters.textMessages++;

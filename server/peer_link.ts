@@ -296,7 +296,7 @@ export class PeerLink {
           s.wake = null;
         }
         if (s.closed) return;
-        const batch = await s.endpoint.queue.next(this.#batchBytes, s.abort.signal);
+        const batch = await s.endpoint.queue.next(this.#batchBytes, s.abort.signal, s);
         s.unsent += batch.data.length;
         const o = this.#out.reserve(OUT_HEADER + batch.data.length);
         const b = this.#out.bytes;
@@ -317,6 +317,7 @@ export class PeerLink {
     s.closed = true;
     s.abort.abort();
     s.wake?.();
+    s.endpoint.queue.forget(s);
     s.endpoint.release();
   }
 

@@ -1,6 +1,7 @@
 /**
  * Socket options Deno has no API for: SO_RCVBUF / SO_SNDBUF for a UDP socket,
- * and TCP_NODELAY for the TCP socket under a WebSocket Deno dialled.
+ * TCP_NODELAY for the TCP socket under a WebSocket Deno dialled, and TCP_NOTSENT_LOWAT
+ * for a listening TCP socket (its connections inherit it).
  * Linux only, best effort: the socket's fd is found by asking each open fd for
  * its type and local or peer address (getsockname/getpeername: no /proc, which
  * Deno opens only to --allow-all) and set with FFI setsockopt. Needs --allow-ffi; without it, or
@@ -25,6 +26,7 @@ const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
+const TCP_NOTSENT_LOWAT = 25;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const EBADF = 9;
@@ -144,6 +146,30 @@ export function setTcpNoDelayToPort(port: number): number | null {
     const fds = socketFds(lib, SOCK_STREAM, port, true);
     const one = new Uint8Array(new Int32Array([1]).buffer);
     for (const fd of fds) lib.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4);
+    return fds.length;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sets TCP_NOTSENT_LOWAT to `bytes` on every TCP socket of this process bound to local `port`
+ * (set on a listener before it accepts, every connection it accepts inherits it); their
+ * number, or null without FFI. The kernel then takes a write only while less than `bytes` of
+ * what was written before waits unsent (bytes in flight do not count, so throughput is
+ * unchanged): a peer that stops reading, whose window closed, stops the writer after `bytes`
+ * instead of after a send buffer autotuned to MBs.
+ */
+export function setTcpNotSentLowat(port: number, bytes: number): number | null {
+  if (!Number.isInteger(bytes) || bytes <= 0 || bytes > 0x7fffffff) {
+    throw new RangeError(`TCP_NOTSENT_LOWAT ${bytes} is out of range`);
+  }
+  const lib = loadLibc();
+  if (lib === null) return null;
+  try {
+    const fds = socketFds(lib, SOCK_STREAM, port);
+    const v = new Uint8Array(new Int32Array([bytes]).buffer);
+    for (const fd of fds) lib.setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, v, 4);
     return fds.length;
   } catch {
     return null;

@@ -12,6 +12,10 @@
  *   (slowloris).
  * - `readHighWaterMark`: unread bytes above this pause the TCP socket (TCP backpressure).
  * - `writeHighWaterMark`: writes wait while more than this is unsent.
+ * - `notSentLowat`: the same in the kernel (TCP_NOTSENT_LOWAT, Linux, through FFI): its send
+ *   buffer, autotuned up to MBs, takes a write only while less than this waits unsent, so a
+ *   peer that stops reading (a frozen process whose kernel still acknowledged what filled its
+ *   window) holds that much of the server's writes, not MBs.
  * - `closeGraceMs`: after the server sends a Close, the TCP connection is aborted if the
  *   peer has not finished the closing handshake by then.
  * - `idleTimeoutMs`: a connection without a message for this long is closed (0: never).
@@ -32,6 +36,7 @@ import { HostPortAddr } from "./addr.ts";
 import { ClosedError } from "./errors.ts";
 import { AsyncQueue } from "./queue.ts";
 import { linkConn } from "./chunk_link.ts";
+import { setTcpNotSentLowat } from "./sockopt.ts";
 import type { Addr, ChunkLink, Conn } from "./types.ts";
 
 /** Options for {@link WsListener.listen}. */
@@ -58,6 +63,8 @@ export interface WsListenOptions {
   readHighWaterMark?: number;
   /** Writes wait while more than this many bytes are unsent. Default 1 MiB. */
   writeHighWaterMark?: number;
+  /** TCP_NOTSENT_LOWAT of every accepted connection, in bytes; 0 leaves the kernel's. Default 0. */
+  notSentLowat?: number;
   /** Accepted connections waiting for the consumer. Default 1024. */
   backlog?: number;
   /** Called for each connection refused (e.g. to count it in metrics). */
@@ -110,6 +117,7 @@ const DEFAULTS = {
   closeGraceMs: 5_000,
   readHighWaterMark: 1 << 20,
   writeHighWaterMark: 1 << 20,
+  notSentLowat: 0,
   backlog: 1024,
   onRefused: (_reason: keyof WsRefused): void => {},
 };
@@ -174,7 +182,10 @@ export class WsListener implements AsyncIterable<WsAccepted> {
       server.once("error", reject);
       server.listen({ port: opts.port, host: opts.hostname, reusePort: opts.reusePort }, () => {
         server.off("error", reject);
-        resolve(new WsListener(server, opts));
+        const listener = new WsListener(server, opts);
+        // Set on the listener before it accepts: its connections inherit it.
+        if (opts.notSentLowat > 0) setTcpNotSentLowat(listener.addr.port, opts.notSentLowat);
+        resolve(listener);
       });
     });
   }

@@ -142,7 +142,7 @@ async function pump(
     writing = (async () => {
       if (preamble) await link.write(preamble);
       for (;;) {
-        const batch = await queue.next(batchBytes, ac.signal);
+        const batch = await queue.next(batchBytes, ac.signal, stats);
         // The queue never touches a batch it handed out, so the link may keep it.
         const wait = link.write(batch.data);
         if (wait) await wait;
@@ -186,6 +186,7 @@ async function pump(
   finish({ reason: "closed" });
   await writing;
   outer?.removeEventListener("abort", onOuterAbort);
+  endpoint?.queue.forget(stats);
   endpoint?.release();
   return end!;
 }

@@ -56,7 +56,10 @@ export class QueuePacketConn implements PacketConn {
     const key = id.toString();
     const queue = this.queues.attach(key);
     return {
-      deliver: (data) => this.deliver(data, id),
+      deliver: (data) => {
+        queue.acknowledged(data);
+        return this.deliver(data, id);
+      },
       queue,
       release: () => this.queues.release(key, queue),
     };

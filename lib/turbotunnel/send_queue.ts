@@ -12,12 +12,17 @@
  *   what is queued is copied out of the shared memory (a view would pin a whole slab) and
  *   cut to {@link SendQueueLimits.idleBytes}: kept, as upstream keeps its queue, so a new
  *   proxy resumes with the newest packets at once; KCP retransmits the rest.
+ * - With several carriers, a carrier whose proxy stopped delivering is passed over
+ *   ({@link CarrierLedger}: its KCP data stays unacknowledged while data sent later through
+ *   another was acknowledged), so that its batches go to the live ones rather than into a
+ *   frozen proxy's TCP window.
  * - A queue without a carrier that went unused for {@link SendQueueLimits.timeoutMs} is
  *   forgotten (Go: clientMapTimeout). The clock is injected.
  *
  * @module
  */
 import { ClosedError } from "../net/mod.ts";
+import { CarrierLedger } from "./carrier_ledger.ts";
 
 // Spec constants (docs/PROTOCOL.md §5).
 /** A client's queue is forgotten after this long without use (Go: clientMapTimeout). */
@@ -56,6 +61,8 @@ export interface Batch {
 
 interface Drainer {
   maxBytes: number;
+  /** The carrier waiting, if it names itself (see {@link SendQueue.next}). */
+  carrier: object | undefined;
   resolve(b: Batch): void;
   reject(e: unknown): void;
 }
@@ -72,6 +79,9 @@ export class SendQueue {
   #bytes = 0;
   #carriers = 0;
   #drainers: Drainer[] = [];
+  /** Carriers that named themselves; the ledger runs while there are several. */
+  #named = new Set<object>();
+  #ledger = new CarrierLedger();
   #dispatching = false;
   #closed = false;
   /** Last time a packet was queued or a carrier came or went (for expiry). */
@@ -185,13 +195,16 @@ export class SendQueue {
 
   /**
    * Waits for the next batch of at most about `maxBytes` for one carrier. Carriers waiting
-   * at once are served in turn, oldest first. Rejects with {@link ClosedError} on close or
-   * with the signal's reason (an aborted carrier is forgotten at once).
+   * at once are served in turn, oldest first. A carrier that names itself (`carrier`, any
+   * object; call {@link forget} when it ends) is judged by the ledger while several do, and
+   * passed over while stuck. Rejects with {@link ClosedError} on close or with the signal's
+   * reason (an aborted carrier is forgotten at once).
    */
-  next(maxBytes: number, signal?: AbortSignal): Promise<Batch> {
-    if (this.#drainers.length === 0) {
+  next(maxBytes: number, signal?: AbortSignal, carrier?: object): Promise<Batch> {
+    if (carrier !== undefined) this.#named.add(carrier);
+    if (this.#drainers.length === 0 && !this.#stuck(carrier)) {
       const b = this.take(maxBytes);
-      if (b) return Promise.resolve(b);
+      if (b) return Promise.resolve(this.#took(carrier, b));
     }
     if (this.#closed) return Promise.reject(new ClosedError("send queue"));
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -203,6 +216,7 @@ export class SendQueue {
       };
       const d: Drainer = {
         maxBytes,
+        carrier,
         resolve: (b) => {
           signal?.removeEventListener("abort", onAbort);
           resolve(b);
@@ -226,15 +240,46 @@ export class SendQueue {
     this.#dispatching = true;
     queueMicrotask(() => {
       this.#dispatching = false;
+      const ready = this.#drainers.filter((d) => !this.#stuck(d.carrier));
       // A burst is shared among the carriers waiting for it rather than all sent down one.
-      const ways = Math.min(this.#drainers.length, this.#chunks.length - this.#head);
+      const ways = Math.min(ready.length, this.#chunks.length - this.#head);
       const share = Math.ceil(this.#bytes / Math.max(1, ways));
-      while (this.#drainers.length > 0) {
-        const b = this.take(Math.min(share, this.#drainers[0]!.maxBytes));
+      for (const d of ready) {
+        const b = this.take(Math.min(share, d.maxBytes));
         if (!b) break;
-        this.#drainers.shift()!.resolve(b);
+        this.#drainers.splice(this.#drainers.indexOf(d), 1);
+        d.resolve(this.#took(d.carrier, b));
       }
     });
+  }
+
+  #stuck(carrier: object | undefined): boolean {
+    return carrier !== undefined && this.#named.size > 1 &&
+      this.#ledger.stuck(carrier, Date.now());
+  }
+
+  #took(carrier: object | undefined, b: Batch): Batch {
+    if (carrier !== undefined && this.#named.size > 1) {
+      this.#ledger.took(carrier, b.data, Date.now());
+    }
+    return b;
+  }
+
+  /**
+   * A KCP packet from the client, for the acknowledgements in it (with several carriers:
+   * a stuck one that the client acknowledged is served again).
+   */
+  acknowledged(packet: Uint8Array): void {
+    if (this.#named.size < 2) return;
+    this.#ledger.acknowledged(packet, Date.now());
+    this.#scheduleDispatch();
+  }
+
+  /** A carrier that named itself to {@link next} ended (call before detaching it). */
+  forget(carrier: object): void {
+    if (!this.#named.delete(carrier)) return;
+    this.#ledger.forget(carrier);
+    this.#scheduleDispatch();
   }
 
   /** A carrier starts draining this queue. Returns the number of carriers now. */
