@@ -114,9 +114,10 @@ async function handle(
       await socks.reject(SOCKS5_REPLY.generalFailure).catch(() => {});
       return;
     }
-    if (!(await grantOver(socks, stream, options.mode, log))) return;
+    const app = await grantOver(socks, stream, options.mode, log);
+    if (!app) return;
     log("connected");
-    await relay(socks, stream, log);
+    await relay(app, stream, log);
     log("closed");
   } finally {
     options.signal.removeEventListener("abort", onAbort);

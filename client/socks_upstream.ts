@@ -42,11 +42,18 @@ export function encodeConnect(target: SocksTarget): Uint8Array {
  * Runs the client side of SOCKS5 CONNECT over `conn`. Resolves with any bytes that came
  * after the reply (the far end may answer early); rejects with {@link UpstreamSocksError}.
  */
-export async function connectUpstream(conn: Conn, target: SocksTarget): Promise<Uint8Array> {
+export async function connectUpstream(
+  conn: Conn,
+  target: SocksTarget,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
   const w = conn.writable.getWriter();
   await w.write(encodeConnect(target));
   w.releaseLock();
   const reader = conn.readable.getReader();
+  const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   let buf = new Uint8Array(0);
   const need = async (n: number) => {
     while (buf.length < n) {
@@ -72,31 +79,61 @@ export async function connectUpstream(conn: Conn, target: SocksTarget): Promise<
     if (rep !== 0) throw new UpstreamSocksError(`the far SOCKS5 server replied ${rep}`, rep);
     return buf.slice(2 + 4 + addrLen + 2);
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     reader.releaseLock();
   }
 }
 
 /**
+ * Reads the application's side from now on: in standalone mode the far SOCKS5 server answers
+ * only after a round trip through the proxy (or never, on a session whose server is gone), and
+ * the application may leave meanwhile (its timeout, a cancelled page). The returned signal
+ * aborts once it closed its side or its connection failed; the returned connection's `readable`
+ * holds what it sends before the reply (optimistic data), up to 64 KiB, for the relay.
+ */
+function watchApplication(socks: AcceptedSocks): [AcceptedSocks, AbortSignal] {
+  const left = new AbortController();
+  // Room on both sides: with the default readable side (none), the application's EOF would wait
+  // for the relay to read before `left` could tell.
+  const half = new ByteLengthQueuingStrategy({ highWaterMark: 32768 });
+  const early = new TransformStream<Uint8Array, Uint8Array>({}, half, half);
+  socks.readable.pipeTo(early.writable).then(
+    () => left.abort(new Error("the application closed its connection")),
+    (e) => left.abort(e),
+  );
+  return [{ ...socks, readable: early.readable }, left.signal];
+}
+
+/**
  * Answers an accepted SOCKS request over `stream` (the transport's stream to the bridge side):
  * in standalone mode the target is first replayed upstream and its refusal passed back; then
- * the request is granted and any bytes the far end sent early are delivered. False when the
- * request was refused.
+ * the request is granted and any bytes the far end sent early are delivered. Resolves with the
+ * connection to relay, or null when the request was refused or, in standalone mode, the
+ * application left before the far end answered (the caller then closes the stream at once
+ * rather than keep it, with its session and a volunteer's proxy, until smux's keepalive
+ * timeout).
  */
 export async function grantOver(
   socks: AcceptedSocks,
   stream: Conn,
   mode: "pt" | "standalone",
   log: (line: string) => void,
-): Promise<boolean> {
+): Promise<AcceptedSocks | null> {
   let early: Uint8Array = new Uint8Array(0);
   if (mode === "standalone") {
+    const [watched, left] = watchApplication(socks);
+    socks = watched;
     try {
-      early = await connectUpstream(stream, socks.request.target);
+      early = await connectUpstream(stream, socks.request.target, left);
     } catch (e) {
+      if (left.aborted) {
+        log(`gone before the far end answered: ${(left.reason as Error).message}`);
+        return null;
+      }
       const code = e instanceof UpstreamSocksError ? e.code : SOCKS5_REPLY.generalFailure;
       log(`far end: ${(e as Error).message}`);
       await socks.reject(code).catch(() => {});
-      return false;
+      return null;
     }
   }
   await socks.grant();
@@ -105,7 +142,7 @@ export async function grantOver(
     await w.write(early);
     w.releaseLock();
   }
-  return true;
+  return socks;
 }
 
 /** Copies both ways until either direction ends: tor and most applications close both ways. */

@@ -125,8 +125,9 @@ async function handle(
       await socks.reject(SOCKS5_REPLY.generalFailure).catch(() => {});
       return;
     }
-    if (!(await grantOver(socks, stream, options.mode, log))) return;
-    await relay(socks, stream, log);
+    const app = await grantOver(socks, stream, options.mode, log);
+    if (!app) return;
+    await relay(app, stream, log);
   } finally {
     stream?.close();
     try {

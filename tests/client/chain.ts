@@ -277,12 +277,28 @@ export class Chain {
 
   /**
    * Kills the server (SIGKILL: it forgets every ClientID and KCP session) and starts it again;
-   * resolves once it listens.
+   * resolves once it listens. Meanwhile the proxies' connections to the server are held (their
+   * SYNs dropped, so they connect once it listens) rather than refused: a proxy refused closes
+   * the data channel it just opened, as the client writes its first bytes to it, and that is the
+   * moment @roamhq/wrtc can crash the client (docs/client.md "What is not done").
    */
   async restartServer(): Promise<void> {
-    await this.net.procs.find((p) => p.name === "server" && !p.exited)?.kill();
-    this.#startServer();
-    await waitUntil(() => this.#listening(this.net.ipA, SERVER_PORT), 30_000);
+    const { net } = this;
+    await net.exec(
+      net.b,
+      ["nft", "-f", "-"],
+      `table inet sfhold {
+  chain output { type filter hook output priority 0; tcp dport ${SERVER_PORT} tcp flags & (syn | ack) == syn drop; }
+}
+`,
+    );
+    try {
+      await net.procs.find((p) => p.name === "server" && !p.exited)?.kill();
+      this.#startServer();
+      await waitUntil(() => this.#listening(net.ipA, SERVER_PORT), 30_000);
+    } finally {
+      await net.exec(net.b, ["nft", "delete", "table", "inet", "sfhold"]);
+    }
   }
 
   async #listening(host: string, port: number): Promise<boolean> {

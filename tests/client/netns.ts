@@ -36,12 +36,27 @@ let counter = 0;
 /** A process started inside a namespace, output to a file. */
 export class NsProc {
   exited = false;
+  /** How it ended, once it has. */
+  exitStatus: Deno.CommandStatus | null = null;
   readonly status: Promise<Deno.CommandStatus>;
   constructor(readonly name: string, readonly child: Deno.ChildProcess, readonly logPath: string) {
     this.status = child.status.then((s) => {
       this.exited = true;
+      this.exitStatus = s;
       return s;
     });
+  }
+  /**
+   * "client0 exited with SIGSEGV (…)" and the tail of its output, or null while it runs: the
+   * evidence a test shows when a process under test died (a signal means a crash, often native).
+   */
+  death(tail = 2000): string | null {
+    const s = this.exitStatus;
+    if (!s) return null;
+    const how = s.signal
+      ? `was killed by ${s.signal}${s.signal === "SIGSEGV" ? " (a native crash; see dmesg)" : ""}`
+      : `exited with code ${s.code}`;
+    return `${this.name} (pid ${this.pid}) ${how}; its output ends:\n${this.log().slice(-tail)}`;
   }
   get pid(): number {
     return this.child.pid;
