@@ -4,10 +4,10 @@
  * popped proxy at a time, moving to the next when it dies; with `max` ≥ 2 a
  * MultiplexingPacketConn striping them over every pooled proxy at once (the carrier pump writes
  * token + ClientID first on each); KCP and smux with Snowflake's settings; one smux stream per
- * SOCKS connection it carries (PT mode: one, as in Go; standalone mode: every connection with the
- * same settings, client/shared_sessions.ts). Closing it, or its smux closing on its own
- * (keepalive timeout, KCP dead link), closes smux, KCP, the packet conn and every peer
- * connection.
+ * SOCKS connection it carries, the first opened with the session (PT mode: one, as in Go;
+ * standalone mode: every connection with the same settings, client/shared_sessions.ts). Closing
+ * it, or its smux closing on its own (keepalive timeout, KCP dead link), closes smux, KCP, the
+ * packet conn and every peer connection.
  *
  * @module
  */
