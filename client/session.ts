@@ -4,16 +4,16 @@
  * popped proxy at a time, moving to the next when it dies; with `max` ≥ 2 a
  * MultiplexingPacketConn striping them over every pooled proxy at once (the carrier pump writes
  * token + ClientID first on each); KCP and smux with Snowflake's settings; one smux stream per
- * SOCKS connection it carries (PT mode: one, as in Go; standalone mode: every connection with the
- * same settings, client/shared_sessions.ts). Closing it, or its smux closing on its own
- * (keepalive timeout, KCP dead link), closes smux, KCP, the packet conn and every peer
- * connection.
+ * SOCKS connection it carries, the first opened with the session (PT mode: one, as in Go;
+ * standalone mode: every connection with the same settings, client/shared_sessions.ts). Closing
+ * it, or its smux closing on its own (keepalive timeout, KCP dead link), closes smux, KCP, the
+ * packet conn and every peer connection.
  *
  * @module
  */
 import { dialKcp, SNOWFLAKE_KCP } from "../lib/kcp/mod.ts";
 import { type Conn, NamedAddr } from "../lib/net/mod.ts";
-import { SmuxSession, SNOWFLAKE_SMUX_CLIENT } from "../lib/smux/mod.ts";
+import { SmuxSession, type SmuxStream, SNOWFLAKE_SMUX_CLIENT } from "../lib/smux/mod.ts";
 import { ClientID, MultiplexingPacketConn, RedialPacketConn } from "../lib/turbotunnel/mod.ts";
 import { PeerPool, type PoolPeer } from "./peer_pool.ts";
 
@@ -100,6 +100,19 @@ export function startSession<P extends SessionPeer>(options: SessionOptions<P>):
     log(`closed: ${smux.closeReason?.message}`);
     close();
   });
+  // The first stream is opened with the session: its SYN leaves with the first carrier's
+  // token, so the server sets up its KCP and smux session and connects its ORPort while the
+  // proxy connects, not when the first SOCKS connection is waiting (docs/client.md "Latency").
+  let first: Promise<SmuxStream> | null = smux.openStream();
+  const openStream = async (): Promise<Conn> => {
+    const ahead = first;
+    first = null;
+    const stream = await ahead;
+    if (stream?.isOpen) return stream;
+    // The far end gave up on it while it waited (a SOCKS server's handshake timeout).
+    stream?.close();
+    return await smux.openStream();
+  };
   return {
     id,
     name,
@@ -109,7 +122,7 @@ export function startSession<P extends SessionPeer>(options: SessionOptions<P>):
       if (pool.live === 0 || pool.handedOutAt === 0) return 0;
       return Math.min(smux.silentMs, Date.now() - pool.handedOutAt);
     },
-    openStream: () => smux.openStream(),
+    openStream,
     close,
   };
 }

@@ -396,6 +396,26 @@ Deno.test("session: stream close sends FIN, frees the id and drops later data", 
   peer.close();
 });
 
+Deno.test("session: a stream is open until either side closes or half-closes it, or the session closes", async () => {
+  const { session, peer } = rawPair(2, { client: true, config: NO_KEEPALIVE });
+  const byPeer = await session.openStream();
+  const halfClosed = await session.openStream();
+  const closed = await session.openStream();
+  const untouched = await session.openStream();
+  assert(byPeer.isOpen && halfClosed.isOpen && closed.isOpen && untouched.isOpen);
+  await peer.send(SMUX_CMD_FIN, byPeer.id);
+  assertEquals((await byPeer.readable.getReader().read()).done, true);
+  assert(!byPeer.isOpen);
+  await halfClosed.writable.close();
+  assert(!halfClosed.isOpen);
+  closed.close();
+  assert(!closed.isOpen);
+  assert(untouched.isOpen);
+  session.close();
+  assert(!untouched.isOpen);
+  peer.close();
+});
+
 Deno.test("session: closing the session errors open streams and rejects accept", async () => {
   const { client, server, close } = sessionPair(NO_KEEPALIVE);
   const c = await client.openStream();

@@ -107,6 +107,11 @@ export class SmuxStream implements Conn {
     return this.#host.remoteAddr;
   }
 
+  /** Whether neither side has closed or half-closed the stream and its session is alive. */
+  get isOpen(): boolean {
+    return !this.#closed && !this.#finReceived && !this.#finSent && this.#sessionError === null;
+  }
+
   /** Bytes received and not yet handed to `readable`'s consumer. */
   get buffered(): number {
     return this.#buffered;
