@@ -129,6 +129,25 @@ function deserializeSessionDescription(text) {
   return { type, sdp };
 }
 
+// lib/net/free_after_write.ts
+function freeAfterWrite(w) {
+  const writer = w.getWriter();
+  return new WritableStream({
+    // A pipe into this stream learns at once that `w` failed, as it would piping into `w`.
+    start: (controller) => void writer.closed.catch((e) => controller.error(e)),
+    async write(chunk) {
+      await writer.write(chunk);
+      free(chunk);
+    },
+    close: () => writer.close(),
+    abort: (reason) => writer.abort(reason)
+  });
+}
+function free(chunk) {
+  const buf = chunk.buffer;
+  if (buf instanceof ArrayBuffer && typeof buf.transfer === "function" && !buf.resizable && chunk.byteOffset === 0 && chunk.byteLength === buf.byteLength) buf.transfer(0);
+}
+
 // lib/net/addr.ts
 var NamedAddr = class {
   constructor(network, name) {
@@ -989,9 +1008,10 @@ var SnowflakeProxy = class {
         this.#stop.signal.addEventListener("abort", onStop);
       });
       const why = (reason2) => (e) => e instanceof Error ? `${reason2}: ${e.message}` : reason2;
+      const free2 = this.#env.freeRelayedChunks ? freeAfterWrite : (w) => w;
       const reason = await Promise.race([
-        dc.readable.pipeTo(ws.writable).then(why("client closed"), why("relay write failed")),
-        ws.readable.pipeTo(dc.writable).then(why("relay closed"), why("client write failed")),
+        dc.readable.pipeTo(free2(ws.writable)).then(why("client closed"), why("relay write failed")),
+        ws.readable.pipeTo(free2(dc.writable)).then(why("relay closed"), why("client write failed")),
         dc.closed.then(why("data channel closed")),
         idle.then(why("idle")),
         stopped.then(why("stopping"))
