@@ -12,6 +12,7 @@
  * @module
  */
 import type { Impit } from "impit";
+import { concatBytes } from "../net/bytes.ts";
 import type { BrowserProfile } from "./browser_tls.ts";
 import type { FrontedRequest, FrontedResponse } from "./fronted_http.ts";
 
@@ -65,12 +66,7 @@ export function impersonatedRequest(
       }
       chunks.push(value);
     }
-    const body = new Uint8Array(size);
-    let off = 0;
-    for (const c of chunks) {
-      body.set(c, off);
-      off += c.length;
-    }
+    const body = concatBytes(chunks);
     return { status: res.status, headers: Object.fromEntries(res.headers), body };
   };
 }

@@ -112,3 +112,13 @@ export function assertMatch(text: string, re: RegExp, msg?: string): void {
     throw new Error(msg ?? `${JSON.stringify(text.slice(0, 2000))} does not match ${re}`);
   }
 }
+
+/** The environment tor gives a managed client PT, state under `dir`, stdin left open. */
+export function ptClientEnv(dir: string): Record<string, string> {
+  return {
+    TOR_PT_MANAGED_TRANSPORT_VER: "1",
+    TOR_PT_CLIENT_TRANSPORTS: "snowflake",
+    TOR_PT_STATE_LOCATION: `${dir}/client_state/`,
+    TOR_PT_EXIT_ON_STDIN_CLOSE: "0",
+  };
+}

@@ -9,7 +9,7 @@ import { freeTcpPort, randomBytes } from "../../lib/testing/util.ts";
 import { compilePlan, parseCompileArgs } from "../../tools/compile.ts";
 import { BINARIES, DEV_TASKS, devTaskCommand, runArgs, TARGETS } from "../../tools/permissions.ts";
 import { connectClient, echoThrough, startEcho } from "../server/ws_client.ts";
-import { assertMatch, Binary } from "./binary.ts";
+import { assertMatch, Binary, ptClientEnv } from "./binary.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const IS_ROOT_LINUX = Deno.build.os === "linux" && Deno.uid() === 0;
@@ -248,12 +248,7 @@ Deno.test("perm: broker, proxy and client rendezvous under their flags", async (
       "client",
       ["-url", brokerUrl, "-ice", "stun:127.0.0.1:1", "-log", `${dir}/client.log`],
       {
-        env: {
-          TOR_PT_MANAGED_TRANSPORT_VER: "1",
-          TOR_PT_CLIENT_TRANSPORTS: "snowflake",
-          TOR_PT_STATE_LOCATION: `${dir}/client_state/`,
-          TOR_PT_EXIT_ON_STDIN_CLOSE: "0",
-        },
+        env: ptClientEnv(dir),
       },
     );
     const [, socksPort] = await client.waitFor(/^CMETHOD snowflake socks5 127\.0\.0\.1:(\d+)$/m);

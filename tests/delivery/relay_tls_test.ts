@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { freeTcpPort } from "../../lib/testing/util.ts";
 import { makeCert } from "../client/tls_front.ts";
-import { Binary } from "./binary.ts";
+import { Binary, ptClientEnv } from "./binary.ts";
 
 async function waitUntil(cond: () => Promise<boolean> | boolean, what: () => string) {
   for (let i = 0; i < 600; i++) {
@@ -91,12 +91,7 @@ Deno.test("perm: the proxy dials a wss relay trusting its CA through DENO_CERT",
       "-log",
       `${dir}/client.log`,
     ], {
-      env: {
-        TOR_PT_MANAGED_TRANSPORT_VER: "1",
-        TOR_PT_CLIENT_TRANSPORTS: "snowflake",
-        TOR_PT_STATE_LOCATION: `${dir}/client_state/`,
-        TOR_PT_EXIT_ON_STDIN_CLOSE: "0",
-      },
+      env: ptClientEnv(dir),
     });
     const [, socksPort] = await client.waitFor(/^CMETHOD snowflake socks5 127\.0\.0\.1:(\d+)$/m);
     // One SOCKS5 request: the client rendezvouses, its data channel opens, the proxy dials.

@@ -10,7 +10,7 @@ import { assert, assertEquals } from "../../lib/testing/assert.ts";
 import { freeTcpPort } from "../../lib/testing/util.ts";
 import { startFauxqs } from "../broker/fauxqs.ts";
 import { makeCert, startTlsFront } from "../client/tls_front.ts";
-import { Binary } from "./binary.ts";
+import { Binary, ptClientEnv } from "./binary.ts";
 
 const CREDS = btoa(JSON.stringify({ "aws-access-key-id": "test", "aws-secret-key": "test" }));
 
@@ -81,13 +81,7 @@ Deno.test("perm: broker and client speak SQS over HTTPS trusting its CA through 
       "-log",
       `${dir}/client.log`,
     ], {
-      env: {
-        TOR_PT_MANAGED_TRANSPORT_VER: "1",
-        TOR_PT_CLIENT_TRANSPORTS: "snowflake",
-        TOR_PT_STATE_LOCATION: `${dir}/client_state/`,
-        TOR_PT_EXIT_ON_STDIN_CLOSE: "0",
-        ...trust,
-      },
+      env: { ...ptClientEnv(dir), ...trust },
     });
     const [, socksPort] = await client.waitFor(/^CMETHOD snowflake socks5 127\.0\.0\.1:(\d+)$/m);
     // One SOCKS5 request makes the client rendezvous.
