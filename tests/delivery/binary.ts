@@ -46,11 +46,11 @@ export class Binary {
     return new Binary(runArgs(name, args), opts);
   }
 
-  /** Runs to the end; returns the exit code. */
+  /** Runs to the end; returns the exit code. Throws with its output if it is still running after `ms`. */
   static async run(
     name: string,
     args: string[],
-    opts: { env?: Record<string, string>; stdin?: string } = {},
+    opts: { env?: Record<string, string>; stdin?: string; ms?: number } = {},
   ): Promise<{ code: number; stdout: string; stderr: string }> {
     const b = Binary.start(name, args, {
       env: opts.env,
@@ -61,8 +61,19 @@ export class Binary {
       await w.write(new TextEncoder().encode(opts.stdin));
       await w.close();
     }
-    const { code } = await b.status();
-    return { code, stdout: b.stdout, stderr: b.stderr };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const overdue = new Promise<"overdue">((r) =>
+      timer = setTimeout(() => r("overdue"), opts.ms ?? 120_000)
+    );
+    const ended = await Promise.race([b.status(), overdue]);
+    clearTimeout(timer);
+    if (ended === "overdue") {
+      await b.stop();
+      throw new Error(
+        `${name} ${args.join(" ")} still running\nstdout:\n${b.stdout}\nstderr:\n${b.stderr}`,
+      );
+    }
+    return { code: ended.code, stdout: b.stdout, stderr: b.stderr };
   }
 
   status(): Promise<Deno.CommandStatus> {

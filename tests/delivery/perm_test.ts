@@ -344,7 +344,7 @@ Deno.test({
 
 Deno.test("perm: a missing permission is refused with an error naming the flag", async () => {
   // The broker given a bridge list outside the directories it may read.
-  const outside = await Deno.makeTempDir({ dir: ROOT, prefix: ".perm-" });
+  const outside = await dirOutsideGrants("broker-proxy");
   try {
     await Deno.writeTextFile(`${outside}/bridge-list.jsonl`, "");
     const r = await Binary.run("broker-proxy", [
@@ -365,7 +365,7 @@ Deno.test("perm: a missing permission is refused with an error naming the flag",
   }
 
   // The client asked to log outside the directories it may write to.
-  const dir = await Deno.makeTempDir({ dir: ROOT, prefix: ".perm-" });
+  const dir = await dirOutsideGrants("client");
   try {
     const r = await Binary.run("client", ["-socks", "127.0.0.1:0", "-log", `${dir}/client.log`]);
     assert(r.code !== 0);
@@ -377,6 +377,17 @@ Deno.test("perm: a missing permission is refused with an error naming the flag",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A new directory that none of `binary`'s --allow-read/--allow-write paths covers (a checkout under /tmp is covered). */
+async function dirOutsideGrants(binary: string): Promise<string> {
+  const granted = BINARIES[binary]!.flags
+    .filter((f) => /^--allow-(read|write)=/.test(f))
+    .flatMap((f) => f.slice(f.indexOf("=") + 1).split(","));
+  const covered = (dir: string) => granted.some((g) => dir === g || dir.startsWith(`${g}/`));
+  const base = [ROOT, "/var/tmp", Deno.env.get("HOME")].find((d) => d && !covered(d));
+  if (!base) throw new Error(`no directory outside ${binary}'s grants: ${granted.join(",")}`);
+  return await Deno.makeTempDir({ dir: base, prefix: ".perm-" });
+}
 
 async function sh(cmd: string[]): Promise<void> {
   const { code, stderr } = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stderr: "piped" })
