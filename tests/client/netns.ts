@@ -33,6 +33,35 @@ export async function must(cmd: string, args: string[], stdin?: string): Promise
 
 let counter = 0;
 
+/** Starts a long-running command in `ns`; its output goes to `<dir>/<name>.log`. */
+export function spawnInNs(
+  ns: string,
+  name: string,
+  cmd: string[],
+  dir: string,
+  env: Record<string, string> = {},
+): NsProc {
+  const logPath = `${dir}/${name}.log`;
+  const file = Deno.openSync(logPath, { write: true, create: true, append: true });
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", ns, ...cmd],
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const copy = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) file.writeSync(chunk);
+  };
+  Promise.all([copy(child.stdout), copy(child.stderr)]).catch(() => {}).finally(() => {
+    try {
+      file.close();
+    } catch { /* closed */ }
+  });
+  return new NsProc(name, child, logPath);
+}
+
 /** A process started inside a namespace, output to a file. */
 export class NsProc {
   exited = false;
@@ -150,25 +179,7 @@ export class NsPair {
 
   /** Starts a long-running command in `ns`; output goes to `<dir>/<name>.log`. */
   spawn(ns: string, name: string, cmd: string[], env: Record<string, string> = {}): NsProc {
-    const logPath = `${this.dir}/${name}.log`;
-    const file = Deno.openSync(logPath, { write: true, create: true, append: true });
-    const child = new Deno.Command("ip", {
-      args: ["netns", "exec", ns, ...cmd],
-      cwd: ROOT,
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const copy = async (s: ReadableStream<Uint8Array>) => {
-      for await (const chunk of s) file.writeSync(chunk);
-    };
-    Promise.all([copy(child.stdout), copy(child.stderr)]).catch(() => {}).finally(() => {
-      try {
-        file.close();
-      } catch { /* closed */ }
-    });
-    const proc = new NsProc(name, child, logPath);
+    const proc = spawnInNs(ns, name, cmd, this.dir, env);
     this.procs.push(proc);
     return proc;
   }

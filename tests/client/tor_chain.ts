@@ -13,7 +13,7 @@
 import { runArgs } from "../../tools/permissions.ts";
 import { DENO, denoExec, type TorNetwork } from "../e2e/harness.ts";
 import { BINARIES } from "../../tools/permissions.ts";
-import { must, NsProc, ROOT } from "./netns.ts";
+import { must, NsProc, ROOT, spawnInNs } from "./netns.ts";
 
 const LINK_A = "198.18.40.1";
 const LINK_B = "198.18.40.2";
@@ -128,24 +128,7 @@ export class TorChain {
   }
 
   #spawn(ns: string, name: string, cmd: string[]): NsProc {
-    const logPath = `${this.dir}/${name}.log`;
-    const file = Deno.openSync(logPath, { write: true, create: true, append: true });
-    const child = new Deno.Command("ip", {
-      args: ["netns", "exec", ns, ...cmd],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const copy = async (s: ReadableStream<Uint8Array>) => {
-      for await (const chunk of s) file.writeSync(chunk);
-    };
-    Promise.all([copy(child.stdout), copy(child.stderr)]).catch(() => {}).finally(() => {
-      try {
-        file.close();
-      } catch { /* closed */ }
-    });
-    const p = new NsProc(name, child, logPath);
+    const p = spawnInNs(ns, name, cmd, this.dir);
     this.procs.push(p);
     return p;
   }
