@@ -19,7 +19,7 @@ import type { Transport } from "wreq-js";
 import type { FrontedRequest, FrontedResponse } from "./fronted_http.ts";
 import { readLimited } from "./limited_body.ts";
 
-/** wreq-util's Chrome TLS options (chrome_131 and later) without ALPS, offering HTTP/1.1 alone. */
+/** wreq-util's Chrome TLS options (its newest profiles) without ALPS, offering HTTP/1.1 alone. */
 const CHROME_HTTP1_TLS = {
   alpnProtocols: ["HTTP1" as const],
   greaseEnabled: true,
