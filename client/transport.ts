@@ -12,7 +12,8 @@ import {
   parseIceServers,
   pickIceServers,
 } from "../lib/snowflake/client_config.ts";
-import { chooseProfile } from "../lib/snowflake/browser_tls.ts";
+import { chooseProfile, CHROME } from "../lib/snowflake/browser_tls.ts";
+import { frontedChromeRequest } from "../lib/snowflake/fronted_chrome_http.ts";
 import type { HttpTransport } from "../lib/snowflake/fronted_http.ts";
 import { impersonatedRequest } from "../lib/snowflake/impersonated_http.ts";
 import { discoverNat, probeStunServers } from "../lib/snowflake/nat.ts";
@@ -33,10 +34,12 @@ export interface TransportEnv {
 }
 
 /**
- * How HTTP and AMP rendezvous go out for the browser TLS profile a config asks for (impit;
- * undefined: Deno's own TLS, lib/snowflake/fronted_http.ts). Logs the choice (README: TLS
- * fingerprint). Fronted rendezvous cannot go through impit: over h2 it would name the front in
- * `:authority` (lib/snowflake/impersonated_http.ts), so it keeps Deno's TLS, with a warning.
+ * How HTTP and AMP rendezvous go out for the browser TLS profile a config asks for (undefined:
+ * Deno's own TLS, lib/snowflake/fronted_http.ts). Logs the choice (README: TLS fingerprint).
+ * Unfronted: impit, h2 with the browser's whole ClientHello. Fronted: impit would name the front
+ * in h2's `:authority`, so Chrome's fronts through wreq-js over HTTP/1.1 with the ClientHello
+ * Chrome sends for HTTP/1.1 alone (lib/snowflake/fronted_chrome_http.ts); Firefox's cannot be
+ * had that way and keeps Deno's TLS, with a warning.
  */
 export function rendezvousTransport(
   config: ClientConfig,
@@ -52,17 +55,22 @@ export function rendezvousTransport(
     );
     return undefined;
   }
-  if (fronted) {
+  if (fronted && profile !== CHROME) {
     log(
       `WARNING: no browser TLS fingerprint for ${config.utlsImitate} with domain fronting: ` +
-        "impit cannot send the broker as HTTP/2's :authority while the SNI names the front, " +
-        "so fronted rendezvous uses Deno's own TLS (rustls) fingerprint (README: TLS fingerprint)",
+        "only Chrome's can front (over HTTP/1.1, through wreq-js), so fronted rendezvous uses " +
+        "Deno's own TLS (rustls) fingerprint (README: TLS fingerprint)",
     );
     return undefined;
   }
-  log(`rendezvous TLS fingerprint: impit ${profile}${note ? ` (${note})` : ""}`);
-  if (config.utlsNoSni) log("WARNING: utls-nosni is ignored: impit always sends the SNI");
-  return impersonatedRequest(profile);
+  const via = fronted
+    ? "wreq-js chrome, HTTP/1.1 for domain fronting (ALPN http/1.1, no ALPS)"
+    : `impit ${profile}`;
+  log(`rendezvous TLS fingerprint: ${via}${note ? ` (${note})` : ""}`);
+  if (config.utlsNoSni) {
+    log(`WARNING: utls-nosni is ignored: ${fronted ? "wreq-js" : "impit"} always sends the SNI`);
+  }
+  return fronted ? frontedChromeRequest : impersonatedRequest(profile);
 }
 
 /** The rendezvous method a config selects (SyntaxError when the config is contradictory). */

@@ -4,9 +4,10 @@
  *
  * The WebRTC addon: @roamhq/wrtc loads `@roamhq/wrtc-<os>-<arch>` with a computed
  * require(), which `deno compile` cannot follow, so each target's package is embedded
- * with `--include`; so is the client's impit addon (`impit-<os>-<arch>[-<abi>]`, picked by
- * platform at run time). npm installs only the host's packages; fetch the others first with `npm pack`
- * (the release workflow does: .github/workflows/release.yml). `deno compile`
+ * with `--include`; so are the client's impit and wreq-js addons (`impit-<os>-<arch>[-<abi>]`,
+ * `@wreq-js/binding-<os>-<arch>[-<abi>]`, picked by platform at run time). npm installs only
+ * the host's packages; fetch the others first with `npm pack` (the release workflow does:
+ * .github/workflows/release.yml). `deno compile`
  * downloads `denort` for each target, so this needs internet.
  *
  * @module
@@ -52,6 +53,7 @@ export function compilePlan(
         ...spec.include,
         ...(spec.wrtc ? [`node_modules/${t.wrtc}`] : []),
         ...(spec.impit ? [`node_modules/${t.impit}`] : []),
+        ...(spec.wreq ? [`node_modules/${t.wreq}`] : []),
       ].flatMap((f) => ["--include", f]);
       const output = `dist/${target}/${exe}`;
       steps.push({
@@ -126,7 +128,11 @@ if (import.meta.main) {
 function howToGet(file: string): string {
   if (file === "proxy/web/web-proxy.js") return "build it with deno task bundle-web-proxy";
   const pkg = file.slice("node_modules/".length);
-  const parent = pkg.startsWith("impit-") ? "impit" : "@roamhq/wrtc";
+  const parent = pkg.startsWith("impit-")
+    ? "impit"
+    : pkg.startsWith("@wreq-js/")
+    ? "wreq-js"
+    : "@roamhq/wrtc";
   const tgz = pkg.replace(/^@/, "").replace("/", "-") + "-*.tgz";
   return `fetch it with\n  npm pack ${pkg}@$(node -p ` +
     `"require('./node_modules/${parent}/package.json').version") && ` +

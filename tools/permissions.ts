@@ -23,6 +23,8 @@ export interface Target {
   wrtc: string;
   /** npm package with impit's addon for this platform (optional dependency of impit). */
   impit: string;
+  /** npm package with wreq-js's addon for this platform (optional dependency of wreq-js). */
+  wreq: string;
 }
 
 export const TARGETS: Record<string, Target> = {
@@ -31,30 +33,35 @@ export const TARGETS: Record<string, Target> = {
     os: "linux",
     wrtc: "@roamhq/wrtc-linux-x64",
     impit: "impit-linux-x64-gnu",
+    wreq: "@wreq-js/binding-linux-x64-gnu",
   },
   "linux-arm64": {
     triple: "aarch64-unknown-linux-gnu",
     os: "linux",
     wrtc: "@roamhq/wrtc-linux-arm64",
     impit: "impit-linux-arm64-gnu",
+    wreq: "@wreq-js/binding-linux-arm64-gnu",
   },
   "macos-x64": {
     triple: "x86_64-apple-darwin",
     os: "darwin",
     wrtc: "@roamhq/wrtc-darwin-x64",
     impit: "impit-darwin-x64",
+    wreq: "@wreq-js/binding-darwin-x64",
   },
   "macos-arm64": {
     triple: "aarch64-apple-darwin",
     os: "darwin",
     wrtc: "@roamhq/wrtc-darwin-arm64",
     impit: "impit-darwin-arm64",
+    wreq: "@wreq-js/binding-darwin-arm64",
   },
   "windows-x64": {
     triple: "x86_64-pc-windows-msvc",
     os: "windows",
     wrtc: "@roamhq/wrtc-win32-x64",
     impit: "impit-win32-x64-msvc",
+    wreq: "@wreq-js/binding-win32-x64-msvc",
   },
 };
 
@@ -73,6 +80,8 @@ interface BinaryDecl {
   wrtc: boolean;
   /** Whether it loads impit's native addon (browser TLS for rendezvous; embedded per target). */
   impit?: boolean;
+  /** Whether it loads wreq-js's native addon (Chrome's TLS for fronted rendezvous; per target). */
+  wreq?: boolean;
   /** Repository files it loads or reads at run time (embedded with `--include`). */
   include: string[];
   /** Repository paths it may read at run time (default: `include`): a Worker's module graph. */
@@ -162,6 +171,7 @@ const DECLS: Record<string, BinaryDecl> = {
     targets: ALL,
     wrtc: true,
     impit: true,
+    wreq: true,
     include: [],
     env: [...PT_CLIENT_ENV, ...AWS_SDK.env],
     run: [],

@@ -19,7 +19,8 @@ export interface ProfileChoice {
   note?: string;
 }
 
-const CHROME: BrowserProfile = "chrome151";
+/** impit's newest Chrome: also what fronted rendezvous imitates (lib/snowflake/fronted_chrome_http.ts). */
+export const CHROME: BrowserProfile = "chrome151";
 const FIREFOX: BrowserProfile = "firefox144";
 
 /** The profile for a `utls-imitate` value or `--impersonate-profile` ("" = none). */
@@ -29,16 +30,19 @@ export function chooseProfile(imitate: string): ProfileChoice {
   if (name === "chrome" || name === "hellochrome_auto") return { profile: CHROME };
   if (name === "firefox" || name === "hellofirefox_auto") return { profile: FIREFOX };
   if (name.startsWith("hellochrome_")) {
-    return { profile: CHROME, note: `${imitate}: impit imitates only its newest Chrome` };
+    return { profile: CHROME, note: `${imitate}: only the newest Chrome is imitated` };
   }
   if (name.startsWith("hellofirefox_")) {
-    return { profile: FIREFOX, note: `${imitate}: impit imitates only its newest Firefox` };
+    return { profile: FIREFOX, note: `${imitate}: only the newest Firefox is imitated` };
   }
   if (name.startsWith("hellorandomized")) {
-    return { profile: CHROME, note: `${imitate}: impit cannot randomize; Chrome's stands in` };
+    return {
+      profile: CHROME,
+      note: `${imitate}: randomized ClientHellos are not imitated; Chrome's stands in`,
+    };
   }
   if (name === "hellogolang") {
     return { profile: null, note: `${imitate}: no browser asked for; Deno's own TLS` };
   }
-  return { profile: null, note: `${imitate}: impit has no such profile` };
+  return { profile: null, note: `${imitate}: no such browser profile` };
 }

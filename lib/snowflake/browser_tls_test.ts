@@ -11,15 +11,15 @@ Deno.test("tls-fingerprint: utls-imitate names and --impersonate-profile map to 
   assertEquals(profile("HelloChrome_83"), "chrome151");
   assertEquals(profile("hellofirefox_auto"), "firefox144");
   assertEquals(profile("hellofirefox_65"), "firefox144");
-  // Tor Browser's bridge lines: impit cannot randomize, Chrome's stands in (and says so).
+  // Tor Browser's bridge lines: randomizing is not imitated, Chrome's stands in (and says so).
   assertEquals(chooseProfile("hellorandomizedalpn"), {
     profile: "chrome151",
-    note: "hellorandomizedalpn: impit cannot randomize; Chrome's stands in",
+    note: "hellorandomizedalpn: randomized ClientHellos are not imitated; Chrome's stands in",
   });
   assertEquals(profile("hellorandomizednoalpn"), "chrome151");
   assertEquals(profile("hellogolang"), null);
   assertEquals(chooseProfile("helloios_auto"), {
     profile: null,
-    note: "helloios_auto: impit has no such profile",
+    note: "helloios_auto: no such browser profile",
   });
 });

@@ -12,9 +12,9 @@
  * @module
  */
 import type { Impit } from "impit";
-import { concatBytes } from "../net/bytes.ts";
 import type { BrowserProfile } from "./browser_tls.ts";
 import type { FrontedRequest, FrontedResponse } from "./fronted_http.ts";
+import { readLimited } from "./limited_body.ts";
 
 /** One client per profile: it holds the connection pool. */
 const clients = new Map<BrowserProfile, Impit>();
@@ -52,21 +52,7 @@ export function impersonatedRequest(
       redirect: "manual",
       signal,
     });
-    const limit = req.limit ?? 100_000;
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = res.body.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > limit) {
-        await reader.cancel();
-        throw new RangeError(`HTTP response exceeds ${limit} bytes`);
-      }
-      chunks.push(value);
-    }
-    const body = concatBytes(chunks);
+    const body = await readLimited(res.body, req.limit ?? 100_000);
     return { status: res.status, headers: Object.fromEntries(res.headers), body };
   };
 }

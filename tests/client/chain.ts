@@ -357,10 +357,14 @@ export class Chain {
     ]);
   }
 
-  /** Starts our client in standalone mode in `a`; resolves with its SOCKS port once it listens. */
+  /**
+   * Starts our client in standalone mode in `a` (with `env`: its environment); resolves with
+   * its SOCKS port once it listens.
+   */
   async ourClient(
     extra: string[] = [],
     rendezvous: string[] = ["--url", this.brokerUrl],
+    env: Record<string, string> = {},
   ): Promise<{ proc: NsProc; port: number; log: string }> {
     const n = this.#clients++;
     const port = 1090 + n;
@@ -377,7 +381,7 @@ export class Chain {
         log,
         ...extra,
       ])),
-    ]);
+    ], env);
     await waitUntil(
       () => this.#listening("127.0.0.1", port),
       30_000,

@@ -39,6 +39,9 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
     assertEquals(addon, [
       ...(BINARIES[step.binary]!.wrtc ? [`node_modules/@roamhq/wrtc-${npmOs}-${arch}`] : []),
       ...(BINARIES[step.binary]!.impit ? [`node_modules/impit-${npmOs}-${arch}${abi}`] : []),
+      ...(BINARIES[step.binary]!.wreq
+        ? [`node_modules/@wreq-js/binding-${npmOs}-${arch}${abi}`]
+        : []),
     ]);
   }
 
@@ -60,6 +63,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/log/tor,/tmp " +
       "--allow-sys=uid,homedir,osRelease --v8-flags=--max-semi-space-size=1,--max-opt=2 " +
       "--include node_modules/@roamhq/wrtc-linux-x64 --include node_modules/impit-linux-x64-gnu " +
+      "--include node_modules/@wreq-js/binding-linux-x64-gnu " +
       "--output dist/linux-x64/client client/main.ts",
   );
   assertEquals(
@@ -435,7 +439,7 @@ Deno.test("perm: the release workflow tests, then compiles every target with its
   assertMatch(run("build"), /^\s*deno task compile$/m);
   assertMatch(run("build"), /sha256sum \* > SHA256SUMS/);
   // Every target's addon package is fetched before compiling.
-  const [wrtc, impit] = [...run("build").matchAll(/for platform in ([^;]+);/g)].map((m) =>
+  const [wrtc, impit, wreq] = [...run("build").matchAll(/for platform in ([^;]+);/g)].map((m) =>
     m[1]!.trim().split(/\s+/)
   );
   assertEquals(
@@ -445,6 +449,10 @@ Deno.test("perm: the release workflow tests, then compiles every target with its
   assertEquals(
     impit!.map((p) => `impit-${p}`).sort(),
     Object.values(TARGETS).map((t) => t.impit).sort(),
+  );
+  assertEquals(
+    wreq!.map((p) => `@wreq-js/binding-${p}`).sort(),
+    Object.values(TARGETS).map((t) => t.wreq).sort(),
   );
   assertEquals(wf.permissions, { contents: "read" });
   assertEquals(wf.jobs.build.permissions, { contents: "write" });
