@@ -7,6 +7,8 @@
  *
  * - single-stream download throughput (50 MB, from the HTTP request after the SOCKS
  *   handshakes to the last byte) and SOCKS connect to first byte;
+ * - the client's RSS idle, its peak at start-up and under load (the kernel's VmHWM, reset just
+ *   before the download) and CPU per MB; each proxy's peak RSS;
  * - the longest stall when the proxy carrying a paced download is killed, with `--max 1`
  *   and a second proxy already waiting at the broker.
  *
