@@ -11,6 +11,7 @@ import { fileSink, Logger, writeStderr } from "../lib/log/mod.ts";
 import { clientSetup, PtProxyError, wantsMethod } from "../lib/pt/client_env.ts";
 import { isIPv4, isIPv6, PtSetupError } from "../lib/pt/server_env.ts";
 import { PtStdout } from "../lib/pt/stdout.ts";
+import { keepResidentMemoryLow } from "../lib/process/resident_memory.ts";
 import { wrtcWebRTC } from "../lib/snowflake/webrtc_wrtc.ts";
 import { FlagError, HelpRequested, parseClientFlags, usage } from "./flags.ts";
 import type { ClientFlags } from "./flags.ts";
@@ -143,6 +144,7 @@ async function main(): Promise<number> {
     else console.error(`snowflake-client: SOCKS4/4a/5 proxy on ${addr.hostname}:${addr.port}`);
   }
   if (!standalone) out.cmethodsDone();
+  keepResidentMemoryLow((m) => log.log(m));
 
   const stop = new AbortController();
   const shutdown = (why: string) => {

@@ -4,7 +4,8 @@
  * (tools/dev_tasks.ts) and the tests that run the entry points.
  *
  * Each binary gets the network, FFI (every binary: lib/process/no_inspector.ts
- * ignores SIGUSR1 through libc; @roamhq/wrtc and pytunnel's TUN need it too),
+ * ignores SIGUSR1 through libc; the client and the proxy drop start-up pages through it,
+ * lib/process/resident_memory.ts; @roamhq/wrtc and pytunnel's TUN need it too),
  * the exact environment variables it reads (others read as unset), and file access only under the
  * directories where tor, systemd units (docs/systemd/) and operators keep what
  * it reads and writes. See README "Release binaries" and docs/RELEASE.md.

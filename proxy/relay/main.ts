@@ -6,6 +6,7 @@
  * @module
  */
 import { flagLogger } from "../../lib/log/mod.ts";
+import { keepResidentMemoryLow } from "../../lib/process/resident_memory.ts";
 import { SnowflakeProxy } from "./core.ts";
 import { binaryProxyEnv } from "./env.ts";
 import { parseProxyFlags, PROXY_USAGE, type ProxyFlags } from "./flags.ts";
@@ -68,6 +69,7 @@ export async function runProxy(args: string[]): Promise<number> {
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, stop);
   logger.log(`snowflake-proxy ${PROXY_VERSION}`);
+  keepResidentMemoryLow((m) => logger.log(m));
   try {
     await proxy.run();
   } finally {

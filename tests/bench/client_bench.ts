@@ -7,6 +7,8 @@
  *
  * - single-stream download throughput (50 MB, from the HTTP request after the SOCKS
  *   handshakes to the last byte) and SOCKS connect to first byte;
+ * - the client's RSS idle, its peak at start-up and under load (the kernel's VmHWM, reset just
+ *   before the download) and CPU per MB; each proxy's peak RSS;
  * - the longest stall when the proxy carrying a paced download is killed, with `--max 1`
  *   and a second proxy already waiting at the broker.
  *
@@ -49,42 +51,50 @@ async function stall(
   return await fetching;
 }
 
-/** A process's resident memory (MB) and CPU time so far (s), from /proc. */
-function usage(pid: number): { rssMB: number; cpuS: number } {
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1] ?? 0);
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  return { rssMB: rss / 1024, cpuS: (Number(stat[11]) + Number(stat[12])) / 100 };
+/** A process's resident memory and its peak since start or the last reset (MB), from /proc. */
+function memory(pid: number): { rssMB: number; peakMB: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rssMB: kib("VmRSS") / 1024, peakMB: kib("VmHWM") / 1024 };
 }
 
-/** Fetches while sampling the client: idle RSS, peak RSS, CPU seconds per MB. */
+/** CPU time (s) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
+/**
+ * Fetches, measuring the client: RSS idle, its peak before (start-up) and during the fetch (the
+ * kernel's VmHWM, reset before the fetch), CPU seconds per MB.
+ */
 async function measured(
   chain: Chain,
   port: number | string,
   pid: number,
 ): Promise<
-  FetchResult & { idleMB: number; peakMB: number; cpuPerMB: number; relayed: number }
+  FetchResult & {
+    idleMB: number;
+    startPeakMB: number;
+    peakMB: number;
+    cpuPerMB: number;
+    relayed: number;
+  }
 > {
   await sleep(1000);
-  const idle = usage(pid);
+  const idle = memory(pid);
+  const cpuBefore = cpuSeconds(pid);
   const relayedBefore = await chain.proxyBytesFromServer();
-  let peak = idle.rssMB;
-  let done = false;
-  const sampler = (async () => {
-    while (!done) {
-      peak = Math.max(peak, usage(pid).rssMB);
-      await sleep(200);
-    }
-  })();
+  Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5"); // resets VmHWM to the current RSS
   const r = await chain.fetch(port);
-  done = true;
-  await sampler;
-  const after = usage(pid);
+  const peak = memory(pid).peakMB;
   const relayed = (await chain.proxyBytesFromServer()) - relayedBefore;
   return {
     ...r,
     idleMB: idle.rssMB,
+    startPeakMB: idle.peakMB,
     peakMB: peak,
-    cpuPerMB: (after.cpuS - idle.cpuS) / (r.bytes / 1e6),
+    cpuPerMB: (cpuSeconds(pid) - cpuBefore) / (r.bytes / 1e6),
     relayed: relayed / r.bytes,
   };
 }
@@ -99,28 +109,39 @@ export async function run(): Promise<void> {
     type Measured = Awaited<ReturnType<typeof measured>>;
     const ours: Measured[] = [];
     const go: Measured[] = [];
+    const proxyPeaks = { ours: [] as number[], go: [] as number[] };
     // Throughput, alternating, one proxy of the kind at the broker at a time.
     for (let round = 0; round < ROUNDS; round++) {
       const p = chain.ourProxy();
       await chain.waitForProxies();
       const c = await chain.ourClient();
       ours.push(await measured(chain, c.port, c.proc.pid));
+      proxyPeaks.ours.push(memory(p.pid).peakMB);
       await c.proc.stop();
       await p.stop();
       const gp = chain.debianProxy();
       await chain.waitForProxies();
       const gc = await chain.goClient();
       go.push(await measured(chain, `${gc.port}+inner`, gc.proc.pid));
+      proxyPeaks.go.push(memory(gp.pid).peakMB);
       await gc.proc.stop();
       await gp.stop();
     }
     const mem = (r: Measured) =>
-      `  client RSS idle ${r.idleMB.toFixed(0)} MB, peak ${r.peakMB.toFixed(0)} MB, ` +
+      `  client RSS idle ${r.idleMB.toFixed(1)} MB, peak at start-up ${
+        r.startPeakMB.toFixed(1)
+      } MB, ` +
+      `under load ${r.peakMB.toFixed(1)} MB, ` +
       `CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy received ${
         r.relayed.toFixed(2)
       } IP bytes from the server per payload byte`;
     for (const r of ours) console.log(line("ours (client + proxy)", r) + mem(r));
     for (const r of go) console.log(line("Go 2.5.1 (client + proxy)", r) + mem(r));
+    const mbs = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(", ");
+    console.log(
+      `proxy peak RSS (VmHWM, whole life) ours ${mbs(proxyPeaks.ours)} MB; ` +
+        `Go 2.5.1 ${mbs(proxyPeaks.go)} MB`,
+    );
     const median = (rs: FetchResult[]) => rs.map(mbps).sort((a, b) => a - b)[rs.length >> 1]!;
     console.log(
       `throughput ratio ours/Go (medians of ${ROUNDS}): ` +
