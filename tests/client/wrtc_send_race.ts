@@ -1,0 +1,93 @@
+/**
+ * `deno run tests/client/wrtc_send_race.ts inprocess|isolated TRIALS`: the @roamhq/wrtc 0.10.0
+ * crash (docs/client.md "WebRTC in a process of its own") on a local pair of peer connections.
+ * Each trial writes through the client's carrier conn (`dataChannelConn`, 64 KiB messages)
+ * as fast as the channel takes them while the other side, after a varying amount, closes the
+ * channel. The writer's WebRTC is @roamhq/wrtc in this process (`inprocess`: the process dies
+ * by SIGSEGV) or in a host process (`isolated`, the client's: hosts die, this process goes on).
+ * Then one more pair must carry 8 MiB intact. Prints a JSON summary on the last line.
+ *
+ * @module
+ */
+import { dataChannelConn } from "../../lib/snowflake/datachannel.ts";
+import { gatherLocalDescription, type WebRTC } from "../../lib/snowflake/webrtc.ts";
+import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
+import { clientWebRTC } from "../../client/webrtc_process.ts";
+
+const [mode = "isolated", trialsArg = "100"] = Deno.args;
+const hostEnds: string[] = [];
+const sender: WebRTC = mode === "inprocess"
+  ? wrtcWebRTC
+  : await clientWebRTC((m) => hostEnds.push(m));
+
+/** A connected pair: the writer's conn (sender's WebRTC) and the far channel (in this process). */
+async function pair(closeAfter: number | null) {
+  const a = sender.newPeerConnection({});
+  const b = wrtcWebRTC.newPeerConnection({});
+  const dc = a.createDataChannel("race", { ordered: true });
+  const conn = dataChannelConn(dc, { maxMessageSize: 65536, highWaterMark: 4 << 20 });
+  let received = 0;
+  const chunks: Uint8Array[] = [];
+  const farClosed = new Promise<void>((resolve) => {
+    b.addEventListener("datachannel", (e) => {
+      const far = (e as RTCDataChannelEvent).channel;
+      far.binaryType = "arraybuffer";
+      far.addEventListener("close", () => resolve());
+      far.addEventListener("message", (m) => {
+        const data = new Uint8Array((m as MessageEvent).data as ArrayBuffer);
+        received += data.byteLength;
+        if (closeAfter === null) chunks.push(data);
+        else if (received >= closeAfter) far.close();
+      });
+    });
+  });
+  const offer = await gatherLocalDescription(a, await a.createOffer(), 2000);
+  await b.setRemoteDescription(offer);
+  const answer = await gatherLocalDescription(b, await b.createAnswer(), 2000);
+  await a.setRemoteDescription(answer);
+  const close = () => {
+    conn.close();
+    a.close();
+    b.close();
+  };
+  return { conn, farClosed, chunks, received: () => received, close };
+}
+
+const trials = Number(trialsArg);
+const block = new Uint8Array(1 << 20).fill(7);
+let writeErrors = 0;
+for (let t = 0; t < trials; t++) {
+  const p = await pair(((t * 7919) % 64) * 16384);
+  const writer = p.conn.writable.getWriter();
+  try {
+    for (;;) await writer.write(block);
+  } catch {
+    writeErrors++;
+  }
+  p.close();
+}
+
+const payload = new Uint8Array(8 << 20).map((_, i) => (i * 2654435761) >>> 24);
+const last = await pair(null);
+const writer = last.conn.writable.getWriter();
+for (let off = 0; off < payload.byteLength; off += 1 << 20) {
+  await writer.write(payload.subarray(off, off + (1 << 20)));
+}
+while (last.received() < payload.byteLength) await new Promise((r) => setTimeout(r, 10));
+const got = new Uint8Array(payload.byteLength);
+let off = 0;
+for (const c of last.chunks) {
+  got.set(c, off);
+  off += c.byteLength;
+}
+last.close();
+console.log(JSON.stringify({
+  mode,
+  trials,
+  writeErrors,
+  intact: got.every((v, i) => v === payload[i]),
+  firstBad: got.findIndex((v, i) => v !== payload[i]),
+  chunkCount: last.chunks.length,
+  hostEnds,
+}));
+Deno.exit(0);
