@@ -49,11 +49,44 @@ async function stall(
   return await fetching;
 }
 
-/** A process's resident memory (MB) and CPU time so far (s), from /proc. */
-function usage(pid: number): { rssMB: number; cpuS: number } {
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1] ?? 0);
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  return { rssMB: rss / 1024, cpuS: (Number(stat[11]) + Number(stat[12])) / 100 };
+/** The WebRTC host processes our client started (client/webrtc_process.ts): its children. */
+function children(pid: number): number[] {
+  try {
+    const list = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+    return list === "" ? [] : list.split(" ").map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A client's resident memory (MB) and CPU time so far (s), from /proc: the process itself, its
+ * children (our WebRTC host), and the sum of their proportional set sizes (shared pages, such
+ * as the deno binary's code, counted once).
+ */
+function usage(pid: number): { rssMB: number; hostMB: number; pssMB: number; cpuS: number } {
+  const kb = (file: string, key: string) => {
+    try {
+      return Number(new RegExp(`${key}:\\s+(\\d+)`).exec(Deno.readTextFileSync(file))?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
+  };
+  const cpu = (p: number) => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${p}/stat`).split(") ")[1]!.split(" ");
+      return (Number(stat[11]) + Number(stat[12])) / 100;
+    } catch {
+      return 0;
+    }
+  };
+  const kids = children(pid);
+  return {
+    rssMB: kb(`/proc/${pid}/status`, "VmRSS") / 1024,
+    hostMB: kids.reduce((n, k) => n + kb(`/proc/${k}/status`, "VmRSS"), 0) / 1024,
+    pssMB: [pid, ...kids].reduce((n, p) => n + kb(`/proc/${p}/smaps_rollup`, "Pss"), 0) / 1024,
+    cpuS: [pid, ...kids].reduce((n, p) => n + cpu(p), 0),
+  };
 }
 
 /** Fetches while sampling the client: idle RSS, peak RSS, CPU seconds per MB. */
@@ -62,16 +95,29 @@ async function measured(
   port: number | string,
   pid: number,
 ): Promise<
-  FetchResult & { idleMB: number; peakMB: number; cpuPerMB: number; relayed: number }
+  FetchResult & {
+    idleMB: number;
+    peakMB: number;
+    hostIdleMB: number;
+    hostPeakMB: number;
+    pssPeakMB: number;
+    cpuPerMB: number;
+    relayed: number;
+  }
 > {
   await sleep(1000);
   const idle = usage(pid);
   const relayedBefore = await chain.proxyBytesFromServer();
   let peak = idle.rssMB;
+  let hostPeak = idle.hostMB;
+  let pssPeak = idle.pssMB;
   let done = false;
   const sampler = (async () => {
     while (!done) {
-      peak = Math.max(peak, usage(pid).rssMB);
+      const u = usage(pid);
+      peak = Math.max(peak, u.rssMB);
+      hostPeak = Math.max(hostPeak, u.hostMB);
+      pssPeak = Math.max(pssPeak, u.pssMB);
       await sleep(200);
     }
   })();
@@ -84,6 +130,9 @@ async function measured(
     ...r,
     idleMB: idle.rssMB,
     peakMB: peak,
+    hostIdleMB: idle.hostMB,
+    hostPeakMB: hostPeak,
+    pssPeakMB: pssPeak,
     cpuPerMB: (after.cpuS - idle.cpuS) / (r.bytes / 1e6),
     relayed: relayed / r.bytes,
   };
@@ -115,8 +164,12 @@ export async function run(): Promise<void> {
       await gp.stop();
     }
     const mem = (r: Measured) =>
-      `  client RSS idle ${r.idleMB.toFixed(0)} MB, peak ${r.peakMB.toFixed(0)} MB, ` +
-      `CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy received ${
+      `  client RSS idle ${r.idleMB.toFixed(0)} MB, peak ${r.peakMB.toFixed(0)} MB` +
+      (r.hostPeakMB > 0
+        ? ` + WebRTC host idle ${r.hostIdleMB.toFixed(0)} MB, peak ${r.hostPeakMB.toFixed(0)} MB` +
+          ` (PSS of both at most ${r.pssPeakMB.toFixed(0)} MB)`
+        : "") +
+      `, CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy received ${
         r.relayed.toFixed(2)
       } IP bytes from the server per payload byte`;
     for (const r of ours) console.log(line("ours (client + proxy)", r) + mem(r));

@@ -2,8 +2,7 @@
  * `deno run tests/client/wrtc_send_race.ts inprocess|isolated TRIALS`: the @roamhq/wrtc 0.10.0
  * crash (docs/client.md "WebRTC in a process of its own") on a local pair of peer connections.
  * Each trial writes through the client's carrier conn (`dataChannelConn`, 64 KiB messages)
- * as fast as the channel takes them while the other side, after a varying amount, closes the
- * channel. The writer's WebRTC is @roamhq/wrtc in this process (`inprocess`: the process dies
+ * as fast as the channel takes them, and the other side closes the channel after 0–2 MiB. The writer's WebRTC is @roamhq/wrtc in this process (`inprocess`: the process dies
  * by SIGSEGV) or in a host process (`isolated`, the client's: hosts die, this process goes on).
  * Then one more pair must carry 8 MiB intact. Prints a JSON summary on the last line.
  *
@@ -20,25 +19,24 @@ const sender: WebRTC = mode === "inprocess"
   ? wrtcWebRTC
   : await clientWebRTC((m) => hostEnds.push(m));
 
-/** A connected pair: the writer's conn (sender's WebRTC) and the far channel (in this process). */
-async function pair(closeAfter: number | null) {
+/** A connected pair: the writer's conn (sender's WebRTC) and the far channel (this process's). */
+async function pair() {
   const a = sender.newPeerConnection({});
   const b = wrtcWebRTC.newPeerConnection({});
   const dc = a.createDataChannel("race", { ordered: true });
   const conn = dataChannelConn(dc, { maxMessageSize: 65536, highWaterMark: 4 << 20 });
   let received = 0;
   const chunks: Uint8Array[] = [];
-  const farClosed = new Promise<void>((resolve) => {
+  const far = new Promise<RTCDataChannel>((resolve) => {
     b.addEventListener("datachannel", (e) => {
       const far = (e as RTCDataChannelEvent).channel;
       far.binaryType = "arraybuffer";
-      far.addEventListener("close", () => resolve());
       far.addEventListener("message", (m) => {
         const data = new Uint8Array((m as MessageEvent).data as ArrayBuffer);
         received += data.byteLength;
-        if (closeAfter === null) chunks.push(data);
-        else if (received >= closeAfter) far.close();
+        chunks.push(data);
       });
+      resolve(far);
     });
   });
   const offer = await gatherLocalDescription(a, await a.createOffer(), 2000);
@@ -50,16 +48,18 @@ async function pair(closeAfter: number | null) {
     a.close();
     b.close();
   };
-  return { conn, farClosed, chunks, received: () => received, close };
+  return { conn, far: await far, chunks, received: () => received, close };
 }
 
 const trials = Number(trialsArg);
 const block = new Uint8Array(1 << 20).fill(7);
 let writeErrors = 0;
 for (let t = 0; t < trials; t++) {
-  const p = await pair(((t * 7919) % 64) * 16384);
+  const p = await pair();
   const writer = p.conn.writable.getWriter();
   try {
+    for (let k = 0; k < t % 3; k++) await writer.write(block);
+    p.far.close();
     for (;;) await writer.write(block);
   } catch {
     writeErrors++;
@@ -68,7 +68,7 @@ for (let t = 0; t < trials; t++) {
 }
 
 const payload = new Uint8Array(8 << 20).map((_, i) => (i * 2654435761) >>> 24);
-const last = await pair(null);
+const last = await pair();
 const writer = last.conn.writable.getWriter();
 for (let off = 0; off < payload.byteLength; off += 1 << 20) {
   await writer.write(payload.subarray(off, off + (1 << 20)));
