@@ -44,9 +44,25 @@ function spawnHost(): HostProcess {
   };
 }
 
-/** The WebRTC the client uses: in a host process where it can start one. */
+/**
+ * The WebRTC the client uses: in a host process where it can start one (Linux, and allowed to
+ * run `/proc/self/exe`: a client run from source with older flags may not be).
+ */
 export async function clientWebRTC(log: (m: string) => void): Promise<WebRTC> {
-  if (Deno.build.os === "linux") return new IsolatedWebRTC(spawnHost, log);
+  if (Deno.build.os === "linux") {
+    const run = await Deno.permissions.query({ name: "run", command: SELF });
+    if (run.state === "granted") {
+      const isolated = new IsolatedWebRTC(spawnHost, log);
+      // A host takes ~0.09 s to start and load libwebrtc (in-process: 0.03–0.06 s): not on
+      // the first rendezvous's path.
+      isolated.start();
+      return isolated;
+    }
+    log(
+      `WARNING: WebRTC runs in this process (not allowed to run ${SELF}): a crash in ` +
+        "@roamhq/wrtc ends the client (docs/client.md)",
+    );
+  }
   return (await import("../lib/snowflake/webrtc_wrtc.ts")).wrtcWebRTC;
 }
 

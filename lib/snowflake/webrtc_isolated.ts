@@ -300,9 +300,19 @@ export class IsolatedWebRTC implements WebRTC {
 
   constructor(readonly spawn: () => HostProcess, readonly log: (m: string) => void = () => {}) {}
 
+  /** Starts a host now if none runs, so that the next peer connection need not wait for it. */
+  start(): void {
+    this.#running();
+  }
+
   newPeerConnection(config: PeerConnectionConfig): PeerConnection {
+    const host = this.#running();
+    return new RemotePeer(host, host.nextId(), config);
+  }
+
+  #running(): Host {
     if (!this.#host || this.#host.dead) this.#host = new Host(this.spawn(), this.log);
-    return new RemotePeer(this.#host, this.#host.nextId(), config);
+    return this.#host;
   }
 
   /** The pid of the current host process, if one is running. */
