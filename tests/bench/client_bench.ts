@@ -61,10 +61,10 @@ function children(pid: number): number[] {
 
 /**
  * A client's resident memory (MB) and CPU time so far (s), from /proc: the process itself, its
- * children (our WebRTC host), and the sum of their proportional set sizes (shared pages, such
- * as the deno binary's code, counted once).
+ * children (our WebRTC host), and the client's RSS plus its children's private pages (pages both
+ * map, such as the deno binary's code, counted once).
  */
-function usage(pid: number): { rssMB: number; hostMB: number; pssMB: number; cpuS: number } {
+function usage(pid: number): { rssMB: number; hostMB: number; togetherMB: number; cpuS: number } {
   const kb = (file: string, key: string) => {
     try {
       return Number(new RegExp(`${key}:\\s+(\\d+)`).exec(Deno.readTextFileSync(file))?.[1] ?? 0);
@@ -84,7 +84,13 @@ function usage(pid: number): { rssMB: number; hostMB: number; pssMB: number; cpu
   return {
     rssMB: kb(`/proc/${pid}/status`, "VmRSS") / 1024,
     hostMB: kids.reduce((n, k) => n + kb(`/proc/${k}/status`, "VmRSS"), 0) / 1024,
-    pssMB: [pid, ...kids].reduce((n, p) => n + kb(`/proc/${p}/smaps_rollup`, "Pss"), 0) / 1024,
+    togetherMB: (kb(`/proc/${pid}/status`, "VmRSS") +
+      kids.reduce(
+        (n, k) =>
+          n + kb(`/proc/${k}/smaps_rollup`, "Private_Clean") +
+          kb(`/proc/${k}/smaps_rollup`, "Private_Dirty"),
+        0,
+      )) / 1024,
     cpuS: [pid, ...kids].reduce((n, p) => n + cpu(p), 0),
   };
 }
@@ -100,7 +106,8 @@ async function measured(
     peakMB: number;
     hostIdleMB: number;
     hostPeakMB: number;
-    pssPeakMB: number;
+    togetherIdleMB: number;
+    togetherPeakMB: number;
     cpuPerMB: number;
     relayed: number;
   }
@@ -110,14 +117,14 @@ async function measured(
   const relayedBefore = await chain.proxyBytesFromServer();
   let peak = idle.rssMB;
   let hostPeak = idle.hostMB;
-  let pssPeak = idle.pssMB;
+  let togetherPeak = idle.togetherMB;
   let done = false;
   const sampler = (async () => {
     while (!done) {
       const u = usage(pid);
       peak = Math.max(peak, u.rssMB);
       hostPeak = Math.max(hostPeak, u.hostMB);
-      pssPeak = Math.max(pssPeak, u.pssMB);
+      togetherPeak = Math.max(togetherPeak, u.togetherMB);
       await sleep(200);
     }
   })();
@@ -132,7 +139,8 @@ async function measured(
     peakMB: peak,
     hostIdleMB: idle.hostMB,
     hostPeakMB: hostPeak,
-    pssPeakMB: pssPeak,
+    togetherIdleMB: idle.togetherMB,
+    togetherPeakMB: togetherPeak,
     cpuPerMB: (after.cpuS - idle.cpuS) / (r.bytes / 1e6),
     relayed: relayed / r.bytes,
   };
@@ -167,7 +175,8 @@ export async function run(): Promise<void> {
       `  client RSS idle ${r.idleMB.toFixed(0)} MB, peak ${r.peakMB.toFixed(0)} MB` +
       (r.hostPeakMB > 0
         ? ` + WebRTC host idle ${r.hostIdleMB.toFixed(0)} MB, peak ${r.hostPeakMB.toFixed(0)} MB` +
-          ` (PSS of both at most ${r.pssPeakMB.toFixed(0)} MB)`
+          ` (together, shared pages once: idle ${r.togetherIdleMB.toFixed(0)} MB, ` +
+          `peak ${r.togetherPeakMB.toFixed(0)} MB)`
         : "") +
       `, CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy received ${
         r.relayed.toFixed(2)
