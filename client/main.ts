@@ -12,11 +12,11 @@ import { clientSetup, PtProxyError, wantsMethod } from "../lib/pt/client_env.ts"
 import { isIPv4, isIPv6, PtSetupError } from "../lib/pt/server_env.ts";
 import { PtStdout } from "../lib/pt/stdout.ts";
 import { keepResidentMemoryLow } from "../lib/process/resident_memory.ts";
-import { wrtcWebRTC } from "../lib/snowflake/webrtc_wrtc.ts";
 import { FlagError, HelpRequested, parseClientFlags, usage } from "./flags.ts";
 import type { ClientFlags } from "./flags.ts";
 import { serveSocks } from "./front.ts";
 import { runSctpClient } from "./sctp/run.ts";
+import { clientWebRTC, HOST_ARG, runWebRTCHost } from "./webrtc_process.ts";
 
 export const VERSION = "2.11.0-deno";
 /** The transports this binary offers (README: sctp transport). */
@@ -164,6 +164,7 @@ async function main(): Promise<number> {
     })();
   }
   const mode = standalone ? "standalone" : "pt";
+  const webrtc = await clientWebRTC((m) => log.log(m));
   await Promise.all(
     [...listeners].map(([method, listener]) =>
       method === "sctp"
@@ -176,7 +177,7 @@ async function main(): Promise<number> {
         : serveSocks(listener, {
           mode,
           config: flags.config,
-          env: { webrtc: wrtcWebRTC, log: (m) => log.log(m) },
+          env: { webrtc, log: (m) => log.log(m) },
           signal: stop.signal,
         })
     ),
@@ -185,4 +186,10 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  if (Deno.args[0] === HOST_ARG) {
+    await runWebRTCHost();
+    Deno.exit(0);
+  }
+  Deno.exit(await main());
+}

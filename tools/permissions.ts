@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { CLIENT_V8_FLAGS } from "../client/webrtc_process.ts";
 
 /** An operating system a binary is built for. */
 export type Os = "linux" | "darwin" | "windows";
@@ -89,8 +90,8 @@ interface BinaryDecl {
   sourceReads?: string[];
   /** Exact environment variable names (a trailing `*` is a prefix: TOR_PT_ is the PT spec's). */
   env: string[];
-  /** Programs it starts. */
-  run: string[];
+  /** Programs it starts, per OS. */
+  run: string[] | ((os: Os) => string[]);
   /** OS information it asks for (Deno's API names). */
   sys?: string[];
   files: (os: Os) => FileAccess;
@@ -175,7 +176,8 @@ const DECLS: Record<string, BinaryDecl> = {
     wreq: true,
     include: [],
     env: [...PT_CLIENT_ENV, ...AWS_SDK.env],
-    run: [],
+    // Itself, as the process its WebRTC runs in (client/webrtc_process.ts); Linux only.
+    run: (os) => os === "linux" ? ["/proc/self/exe"] : [],
     sys: AWS_SDK.sys,
     // Reads only /usr/bin/ldd: impit's loader tells glibc from musl Linux by it (else it asks
     // process.report, which wants more --allow-sys). Writes its -log file (with
@@ -189,7 +191,7 @@ const DECLS: Record<string, BinaryDecl> = {
     // ~97 → ~89 MB, throughput and CPU per MB unchanged (tests/bench/client_bench.ts).
     // No TurboFan (Maglev is the top tier): the optimizing compiler's code in the deno binary is
     // never paged in (~2.7 MB fewer resident code pages under load), CPU per MB unchanged.
-    v8: "--max-semi-space-size=1,--max-opt=2",
+    v8: CLIENT_V8_FLAGS,
   },
   server: {
     entry: "server/main.ts",
@@ -299,7 +301,7 @@ export function binaryFlags(spec: BinaryDecl, os: Os, embedded: string[]): strin
     "--ignore-env",
     ...pathFlag("allow-read", [...embedded, ...files.read]),
     ...pathFlag("allow-write", files.write),
-    ...pathFlag("allow-run", spec.run),
+    ...pathFlag("allow-run", typeof spec.run === "function" ? spec.run(os) : spec.run),
     ...pathFlag("allow-sys", spec.sys ?? []),
     ...(spec.v8 ? [`--v8-flags=${spec.v8}`] : []),
   ];

@@ -58,6 +58,27 @@ function memory(pid: number): { rssMB: number; peakMB: number } {
   return { rssMB: kib("VmRSS") / 1024, peakMB: kib("VmHWM") / 1024 };
 }
 
+/** The WebRTC host processes our client started (client/webrtc_process.ts): its children. */
+function children(pid: number): number[] {
+  try {
+    const list = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+    return list === "" ? [] : list.split(" ").map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A process's private pages (MB): what it adds to another process mapping the same files. */
+function privateMB(pid: number): number {
+  try {
+    const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(rollup)?.[1] ?? 0);
+    return (kib("Private_Clean") + kib("Private_Dirty")) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU time (s) a process has used so far, from /proc. */
 function cpuSeconds(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
@@ -65,8 +86,9 @@ function cpuSeconds(pid: number): number {
 }
 
 /**
- * Fetches, measuring the client: RSS idle, its peak before (start-up) and during the fetch (the
- * kernel's VmHWM, reset before the fetch), CPU seconds per MB.
+ * Fetches, measuring the client and its WebRTC host: RSS idle, the client's peak before (start-up)
+ * and each one's during the fetch (the kernel's VmHWM, reset before the fetch), the two together
+ * (sampled; pages both map counted once), CPU seconds per MB of both.
  */
 async function measured(
   chain: Chain,
@@ -77,24 +99,45 @@ async function measured(
     idleMB: number;
     startPeakMB: number;
     peakMB: number;
+    hostIdleMB: number;
+    hostPeakMB: number;
+    togetherPeakMB: number;
     cpuPerMB: number;
     relayed: number;
   }
 > {
   await sleep(1000);
+  const hosts = children(pid);
   const idle = memory(pid);
-  const cpuBefore = cpuSeconds(pid);
+  const hostIdleMB = hosts.reduce((n, h) => n + memory(h).rssMB, 0);
+  const cpu = () => [pid, ...hosts].reduce((n, p) => n + cpuSeconds(p), 0);
+  const cpuBefore = cpu();
   const relayedBefore = await chain.proxyBytesFromServer();
-  Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5"); // resets VmHWM to the current RSS
+  for (const p of [pid, ...hosts]) {
+    Deno.writeTextFileSync(`/proc/${p}/clear_refs`, "5"); // resets VmHWM to the current RSS
+  }
+  let togetherPeakMB = 0;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      const together = memory(pid).rssMB + hosts.reduce((n, h) => n + privateMB(h), 0);
+      togetherPeakMB = Math.max(togetherPeakMB, together);
+      await sleep(200);
+    }
+  })();
   const r = await chain.fetch(port);
-  const peak = memory(pid).peakMB;
+  done = true;
+  await sampler;
   const relayed = (await chain.proxyBytesFromServer()) - relayedBefore;
   return {
     ...r,
     idleMB: idle.rssMB,
     startPeakMB: idle.peakMB,
-    peakMB: peak,
-    cpuPerMB: (cpuSeconds(pid) - cpuBefore) / (r.bytes / 1e6),
+    peakMB: memory(pid).peakMB,
+    hostIdleMB,
+    hostPeakMB: hosts.reduce((n, h) => n + memory(h).peakMB, 0),
+    togetherPeakMB,
+    cpuPerMB: (cpu() - cpuBefore) / (r.bytes / 1e6),
     relayed: relayed / r.bytes,
   };
 }
@@ -130,9 +173,13 @@ export async function run(): Promise<void> {
     const mem = (r: Measured) =>
       `  client RSS idle ${r.idleMB.toFixed(1)} MB, peak at start-up ${
         r.startPeakMB.toFixed(1)
-      } MB, ` +
-      `under load ${r.peakMB.toFixed(1)} MB, ` +
-      `CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy received ${
+      } MB, under load ${r.peakMB.toFixed(1)} MB` +
+      (r.hostPeakMB > 0
+        ? ` + WebRTC host idle ${r.hostIdleMB.toFixed(1)} MB, under load ${
+          r.hostPeakMB.toFixed(1)
+        } MB (together, shared pages once: peak ${r.togetherPeakMB.toFixed(1)} MB)`
+        : "") +
+      `, CPU ${r.cpuPerMB.toFixed(3)} s/MB; proxy received ${
         r.relayed.toFixed(2)
       } IP bytes from the server per payload byte`;
     for (const r of ours) console.log(line("ours (client + proxy)", r) + mem(r));

@@ -61,6 +61,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "TOR_PT_STATE_LOCATION,TOR_PT_EXIT_ON_STDIN_CLOSE,HOME --ignore-env " +
       "--allow-read=/usr/bin/ldd " +
       "--allow-write=/var/lib/tor,/var/lib/tor-instances,/var/log/tor,/tmp " +
+      "--allow-run=/proc/self/exe " +
       "--allow-sys=uid,homedir,osRelease --v8-flags=--max-semi-space-size=1,--max-opt=2 " +
       "--include node_modules/@roamhq/wrtc-linux-x64 --include node_modules/impit-linux-x64-gnu " +
       "--include node_modules/@wreq-js/binding-linux-x64-gnu " +
