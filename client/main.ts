@@ -12,6 +12,7 @@ import { clientSetup, PtProxyError, wantsMethod } from "../lib/pt/client_env.ts"
 import { isIPv4, isIPv6, PtSetupError } from "../lib/pt/server_env.ts";
 import { PtStdout } from "../lib/pt/stdout.ts";
 import { keepResidentMemoryLow } from "../lib/process/resident_memory.ts";
+import { IsolatedWebRTC } from "../lib/snowflake/webrtc_isolated.ts";
 import { FlagError, HelpRequested, parseClientFlags, usage } from "./flags.ts";
 import type { ClientFlags } from "./flags.ts";
 import { serveSocks } from "./front.ts";
@@ -182,6 +183,7 @@ async function main(): Promise<number> {
         })
     ),
   );
+  if (webrtc instanceof IsolatedWebRTC) await webrtc.stop();
   log.log("snowflake-client is done");
   return 0;
 }

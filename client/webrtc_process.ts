@@ -42,6 +42,7 @@ function spawnHost(): HostProcess {
     status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
     ref: () => child.ref(),
     unref: () => child.unref(),
+    kill: () => child.kill("SIGKILL"),
   };
 }
 

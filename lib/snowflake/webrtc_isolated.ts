@@ -44,7 +44,11 @@ export interface HostProcess {
   /** Whether it keeps this process's event loop alive (only while it has peer connections). */
   ref(): void;
   unref(): void;
+  kill(): void;
 }
+
+/** How long a host may take to exit once its stdin is closed before it is killed. */
+const STOP_GRACE_MS = 2000;
 
 function event<T extends object>(type: string, fields?: T): Event {
   return fields ? Object.assign(new Event(type), fields) : new Event(type);
@@ -123,6 +127,20 @@ class Host {
       this.calls.set(id, { peer, resolve });
       this.out.write(frame(Kind.Call, id, { peer: peer.id, method, arg }));
     });
+  }
+
+  /** Closes its stdin (it closes its peer connections and exits); kills it if it lingers. */
+  async stop(): Promise<void> {
+    await this.out.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), STOP_GRACE_MS));
+    if (await Promise.race([this.process.status, late]) === "late") {
+      try {
+        this.process.kill();
+      } catch { /* it has just exited */ }
+      await this.process.status;
+    }
+    clearTimeout(timer);
   }
 
   /** Keeps the event loop alive while some peer connection is open (libwebrtc does so too). */
@@ -313,6 +331,13 @@ export class IsolatedWebRTC implements WebRTC {
   #running(): Host {
     if (!this.#host || this.#host.dead) this.#host = new Host(this.spawn(), this.log);
     return this.#host;
+  }
+
+  /** Ends the host process, if one runs, and waits for it: nothing of the client outlives it. */
+  async stop(): Promise<void> {
+    const host = this.#host;
+    this.#host = null;
+    if (host && !host.dead) await host.stop();
   }
 
   /** The pid of the current host process, if one is running. */

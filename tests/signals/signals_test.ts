@@ -157,3 +157,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "signals: client's WebRTC host process: SIGUSR1 opens nothing and it lives on",
+  fn: () =>
+    inNs(async (ns) => {
+      const p = denoIn(
+        ns,
+        runArgs("client", ["-socks", "127.0.0.1:0", "-url", "http://127.0.0.1:1/"]),
+      );
+      try {
+        await p.waitFor(/SOCKS4\/4a\/5 proxy on/);
+        const pid = p.child.pid;
+        let host = 0;
+        for (let i = 0; i < 100 && !host; i++, await sleep(100)) {
+          host = Number(
+            Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(" ")[0],
+          );
+        }
+        assert(host > 0, `no WebRTC host process: ${p.output}`);
+        assert(Deno.readTextFileSync(`/proc/${host}/cmdline`).includes("--webrtc-host-process"));
+        // Its ICE sockets come and go with the rendezvous attempts: compare TCP listeners.
+        const tcp = async () => (await ns.listening()).filter((l) => l.startsWith("tcp"));
+        const before = await tcp();
+        await sleep(1000); // past Deno's SIGUSR1 watcher set-up in the host
+        for (let i = 0; i < 2; i++, await sleep(750)) Deno.kill(host, "SIGUSR1");
+        assertEquals(await tcp(), before, p.output);
+        assert(Deno.readTextFileSync(`/proc/${host}/cmdline`).includes("--webrtc-host-process"));
+      } finally {
+        await p.stop();
+      }
+    }),
+});
