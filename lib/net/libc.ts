@@ -1,6 +1,7 @@
 /**
  * The one FFI handle on Linux libc, with every symbol the TUN device, the raw
- * socket, the socket options and batched UDP I/O call. Opened on first use;
+ * socket, the socket options, batched UDP I/O and the resident-memory trimming
+ * (lib/process/resident_memory.ts) call. Opened on first use;
  * callers that are best effort check the platform and the ffi permission first.
  *
  * @module
@@ -23,6 +24,8 @@ const SYMBOLS = {
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
+  madvise: { parameters: ["usize", "usize", "i32"], result: "i32" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const;
 
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

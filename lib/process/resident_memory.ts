@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { type Libc, libc } from "../net/libc.ts";
 
 /**
  * The passes after the first: 1 s later, then at doubling intervals up to a minute, so that
@@ -28,15 +29,6 @@ const MADV_DONTNEED = 4;
 const SMAPS = "/proc/self/smaps";
 
 const O_RDONLY = 0;
-
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  madvise: { parameters: ["usize", "usize", "i32"], result: "i32" },
-  malloc_trim: { parameters: ["usize"], result: "i32" },
-} as const;
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** A read-only private file mapping whose pages all equal the file's. */
 interface CleanMapping {
@@ -81,7 +73,7 @@ function openLibc(): Libc | null {
   if (Deno.build.os !== "linux") return null;
   try {
     // musl has no libc.so.6: glibc's malloc_trim is what this needs.
-    return Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    return libc();
   } catch {
     return null;
   }
