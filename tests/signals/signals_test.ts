@@ -178,12 +178,12 @@ Deno.test({
         }
         assert(host > 0, `no WebRTC host process: ${p.output}`);
         assert(Deno.readTextFileSync(`/proc/${host}/cmdline`).includes("--webrtc-host-process"));
-        // Its ICE sockets come and go with the rendezvous attempts: compare TCP listeners.
-        const tcp = async () => (await ns.listening()).filter((l) => l.startsWith("tcp"));
-        const before = await tcp();
+        // libwebrtc's ICE-TCP listeners come and go with each rendezvous attempt, so
+        // a before/after comparison would see them; look for the inspector's port.
         await sleep(1000); // past Deno's SIGUSR1 watcher set-up in the host
         for (let i = 0; i < 2; i++, await sleep(750)) Deno.kill(host, "SIGUSR1");
-        assertEquals(await tcp(), before, p.output);
+        const after = await ns.listening();
+        assert(!after.some((l) => INSPECTOR.test(l)), `inspector: ${after.join(", ")}`);
         assert(Deno.readTextFileSync(`/proc/${host}/cmdline`).includes("--webrtc-host-process"));
       } finally {
         await p.stop();
