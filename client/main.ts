@@ -17,7 +17,8 @@ import { FlagError, HelpRequested, parseClientFlags, usage } from "./flags.ts";
 import type { ClientFlags } from "./flags.ts";
 import { serveSocks } from "./front.ts";
 import { runSctpClient } from "./sctp/run.ts";
-import { clientWebRTC, HOST_ARG, runWebRTCHost } from "./webrtc_process.ts";
+import { HOST_ARG, runWebRTCHost } from "../lib/snowflake/webrtc_process.ts";
+import { clientWebRTC } from "./webrtc_process.ts";
 
 export const VERSION = "2.11.0-deno";
 /** The transports this binary offers (README: sctp transport). */

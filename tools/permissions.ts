@@ -13,6 +13,7 @@
  * @module
  */
 import { CLIENT_V8_FLAGS } from "../client/webrtc_process.ts";
+import { BROKER_PROXY_V8_FLAGS } from "../proxy/webrtc_process.ts";
 
 /** An operating system a binary is built for. */
 export type Os = "linux" | "darwin" | "windows";
@@ -233,7 +234,8 @@ const DECLS: Record<string, BinaryDecl> = {
     // The web proxy page the broker serves with --serve-web-proxy (proxy/web/serve.ts).
     include: ["proxy/web/index.html", "proxy/web/web-proxy.js"],
     env: [...AWS_ENV, ...AWS_SDK.env],
-    run: [],
+    // Itself, as the process the proxy's WebRTC runs in (proxy/webrtc_process.ts); Linux only.
+    run: (os) => os === "linux" ? ["/proc/self/exe"] : [],
     sys: AWS_SDK.sys,
     // Bridge list, TLS certificate and key under /etc/snowflake; the ACME cache under
     // /var/lib/snowflake; --log under /var/log/snowflake.
@@ -247,7 +249,7 @@ const DECLS: Record<string, BinaryDecl> = {
     // GC-only V8 flags for the broker's ~10k held polls, whose garbage is short-lived: a 1 MiB
     // young generation and a 20% old-generation growth step (~212 MB median RSS at 10,000
     // waiting proxies against ~320 MB without: tests/bench/broker_bench.ts).
-    v8: "--max-semi-space-size=1,--heap-growing-percent=20",
+    v8: BROKER_PROXY_V8_FLAGS,
   },
   // The static-cookie ExtORPort in front of each tor instance of a multi-tor bridge
   // (README "Multi-instance bridge"); gen-cookie writes the cookie under /etc/snowflake.

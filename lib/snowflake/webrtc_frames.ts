@@ -6,7 +6,11 @@
  * @module
  */
 
-/** Frame kinds. `id` names a peer connection, a data channel or a call, as the kind says. */
+/**
+ * Frame kinds. `id` names a peer connection, a data channel or a call, as the kind says. The
+ * owner numbers them from 1 up; the host numbers the channels the remote opens from
+ * {@link HOST_IDS} up, so the two never meet.
+ */
 export const Kind = {
   // To the host.
   /** id: peer connection; JSON: its configuration. */
@@ -32,6 +36,8 @@ export const Kind = {
   Message: 13,
   /** id: data channel; u32: bytes of its {@link Kind.Send} frames handed to the channel. */
   Sent: 14,
+  /** id: data channel (the host's number); JSON: {@link ChannelAnnouncement}. */
+  DataChannel: 15,
 } as const;
 export type Kind = typeof Kind[keyof typeof Kind];
 
@@ -75,6 +81,16 @@ export interface PeerEvent {
   state: PeerState;
   /** `icecandidate` only: the candidate, or null at the end of gathering. */
   candidate?: { candidate: string; sdpMid: string | null; sdpMLineIndex: number | null } | null;
+}
+
+/** The first id of the channels the host numbers (those the remote opens). */
+export const HOST_IDS = 0x80000000;
+
+/** A channel the remote opened (the peer connection's `datachannel` event). */
+export interface ChannelAnnouncement {
+  peer: number;
+  label: string;
+  readyState: "connecting" | "open" | "closing" | "closed";
 }
 
 export interface ChannelEvent {

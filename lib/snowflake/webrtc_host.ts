@@ -3,6 +3,7 @@
  * for over a pair of byte streams (lib/snowflake/webrtc_frames.ts), so that a crash in the
  * WebRTC library kills this process and not that one (lib/snowflake/webrtc_isolated.ts).
  *
+ * Channels the remote opens are announced ({@link Kind.DataChannel}) before any of their events.
  * Messages to send wait here while the channel's `bufferedAmount` is above the high-water
  * mark; a {@link Kind.Sent} frame tells the owner once they were handed to the channel.
  *
@@ -10,10 +11,12 @@
  */
 import {
   type CallRequest,
+  type ChannelAnnouncement,
   type ChannelEvent,
   type Frame,
   frame,
   FrameWriter,
+  HOST_IDS,
   json,
   Kind,
   type NewChannelRequest,
@@ -61,7 +64,12 @@ class Outbox {
   #pumping = false;
   #bound = 0;
 
-  constructor(readonly id: number, readonly dc: DataChannel, readonly out: FrameWriter) {}
+  constructor(
+    readonly id: number,
+    readonly peer: number,
+    readonly dc: DataChannel,
+    readonly out: FrameWriter,
+  ) {}
 
   push(message: Uint8Array<ArrayBuffer>): void {
     this.#queue.push(message);
@@ -106,8 +114,17 @@ export async function serveWebRTC(
   const out = new FrameWriter(output);
   const peers = new Map<number, PeerConnection>();
   const channels = new Map<number, Outbox>();
+  let nextChannel = HOST_IDS;
 
   const watchPeer = (id: number, pc: PeerConnection) => {
+    pc.addEventListener("datachannel", (e) => {
+      const dc = (e as RTCDataChannelEvent).channel as unknown as DataChannel;
+      const channel = nextChannel++;
+      channels.set(channel, new Outbox(channel, id, dc, out));
+      const ann: ChannelAnnouncement = { peer: id, label: dc.label, readyState: dc.readyState };
+      out.write(frame(Kind.DataChannel, channel, ann));
+      watchChannel(channel, dc);
+    });
     for (const type of PEER_EVENTS) {
       pc.addEventListener(type, (e) => {
         const ev: PeerEvent = { type, state: stateOf(pc) };
@@ -169,6 +186,8 @@ export async function serveWebRTC(
       case Kind.ClosePeer:
         closePeer(peers.get(f.id));
         peers.delete(f.id);
+        // A closed peer connection's channels may never say `close`.
+        for (const [id, box] of channels) if (box.peer === f.id) channels.delete(id);
         break;
       case Kind.NewChannel: {
         const req = json<NewChannelRequest>(f);
@@ -178,7 +197,7 @@ export async function serveWebRTC(
           break;
         }
         const dc = pc.createDataChannel(req.label, req.init);
-        channels.set(f.id, new Outbox(f.id, dc, out));
+        channels.set(f.id, new Outbox(f.id, req.peer, dc, out));
         watchChannel(f.id, dc);
         break;
       }

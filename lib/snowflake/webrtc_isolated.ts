@@ -4,7 +4,8 @@
  * dereferences a pointer libwebrtc's signaling thread has just nulled, SIGSEGV (docs/client.md
  * "WebRTC in a process of its own") — ends that process, not this one. Its peer connections
  * then report `closed` and their channels close, as if every proxy had gone at once; the next
- * peer connection starts a new host.
+ * peer connection starts a new host. A channel the remote opens (the answerer's, as in the
+ * proxy) comes as the peer connection's `datachannel` event, as in the browser.
  *
  * The objects mirror the host's: attributes are the state the host sent with its last event or
  * call result; `send()` is queued to the host, and `bufferedAmount` counts what was sent and
@@ -14,6 +15,7 @@
  */
 import {
   type CallResult,
+  type ChannelAnnouncement,
   type ChannelEvent,
   type Frame,
   frame,
@@ -105,6 +107,13 @@ class Host {
       case Kind.PeerEvent:
         this.peers.get(f.id)?.changed(json<PeerEvent>(f));
         break;
+      case Kind.DataChannel: {
+        const ann = json<ChannelAnnouncement>(f);
+        const peer = this.peers.get(ann.peer);
+        if (peer) peer.announced(new RemoteChannel(this, f.id, peer.id, ann.label), ann.readyState);
+        else this.out.write(frame(Kind.CloseChannel, f.id));
+        break;
+      }
       case Kind.Result: {
         const call = this.calls.get(f.id);
         this.calls.delete(f.id);
@@ -212,7 +221,7 @@ class RemotePeer extends EventTarget implements PeerConnection {
   }
 
   createDataChannel(label: string, init?: { ordered?: boolean }): DataChannel {
-    const ch = new RemoteChannel(this.host, this.host.nextId(), label);
+    const ch = new RemoteChannel(this.host, this.host.nextId(), this.id, label);
     this.host.out.write(frame(Kind.NewChannel, ch.id, { peer: this.id, label, init }));
     if (this.host.dead || this.connectionState === "closed") ch.ended();
     return ch;
@@ -223,7 +232,15 @@ class RemotePeer extends EventTarget implements PeerConnection {
     this.#state = { ...this.#state, connectionState: "closed", signalingState: "closed" };
     this.host.out.write(frame(Kind.ClosePeer, this.id));
     this.host.peers.delete(this.id);
+    // Closed with the connection, without a `close` event (as the spec has it).
+    for (const ch of [...this.host.channels.values()]) if (ch.peer === this.id) ch.forget();
     this.host.updateRef();
+  }
+
+  /** The remote opened `channel`. */
+  announced(channel: RemoteChannel, readyState: DataChannel["readyState"]): void {
+    channel.readyState = readyState;
+    this.dispatchEvent(event("datachannel", { channel }));
   }
 
   changed(ev: PeerEvent): void {
@@ -261,7 +278,12 @@ class RemoteChannel extends EventTarget implements DataChannel {
   binaryType = "arraybuffer";
   #unsent = 0;
 
-  constructor(readonly host: Host, readonly id: number, readonly label: string) {
+  constructor(
+    readonly host: Host,
+    readonly id: number,
+    readonly peer: number,
+    readonly label: string,
+  ) {
     super();
     host.channels.set(id, this);
   }
@@ -302,10 +324,15 @@ class RemoteChannel extends EventTarget implements DataChannel {
   /** Closed, by either side or with the host. */
   ended(): void {
     if (this.readyState === "closed") return;
+    this.forget();
+    this.dispatchEvent(event("close"));
+  }
+
+  /** Closed with its peer connection. */
+  forget(): void {
     this.readyState = "closed";
     this.#unsent = 0;
     this.host.channels.delete(this.id);
-    this.dispatchEvent(event("close"));
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The `broker-proxy proxy` binary's adapter for the proxy core (core.ts): @roamhq/wrtc's peer
- * connections (lib/snowflake/webrtc_wrtc.ts), the relay dialed with Deno's `WebSocketStream`
+ * connections (in a host process: proxy/webrtc_process.ts), the relay dialed with Deno's `WebSocketStream`
  * (relay_dial.ts) with Nagle's algorithm turned off, Deno's fetch and timers, and a STUN
  * probe of our own so that answers go out as soon as their candidates are usable. The web
  * page's adapter (proxy/web/env.ts) differs only in these; a test passes another {@link WebRTC} to run it over an in-memory twin.
@@ -11,7 +11,6 @@ import { setTcpNoDelayToPort } from "../../lib/net/sockopt.ts";
 import type { Conn } from "../../lib/net/types.ts";
 import { probeStunServers } from "../../lib/snowflake/nat.ts";
 import type { WebRTC } from "../../lib/snowflake/webrtc.ts";
-import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import type { ProxyEnv } from "./core.ts";
 import { dialRelay } from "./relay_dial.ts";
 
@@ -22,7 +21,7 @@ export interface BinaryHooks {
 }
 
 /** The core's environment in the binary. */
-export function binaryProxyEnv(hooks: BinaryHooks, webrtc: WebRTC = wrtcWebRTC): ProxyEnv {
+export function binaryProxyEnv(hooks: BinaryHooks, webrtc: WebRTC): ProxyEnv {
   return {
     webrtc,
     dialRelay: dialRelayNoDelay,

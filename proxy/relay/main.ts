@@ -1,12 +1,14 @@
 /**
  * `broker-proxy proxy`: the standalone Snowflake proxy. Wires the core (proxy/relay/core.ts)
- * to @roamhq/wrtc, Deno's WebSocket and fetch, the scrubbing logger, Prometheus metrics and
+ * to @roamhq/wrtc in a host process (proxy/webrtc_process.ts), Deno's WebSocket and fetch, the scrubbing logger, Prometheus metrics and
  * signals. README "Proxy" documents the flags.
  *
  * @module
  */
 import { flagLogger } from "../../lib/log/mod.ts";
 import { keepResidentMemoryLow } from "../../lib/process/resident_memory.ts";
+import { IsolatedWebRTC } from "../../lib/snowflake/webrtc_isolated.ts";
+import { proxyWebRTC } from "../webrtc_process.ts";
 import { SnowflakeProxy } from "./core.ts";
 import { binaryProxyEnv } from "./env.ts";
 import { parseProxyFlags, PROXY_USAGE, type ProxyFlags } from "./flags.ts";
@@ -32,12 +34,13 @@ export async function runProxy(args: string[]): Promise<number> {
   }
   const logger = flagLogger(flags.log, flags.unsafeLogging);
   if (!logger) return 1;
+  const webrtc = await proxyWebRTC((m) => logger.log(m));
   const proxy = new SnowflakeProxy(
     flags.config,
     binaryProxyEnv({
       log: (m) => logger.log(m),
       debug: flags.verbose ? (m) => logger.log(m) : undefined,
-    }),
+    }, webrtc),
   );
 
   let metrics: Deno.HttpServer | undefined;
@@ -75,6 +78,7 @@ export async function runProxy(args: string[]): Promise<number> {
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, stop);
     await metrics?.shutdown();
+    if (webrtc instanceof IsolatedWebRTC) await webrtc.stop();
   }
   logger.log("stopped");
   return 0;

@@ -1,56 +1,88 @@
 /**
- * `deno run tests/client/wrtc_send_race.ts inprocess|isolated TRIALS [MESSAGE_SIZE]`: the
+ * `deno run tests/client/wrtc_send_race.ts inprocess|isolated TRIALS [MESSAGE_SIZE [ROLE]]`: the
  * @roamhq/wrtc 0.10.0 crash (docs/client.md "WebRTC in a process of its own") on a local pair
- * of peer connections. Each trial writes through the client's carrier conn (`dataChannelConn`,
- * messages of MESSAGE_SIZE, default 64 KiB) as fast as the channel takes them, and the other
- * side closes the channel after 0–2 MiB. The writer's WebRTC is @roamhq/wrtc in this process
- * (`inprocess`: the process dies by SIGSEGV) or in a host process (`isolated`, the client's:
- * hosts die, this process goes on). Then one more pair must carry 8 MiB intact. Prints a JSON
- * summary on the last line.
+ * of peer connections. Each trial writes through the carrier conn (`dataChannelConn`, messages
+ * of MESSAGE_SIZE, default 64 KiB) as fast as the channel takes them, and the other side closes
+ * the channel after 0–2 MiB. The writer's WebRTC is @roamhq/wrtc in this process (`inprocess`:
+ * the process dies by SIGSEGV) or in a host process (`isolated`: hosts die, this process goes
+ * on). ROLE `offerer` (default) writes as the client does, on the channel it opened; `answerer`
+ * as the proxy does, on the channel the far side opened, with the proxy's host. Then one more
+ * pair must carry 8 MiB intact. Prints a JSON summary on the last line.
  *
  * @module
  */
-import { dataChannelConn } from "../../lib/snowflake/datachannel.ts";
-import { gatherLocalDescription, type WebRTC } from "../../lib/snowflake/webrtc.ts";
+import { type DataChannelConn, dataChannelConn } from "../../lib/snowflake/datachannel.ts";
+import {
+  type DataChannel,
+  gatherLocalDescription,
+  type PeerConnection,
+  type WebRTC,
+} from "../../lib/snowflake/webrtc.ts";
 import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import { clientWebRTC } from "../../client/webrtc_process.ts";
+import { proxyWebRTC } from "../../proxy/webrtc_process.ts";
 
-const [mode = "isolated", trialsArg = "100", sizeArg = "65536"] = Deno.args;
+const [mode = "isolated", trialsArg = "100", sizeArg = "65536", role = "offerer"] = Deno.args;
 const hostEnds: string[] = [];
+const log = (m: string) => hostEnds.push(m);
 const sender: WebRTC = mode === "inprocess"
   ? wrtcWebRTC
-  : await clientWebRTC((m) => hostEnds.push(m));
+  : await (role === "answerer" ? proxyWebRTC(log) : clientWebRTC(log));
+
+/** The next channel the remote opens on `pc`. */
+function arriving(pc: PeerConnection): Promise<DataChannel> {
+  return new Promise((resolve) =>
+    pc.addEventListener("datachannel", (e) => {
+      resolve((e as RTCDataChannelEvent).channel as unknown as DataChannel);
+    })
+  );
+}
+
+function opened(dc: DataChannel): Promise<void> {
+  if (dc.readyState === "open") return Promise.resolve();
+  return new Promise((resolve) => dc.addEventListener("open", () => resolve()));
+}
 
 /** A connected pair: the writer's conn (sender's WebRTC) and the far channel (this process's). */
 async function pair() {
   const a = sender.newPeerConnection({});
   const b = wrtcWebRTC.newPeerConnection({});
-  const dc = a.createDataChannel("race", { ordered: true });
-  const conn = dataChannelConn(dc, { maxMessageSize: Number(sizeArg), highWaterMark: 4 << 20 });
+  const options = { maxMessageSize: Number(sizeArg), highWaterMark: 4 << 20 };
   let received = 0;
   const chunks: Uint8Array[] = [];
-  const far = new Promise<RTCDataChannel>((resolve) => {
-    b.addEventListener("datachannel", (e) => {
-      const far = (e as RTCDataChannelEvent).channel;
-      far.binaryType = "arraybuffer";
-      far.addEventListener("message", (m) => {
-        const data = new Uint8Array((m as MessageEvent).data as ArrayBuffer);
-        received += data.byteLength;
-        chunks.push(data);
-      });
-      resolve(far);
+  const listen = (far: DataChannel) => {
+    far.binaryType = "arraybuffer";
+    far.addEventListener("message", (m) => {
+      const data = new Uint8Array((m as MessageEvent).data as ArrayBuffer);
+      received += data.byteLength;
+      chunks.push(data);
     });
-  });
-  const offer = await gatherLocalDescription(a, await a.createOffer(), 2000);
-  await b.setRemoteDescription(offer);
-  const answer = await gatherLocalDescription(b, await b.createAnswer(), 2000);
-  await a.setRemoteDescription(answer);
+    return far;
+  };
+  let conn: Promise<DataChannelConn>;
+  let far: Promise<DataChannel>;
+  if (role === "answerer") {
+    far = Promise.resolve(listen(b.createDataChannel("race", { ordered: true })));
+    conn = arriving(a).then((dc) => dataChannelConn(dc, options));
+  } else {
+    conn = Promise.resolve(
+      dataChannelConn(a.createDataChannel("race", { ordered: true }), options),
+    );
+    far = arriving(b).then(listen);
+  }
+  const [offerer, answerer] = role === "answerer" ? [b, a] : [a, b];
+  const offer = await gatherLocalDescription(offerer, await offerer.createOffer(), 2000);
+  await answerer.setRemoteDescription(offer);
+  const answer = await gatherLocalDescription(answerer, await answerer.createAnswer(), 2000);
+  await offerer.setRemoteDescription(answer);
+  const [c, f] = await Promise.all([conn, far]);
+  await opened(f);
   const close = () => {
-    conn.close();
+    c.close();
     a.close();
     b.close();
   };
-  return { conn, far: await far, chunks, received: () => received, close };
+  return { conn: c, far: f, chunks, received: () => received, close };
 }
 
 const trials = Number(trialsArg);

@@ -158,35 +158,48 @@ Deno.test({
   },
 });
 
-Deno.test({
-  ...opts,
-  name: "signals: client's WebRTC host process: SIGUSR1 opens nothing and it lives on",
-  fn: () =>
-    inNs(async (ns) => {
-      const p = denoIn(
-        ns,
-        runArgs("client", ["-socks", "127.0.0.1:0", "-url", "http://127.0.0.1:1/"]),
-      );
-      try {
-        await p.waitFor(/SOCKS4\/4a\/5 proxy on/);
-        const pid = p.child.pid;
-        let host = 0;
-        for (let i = 0; i < 100 && !host; i++, await sleep(100)) {
-          host = Number(
-            Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(" ")[0],
-          );
+/** The binaries that run their WebRTC in a host process, and how each is started. */
+const HOSTING: [name: string, args: string[], ready: RegExp][] = [
+  [
+    "client",
+    runArgs("client", ["-socks", "127.0.0.1:0", "-url", "http://127.0.0.1:1/"]),
+    /SOCKS4\/4a\/5 proxy on/,
+  ],
+  [
+    "proxy",
+    runArgs("broker-proxy", ["proxy", "-broker", "http://127.0.0.1:1/", "-stun", ""]),
+    /snowflake-proxy \d/,
+  ],
+];
+
+for (const [name, args, ready] of HOSTING) {
+  Deno.test({
+    ...opts,
+    name: `signals: ${name}'s WebRTC host process: SIGUSR1 opens nothing and it lives on`,
+    fn: () =>
+      inNs(async (ns) => {
+        const p = denoIn(ns, args);
+        try {
+          await p.waitFor(ready);
+          const pid = p.child.pid;
+          let host = 0;
+          for (let i = 0; i < 100 && !host; i++, await sleep(100)) {
+            host = Number(
+              Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(" ")[0],
+            );
+          }
+          assert(host > 0, `no WebRTC host process: ${p.output}`);
+          assert(Deno.readTextFileSync(`/proc/${host}/cmdline`).includes("--webrtc-host-process"));
+          // libwebrtc's ICE-TCP listeners come and go with each rendezvous attempt, so
+          // a before/after comparison would see them; look for the inspector's port.
+          await sleep(1000); // past Deno's SIGUSR1 watcher set-up in the host
+          for (let i = 0; i < 2; i++, await sleep(750)) Deno.kill(host, "SIGUSR1");
+          const after = await ns.listening();
+          assert(!after.some((l) => INSPECTOR.test(l)), `inspector: ${after.join(", ")}`);
+          assert(Deno.readTextFileSync(`/proc/${host}/cmdline`).includes("--webrtc-host-process"));
+        } finally {
+          await p.stop();
         }
-        assert(host > 0, `no WebRTC host process: ${p.output}`);
-        assert(Deno.readTextFileSync(`/proc/${host}/cmdline`).includes("--webrtc-host-process"));
-        // libwebrtc's ICE-TCP listeners come and go with each rendezvous attempt, so
-        // a before/after comparison would see them; look for the inspector's port.
-        await sleep(1000); // past Deno's SIGUSR1 watcher set-up in the host
-        for (let i = 0; i < 2; i++, await sleep(750)) Deno.kill(host, "SIGUSR1");
-        const after = await ns.listening();
-        assert(!after.some((l) => INSPECTOR.test(l)), `inspector: ${after.join(", ")}`);
-        assert(Deno.readTextFileSync(`/proc/${host}/cmdline`).includes("--webrtc-host-process"));
-      } finally {
-        await p.stop();
-      }
-    }),
-});
+      }),
+  });
+}

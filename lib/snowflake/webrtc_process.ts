@@ -1,0 +1,87 @@
+/**
+ * WebRTC in a process of its own (docs/client.md "WebRTC in a process of its own"): the binary
+ * starts itself again with {@link HOST_ARG}, and that process serves peer connections over its
+ * stdin and stdout (lib/snowflake/webrtc_host.ts), so that @roamhq/wrtc's crash costs the peer
+ * connections it carries, not the binary. It is started through `/proc/self/exe` (the only
+ * program the client and the broker-proxy binary may run, tools/permissions.ts); where there is
+ * none (macOS, Windows) WebRTC stays in the binary's process.
+ *
+ * @module
+ */
+import { keepResidentMemoryLow } from "../process/resident_memory.ts";
+import type { WebRTC } from "./webrtc.ts";
+import { type HostProcess, IsolatedWebRTC } from "./webrtc_isolated.ts";
+
+/** The hidden first argument that makes a binary a WebRTC host. */
+export const HOST_ARG = "--webrtc-host-process";
+
+const SELF = "/proc/self/exe";
+
+/** The binary that starts hosts: its entry point (from source) and its V8 flags. */
+export interface HostBinary {
+  /** The entry point that runs {@link runWebRTCHost} when its first argument is {@link HOST_ARG}. */
+  entry: URL;
+  /** A compiled binary passes its own to the host; from source the host is given these. */
+  v8Flags: string;
+  /** Who loses the crash when WebRTC stays in-process: "the client", "the proxy". */
+  role: string;
+}
+
+function spawnHost(binary: HostBinary): HostProcess {
+  const args = Deno.build.standalone ? [HOST_ARG] : [
+    "run",
+    "--allow-ffi",
+    "--ignore-env",
+    "--no-prompt",
+    `--v8-flags=${binary.v8Flags}`,
+    binary.entry.href,
+    HOST_ARG,
+  ];
+  const child = new Deno.Command(SELF, { args, stdin: "piped", stdout: "piped", stderr: "null" })
+    .spawn();
+  return {
+    pid: child.pid,
+    stdin: child.stdin,
+    stdout: child.stdout,
+    status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
+    ref: () => child.ref(),
+    unref: () => child.unref(),
+    kill: () => child.kill("SIGKILL"),
+  };
+}
+
+/**
+ * The binary's WebRTC: in a host process where it can start one (Linux, and allowed to run
+ * `/proc/self/exe`: a binary run from source with older flags may not be), started now so that
+ * the first peer connection need not wait for it.
+ */
+export async function hostedWebRTC(
+  binary: HostBinary,
+  log: (m: string) => void,
+): Promise<WebRTC> {
+  if (Deno.build.os === "linux") {
+    const run = await Deno.permissions.query({ name: "run", command: SELF });
+    if (run.state === "granted") {
+      const isolated = new IsolatedWebRTC(() => spawnHost(binary), log);
+      // A host takes ~0.09 s to start and load libwebrtc (in-process: 0.03–0.06 s).
+      isolated.start();
+      return isolated;
+    }
+    log(
+      `WARNING: WebRTC runs in this process (not allowed to run ${SELF}): a crash in ` +
+        `@roamhq/wrtc ends ${binary.role} (docs/client.md)`,
+    );
+  }
+  return (await import("./webrtc_wrtc.ts")).wrtcWebRTC;
+}
+
+/** Runs this process as the WebRTC host of its parent until the parent closes its stdin. */
+export async function runWebRTCHost(): Promise<void> {
+  // The terminal's Ctrl-C reaches the whole process group: the parent closes its peer
+  // connections and then the host's stdin.
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => {});
+  const { wrtcWebRTC } = await import("./webrtc_wrtc.ts");
+  const { serveWebRTC } = await import("./webrtc_host.ts");
+  keepResidentMemoryLow(() => {}); // the host's stderr goes nowhere
+  await serveWebRTC(wrtcWebRTC, Deno.stdin.readable, Deno.stdout.writable);
+}
