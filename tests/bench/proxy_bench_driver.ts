@@ -18,6 +18,26 @@ const [nsB, A, mbArg, roundsArg] = Deno.args as [string, string, string, string]
 const SIZE = Number(mbArg) * 1e6;
 const ROUNDS = Number(roundsArg);
 
+/** The proxy's WebRTC host processes (proxy/webrtc_process.ts): its children. */
+function children(pid: number): number[] {
+  const list = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+  return list === "" ? [] : list.split(" ").map(Number);
+}
+
+/** A process's RSS and its peak (the kernel's VmHWM), MB. */
+function memory(pid: number): { rssMB: number; peakMB: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rssMB: kib("VmRSS") / 1024, peakMB: kib("VmHWM") / 1024 };
+}
+
+/** A process's private pages (MB): what it adds to another process mapping the same files. */
+function privateMB(pid: number): number {
+  const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(rollup)?.[1] ?? 0);
+  return (kib("Private_Clean") + kib("Private_Dirty")) / 1024;
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
   const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
@@ -84,10 +104,21 @@ async function round(kind: string): Promise<Record<string, number | string>> {
     const t0 = performance.now();
     const client = await dialThroughBroker(broker.url);
     const connectSeconds = (performance.now() - t0) / 1000;
-    const t = await transfer(kind, client.conn, SIZE, () => cpuSeconds(proxy.pid));
+    const hosts = children(proxy.pid);
+    const cpu = () => [proxy.pid, ...hosts].reduce((n, p) => n + cpuSeconds(p), 0);
+    let togetherPeakMB = 0;
+    let done = false;
+    const sampler = (async () => {
+      for (; !done; await sleep(200)) {
+        const together = memory(proxy.pid).rssMB + hosts.reduce((n, h) => n + privateMB(h), 0);
+        togetherPeakMB = Math.max(togetherPeakMB, together);
+      }
+    })();
+    const t = await transfer(kind, client.conn, SIZE, cpu).finally(() => done = true);
+    await sampler;
     client.close();
-    const status = Deno.readTextFileSync(`/proc/${proxy.pid}/status`);
-    const peakRssMB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+    const peakRssMB = memory(proxy.pid).peakMB;
+    const hostPeakRssMB = hosts.reduce((n, h) => n + memory(h).peakMB, 0);
     const mb = SIZE / 1e6;
     return {
       kind,
@@ -97,6 +128,9 @@ async function round(kind: string): Promise<Record<string, number | string>> {
       downCpuPerMB: t.downCpu / mb,
       upCpuPerMB: t.upCpu / mb,
       peakRssMB,
+      hostPeakRssMB,
+      totalPeakRssMB: peakRssMB + hostPeakRssMB,
+      togetherPeakMB,
     };
   } finally {
     await terminate(proxy, 10_000);

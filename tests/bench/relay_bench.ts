@@ -52,13 +52,22 @@ export async function driveInNetns(
   }
 }
 
-/** Prints a table of medians per proxy (`[kind, label]`), the memory column last. */
+/** Prints a table of medians per proxy (`[kind, label]`), the memory columns last. */
 export function printMedians(
   rows: BenchRow[],
   proxies: [kind: string, label: string][],
-  memory: { key: string; header: string },
+  memory: { key: string; header: string }[],
 ): void {
-  const table = [["proxy", "down MB/s", "up MB/s", "CPU s/MB down", "CPU s/MB up", memory.header]];
+  const table = [
+    [
+      "proxy",
+      "down MB/s",
+      "up MB/s",
+      "CPU s/MB down",
+      "CPU s/MB up",
+      ...memory.map((m) => m.header),
+    ],
+  ];
   for (const [kind, label] of proxies) {
     const r = rows.filter((x) => x.kind === kind);
     const col = (k: string, digits: number) => median(r.map((x) => Number(x[k]))).toFixed(digits);
@@ -68,7 +77,7 @@ export function printMedians(
       col("upMBps", 2),
       col("downCpuPerMB", 4),
       col("upCpuPerMB", 4),
-      col(memory.key, 0),
+      ...memory.map((m) => col(m.key, 0)),
     ]);
   }
   for (const row of table) {

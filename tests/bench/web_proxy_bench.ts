@@ -23,7 +23,7 @@ export async function run(): Promise<void> {
   printMedians(
     rows,
     [["page", "page (Chromium)"], ["ours", "ours (Deno)"], ["go", "Debian Go 2.5.1"]],
-    { key: "pssMB", header: "PSS MB" },
+    [{ key: "pssMB", header: "PSS MB" }],
   );
   console.log("(PSS after the upload: for the page, summed over every Chromium process)");
   console.log("per round:", JSON.stringify(rows));
