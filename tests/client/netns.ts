@@ -202,6 +202,22 @@ export class NsPair {
   }
 }
 
+/**
+ * The pid of the WebRTC host process (lib/snowflake/webrtc_process.ts) of the process `parent`,
+ * or null.
+ */
+export function webrtcHostOf(parent: number): number | null {
+  try {
+    const children = Deno.readTextFileSync(`/proc/${parent}/task/${parent}/children`).trim();
+    for (const pid of children.split(" ").filter(Boolean)) {
+      if (Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("--webrtc-host-process")) {
+        return Number(pid);
+      }
+    }
+  } catch { /* gone */ }
+  return null;
+}
+
 /** Polls until `ok()` or throws after `ms`, early when `failed()` names a reason. */
 export async function waitUntil(
   ok: () => boolean | Promise<boolean>,

@@ -20,7 +20,7 @@ import { wrtcWebRTC } from "../../lib/snowflake/webrtc_wrtc.ts";
 import type { IsolatedWebRTC } from "../../lib/snowflake/webrtc_isolated.ts";
 import { clientWebRTC } from "../../client/webrtc_process.ts";
 import { Chain } from "./chain.ts";
-import { CAN_NETNS, DENO, ROOT, waitUntil } from "./netns.ts";
+import { CAN_NETNS, DENO, ROOT, waitUntil, webrtcHostOf } from "./netns.ts";
 
 const RACE = `${ROOT}/tests/client/wrtc_send_race.ts`;
 
@@ -126,21 +126,6 @@ Deno.test({
   },
 });
 
-/** The pid of the client's WebRTC host process (a child of `client`), or null. */
-function hostOf(client: number): number | null {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      const ppid = /PPid:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${e.name}/status`))?.[1];
-      if (cmdline.includes("--webrtc-host-process") && Number(ppid) === client) {
-        return Number(e.name);
-      }
-    } catch { /* gone */ }
-  }
-  return null;
-}
-
 Deno.test({
   name: "wrtc-crash: the client binary outlives its WebRTC host's death mid-download",
   ignore: !CAN_NETNS,
@@ -155,7 +140,7 @@ Deno.test({
       const fetching = chain.fetch(client.port, 1_000_000);
       await waitUntil(() => /using proxy/.test(Deno.readTextFileSync(client.log)), 60_000);
       await new Promise((r) => setTimeout(r, 3000));
-      const host = hostOf(client.proc.pid);
+      const host = webrtcHostOf(client.proc.pid);
       assert(host !== null, "the client runs a WebRTC host process");
       Deno.kill(host, "SIGKILL");
       const got = await fetching;
@@ -169,7 +154,7 @@ Deno.test({
       assertEquals(got.sha256, chain.fileSha256);
       const log = await Deno.readTextFile(client.log);
       assert(/WebRTC host process \d+ ended \(SIGKILL\); 1 peer connection lost/.test(log), log);
-      const next = hostOf(client.proc.pid);
+      const next = webrtcHostOf(client.proc.pid);
       assert(next !== null && next !== host, "a new host carries the session");
     } finally {
       await chain.stop();
