@@ -71,9 +71,11 @@ export function webSocketConn(ws: WebSocket, options: WebSocketConnOptions = {})
     if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close();
   };
 
+  // Also set when the reader cancels: a close or message event after that must not touch the
+  // controller (its TypeError would be uncaught, and end a Deno process).
+  let done = false;
   const readable = new ReadableStream<Uint8Array>({
     start(controller) {
-      let done = false;
       ws.addEventListener("message", (ev: MessageEvent) => {
         if (done) return;
         const d = ev.data;
@@ -95,7 +97,10 @@ export function webSocketConn(ws: WebSocket, options: WebSocketConnOptions = {})
         else controller.error(new ClosedError("websocket"));
       }, { once: true });
     },
-    cancel: close,
+    cancel() {
+      done = true;
+      close();
+    },
   }, { highWaterMark: readHighWater, size: (chunk) => chunk.byteLength });
 
   const writable = new WritableStream<Uint8Array>({

@@ -50,6 +50,9 @@ export async function dialRelay(
     } catch { /* already closed */ }
   };
   return {
+    // Cancelling our readable must not cancel the WebSocketStream's: Deno 2.9's `pull` still
+    // enqueues the message it was waiting for into the cancelled stream, and that TypeError is
+    // uncaught (it ended the proxy when a client left mid-download). close() ends the socket.
     readable: readable.pipeThrough(
       new TransformStream<ArrayBuffer | string, Uint8Array>({
         transform(chunk, controller) {
@@ -58,6 +61,7 @@ export async function dialRelay(
           );
         },
       }),
+      { preventCancel: true },
     ),
     writable,
     localAddr: new NamedAddr("websocket", "local"),

@@ -1132,9 +1132,9 @@ function webSocketConn(ws, options = {}) {
     closed = true;
     if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close();
   };
+  let done = false;
   const readable = new ReadableStream({
     start(controller) {
-      let done = false;
       ws.addEventListener("message", (ev) => {
         if (done) return;
         const d = ev.data;
@@ -1156,7 +1156,10 @@ function webSocketConn(ws, options = {}) {
         else controller.error(new ClosedError("websocket"));
       }, { once: true });
     },
-    cancel: close
+    cancel() {
+      done = true;
+      close();
+    }
   }, { highWaterMark: readHighWater, size: (chunk) => chunk.byteLength });
   const writable = new WritableStream({
     async write(chunk) {
@@ -1242,6 +1245,9 @@ async function dialRelay(url, signal, timeoutMs = 1e4, Ctor = globalThis.WebSock
     }
   };
   return {
+    // Cancelling our readable must not cancel the WebSocketStream's: Deno 2.9's `pull` still
+    // enqueues the message it was waiting for into the cancelled stream, and that TypeError is
+    // uncaught (it ended the proxy when a client left mid-download). close() ends the socket.
     readable: readable.pipeThrough(
       new TransformStream({
         transform(chunk, controller) {
@@ -1249,7 +1255,8 @@ async function dialRelay(url, signal, timeoutMs = 1e4, Ctor = globalThis.WebSock
             typeof chunk === "string" ? encoder2.encode(chunk) : new Uint8Array(chunk)
           );
         }
-      })
+      }),
+      { preventCancel: true }
     ),
     writable,
     localAddr: new NamedAddr("websocket", "local"),
