@@ -186,8 +186,12 @@ export async function serveWebRTC(
       case Kind.ClosePeer:
         closePeer(peers.get(f.id));
         peers.delete(f.id);
-        // A closed peer connection's channels may never say `close`.
-        for (const [id, box] of channels) if (box.peer === f.id) channels.delete(id);
+        // Its channels close with it, whether or not libwebrtc says so.
+        for (const [id, box] of channels) {
+          if (box.peer !== f.id) continue;
+          channels.delete(id);
+          out.write(frame(Kind.ChannelEvent, id, { type: "close" } satisfies ChannelEvent));
+        }
         break;
       case Kind.NewChannel: {
         const req = json<NewChannelRequest>(f);

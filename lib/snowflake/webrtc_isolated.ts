@@ -110,7 +110,7 @@ class Host {
       case Kind.DataChannel: {
         const ann = json<ChannelAnnouncement>(f);
         const peer = this.peers.get(ann.peer);
-        if (peer) peer.announced(new RemoteChannel(this, f.id, peer.id, ann.label), ann.readyState);
+        if (peer) peer.announced(new RemoteChannel(this, f.id, ann.label), ann.readyState);
         else this.out.write(frame(Kind.CloseChannel, f.id));
         break;
       }
@@ -221,7 +221,7 @@ class RemotePeer extends EventTarget implements PeerConnection {
   }
 
   createDataChannel(label: string, init?: { ordered?: boolean }): DataChannel {
-    const ch = new RemoteChannel(this.host, this.host.nextId(), this.id, label);
+    const ch = new RemoteChannel(this.host, this.host.nextId(), label);
     this.host.out.write(frame(Kind.NewChannel, ch.id, { peer: this.id, label, init }));
     if (this.host.dead || this.connectionState === "closed") ch.ended();
     return ch;
@@ -232,8 +232,6 @@ class RemotePeer extends EventTarget implements PeerConnection {
     this.#state = { ...this.#state, connectionState: "closed", signalingState: "closed" };
     this.host.out.write(frame(Kind.ClosePeer, this.id));
     this.host.peers.delete(this.id);
-    // Closed with the connection, without a `close` event (as the spec has it).
-    for (const ch of [...this.host.channels.values()]) if (ch.peer === this.id) ch.forget();
     this.host.updateRef();
   }
 
@@ -278,12 +276,7 @@ class RemoteChannel extends EventTarget implements DataChannel {
   binaryType = "arraybuffer";
   #unsent = 0;
 
-  constructor(
-    readonly host: Host,
-    readonly id: number,
-    readonly peer: number,
-    readonly label: string,
-  ) {
+  constructor(readonly host: Host, readonly id: number, readonly label: string) {
     super();
     host.channels.set(id, this);
   }
@@ -324,15 +317,10 @@ class RemoteChannel extends EventTarget implements DataChannel {
   /** Closed, by either side or with the host. */
   ended(): void {
     if (this.readyState === "closed") return;
-    this.forget();
-    this.dispatchEvent(event("close"));
-  }
-
-  /** Closed with its peer connection. */
-  forget(): void {
     this.readyState = "closed";
     this.#unsent = 0;
     this.host.channels.delete(this.id);
+    this.dispatchEvent(event("close"));
   }
 }
 
