@@ -88,7 +88,7 @@ Deno.test("perm: deno task compile builds each binary for its targets with its f
       "--allow-env=AWS_*,HOME --ignore-env --allow-read=/tmp/deno-compile-broker-proxy/proxy/web/index.html," +
       "/tmp/deno-compile-broker-proxy/proxy/web/web-proxy.js,/etc/snowflake," +
       "/var/lib/snowflake,/tmp --allow-write=/var/lib/snowflake,/var/log/snowflake,/tmp " +
-      "--allow-sys=uid,homedir,osRelease " +
+      "--allow-run=/proc/self/exe --allow-sys=uid,homedir,osRelease " +
       "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=20 --include proxy/web/index.html " +
       "--include proxy/web/web-proxy.js --include node_modules/@roamhq/wrtc-linux-x64 " +
       "--output dist/linux-x64/broker-proxy proxy/main.ts",
