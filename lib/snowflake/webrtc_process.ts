@@ -19,7 +19,7 @@ const SELF = "/proc/self/exe";
 
 /** The binary that starts hosts: its entry point (from source) and its V8 flags. */
 export interface HostBinary {
-  /** The entry point that runs {@link runWebRTCHost} when its first argument is {@link HOST_ARG}. */
+  /** The entry point that runs {@link runWebRTCHost} when its first argument is HOST_ARG. */
   entry: URL;
   /** A compiled binary passes its own to the host; from source the host is given these. */
   v8Flags: string;

@@ -1,9 +1,10 @@
 /**
  * The `broker-proxy proxy` binary's adapter for the proxy core (core.ts): @roamhq/wrtc's peer
- * connections (in a host process: proxy/webrtc_process.ts), the relay dialed with Deno's `WebSocketStream`
- * (relay_dial.ts) with Nagle's algorithm turned off, Deno's fetch and timers, and a STUN
- * probe of our own so that answers go out as soon as their candidates are usable. The web
- * page's adapter (proxy/web/env.ts) differs only in these; a test passes another {@link WebRTC} to run it over an in-memory twin.
+ * connections (passed in: in a host process, proxy/webrtc_process.ts), the relay dialed with
+ * Deno's `WebSocketStream` (relay_dial.ts) with Nagle's algorithm turned off, Deno's fetch and
+ * timers, and a STUN probe of our own so that answers go out as soon as their candidates are
+ * usable. The web page's adapter (proxy/web/env.ts) differs only in these; a test passes another
+ * {@link WebRTC} to run it over an in-memory twin.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * `broker-proxy proxy`: the standalone Snowflake proxy. Wires the core (proxy/relay/core.ts)
- * to @roamhq/wrtc in a host process (proxy/webrtc_process.ts), Deno's WebSocket and fetch, the scrubbing logger, Prometheus metrics and
- * signals. README "Proxy" documents the flags.
+ * to @roamhq/wrtc in a host process (proxy/webrtc_process.ts), Deno's WebSocket and fetch, the
+ * scrubbing logger, Prometheus metrics and signals. README "Proxy" documents the flags.
  *
  * @module
  */

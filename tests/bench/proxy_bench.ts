@@ -4,9 +4,9 @@
  * client, broker and relay in namespace A, the proxy in namespace B, joined by a veth pair, so
  * WebRTC and the relay WebSocket both cross it. The client is a raw @roamhq/wrtc data channel and
  * the relay a WebSocket source/sink, so the proxy is what is measured, not KCP or tor.
- * Alternating rounds; medians printed, and the peak RSS of our proxy and of its WebRTC host process
- * (their VmHWM, each and summed; CPU counts both). Needs root. `PROXY_BENCH_MB` (default 30) per direction,
- * `PROXY_BENCH_ROUNDS` (default 2) per proxy.
+ * Alternating rounds; medians printed, and the peak RSS of our proxy and of its WebRTC host
+ * process (their VmHWM, each and summed; CPU counts both). Needs root. `PROXY_BENCH_MB` (default
+ * 30) per direction, `PROXY_BENCH_ROUNDS` (default 2) per proxy.
  *
  * @module
  */
