@@ -47,19 +47,34 @@ function spawnHost(): HostProcess {
 }
 
 /**
- * The WebRTC the client uses: in a host process where it can start one (Linux, and allowed to
- * run `/proc/self/exe`: a client run from source with older flags may not be).
+ * Starts a WebRTC host now where the client can run one (Linux, and allowed to run
+ * `/proc/self/exe`: a client run from source with older flags may not be); null elsewhere. A host
+ * takes ~0.1 s to start and load libwebrtc, so client/main.ts starts it before loading the rest of
+ * the client, off the first rendezvous's path (docs/client.md "WebRTC in a process of its own").
  */
-export async function clientWebRTC(log: (m: string) => void): Promise<WebRTC> {
+export async function startWebRTCHost(): Promise<IsolatedWebRTC | null> {
+  if (Deno.build.os !== "linux") return null;
+  const run = await Deno.permissions.query({ name: "run", command: SELF });
+  if (run.state !== "granted") return null;
+  const isolated = new IsolatedWebRTC(spawnHost);
+  isolated.start();
+  return isolated;
+}
+
+/**
+ * The WebRTC the client uses: `host` ({@link startWebRTCHost}'s; one is started when not given),
+ * logging to `log`, or where there is none the client's own process, with a warning on Linux.
+ */
+export async function clientWebRTC(
+  log: (m: string) => void,
+  host?: IsolatedWebRTC | null,
+): Promise<WebRTC> {
+  const isolated = host === undefined ? await startWebRTCHost() : host;
+  if (isolated) {
+    isolated.log = log;
+    return isolated;
+  }
   if (Deno.build.os === "linux") {
-    const run = await Deno.permissions.query({ name: "run", command: SELF });
-    if (run.state === "granted") {
-      const isolated = new IsolatedWebRTC(spawnHost, log);
-      // A host takes ~0.09 s to start and load libwebrtc (in-process: 0.03–0.06 s): not on
-      // the first rendezvous's path.
-      isolated.start();
-      return isolated;
-    }
     log(
       `WARNING: WebRTC runs in this process (not allowed to run ${SELF}): a crash in ` +
         "@roamhq/wrtc ends the client (docs/client.md)",
