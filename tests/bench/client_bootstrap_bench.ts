@@ -2,10 +2,13 @@
  * `deno task bench client`: time to "Bootstrapped 100%" for tor with our client and with
  * Debian's snowflake-client (Go 2.5.1) as its pluggable transport, alternating in the same
  * run, through the same broker, Debian proxy and bridge (tests/client/tor_chain.ts on the
- * private Tor network of tests/e2e/harness.ts). Needs root. Figures only.
+ * private Tor network of tests/e2e/harness.ts). `CLIENT_BOOTSTRAP_ROUNDS` (default 2) bootstraps
+ * of each. Needs root. Figures only.
  */
 import { CAN_RUN, torNetwork } from "../e2e/harness.ts";
 import { TorChain } from "../client/tor_chain.ts";
+
+const ROUNDS = Number(Deno.env.get("CLIENT_BOOTSTRAP_ROUNDS") ?? 2);
 
 export async function run(): Promise<void> {
   if (!CAN_RUN) {
@@ -22,7 +25,7 @@ export async function run(): Promise<void> {
         `snowflake exec /usr/bin/snowflake-client -url ${chain.brokerUrl} -ice ${chain.stunUrl} -log ${chain.dir}/go.log`,
     };
     const times: Record<string, number[]> = { ours: [], "Go 2.5.1": [] };
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       for (const [name, plugin] of Object.entries(plugins)) {
         const client = await net.startClient({
           bridge: net.bridgeLine(),
