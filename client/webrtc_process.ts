@@ -5,7 +5,8 @@
  * @module
  */
 import type { WebRTC } from "../lib/snowflake/webrtc.ts";
-import { hostedWebRTC } from "../lib/snowflake/webrtc_process.ts";
+import type { IsolatedWebRTC } from "../lib/snowflake/webrtc_isolated.ts";
+import { type HostBinary, hostedWebRTC, startWebRTCHost } from "../lib/snowflake/webrtc_process.ts";
 
 /**
  * The client's V8 flags (tools/permissions.ts, docs/client.md "Memory"). A compiled binary
@@ -13,10 +14,21 @@ import { hostedWebRTC } from "../lib/snowflake/webrtc_process.ts";
  */
 export const CLIENT_V8_FLAGS = "--max-semi-space-size=1,--max-opt=2";
 
-/** The WebRTC the client uses: in a host process where it can start one. */
-export function clientWebRTC(log: (m: string) => void): Promise<WebRTC> {
-  return hostedWebRTC(
-    { entry: new URL("./main.ts", import.meta.url), v8Flags: CLIENT_V8_FLAGS, role: "the client" },
-    log,
-  );
+const CLIENT: HostBinary = {
+  entry: new URL("./main.ts", import.meta.url),
+  v8Flags: CLIENT_V8_FLAGS,
+  role: "the client",
+};
+
+/** Starts the client's WebRTC host now (client/main.ts does, before loading the client). */
+export function startClientWebRTCHost(): Promise<IsolatedWebRTC | null> {
+  return startWebRTCHost(CLIENT);
+}
+
+/** The WebRTC the client uses: `host`, else one started now, else in-process (with a warning). */
+export function clientWebRTC(
+  log: (m: string) => void,
+  host?: IsolatedWebRTC | null,
+): Promise<WebRTC> {
+  return hostedWebRTC(CLIENT, log, host);
 }

@@ -331,7 +331,8 @@ class RemoteChannel extends EventTarget implements DataChannel {
 export class IsolatedWebRTC implements WebRTC {
   #host: Host | null = null;
 
-  constructor(readonly spawn: () => HostProcess, readonly log: (m: string) => void = () => {}) {}
+  /** `log` may be replaced later (the client starts its host before its log exists). */
+  constructor(readonly spawn: () => HostProcess, public log: (m: string) => void = () => {}) {}
 
   /** Starts a host now if none runs, so that the next peer connection need not wait for it. */
   start(): void {
@@ -344,7 +345,7 @@ export class IsolatedWebRTC implements WebRTC {
   }
 
   #running(): Host {
-    if (!this.#host || this.#host.dead) this.#host = new Host(this.spawn(), this.log);
+    if (!this.#host || this.#host.dead) this.#host = new Host(this.spawn(), (m) => this.log(m));
     return this.#host;
   }
 

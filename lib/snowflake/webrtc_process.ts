@@ -51,22 +51,35 @@ function spawnHost(binary: HostBinary): HostProcess {
 }
 
 /**
- * The binary's WebRTC: in a host process where it can start one (Linux, and allowed to run
- * `/proc/self/exe`: a binary run from source with older flags may not be), started now so that
- * the first peer connection need not wait for it.
+ * Starts a WebRTC host now where the binary can run one (Linux, and allowed to run
+ * `/proc/self/exe`: a binary run from source with older flags may not be); null elsewhere. A host
+ * takes ~0.1 s to start and load libwebrtc, so entry points start it before loading the rest of
+ * the binary, off the first peer connection's path (docs/client.md "The first connection").
+ */
+export async function startWebRTCHost(binary: HostBinary): Promise<IsolatedWebRTC | null> {
+  if (Deno.build.os !== "linux") return null;
+  const run = await Deno.permissions.query({ name: "run", command: SELF });
+  if (run.state !== "granted") return null;
+  const isolated = new IsolatedWebRTC(() => spawnHost(binary));
+  isolated.start();
+  return isolated;
+}
+
+/**
+ * The binary's WebRTC: `host` ({@link startWebRTCHost}'s; one is started when not given),
+ * logging to `log`, or where there is none this process's own, with a warning on Linux.
  */
 export async function hostedWebRTC(
   binary: HostBinary,
   log: (m: string) => void,
+  host?: IsolatedWebRTC | null,
 ): Promise<WebRTC> {
+  const isolated = host === undefined ? await startWebRTCHost(binary) : host;
+  if (isolated) {
+    isolated.log = log;
+    return isolated;
+  }
   if (Deno.build.os === "linux") {
-    const run = await Deno.permissions.query({ name: "run", command: SELF });
-    if (run.state === "granted") {
-      const isolated = new IsolatedWebRTC(() => spawnHost(binary), log);
-      // A host takes ~0.09 s to start and load libwebrtc (in-process: 0.03–0.06 s).
-      isolated.start();
-      return isolated;
-    }
     log(
       `WARNING: WebRTC runs in this process (not allowed to run ${SELF}): a crash in ` +
         `@roamhq/wrtc ends ${binary.role} (docs/client.md)`,
