@@ -322,6 +322,7 @@ export class SnowflakeProxy {
       return;
     }
     let pc: PeerConnection | undefined;
+    let relay: Promise<Conn | Error> | undefined;
     try {
       const offer = deserializeSessionDescription(reply.offer);
       pc = this.#env.webrtc.newPeerConnection(this.#peerConfig);
@@ -366,6 +367,8 @@ export class SnowflakeProxy {
         this.#env.log("the broker says the client is gone");
         return;
       }
+      // Dialed while ICE connects, not once the channel opens (docs/PROXY.md "Latency").
+      relay = this.#dialRelay(relayURL, offer.sdp);
       const open = await this.#deadline(arrival.then(waitOpen), this.#cfg.dataChannelTimeoutMs);
       if (!open) {
         if (!this.#stop.signal.aborted) {
@@ -374,10 +377,13 @@ export class SnowflakeProxy {
         }
         return;
       }
-      await this.#relay(open, activity, relayURL, offer.sdp);
+      const dialed = relay;
+      relay = undefined;
+      await this.#relay(open, activity, dialed, relayURL);
     } catch (e) {
       if (!this.#stop.signal.aborted) this.#env.log(`client session: ${errorText(e)}`);
     } finally {
+      relay?.then((ws) => ws instanceof Error || ws.close());
       closePeer(pc);
       if (pc) this.#peers.delete(pc);
     }
@@ -401,15 +407,22 @@ export class SnowflakeProxy {
     }
   }
 
-  async #relay(
-    dc: DataChannelConn,
-    activity: { last: number },
-    relayURL: string,
-    offerSDP: string,
-  ): Promise<void> {
+  /** The relay's WebSocket, with the client's address from its offer; the error if it fails. */
+  #dialRelay(relayURL: string, offerSDP: string): Promise<Conn | Error> {
     const url = new URL(relayURL);
     const clientIP = remoteIPFromSDP(offerSDP);
     if (clientIP) url.searchParams.set("client_ip", clientIP);
+    return this.#env.dialRelay(url.toString(), this.#stop.signal).catch((e) =>
+      new Error(errorText(e))
+    );
+  }
+
+  async #relay(
+    dc: DataChannelConn,
+    activity: { last: number },
+    dialed: Promise<Conn | Error>,
+    relayURL: string,
+  ): Promise<void> {
     activity.last = this.#now();
     this.stats.connected();
     this.#env.log("client connected");
@@ -417,13 +430,13 @@ export class SnowflakeProxy {
     let idleTimer: unknown;
     let onStop = () => {};
     try {
-      try {
-        ws = await this.#env.dialRelay(url.toString(), this.#stop.signal);
-      } catch (e) {
+      const conn = await dialed;
+      if (conn instanceof Error) {
         this.stats.relayDialErrors++;
-        this.#env.log(`error dialing relay ${relayURL}: ${errorText(e)}`);
+        this.#env.log(`error dialing relay ${relayURL}: ${conn.message}`);
         return;
       }
+      ws = conn;
       const inactivity = this.#cfg.inactivityTimeoutMs;
       const idle = new Promise<void>((resolve) => {
         const check = () => {

@@ -895,6 +895,7 @@ var SnowflakeProxy = class {
       return;
     }
     let pc;
+    let relay;
     try {
       const offer = deserializeSessionDescription(reply.offer);
       pc = this.#env.webrtc.newPeerConnection(this.#peerConfig);
@@ -935,6 +936,7 @@ var SnowflakeProxy = class {
         this.#env.log("the broker says the client is gone");
         return;
       }
+      relay = this.#dialRelay(relayURL, offer.sdp);
       const open = await this.#deadline(arrival.then(waitOpen), this.#cfg.dataChannelTimeoutMs);
       if (!open) {
         if (!this.#stop.signal.aborted) {
@@ -943,10 +945,13 @@ var SnowflakeProxy = class {
         }
         return;
       }
-      await this.#relay(open, activity, relayURL, offer.sdp);
+      const dialed = relay;
+      relay = void 0;
+      await this.#relay(open, activity, dialed, relayURL);
     } catch (e) {
       if (!this.#stop.signal.aborted) this.#env.log(`client session: ${errorText(e)}`);
     } finally {
+      relay?.then((ws) => ws instanceof Error || ws.close());
       closePeer(pc);
       if (pc) this.#peers.delete(pc);
     }
@@ -969,10 +974,16 @@ var SnowflakeProxy = class {
       signal.removeEventListener("abort", onAbort);
     }
   }
-  async #relay(dc, activity, relayURL, offerSDP) {
+  /** The relay's WebSocket, with the client's address from its offer; the error if it fails. */
+  #dialRelay(relayURL, offerSDP) {
     const url = new URL(relayURL);
     const clientIP = remoteIPFromSDP(offerSDP);
     if (clientIP) url.searchParams.set("client_ip", clientIP);
+    return this.#env.dialRelay(url.toString(), this.#stop.signal).catch(
+      (e) => new Error(errorText(e))
+    );
+  }
+  async #relay(dc, activity, dialed, relayURL) {
     activity.last = this.#now();
     this.stats.connected();
     this.#env.log("client connected");
@@ -981,13 +992,13 @@ var SnowflakeProxy = class {
     let onStop = () => {
     };
     try {
-      try {
-        ws = await this.#env.dialRelay(url.toString(), this.#stop.signal);
-      } catch (e) {
+      const conn = await dialed;
+      if (conn instanceof Error) {
         this.stats.relayDialErrors++;
-        this.#env.log(`error dialing relay ${relayURL}: ${errorText(e)}`);
+        this.#env.log(`error dialing relay ${relayURL}: ${conn.message}`);
         return;
       }
+      ws = conn;
       const inactivity = this.#cfg.inactivityTimeoutMs;
       const idle = new Promise((resolve) => {
         const check = () => {

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
-import { memoryConnPair } from "../../lib/net/memory.ts";
+import { type MemoryConn, memoryConnPair } from "../../lib/net/memory.ts";
 import type { Conn } from "../../lib/net/types.ts";
 import {
   decodeProxyPollRequest,
@@ -29,7 +29,7 @@ interface Script {
 function setup(script: Script, config: Partial<ProxyConfig> = {}) {
   const webrtc = new FakeWebRTC();
   const log: string[] = [];
-  const relays: { url: string; far: Conn }[] = [];
+  const relays: { url: string; near: MemoryConn; far: Conn }[] = [];
   const pollTimes: number[] = [];
   const pollBodies: string[] = [];
   let pollIndex = 0;
@@ -84,7 +84,7 @@ function setup(script: Script, config: Partial<ProxyConfig> = {}) {
     dialRelay: (url) => {
       if (dialFails) return Promise.reject(new Error("refused"));
       const [near, far] = memoryConnPair();
-      relays.push({ url, far });
+      relays.push({ url, near, far });
       return Promise.resolve(near);
     },
     log: (m) => log.push(m),
@@ -166,6 +166,18 @@ Deno.test("proxy: every peer connection is closed on every path", async (ctx) =>
     await t.running;
     assertEquals([t.webrtc.peers.length, t.webrtc.open, t.proxy.stats.active], [3, 0, 0]);
   });
+});
+
+Deno.test("proxy: the relay is dialed while ICE connects, and closed if the channel never opens", async () => {
+  const t = setup({ polls: [{}] });
+  const channel = (await t.webrtc.peer(1)).arrive();
+  await until(() => t.relays.length === 1, "relay dialed before the channel opens");
+  assertEquals(channel.readyState, "connecting");
+  assertEquals(t.proxy.stats.relayDialErrors, 0);
+  await t.relays[0]!.near.closed;
+  assertEquals(t.proxy.stats.openTimeouts, 1);
+  t.proxy.stop();
+  await t.running;
 });
 
 Deno.test("proxy: bytes cross both ways, the first ones even before the conn is read", async () => {
