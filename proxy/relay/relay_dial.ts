@@ -37,10 +37,24 @@ export async function dialRelay(
   Ctor = (globalThis as { WebSocketStream?: WebSocketStreamCtor }).WebSocketStream,
 ): Promise<Conn> {
   if (!Ctor) return await dialWebSocket(url, { signal, timeoutMs });
-  const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
-  const wss = new Ctor(url, { signal: deadline });
+  // The socket's signal may fire only while it opens: Deno 2.9's WebSocketStream aborting a
+  // socket it has closed throws an uncaught BadResource (the proxy stopping after it closed
+  // a relay dialed early, docs/PROXY.md "Latency"). Once open, close() ends it.
+  const opening = new AbortController();
+  const abort = () => opening.abort(signal.reason);
+  const timer = setTimeout(abort, timeoutMs);
+  signal.addEventListener("abort", abort, { once: true });
+  if (signal.aborted) abort();
+  const wss = new Ctor(url, { signal: opening.signal });
   wss.closed.catch(() => {});
-  const { readable, writable } = await wss.opened;
+  let opened;
+  try {
+    opened = await wss.opened;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", abort);
+  }
+  const { readable, writable } = opened;
   let closed = false;
   const close = () => {
     if (closed) return;

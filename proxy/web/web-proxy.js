@@ -1241,11 +1241,22 @@ function urlAddr(url) {
 var encoder2 = new TextEncoder();
 async function dialRelay(url, signal, timeoutMs = 1e4, Ctor = globalThis.WebSocketStream) {
   if (!Ctor) return await dialWebSocket(url, { signal, timeoutMs });
-  const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
-  const wss = new Ctor(url, { signal: deadline });
+  const opening = new AbortController();
+  const abort = () => opening.abort(signal.reason);
+  const timer = setTimeout(abort, timeoutMs);
+  signal.addEventListener("abort", abort, { once: true });
+  if (signal.aborted) abort();
+  const wss = new Ctor(url, { signal: opening.signal });
   wss.closed.catch(() => {
   });
-  const { readable, writable } = await wss.opened;
+  let opened;
+  try {
+    opened = await wss.opened;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", abort);
+  }
+  const { readable, writable } = opened;
   let closed = false;
   const close = () => {
     if (closed) return;

@@ -62,3 +62,27 @@ Deno.test(
   "proxy: a plain relay WebSocket cancelled mid-stream leaves no uncaught error",
   () => cancelMidStream((url) => dialWebSocket(url, { signal: new AbortController().signal })),
 );
+
+Deno.test("proxy: the stop signal reaches a relay WebSocketStream only while it opens", async () => {
+  const signals: AbortSignal[] = [];
+  class FakeStream {
+    readonly opened = Promise.resolve({
+      readable: new ReadableStream<ArrayBuffer | string>(),
+      writable: new WritableStream<Uint8Array>(),
+    });
+    readonly closed = new Promise<unknown>(() => {});
+    constructor(_url: string, options?: { signal?: AbortSignal }) {
+      signals.push(options!.signal!);
+    }
+    close() {}
+  }
+  const stop = new AbortController();
+  const conn = await dialRelay("ws://relay.example/", stop.signal, 10_000, FakeStream);
+  conn.close();
+  stop.abort();
+  assert(!signals[0]!.aborted, "an open socket's signal is left alone");
+  const stopped = new AbortController();
+  stopped.abort();
+  await dialRelay("ws://relay.example/", stopped.signal, 10_000, FakeStream);
+  assert(signals[1]!.aborted, "a stop before it opens aborts the opening");
+});
