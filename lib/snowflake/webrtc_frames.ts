@@ -172,14 +172,19 @@ export async function* readFrames(stream: ReadableStream<Uint8Array>): AsyncGene
  * for the one before. `failed` is called once if the stream breaks (the other process died).
  */
 export class FrameWriter {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #writer: Promise<WritableStreamDefaultWriter<Uint8Array>>;
   #queue: Uint8Array[] = [];
   #queued = 0;
   #flushing = false;
   #broken = false;
 
-  constructor(stream: WritableStream<Uint8Array>, readonly failed: () => void = () => {}) {
-    this.#writer = stream.getWriter();
+  /** `stream` may be a promise (a link still being made): frames wait for it. */
+  constructor(
+    stream: WritableStream<Uint8Array> | Promise<WritableStream<Uint8Array>>,
+    readonly failed: () => void = () => {},
+  ) {
+    this.#writer = Promise.resolve(stream).then((s) => s.getWriter());
+    this.#writer.catch(() => {});
   }
 
   write(f: Uint8Array): void {
@@ -206,7 +211,7 @@ export class FrameWriter {
       this.#queue = [];
       this.#queued = 0;
       try {
-        await this.#writer.write(out);
+        await (await this.#writer).write(out);
       } catch {
         this.#broken = true;
         this.failed();
@@ -219,7 +224,7 @@ export class FrameWriter {
   async close(): Promise<void> {
     while (this.#flushing) await new Promise((r) => setTimeout(r, 1));
     try {
-      await this.#writer.close();
-    } catch { /* already broken */ }
+      await (await this.#writer).close();
+    } catch { /* already broken, or never made */ }
   }
 }
