@@ -19,6 +19,7 @@ import {
   type ChannelEvent,
   type Frame,
   frame,
+  type FrameConn,
   FrameWriter,
   json,
   Kind,
@@ -40,9 +41,7 @@ import type {
 export interface HostProcess {
   readonly pid: number;
   /** The frames' link to it, once it connected (lib/snowflake/webrtc_link.ts). */
-  readonly link: Promise<
-    { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }
-  >;
+  readonly link: Promise<FrameConn>;
   /** Resolves when it exits: its exit code, or the signal that ended it. */
   readonly status: Promise<{ code: number; signal: string | null }>;
   /** Whether it keeps this process's event loop alive (only while it has peer connections). */
@@ -68,7 +67,7 @@ class Host {
   #nextId = 1;
 
   constructor(readonly process: HostProcess, log: (m: string) => void) {
-    this.out = new FrameWriter(process.link.then((l) => l.writable));
+    this.out = new FrameWriter(process.link);
     process.unref();
     this.#read();
     process.status.then(({ code, signal }) => {
@@ -91,7 +90,7 @@ class Host {
 
   async #read(): Promise<void> {
     try {
-      for await (const f of readFrames((await this.process.link).readable)) this.#handle(f);
+      await readFrames(await this.process.link, (f) => this.#handle(f));
     } catch { /* the host died or never connected; status tells */ }
   }
 

@@ -107,5 +107,5 @@ export async function runWebRTCHost(): Promise<void> {
   const { serveWebRTC } = await import("./webrtc_host.ts");
   keepResidentMemoryLow(() => {}); // the host's stderr goes nowhere
   const link = await connectToOwner(Deno.stdin);
-  await serveWebRTC(wrtcWebRTC, link.readable, link.writable);
+  await serveWebRTC(wrtcWebRTC, link);
 }
