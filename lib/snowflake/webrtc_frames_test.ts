@@ -1,6 +1,6 @@
 /**
  * `wrtc-crash:` the framing between the client and its WebRTC host process: frames come out
- * whole however the pipe splits them, and frames queued together leave in one write.
+ * whole however the link splits them, and frames queued together leave in one write.
  */
 import { assertEquals } from "../testing/assert.ts";
 import {

@@ -1,6 +1,6 @@
 /**
  * The WebRTC host process: runs the peer connections and data channels another process asks
- * for over a pair of byte streams (lib/snowflake/webrtc_frames.ts), so that a crash in the
+ * for over a link (lib/snowflake/webrtc_frames.ts, webrtc_link.ts), so that a crash in the
  * WebRTC library kills this process and not that one (lib/snowflake/webrtc_isolated.ts).
  *
  * Channels the remote opens are announced ({@link Kind.DataChannel}) before any of their events.

@@ -1,11 +1,11 @@
 /**
  * The link between a process and its WebRTC host process (lib/snowflake/webrtc_process.ts): a
- * loopback TCP connection, not the host's stdin and stdout. Deno serves stdio on its blocking
- * thread pool, a TCP connection on its event loop (docs/PROXY.md "WebRTC in a host process").
+ * loopback TCP connection, not the host's stdin and stdout: Deno serves stdio on its blocking
+ * thread pool, a TCP connection on its event loop (docs/client.md "WebRTC in a process of its
+ * own", measured there and in docs/PROXY.md).
  *
- * The owner listens on 127.0.0.1, port chosen by the kernel, and hands the host an
- * {@link invitation} (the port and a random token) over the host's stdin, which no other process
- * can read. The first connection whose first bytes are the token is the link; the listener
+ * The owner listens on 127.0.0.1, port chosen by the kernel, and hands the host an invitation
+ * (the port and a random token) over the host's stdin, which no other process can read. The first connection whose first bytes are the token is the link; the listener
  * closes with it, and every other connection is closed unread. The listener closes as well when
  * the host ends or has not connected within {@link HANDSHAKE_MS}.
  *
