@@ -42,7 +42,14 @@ function spawnHost(binary: HostBinary): HostProcess {
   const child = new Deno.Command(SELF, { args, stdin: "piped", stdout: "null", stderr: "null" })
     .spawn();
   const status = child.status.then((s) => ({ code: s.code, signal: s.signal }));
-  const { invitation, link } = listenForHost(status);
+  let listening: ReturnType<typeof listenForHost>;
+  try {
+    listening = listenForHost(status);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw e;
+  }
+  const { invitation, link } = listening;
   const stdin = child.stdin.getWriter();
   stdin.write(invitation).then(() => stdin.close()).catch(() => {/* it died: status tells */});
   let conn: Deno.TcpConn | undefined;
@@ -75,8 +82,8 @@ function spawnHost(binary: HostBinary): HostProcess {
 
 /**
  * The binary's WebRTC: in a host process where it can start one (Linux, and allowed to run
- * `/proc/self/exe`: a binary run from source with older flags may not be), started now so that
- * the first peer connection need not wait for it.
+ * `/proc/self/exe` and to listen on 127.0.0.1: a binary run from source with older flags may not
+ * be), started now so that the first peer connection need not wait for it.
  */
 export async function hostedWebRTC(
   binary: HostBinary,
@@ -84,15 +91,16 @@ export async function hostedWebRTC(
 ): Promise<WebRTC> {
   if (Deno.build.os === "linux") {
     const run = await Deno.permissions.query({ name: "run", command: SELF });
-    if (run.state === "granted") {
+    const net = await Deno.permissions.query({ name: "net", host: "127.0.0.1" });
+    if (run.state === "granted" && net.state === "granted") {
       const isolated = new IsolatedWebRTC(() => spawnHost(binary), log);
       // A host takes ~0.09 s to start and load libwebrtc (in-process: 0.03–0.06 s).
       isolated.start();
       return isolated;
     }
     log(
-      `WARNING: WebRTC runs in this process (not allowed to run ${SELF}): a crash in ` +
-        `@roamhq/wrtc ends ${binary.role} (docs/client.md)`,
+      `WARNING: WebRTC runs in this process (not allowed to run ${SELF} or to listen on ` +
+        `127.0.0.1): a crash in @roamhq/wrtc ends ${binary.role} (docs/client.md)`,
     );
   }
   return (await import("./webrtc_wrtc.ts")).wrtcWebRTC;
