@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { writeAll } from "../net/io.ts";
 
 /**
  * Frame kinds. `id` names a peer connection, a data channel or a call, as the kind says. The
@@ -139,47 +140,75 @@ export function sentBytes(f: Frame): number {
   return new DataView(f.payload.buffer).getUint32(0);
 }
 
-/** Reads frames off a byte stream until it ends. */
-export async function* readFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<Frame> {
-  let buf: Uint8Array = new Uint8Array(0);
+/** One end of the link (a Deno.Conn): reads, whole-or-partial writes, close. */
+export interface FrameConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/**
+ * Hands `handle` each frame read off `conn` until it ends. Reads go into one buffer, grown to
+ * the largest frame: the payloads handed on are copies.
+ */
+export async function readFrames(
+  conn: Pick<FrameConn, "read">,
+  handle: (f: Frame) => void,
+): Promise<void> {
+  let buf = new Uint8Array(1 << 18);
+  let view = new DataView(buf.buffer);
   let start = 0;
-  for await (const chunk of stream) {
-    if (start === buf.byteLength) {
-      buf = chunk;
-    } else {
-      const joined = new Uint8Array(buf.byteLength - start + chunk.byteLength);
-      joined.set(buf.subarray(start));
-      joined.set(chunk, buf.byteLength - start);
-      buf = joined;
+  let end = 0;
+  for (;;) {
+    let need = 4;
+    while (end - start >= 4) {
+      const length = view.getUint32(start);
+      need = 4 + length;
+      if (end - start < need) break;
+      handle({
+        kind: view.getUint8(start + 4) as Kind,
+        id: view.getUint32(start + 5),
+        payload: buf.slice(start + HEADER, start + need),
+      });
+      start += need;
+      need = 4;
     }
-    start = 0;
-    while (buf.byteLength - start >= 4) {
-      const view = new DataView(buf.buffer, buf.byteOffset + start);
-      const length = view.getUint32(0);
-      if (buf.byteLength - start < 4 + length) break;
-      yield {
-        kind: view.getUint8(4) as Kind,
-        id: view.getUint32(5),
-        payload: buf.slice(start + HEADER, start + 4 + length) as Uint8Array<ArrayBuffer>,
-      };
-      start += 4 + length;
+    if (start === end) {
+      start = end = 0;
+    } else if (start + need > buf.byteLength) {
+      const kept = buf.subarray(start, end);
+      if (need > buf.byteLength) {
+        buf = new Uint8Array(need);
+        view = new DataView(buf.buffer);
+      }
+      buf.set(kept);
+      end -= start;
+      start = 0;
     }
+    const n = await conn.read(buf.subarray(end));
+    if (n === null) return;
+    end += n;
   }
 }
 
 /**
  * Writes frames in batches: frames queued in one task leave in one write, and a write waits
- * for the one before. `failed` is called once if the stream breaks (the other process died).
+ * for the one before. `failed` is called once if the link breaks (the other process died).
  */
 export class FrameWriter {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #conn: Promise<Pick<FrameConn, "write" | "close">>;
   #queue: Uint8Array[] = [];
   #queued = 0;
   #flushing = false;
   #broken = false;
 
-  constructor(stream: WritableStream<Uint8Array>, readonly failed: () => void = () => {}) {
-    this.#writer = stream.getWriter();
+  /** `conn` may be a promise (a link still being made): frames wait for it. */
+  constructor(
+    conn: Pick<FrameConn, "write" | "close"> | Promise<Pick<FrameConn, "write" | "close">>,
+    readonly failed: () => void = () => {},
+  ) {
+    this.#conn = Promise.resolve(conn);
+    this.#conn.catch(() => {});
   }
 
   write(f: Uint8Array): void {
@@ -206,7 +235,7 @@ export class FrameWriter {
       this.#queue = [];
       this.#queued = 0;
       try {
-        await this.#writer.write(out);
+        await writeAll(await this.#conn, out);
       } catch {
         this.#broken = true;
         this.failed();
@@ -215,11 +244,11 @@ export class FrameWriter {
     this.#flushing = false;
   }
 
-  /** Ends the stream once queued frames are written. */
+  /** Closes the link once queued frames are written. */
   async close(): Promise<void> {
     while (this.#flushing) await new Promise((r) => setTimeout(r, 1));
     try {
-      await this.#writer.close();
-    } catch { /* already broken */ }
+      (await this.#conn).close();
+    } catch { /* already closed, or never made */ }
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The WebRTC host process: runs the peer connections and data channels another process asks
- * for over a pair of byte streams (lib/snowflake/webrtc_frames.ts), so that a crash in the
+ * for over a link (lib/snowflake/webrtc_frames.ts, webrtc_link.ts), so that a crash in the
  * WebRTC library kills this process and not that one (lib/snowflake/webrtc_isolated.ts).
  *
  * Channels the remote opens are announced ({@link Kind.DataChannel}) before any of their events.
@@ -15,6 +15,7 @@ import {
   type ChannelEvent,
   type Frame,
   frame,
+  type FrameConn,
   FrameWriter,
   HOST_IDS,
   json,
@@ -103,15 +104,11 @@ class Outbox {
 }
 
 /**
- * Serves peer connections made with `webrtc` to the process at the other end of `input` and
- * `output` until `input` ends; then closes them all.
+ * Serves peer connections made with `webrtc` to the process at the other end of `link` until
+ * it ends; then closes them all.
  */
-export async function serveWebRTC(
-  webrtc: WebRTC,
-  input: ReadableStream<Uint8Array>,
-  output: WritableStream<Uint8Array>,
-): Promise<void> {
-  const out = new FrameWriter(output);
+export async function serveWebRTC(webrtc: WebRTC, link: FrameConn): Promise<void> {
+  const out = new FrameWriter(link);
   const peers = new Map<number, PeerConnection>();
   const channels = new Map<number, Outbox>();
   let nextChannel = HOST_IDS;
@@ -214,7 +211,7 @@ export async function serveWebRTC(
   };
 
   try {
-    for await (const f of readFrames(input)) handle(f);
+    await readFrames(link, handle);
   } catch { /* the owner is gone */ }
   for (const pc of peers.values()) closePeer(pc);
   await out.close();

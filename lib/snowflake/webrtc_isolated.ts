@@ -19,6 +19,7 @@ import {
   type ChannelEvent,
   type Frame,
   frame,
+  type FrameConn,
   FrameWriter,
   json,
   Kind,
@@ -39,8 +40,8 @@ import type {
 /** A started host process. */
 export interface HostProcess {
   readonly pid: number;
-  readonly stdin: WritableStream<Uint8Array>;
-  readonly stdout: ReadableStream<Uint8Array>;
+  /** The frames' link to it, once it connected (lib/snowflake/webrtc_link.ts). */
+  readonly link: Promise<FrameConn>;
   /** Resolves when it exits: its exit code, or the signal that ended it. */
   readonly status: Promise<{ code: number; signal: string | null }>;
   /** Whether it keeps this process's event loop alive (only while it has peer connections). */
@@ -49,7 +50,7 @@ export interface HostProcess {
   kill(): void;
 }
 
-/** How long a host may take to exit once its stdin is closed before it is killed. */
+/** How long a host may take to exit once its link is closed before it is killed. */
 const STOP_GRACE_MS = 2000;
 
 function event<T extends object>(type: string, fields?: T): Event {
@@ -66,7 +67,7 @@ class Host {
   #nextId = 1;
 
   constructor(readonly process: HostProcess, log: (m: string) => void) {
-    this.out = new FrameWriter(process.stdin);
+    this.out = new FrameWriter(process.link);
     process.unref();
     this.#read();
     process.status.then(({ code, signal }) => {
@@ -89,8 +90,8 @@ class Host {
 
   async #read(): Promise<void> {
     try {
-      for await (const f of readFrames(this.process.stdout)) this.#handle(f);
-    } catch { /* the host died; status tells */ }
+      await readFrames(await this.process.link, (f) => this.#handle(f));
+    } catch { /* the host died or never connected; status tells */ }
   }
 
   #handle(f: Frame): void {
@@ -138,7 +139,7 @@ class Host {
     });
   }
 
-  /** Closes its stdin (it closes its peer connections and exits); kills it if it lingers. */
+  /** Closes its link (it closes its peer connections and exits); kills it if it lingers. */
   async stop(): Promise<void> {
     await this.out.close();
     let timer: ReturnType<typeof setTimeout> | undefined;

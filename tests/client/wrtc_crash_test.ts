@@ -58,7 +58,7 @@ Deno.test({
   name: "wrtc-crash: the same race with WebRTC in a host process kills hosts, never the writer",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    // 16 KiB messages (the client's): the host hands libwebrtc several per read of its stdin.
+    // 16 KiB messages (the client's): the host hands libwebrtc several per read of its link.
     const crashes: number[] = [];
     for (let run = 0; run < 3 && crashes.reduce((a, b) => a + b, 0) === 0; run++) {
       const r = await race("isolated", 150, 16384);
