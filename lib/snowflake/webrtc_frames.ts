@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { writeAll } from "../net/io.ts";
+import { type ByteConn, writeAll } from "../net/io.ts";
 
 /**
  * Frame kinds. `id` names a peer connection, a data channel or a call, as the kind says. The
@@ -141,9 +141,7 @@ export function sentBytes(f: Frame): number {
 }
 
 /** One end of the link (a Deno.Conn): reads, whole-or-partial writes, close. */
-export interface FrameConn {
-  read(p: Uint8Array): Promise<number | null>;
-  write(p: Uint8Array): Promise<number>;
+export interface FrameConn extends ByteConn {
   close(): void;
 }
 
@@ -152,7 +150,7 @@ export interface FrameConn {
  * the largest frame: the payloads handed on are copies.
  */
 export async function readFrames(
-  conn: Pick<FrameConn, "read">,
+  conn: Pick<ByteConn, "read">,
   handle: (f: Frame) => void,
 ): Promise<void> {
   let buf = new Uint8Array(1 << 18);

@@ -5,8 +5,9 @@
  * own", measured there and in docs/PROXY.md).
  *
  * The owner listens on 127.0.0.1, port chosen by the kernel, and hands the host an invitation
- * (the port and a random token) over the host's stdin, which no other process can read. The first connection whose first bytes are the token is the link; the listener
- * closes with it, and every other connection is closed unread. The listener closes as well when
+ * (the port and a random token) over the host's stdin, which no other process can read. The
+ * first connection whose first bytes are the token is the link; the listener closes with it, and
+ * every other connection is closed unread. The listener closes as well when
  * the host ends or has not connected within {@link HANDSHAKE_MS}.
  *
  * @module

@@ -10,7 +10,7 @@
  * @module
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
-import { runArgs } from "../../tools/permissions.ts";
+import { launchPtClient, type PtLaunch } from "./pt_launch.ts";
 
 const HOST_ARG = "--webrtc-host-process";
 const opts = { ignore: Deno.build.os !== "linux", sanitizeResources: false, sanitizeOps: false };
@@ -44,41 +44,9 @@ async function ptClient(
   env: Record<string, string>,
   args: string[],
   until: RegExp,
-): Promise<{ child: Deno.ChildProcess; dir: string; stdout: string; rest: Promise<string> }> {
+): Promise<PtLaunch & { dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "sfclient-host-start-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: runArgs("client", args),
-    cwd: dir,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: dir,
-      TOR_PT_MANAGED_TRANSPORT_VER: "1",
-      TOR_PT_CLIENT_TRANSPORTS: "snowflake",
-      TOR_PT_STATE_LOCATION: dir,
-      TOR_PT_EXIT_ON_STDIN_CLOSE: "1",
-      ...env,
-    },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let stdout = "";
-  while (!until.test(stdout)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += value;
-  }
-  const rest = (async () => {
-    let more = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return more;
-      more += value;
-    }
-  })();
-  return { child, dir, stdout, rest };
+  return { ...await launchPtClient({ args, cwd: dir, state: dir, env, until }), dir };
 }
 
 /**

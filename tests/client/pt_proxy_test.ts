@@ -7,44 +7,23 @@
  * the CMETHOD line.
  */
 import { assert, assertEquals } from "../../lib/testing/assert.ts";
-import { runArgs } from "../../tools/permissions.ts";
+import { launchPtClient } from "./pt_launch.ts";
 import { freeTcpPort } from "../../lib/testing/util.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 async function runPt(proxy: string | null): Promise<{ code: number; stdout: string }> {
   const state = await Deno.makeTempDir({ prefix: "sfclient-pt-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: runArgs("client", ["-url", "http://127.0.0.1:1/"]),
+  const pt = await launchPtClient({
+    args: ["-url", "http://127.0.0.1:1/"],
     cwd: ROOT,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: state,
-      TOR_PT_MANAGED_TRANSPORT_VER: "1",
-      TOR_PT_CLIENT_TRANSPORTS: "snowflake,obfs4",
-      TOR_PT_STATE_LOCATION: state,
-      TOR_PT_EXIT_ON_STDIN_CLOSE: "1",
-      ...(proxy ? { TOR_PT_PROXY: proxy } : {}),
-    },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let stdout = "";
-  while (!/CMETHODS DONE|PROXY-ERROR/.test(stdout)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += value;
-  }
-  await child.stdin.close(); // TOR_PT_EXIT_ON_STDIN_CLOSE: this is tor going away
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += value;
-  }
-  const { code } = await child.status;
+    state,
+    env: { TOR_PT_CLIENT_TRANSPORTS: "snowflake,obfs4", ...(proxy ? { TOR_PT_PROXY: proxy } : {}) },
+    until: /CMETHODS DONE|PROXY-ERROR/,
+  });
+  await pt.child.stdin.close(); // TOR_PT_EXIT_ON_STDIN_CLOSE: this is tor going away
+  const stdout = pt.stdout + await pt.rest;
+  const { code } = await pt.child.status;
   await Deno.remove(state, { recursive: true });
   return { code, stdout };
 }
